@@ -1,0 +1,17 @@
+"""nocopy: zero-copy, zero-allocation buffer programming for Python.
+
+Read into buffers that already exist, parse through Views instead of copies,
+stitch with Ropes instead of concatenation, serialize straight into the output.
+"""
+from .errors import BufferTooSmall, IncompleteRead, LimitOverrun, PoolExhausted, StaleViewError
+from ._core import View
+
+__all__ = [
+    "View",
+    "StaleViewError",
+    "BufferTooSmall",
+    "LimitOverrun",
+    "IncompleteRead",
+    "PoolExhausted",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,134 @@
+/* holder.c -- NcHolder: one buffer export (or owned storage) shared by views.
+ *
+ * Ownership: the holder owns `obj` and the Py_buffer acquired from it; it is
+ * released in dealloc and nowhere else, so a holder's memory is valid for as
+ * long as anyone references the holder.  Owned storage (obj == NULL, owned)
+ * is PyMem_Malloc'd and freed in dealloc. */
+#include "nocopy.h"
+
+static int
+holder_traverse(NcHolder *h, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(h));
+    Py_VISIT(h->obj);
+    return 0;
+}
+
+static int
+holder_clear(NcHolder *h)
+{
+    /* The export must stay valid while any view can read it, and a view keeps
+     * its holder alive; so a holder is only cleared when unreachable, and the
+     * export goes back in dealloc. */
+    return 0;
+}
+
+static void
+holder_dealloc(NcHolder *h)
+{
+    PyTypeObject *tp = Py_TYPE(h);
+    PyObject_GC_UnTrack(h);
+    if (h->obj != NULL) {
+        PyBuffer_Release(&h->pybuf);
+        Py_CLEAR(h->obj);
+    }
+    if (h->owned && h->buf != NULL) {
+        PyMem_Free(h->buf);
+        h->buf = NULL;
+    }
+    tp->tp_free((PyObject *)h);
+    Py_DECREF(tp);
+}
+
+static PyType_Slot holder_slots[] = {
+    {Py_tp_dealloc, holder_dealloc},
+    {Py_tp_traverse, holder_traverse},
+    {Py_tp_clear, holder_clear},
+    {Py_tp_doc, "Internal: one buffer export shared by views."},
+    {0, NULL},
+};
+
+static PyType_Spec holder_spec = {
+    .name = "nocopy._core._Holder",
+    .basicsize = sizeof(NcHolder),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = holder_slots,
+};
+
+int
+nc_holder_type_init(PyObject *m, nc_state *st)
+{
+    st->HolderType = (PyTypeObject *)PyType_FromModuleAndSpec(m, &holder_spec, NULL);
+    return st->HolderType ? 0 : -1;
+}
+
+static NcHolder *
+holder_alloc(nc_state *st)
+{
+    NcHolder *h = PyObject_GC_New(NcHolder, st->HolderType);
+    if (h == NULL)
+        return NULL;
+    h->buf = NULL;
+    h->len = 0;
+    h->obj = NULL;
+    h->exports = 0;
+    h->epoch = 0;
+    h->readonly = 0;
+    h->owned = 0;
+    return h;
+}
+
+int
+nc_get_buffer(PyObject *arg, Py_buffer *out)
+{
+    if (!PyObject_CheckBuffer(arg)) {
+        PyErr_Format(PyExc_TypeError, "a bytes-like object is required, not '%.100s'",
+                     Py_TYPE(arg)->tp_name);
+        return -1;
+    }
+    /* PyBUF_SIMPLE: C-contiguous bytes, any format read as raw bytes; the
+     * exporter still reports readonly truthfully. */
+    return PyObject_GetBuffer(arg, out, PyBUF_SIMPLE);
+}
+
+NcHolder *
+nc_holder_from_object(nc_state *st, PyObject *obj)
+{
+    NcHolder *h = holder_alloc(st);
+    if (h == NULL)
+        return NULL;
+    if (nc_get_buffer(obj, &h->pybuf) < 0)
+        goto fail;
+    if (h->pybuf.buf == NULL && h->pybuf.len != 0) {
+        PyBuffer_Release(&h->pybuf);
+        PyErr_SetString(PyExc_BufferError, "exporter returned a NULL buffer");
+        goto fail;
+    }
+    h->obj = Py_NewRef(obj);
+    h->buf = (char *)h->pybuf.buf;
+    h->len = h->pybuf.len;
+    h->readonly = h->pybuf.readonly;
+    PyObject_GC_Track(h);
+    return h;
+fail:
+    Py_DECREF(h);  /* obj is still NULL: dealloc releases nothing */
+    return NULL;
+}
+
+NcHolder *
+nc_holder_new_owned(nc_state *st, Py_ssize_t len)
+{
+    NcHolder *h = holder_alloc(st);
+    if (h == NULL)
+        return NULL;
+    h->buf = PyMem_Malloc(len > 0 ? (size_t)len : 1);
+    if (h->buf == NULL) {
+        Py_DECREF(h);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    h->len = len;
+    h->owned = 1;
+    PyObject_GC_Track(h);
+    return h;
+}

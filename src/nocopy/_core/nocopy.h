@@ -1,0 +1,148 @@
+/* nocopy.h -- the C core's internal header: module state, the shared buffer
+ * holder, the View object and the prototypes that cross file boundaries.
+ *
+ * Ownership in one paragraph: an exporter's Py_buffer is acquired exactly
+ * once, into an NcHolder.  Every View, sub-view, split piece and Rope segment
+ * holds a strong reference to that holder and a window (start, stop) into
+ * it; slicing never asks the exporter again.  The export is given back when
+ * the last holder reference goes.  Storage owned by nocopy itself (a
+ * ByteBuffer's) lives in a holder too, with obj == NULL.  A holder's epoch is
+ * bumped by its owner when bytes move under borrowed views; a View remembers
+ * the epoch it was made at and raises StaleViewError when they differ.
+ */
+#ifndef NOCOPY_H
+#define NOCOPY_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels.h"
+
+/* ---- module state ------------------------------------------------------ */
+
+typedef struct {
+    PyTypeObject *HolderType;
+    PyTypeObject *ViewType;
+    PyTypeObject *ViewIterType;    /* itersplit / iterlines iterators */
+    PyTypeObject *RopeType;
+    PyTypeObject *ByteBufferType;
+    PyObject *StaleViewError;
+    PyObject *BufferTooSmall;
+    PyObject *LimitOverrun;
+    PyObject *IncompleteRead;
+} nc_state;
+
+extern PyModuleDef nc_moduledef;
+
+/* The state of the module that defined `type` (a nocopy heap type). */
+static inline nc_state *
+nc_state_of_type(PyTypeObject *type)
+{
+    return (nc_state *)PyType_GetModuleState(type);
+}
+
+/* The state from any object of a nocopy type, or from a foreign type via the
+ * module def lookup (slower; error paths only). */
+nc_state *nc_state_of(PyObject *obj);  /* NULL + TypeError if foreign */
+
+/* ---- holder: one acquired export (or owned storage) shared by views ---- */
+
+typedef struct {
+    PyObject_HEAD
+    char *buf;            /* start of the exported memory */
+    Py_ssize_t len;       /* its length; fixed while the export is held */
+    PyObject *obj;        /* the exporter (owned), NULL for owned storage */
+    Py_buffer pybuf;      /* the export; valid iff obj != NULL */
+    Py_ssize_t exports;   /* buffer exports made through Views on this holder */
+    uint64_t epoch;       /* bumped by an owner that moves bytes under views */
+    int readonly;
+    int owned;            /* buf is PyMem_Malloc'd and freed with the holder */
+} NcHolder;
+
+/* New holder over obj's C-contiguous export; TypeError/BufferError on failure. */
+int nc_holder_type_init(PyObject *m, nc_state *st);
+NcHolder *nc_holder_from_object(nc_state *st, PyObject *obj);
+/* New holder owning `len` bytes of fresh uninitialised storage (MemoryError). */
+NcHolder *nc_holder_new_owned(nc_state *st, Py_ssize_t len);
+
+/* ---- View --------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    NcHolder *holder;     /* owned; NULL once released */
+    Py_ssize_t start;     /* window [start, stop) into holder->buf */
+    Py_ssize_t stop;
+    uint64_t epoch;       /* holder->epoch when this view was made */
+    Py_ssize_t exports;   /* buffer exports of this View still held */
+} NcView;
+
+#define NcView_Check(st, op) PyObject_TypeCheck((op), (st)->ViewType)
+
+/* Validity check at every entry point: released -> ValueError, stale ->
+ * StaleViewError.  Returns 0 on success, -1 with an exception set. */
+int nc_view_check_slow(NcView *v);
+static inline int
+nc_view_check(NcView *v)
+{
+    if (v->holder != NULL && v->epoch == v->holder->epoch)
+        return 0;
+    return nc_view_check_slow(v);
+}
+#define NC_VIEW_PTR(v) ((v)->holder->buf + (v)->start)
+#define NC_VIEW_LEN(v) ((v)->stop - (v)->start)
+
+/* A new View of type `type` sharing `holder`, window [start, stop) taken as
+ * absolute holder offsets (caller guarantees 0 <= start <= stop <= len).
+ * The epoch is the holder's current one. */
+NcView *nc_view_new(PyTypeObject *type, NcHolder *holder, Py_ssize_t start, Py_ssize_t stop);
+/* Sub-view of v, offsets relative to v's window (caller guarantees bounds). */
+static inline PyObject *
+nc_view_sub(NcView *v, Py_ssize_t a, Py_ssize_t b)
+{
+    return (PyObject *)nc_view_new(Py_TYPE(v), v->holder, v->start + a, v->start + b);
+}
+
+/* Argument helpers shared by the method files. */
+
+/* Acquire a C-contiguous buffer of `arg` for reading; TypeError naming the
+ * type when it has none ("a bytes-like object is required, not 'str'"). */
+int nc_get_buffer(PyObject *arg, Py_buffer *out);
+/* Convert start/end arguments as bytes.find does (None, negatives, __index__).
+ * Returns 0 on success.  Runs Python code (__index__): re-check views after. */
+int nc_parse_slice_index(PyObject *arg, Py_ssize_t *out);
+/* Clamp [*start, *end) like bytes.find's ADJUST_INDICES against len. */
+static inline void
+nc_adjust_indices(Py_ssize_t *start, Py_ssize_t *end, Py_ssize_t len)
+{
+    if (*end > len)
+        *end = len;
+    else if (*end < 0) {
+        *end += len;
+        if (*end < 0)
+            *end = 0;
+    }
+    if (*start < 0) {
+        *start += len;
+        if (*start < 0)
+            *start = 0;
+    }
+}
+
+/* Method tables contributed by the method files, concatenated into the View
+ * type at module init (each ends with a {NULL} sentinel). */
+extern PyMethodDef nc_view_search_methods[];     /* view_search.c */
+extern PyMethodDef nc_view_transform_methods[];  /* view_transform.c */
+
+/* Slots implemented outside view.c. */
+int nc_view_contains(PyObject *self, PyObject *arg);          /* view_search.c */
+PyObject *nc_view_repeat(PyObject *self, Py_ssize_t n);        /* view_transform.c */
+PyObject *nc_view_multiply(PyObject *a, PyObject *b);          /* view_transform.c */
+PyObject *nc_view_remainder(PyObject *a, PyObject *b);         /* view_transform.c */
+
+/* Per-file type/function registration, called from module.c. */
+int nc_view_module_init(PyObject *m, nc_state *st);
+int nc_viewiter_module_init(PyObject *m, nc_state *st);       /* view_search.c */
+
+#endif /* NOCOPY_H */
