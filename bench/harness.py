@@ -1,0 +1,86 @@
+"""Timing and reporting shared by the benchmark sections.
+
+Each section module ``bench/bench_<name>.py`` defines ``run(report)`` and calls
+``report.row(...)`` once per comparison.  Every row puts nocopy and one named
+peer side by side, measured in the same process, and states the ratio
+peer_time / nocopy_time (> 1: nocopy is faster)."""
+import gc
+import json
+import time
+import tracemalloc
+
+
+def best_time(fn, *, min_time=0.2, repeat=5, number=None):
+    """Best seconds per call of fn() over `repeat` rounds of `number` calls.
+    `number` is calibrated so one round lasts about min_time / repeat."""
+    if number is None:
+        number = 1
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            dt = time.perf_counter() - t0
+            if dt >= min_time / repeat or number >= 1 << 24:
+                break
+            number *= 2 if dt == 0 else max(2, min(10, int(min_time / repeat / dt) + 1))
+    best = float("inf")
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            best = min(best, (time.perf_counter() - t0) / number)
+    finally:
+        if gc_was:
+            gc.enable()
+    return best
+
+
+def peak_memory(fn):
+    """Peak traced bytes allocated while fn() runs (tracemalloc)."""
+    gc.collect()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    try:
+        fn()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak - base
+
+
+def fmt_time(s):
+    if s < 1e-6:
+        return f"{s * 1e9:8.1f} ns"
+    if s < 1e-3:
+        return f"{s * 1e6:8.2f} us"
+    if s < 1:
+        return f"{s * 1e3:8.2f} ms"
+    return f"{s:8.3f} s "
+
+
+class Report:
+    def __init__(self):
+        self.rows = []
+
+    def row(self, section, case, nocopy, peer_name, peer, *, unit="time", target=None, note=""):
+        """nocopy / peer: seconds per operation (unit="time") or bytes (unit="bytes").
+        target: the ratio peer/nocopy the issue asks for, e.g. 1/1.2 for
+        "at most 1.2x the peer's time", 1.5 for "1.5x faster"."""
+        ratio = peer / nocopy if nocopy else float("inf")
+        r = dict(section=section, case=case, nocopy=nocopy, peer_name=peer_name, peer=peer,
+                 unit=unit, ratio=ratio, target=target, note=note,
+                 meets=None if target is None else ratio >= target)
+        self.rows.append(r)
+        shown = fmt_time if unit == "time" else (lambda b: f"{b / 1e6:9.2f} MB")
+        verdict = "" if target is None else ("  ok" if r["meets"] else f"  MISS (target {target:.2f}x)")
+        print(f"  {case:<44} nocopy {shown(nocopy)}  {peer_name:<26} {shown(peer)}  "
+              f"{ratio:6.2f}x{verdict}{'  ' + note if note else ''}", flush=True)
+        return r
+
+    def save(self, path):
+        with open(path, "w") as f:
+            json.dump(self.rows, f, indent=1)
