@@ -148,28 +148,39 @@ static const char DIGITS2[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-/* Decimal text of v at out (at least 20 bytes); returns the end.  Private
- * until numfmt.h grows nc_format_int64. */
+static inline int
+u64_digits(uint64_t v)
+{
+    int n = 1;
+    while (v >= 10000) {
+        v /= 10000;
+        n += 4;
+    }
+    return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
+/* Decimal text of v at out (at least 20 bytes); returns the end.  Written
+ * back to front in place, two digits per step.  Private until numfmt.h grows
+ * nc_format_int64. */
 static char *
 fmt_u64(char *out, uint64_t v)
 {
-    char tmp[20];
-    char *e = tmp + sizeof tmp, *q = e;
+    char *end = out + u64_digits(v), *q = end;
     while (v >= 100) {
         unsigned idx = (unsigned)(v % 100) * 2;
         v /= 100;
         q -= 2;
-        memcpy(q, DIGITS2 + idx, 2);
+        q[0] = DIGITS2[idx];
+        q[1] = DIGITS2[idx + 1];
     }
     if (v >= 10) {
-        q -= 2;
-        memcpy(q, DIGITS2 + v * 2, 2);
+        q[-2] = DIGITS2[v * 2];
+        q[-1] = DIGITS2[v * 2 + 1];
     }
     else {
-        *--q = (char)('0' + v);
+        q[-1] = (char)('0' + v);
     }
-    memcpy(out, q, (size_t)(e - q));
-    return out + (e - q);
+    return end;
 }
 
 static char *
@@ -260,9 +271,17 @@ write_newline_indent(nc_jenc *e)
 }
 
 static inline int
+write_sep(nc_jw *w, const char *sep, Py_ssize_t len)
+{
+    if (len == 1)
+        return nc_jw_byte(w, sep[0]);
+    return nc_jw_write(w, sep, len);
+}
+
+static inline int
 write_item_sep(nc_jenc *e)
 {
-    if (nc_jw_write(e->w, e->item_sep, e->item_sep_len) < 0)
+    if (write_sep(e->w, e->item_sep, e->item_sep_len) < 0)
         return -1;
     return e->indented ? write_newline_indent(e) : 0;
 }
@@ -273,8 +292,18 @@ enc_int(nc_jenc *e, PyObject *o, int quoted)
 {
     nc_jw *w = e->w;
     char tmp[24], *out, *end;
-    int overflow;
-    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    int overflow = 0;
+    long long v;
+#if PY_VERSION_HEX >= 0x030C0000
+    if (PyUnstable_Long_IsCompact((PyLongObject *)o))
+        v = (long long)PyUnstable_Long_CompactValue((PyLongObject *)o);
+#else
+    /* 3.11: a size of -1, 0 or 1 is a single 30-bit digit. */
+    if ((size_t)(Py_SIZE(o) + 1) <= 2)
+        v = Py_SIZE(o) * (long long)((PyLongObject *)o)->ob_digit[0];
+#endif
+    else
+        v = PyLong_AsLongLongAndOverflow(o, &overflow);
     if (overflow == 0) {
         if (v == -1 && PyErr_Occurred())
             return -1;
@@ -411,6 +440,17 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first)
 {
     nc_jw *w = e->w;
     int kind;  /* 0 str, 1 float, 2 const, 3 int */
+    if (PyUnicode_CheckExact(key) && !e->indented) {
+        /* Hot path: str key of a compact document. */
+        if (*first)
+            *first = 0;
+        else if (write_sep(w, e->item_sep, e->item_sep_len) < 0)
+            return -1;
+        if (nc_json_write_str(w, key, e->ensure_ascii) < 0 ||
+            write_sep(w, e->key_sep, e->key_sep_len) < 0)
+            return -1;
+        return enc_obj(e, value);
+    }
     if (PyUnicode_Check(key))
         kind = 0;
     else if (PyFloat_Check(key))
@@ -446,7 +486,7 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first)
         rc = enc_int(e, key, 1);
         break;
     }
-    if (rc < 0 || nc_jw_write(w, e->key_sep, e->key_sep_len) < 0)
+    if (rc < 0 || write_sep(w, e->key_sep, e->key_sep_len) < 0)
         return -1;
     return enc_obj(e, value);
 }

@@ -63,21 +63,27 @@ put_ascii_escape(char *out, Py_UCS4 c)
  * '"' or '\\' and (ensure_ascii) none is DEL.  All bytes are < 0x80 here, so
  * the classic "has byte less than / has zero byte" tricks are exact as
  * predicates; a dirty word is rescanned bytewise. */
+static inline int
+word_dirty(uint64_t x, int ensure_ascii)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    /* x, q, b (and x ^ DEL) have clear high bits, so a set high bit after the
+     * subtraction means a byte below 0x20 / a zero byte somewhere. */
+    uint64_t bad = (x - ones * 0x20) | (q - ones) | (b - ones);
+    if (ensure_ascii)
+        bad |= (x ^ (ones * 0x7f)) - ones;
+    return (bad & highs) != 0;
+}
+
 static Py_ssize_t
 ascii_clean_prefix(const unsigned char *s, Py_ssize_t n, int ensure_ascii)
 {
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     Py_ssize_t i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t x;
         memcpy(&x, s + i, 8);
-        uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-        /* x, q, b (and d) have clear high bits, so a set high bit after
-         * the subtraction means a byte below 0x20 / a zero byte somewhere. */
-        uint64_t bad = (x - ones * 0x20) | (q - ones) | (b - ones);
-        if (ensure_ascii)
-            bad |= (x ^ (ones * 0x7f)) - ones;
-        if (bad & highs)
+        if (word_dirty(x, ensure_ascii))
             break;
     }
     for (; i < n; i++) {
@@ -218,19 +224,31 @@ nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii)
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     const void *data = PyUnicode_DATA(s);
     int rc;
-    /* Whole short clean ASCII string in one go: the common key/value case. */
+    /* Whole clean ASCII string in one go, scanned and copied in the same
+     * pass eight bytes at a time: the common key/value case. */
     if (PyUnicode_IS_ASCII(s) && nc_jw_room(w) >= n + 2) {
-        Py_ssize_t clean = ascii_clean_prefix(data, n, ensure_ascii);
-        if (clean == n) {
-            char *out = w->p;
-            *out++ = '"';
-            memcpy(out, data, (size_t)n);
-            out += n;
-            *out++ = '"';
-            w->p = out;
-            return 0;
+        const unsigned char *src = data;
+        char *out = w->p + 1;
+        Py_ssize_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t x;
+            memcpy(&x, src + i, 8);
+            if (word_dirty(x, ensure_ascii))
+                goto general;
+            memcpy(out + i, &x, 8);
         }
+        for (; i < n; i++) {
+            unsigned char c = src[i];
+            if (ESC[c] != 0 || (ensure_ascii && c == 0x7f))
+                goto general;
+            out[i] = (char)c;
+        }
+        w->p[0] = '"';
+        out[n] = '"';
+        w->p = out + n + 1;
+        return 0;
     }
+general:
     if (nc_jw_byte(w, '"') < 0)
         return -1;
     switch (PyUnicode_KIND(s)) {
