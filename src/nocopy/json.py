@@ -89,16 +89,16 @@ def _sink_for(fp):
     def sink(chunk):
         total = len(chunk)
         n = write(chunk)
-        # Buffered files and Writers take everything (and return the length);
-        # a raw file may write less: go on with the rest, without copying.
+        # Buffered files, BytesIO and Writers take everything; a write() that
+        # returns None is taken to have taken everything too (as json.dump
+        # assumes).  A raw file may write less: go on with the rest, without
+        # copying.
         while n is not None and n < total:
             if n <= 0:
                 raise OSError(f"write() of {type(fp).__name__} returned {n}")
             chunk = chunk[n:]
             total -= n
             n = write(chunk)
-        if n is None:
-            raise BlockingIOError("dump() needs a blocking destination: write() returned None")
     return sink
 
 

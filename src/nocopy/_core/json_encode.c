@@ -121,9 +121,35 @@ nc_jw_fill(nc_jw *w, char c, Py_ssize_t n)
 }
 
 static void
+nc_jw_init(nc_jw *w, nc_state *st, int mode)
+{
+    w->mode = mode;
+    w->flushed = 0;
+    w->overflowed = 0;
+    w->grow = NULL;
+    w->sink = NULL;
+    w->holder = NULL;
+    w->st = st;
+    w->defer_surrogates = mode != NC_JW_STREAM;
+    w->bad_str = NULL;
+    w->bad_pos = 0;
+}
+
+/* After a successful encode: the deferred lone-surrogate error, if any. */
+static int
+nc_jw_check_surrogate(nc_jw *w)
+{
+    if (w->bad_str == NULL)
+        return 0;
+    nc_json_raise_surrogate(w->bad_str, w->bad_pos);
+    return -1;
+}
+
+static void
 nc_jw_dispose(nc_jw *w)
 {
     Py_CLEAR(w->grow);
+    Py_CLEAR(w->bad_str);
 }
 
 /* GROW mode: the document as a bytes object (owned); the writer is empty
@@ -833,8 +859,7 @@ encode_fixed(nc_jenc *e, nc_jw *w, PyObject *obj, char *dst, Py_ssize_t len, Py_
     w->mode = NC_JW_FIXED;
     w->base = w->p = dst + offset;
     w->end = dst + len;
-    int rc = enc_obj(e, obj);
-    if (rc < 0)
+    if (enc_obj(e, obj) < 0 || nc_jw_check_surrogate(w) < 0)
         return -1;
     *overflow = w->overflowed;
     return nc_jw_total(w);
@@ -919,10 +944,7 @@ json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyOb
     }
     if (nargs == 3)
         offset_obj = args[2];
-    w.flushed = 0;
-    w.overflowed = 0;
-    w.grow = NULL;
-    w.st = st;
+    nc_jw_init(&w, st, NC_JW_FIXED);
     enc_init(&e, &w);
     if (kwnames != NULL && parse_keywords("dumps_into", &e, args + nargs, kwnames, &offset_obj) < 0)
         goto done;
@@ -971,6 +993,7 @@ json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyOb
     }
     result = PyLong_FromSsize_t(offset + n);
 done:
+    nc_jw_dispose(&w);
     enc_dispose(&e);
     return result;
 }
@@ -993,17 +1016,13 @@ json_dumps(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyObject 
         PyErr_Format(PyExc_TypeError, "dumps() takes exactly 1 positional argument (%zd given)", nargs);
         return NULL;
     }
-    w.mode = NC_JW_GROW;
-    w.flushed = 0;
-    w.overflowed = 0;
-    w.grow = NULL;
-    w.st = st;
+    nc_jw_init(&w, st, NC_JW_GROW);
     w.base = w.p = w.scratch;
     w.end = w.scratch + NC_JW_SCRATCH;
     enc_init(&e, &w);
     if (parse_keywords("dumps", &e, args + nargs, kwnames, NULL) < 0)
         goto done;
-    if (enc_obj(&e, args[0]) < 0)
+    if (enc_obj(&e, args[0]) < 0 || nc_jw_check_surrogate(&w) < 0)
         goto done;
     result = nc_jw_grow_finish(&w);
 done:
@@ -1038,11 +1057,7 @@ json_dump_stream(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyO
         PyErr_Format(PyExc_TypeError, "sink must be callable, not %.100s", Py_TYPE(args[1])->tp_name);
         return NULL;
     }
-    w.mode = NC_JW_STREAM;
-    w.flushed = 0;
-    w.overflowed = 0;
-    w.grow = NULL;
-    w.st = st;
+    nc_jw_init(&w, st, NC_JW_STREAM);
     w.sink = args[1];
     enc_init(&e, &w);
     if (parse_keywords("dump", &e, args + nargs, kwnames, NULL) < 0)
@@ -1062,6 +1077,7 @@ json_dump_stream(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyO
         goto done;
     result = PyLong_FromSsize_t(w.flushed);
 done:
+    nc_jw_dispose(&w);
     Py_XDECREF(holder);
     enc_dispose(&e);
     return result;
