@@ -130,7 +130,7 @@ nc_json_raise_surrogate(PyObject *str, Py_ssize_t i)
 
 /* One non-ASCII-path code point; NULL on a lone surrogate without
  * ensure_ascii (the caller raises). */
-static inline char *
+static inline __attribute__((always_inline)) char *
 put_char(char *out, Py_UCS4 c, int ensure_ascii)
 {
     if (c < 0x80) {
@@ -197,9 +197,9 @@ put_surrogate(char *out, Py_UCS4 c)
  * room at worst-case size go without bounds checks; near the end of the room
  * one char at a time goes through a local array so the room is filled
  * exactly (see json.h). */
-#define DEFINE_WRITE_KIND(NAME, T)                                                     \
+#define DEFINE_WRITE_KIND(NAME, T, ensure_ascii)                                       \
 static int                                                                             \
-NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n, int ensure_ascii)              \
+NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n)                                \
 {                                                                                      \
     Py_ssize_t i = 0;                                                                  \
     while (i < n) {                                                                    \
@@ -242,9 +242,14 @@ NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n, int ensure_ascii)       
     return 0;                                                                          \
 }
 
-DEFINE_WRITE_KIND(write_ucs1, Py_UCS1)
-DEFINE_WRITE_KIND(write_ucs2, Py_UCS2)
-DEFINE_WRITE_KIND(write_ucs4, Py_UCS4)
+/* One instance per kind and ensure_ascii mode, so the mode is a constant in
+ * the per-char loop. */
+DEFINE_WRITE_KIND(write_ucs1, Py_UCS1, 0)
+DEFINE_WRITE_KIND(write_ucs2, Py_UCS2, 0)
+DEFINE_WRITE_KIND(write_ucs4, Py_UCS4, 0)
+DEFINE_WRITE_KIND(write_ucs1_ea, Py_UCS1, 1)
+DEFINE_WRITE_KIND(write_ucs2_ea, Py_UCS2, 1)
+DEFINE_WRITE_KIND(write_ucs4_ea, Py_UCS4, 1)
 
 int
 nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii)
@@ -282,13 +287,14 @@ general:
     switch (PyUnicode_KIND(s)) {
     case PyUnicode_1BYTE_KIND:
         rc = PyUnicode_IS_ASCII(s) ? write_ascii(w, data, n, ensure_ascii)
-                                   : write_ucs1(w, s, data, n, ensure_ascii);
+             : ensure_ascii        ? write_ucs1_ea(w, s, data, n)
+                                   : write_ucs1(w, s, data, n);
         break;
     case PyUnicode_2BYTE_KIND:
-        rc = write_ucs2(w, s, data, n, ensure_ascii);
+        rc = ensure_ascii ? write_ucs2_ea(w, s, data, n) : write_ucs2(w, s, data, n);
         break;
     default:
-        rc = write_ucs4(w, s, data, n, ensure_ascii);
+        rc = ensure_ascii ? write_ucs4_ea(w, s, data, n) : write_ucs4(w, s, data, n);
         break;
     }
     if (rc < 0)
