@@ -177,12 +177,24 @@ static const char DIGITS2[201] =
 static inline int
 u64_digits(uint64_t v)
 {
-    int n = 1;
-    while (v >= 10000) {
-        v /= 10000;
-        n += 4;
+    /* A few compares instead of divisions: most ints are short. */
+    if (v < 10000) {
+        if (v < 100)
+            return v < 10 ? 1 : 2;
+        return v < 1000 ? 3 : 4;
     }
-    return n + (v >= 10) + (v >= 100) + (v >= 1000);
+    if (v < 100000000ULL) {
+        if (v < 1000000)
+            return v < 100000 ? 5 : 6;
+        return v < 10000000 ? 7 : 8;
+    }
+    int n = 8;
+    v /= 100000000ULL;
+    while (v >= 100) {
+        v /= 100;
+        n += 2;
+    }
+    return n + (v >= 10 ? 2 : 1);
 }
 
 /* Decimal text of v at out (at least 20 bytes); returns the end.  Written
@@ -324,9 +336,16 @@ enc_int(nc_jenc *e, PyObject *o, int quoted)
     if (PyUnstable_Long_IsCompact((PyLongObject *)o))
         v = (long long)PyUnstable_Long_CompactValue((PyLongObject *)o);
 #else
-    /* 3.11: a size of -1, 0 or 1 is a single 30-bit digit. */
-    if ((size_t)(Py_SIZE(o) + 1) <= 2)
-        v = Py_SIZE(o) * (long long)((PyLongObject *)o)->ob_digit[0];
+    /* 3.11: up to two 30-bit digits, read directly (sign in the size). */
+    Py_ssize_t size = Py_SIZE(o);
+    if ((size_t)(size + 1) <= 2)
+        v = size * (long long)((PyLongObject *)o)->ob_digit[0];
+    else if ((size_t)(size + 2) <= 4) {
+        const digit *dg = ((PyLongObject *)o)->ob_digit;
+        v = (long long)(((uint64_t)dg[1] << PyLong_SHIFT) | dg[0]);
+        if (size < 0)
+            v = -v;
+    }
 #endif
     else
         v = PyLong_AsLongLongAndOverflow(o, &overflow);
@@ -967,24 +986,41 @@ json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyOb
                      Py_TYPE(buf)->tp_name);
         goto done;
     }
-    if (PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE) < 0) {
-        if (PyErr_ExceptionMatches(PyExc_BufferError)) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_TypeError,
-                         "dumps_into() argument 'buf' must be a writable C-contiguous buffer, "
-                         "not a read-only or strided %.100s", Py_TYPE(buf)->tp_name);
+    char *dst;
+    Py_ssize_t have;
+    PyByteArrayObject *pinned = NULL;
+    if (PyByteArray_CheckExact(buf)) {
+        /* The sensor-loop case: pin the bytearray exactly as a buffer export
+         * does (bytearray's getbuffer only counts ob_exports), without the
+         * generic export round trip. */
+        pinned = (PyByteArrayObject *)buf;
+        pinned->ob_exports++;
+        dst = PyByteArray_AS_STRING(buf);
+        have = PyByteArray_GET_SIZE(buf);
+    }
+    else {
+        if (PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE) < 0) {
+            if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_TypeError,
+                             "dumps_into() argument 'buf' must be a writable C-contiguous buffer, "
+                             "not a read-only or strided %.100s", Py_TYPE(buf)->tp_name);
+            }
+            goto done;
         }
-        goto done;
+        dst = view.buf;
+        have = view.len;
     }
-    if (offset > view.len) {
+    Py_ssize_t n = -1;
+    if (offset > have)
         PyErr_Format(PyExc_ValueError, "offset %zd is beyond the end of the buffer (%zd bytes)",
-                     offset, view.len);
+                     offset, have);
+    else
+        n = encode_fixed(&e, &w, args[0], dst, have, offset, &overflow);
+    if (pinned != NULL)
+        pinned->ob_exports--;
+    else
         PyBuffer_Release(&view);
-        goto done;
-    }
-    Py_ssize_t n = encode_fixed(&e, &w, args[0], view.buf, view.len, offset, &overflow);
-    Py_ssize_t have = view.len;
-    PyBuffer_Release(&view);
     if (n < 0)
         goto done;
     if (overflow) {
