@@ -676,3 +676,21 @@ def test_dump_chunk_is_a_view_reused():
     nj.dump(BIG, Keep(), buffer_size=1024)
     assert all(t is View and n <= 1024 for t, n in seen)
     assert sum(n for _, n in seen) == len(BIG_EXP)
+
+
+def _cache_utf8(s):
+    # PyUnicode_AsUTF8 stores the UTF-8 form inside the str, as orjson/msgspec
+    # and many C APIs do; nocopy then copies from that cache.
+    import ctypes
+    f = ctypes.pythonapi.PyUnicode_AsUTF8
+    f.argtypes = [ctypes.py_object]
+    f.restype = ctypes.c_char_p
+    return f(s)
+
+
+@given(st.text(st.characters(codec="utf-8"), max_size=200), st.booleans())
+def test_strings_with_cached_utf8(s, ensure_ascii):
+    s = "".join([s, "é"])  # a fresh non-ASCII str whose cache we control
+    assert _cache_utf8(s) == s.encode()
+    check_all_forms(s, ensure_ascii=ensure_ascii)
+    check_all_forms({s: [s, s + "\n\"\\\x01"]}, ensure_ascii=ensure_ascii)
