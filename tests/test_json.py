@@ -694,3 +694,28 @@ def test_strings_with_cached_utf8(s, ensure_ascii):
     assert _cache_utf8(s)
     check_all_forms(s, ensure_ascii=ensure_ascii)
     check_all_forms({s: [s, s + "\n\"\\\x01"]}, ensure_ascii=ensure_ascii)
+
+
+def test_c_lint_recursion_guards_are_balanced():
+    # msgspec's trick: no `return`/`goto` may sit between a successful
+    # Py_EnterRecursiveCall and its Py_LeaveRecursiveCall, or the recursion
+    # depth leaks.  (The failure branch right after the guard is fine.)
+    import pathlib
+    core = pathlib.Path(nj.__file__).parent / "_core"
+    checked = 0
+    for name in ("json_encode.c", "json_escape.c"):
+        lines = [ln for ln in (core / name).read_text().splitlines()
+                 if not ln.lstrip().startswith(("*", "/*"))]
+        enters = [i for i, ln in enumerate(lines) if "Py_EnterRecursiveCall(" in ln]
+        assert len(enters) == sum("Py_LeaveRecursiveCall()" in ln for ln in lines)
+        for i in enters:
+            j = i + 1
+            if lines[j].strip() == "return -1;":
+                j += 1
+            body = []
+            while "Py_LeaveRecursiveCall()" not in lines[j]:
+                body.append(lines[j])
+                j += 1
+            assert not any("return" in ln or "goto" in ln for ln in body), (name, body)
+            checked += 1
+    assert checked >= 2

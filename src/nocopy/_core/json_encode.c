@@ -491,10 +491,12 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first)
             *first = 0;
         else if (write_sep(w, e->item_sep, e->item_sep_len) < 0)
             return -1;
-        if (nc_json_write_str(w, key, e->ensure_ascii) < 0 ||
-            write_sep(w, e->key_sep, e->key_sep_len) < 0)
+        if (!nc_json_try_ascii(w, key, e->ensure_ascii) &&
+            nc_json_write_str(w, key, e->ensure_ascii) < 0)
             return -1;
-        return enc_obj(e, value);
+        if (write_sep(w, e->key_sep, e->key_sep_len) < 0)
+            return -1;
+        return PyLong_CheckExact(value) ? enc_int(e, value, 0) : enc_obj(e, value);
     }
     if (PyUnicode_Check(key))
         kind = 0;

@@ -305,31 +305,8 @@ nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii)
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     const void *data = PyUnicode_DATA(s);
     int rc;
-    /* Whole clean ASCII string in one go, scanned and copied in the same
-     * pass eight bytes at a time: the common key/value case. */
-    if (PyUnicode_IS_ASCII(s) && nc_jw_room(w) >= n + 2) {
-        const unsigned char *src = data;
-        char *out = w->p + 1;
-        Py_ssize_t i = 0;
-        for (; i + 8 <= n; i += 8) {
-            uint64_t x;
-            memcpy(&x, src + i, 8);
-            if (word_dirty(x, ensure_ascii))
-                goto general;
-            memcpy(out + i, &x, 8);
-        }
-        for (; i < n; i++) {
-            unsigned char c = src[i];
-            if (ESC[c] != 0 || (ensure_ascii && c == 0x7f))
-                goto general;
-            out[i] = (char)c;
-        }
-        w->p[0] = '"';
-        out[n] = '"';
-        w->p = out + n + 1;
+    if (nc_json_try_ascii(w, s, ensure_ascii))
         return 0;
-    }
-general:
     if (nc_jw_byte(w, '"') < 0)
         return -1;
 #if PY_VERSION_HEX < 0x030E0000
