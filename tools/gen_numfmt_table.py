@@ -11,7 +11,10 @@ unit, which is what the round-to-odd products in numfmt.c rely on.
 
 The floor-log helpers are floor((x * A + B) / 2**N); every constant is
 checked here against exact integer arithmetic over the whole range numfmt.c
-calls it with, so the C code needs no further proof of them.
+calls it with.  verify_round_to_odd() then proves, over all 2^53
+significands of every binary exponent, that the truncated 126-bit products
+numfmt.c forms decide every comparison as the exact reals would.  Both run
+on every generation and on --check (which the test suite calls).
 """
 import os
 import sys
@@ -73,6 +76,88 @@ def g_of(e):
     return beta_floor + 1
 
 
+def floor_sum(n, m, a, b):
+    """sum(floor((a*i + b) / m) for i in range(n)) for a, b >= 0, m > 0."""
+    total = 0
+    while True:
+        if a >= m:
+            total += (n - 1) * n // 2 * (a // m)
+            a %= m
+        if b >= m:
+            total += n * (b // m)
+            b %= m
+        y_max = a * n + b
+        if y_max < m:
+            return total
+        n, b = divmod(y_max, m)
+        m, a = a, m
+
+
+def count_below(n, m, a, b, t):
+    """How many i in [0, n) have (a*i + b) % m < t (0 < t <= m)."""
+    return floor_sum(n, m, a, b) - floor_sum(n, m, a, b - t + m) + n
+
+
+def find_below(lo, n, m, a, b, t):
+    """All i in [lo, lo + n) with (a*i + b) % m < t, by bisection on counts."""
+    if n == 0 or count_below(n, m, a, (a * lo + b) % m, t) == 0:
+        return []
+    if n == 1:
+        return [lo]
+    half = n // 2
+    return find_below(lo, half, m, a, b, t) + find_below(lo + half, n - half, m, a, b, t)
+
+
+def verify_round_to_odd(l10p2, l10tq, l2p10):
+    """Prove numfmt.c's rop() exact for every input it is given.
+
+    rop(cp) computes X' = cp * g / 2^127 where X = y * 2^q * 10^-k is the
+    real value wanted (y = 4c + delta, cp = y << h) and 0 < X' - X < 2^-66.
+    It returns floor(X') with bit 0 set when the top 63 fraction bits of
+    X' are not all zero.  That equals floor(X), or floor(X) | 1 for inexact
+    X -- all the comparisons need -- provided for every y:
+      (a) frac(X) <= 1 - 2^-66 (the error cannot carry into the floor), and
+      (b) frac(X) >= 2^-63 whenever X is inexact, or else floor(X) is odd
+          already (a missing sticky bit then changes nothing).
+    Residues y*P mod Q (X = y*P/Q) are counted with floor sums over each
+    arithmetic progression of y, so all 2^53 significands are covered."""
+    from fractions import Fraction
+
+    def fl(x, a, b, n):
+        return (x * a + b) >> n  # Python's >> floors
+
+    checked = 0
+    for q in range(Q_MIN, Q_MAX + 1):
+        forms = []   # (k, first c, count of c, deltas)
+        k = fl(q, *l10p2, 41)
+        if q == Q_MIN:
+            forms.append((k, 1, (1 << 53) - 1, (-2, 0, 2)))
+        else:
+            forms.append((k, (1 << 52) + 1, (1 << 52) - 1, (-2, 0, 2)))
+            forms.append((fl(q, *l10tq, 41), 1 << 52, 1, (-1, 0, 2)))
+        for k, c0, nc, deltas in forms:
+            h = q + fl(-k, *l2p10, 38) + 2
+            assert 2 <= h <= 5 and E_MIN <= -k <= E_MAX, (q, k, h)
+            assert ((4 * (c0 + nc - 1) + 2) << h) < 1 << 61
+            beta = Fraction(2) ** q / Fraction(10) ** k
+            P, Q = beta.numerator, beta.denominator
+            for d in deltas:
+                a, b = 4 * P % Q, (4 * c0 + d) * P % Q
+                # (a): residues above Q - Q / 2^66
+                hi = Q - (Q >> 66)
+                if hi < Q:
+                    assert count_below(nc, Q, a, b, hi) == nc, ("carry", q, k, d)
+                # (b): inexact residues below Q / 2^63 need an odd floor
+                t = (Q - 1 >> 63) + 1
+                if t > 1:
+                    for i in find_below(0, nc, Q, a, b, t):
+                        y = 4 * (c0 + i) + d
+                        if y * P % Q:
+                            assert (y * P // Q) & 1, ("sticky", q, k, d, c0 + i)
+                            checked += 1
+    return checked
+
+
 def render():
     import math
     qs = range(Q_MIN, Q_MAX + 1)
@@ -81,6 +166,7 @@ def render():
     l10tq = pick("flog10_3q_pow2", lambda q: log10_pow2_exact(q, 3, 4), qs, 41,
                  math.log10(2), math.log10(0.75))
     l2p10 = pick("flog2pow10", log2_pow10_exact, es, 38, math.log2(10))
+    verify_round_to_odd(l10p2, l10tq, l2p10)
     ks = {log10_pow2_exact(q) for q in qs} | {log10_pow2_exact(q, 3, 4) for q in qs}
     assert min(-k for k in ks) >= E_MIN and max(-k for k in ks) <= E_MAX
 

@@ -92,8 +92,11 @@ umul128(uint64_t a, uint64_t b, uint64_t *hi)
 /* Round-to-odd of g * cp / 2^127 where g = gh * 2^64 + gl (126 bits) and
  * cp < 2^61.  The fraction is judged on its top 63 bits only: g exceeds the
  * true power of ten by less than one unit, so an exact product picks up an
- * error below 2^-67 that must not count as "inexact", while a truly inexact
- * product has a fraction far above 2^-63 (the paper's bound). */
+ * error below 2^-66 that must not count as "inexact".  That this is exact
+ * for every significand and exponent -- inexact products have a fraction of
+ * at least 2^-63 or an odd floor already, and none sits within 2^-66 below
+ * an integer -- is proved by tools/gen_numfmt_table.py (verify_round_to_odd),
+ * which the test suite runs. */
 static inline uint64_t
 rop(uint64_t gh, uint64_t gl, uint64_t cp)
 {
