@@ -114,23 +114,34 @@ static const char digits2[200] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
+static const uint64_t pow10_table[20] = {
+    UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000), UINT64_C(10000),
+    UINT64_C(100000), UINT64_C(1000000), UINT64_C(10000000), UINT64_C(100000000),
+    UINT64_C(1000000000), UINT64_C(10000000000), UINT64_C(100000000000),
+    UINT64_C(1000000000000), UINT64_C(10000000000000), UINT64_C(100000000000000),
+    UINT64_C(1000000000000000), UINT64_C(10000000000000000),
+    UINT64_C(100000000000000000), UINT64_C(1000000000000000000),
+    UINT64_C(10000000000000000000),
+};
+
 /* Number of decimal digits of d (1 for 0). */
 static inline int
 ndigits(uint64_t d)
 {
-    static const uint64_t pow10[19] = {
-        UINT64_C(10), UINT64_C(100), UINT64_C(1000), UINT64_C(10000), UINT64_C(100000),
-        UINT64_C(1000000), UINT64_C(10000000), UINT64_C(100000000),
-        UINT64_C(1000000000), UINT64_C(10000000000), UINT64_C(100000000000),
-        UINT64_C(1000000000000), UINT64_C(10000000000000), UINT64_C(100000000000000),
-        UINT64_C(1000000000000000), UINT64_C(10000000000000000),
-        UINT64_C(100000000000000000), UINT64_C(1000000000000000000),
-        UINT64_C(10000000000000000000),
-    };
+#if defined(__GNUC__) || defined(__clang__)
+    /* bits * log10(2) (1233 / 4096) is the digit count or one less; one
+     * table compare settles it without a data-dependent loop.  d | 1 has
+     * the digit count of d (an odd number is never a power of ten) and
+     * keeps 0 at one digit and clz defined. */
+    uint64_t x = d | 1;
+    int t = ((64 - __builtin_clzll(x)) * 1233) >> 12;
+    return t + 1 - (x < pow10_table[t]);
+#else
     int n = 1;
-    while (n < 20 && d >= pow10[n - 1])
+    while (n < 20 && d >= pow10_table[n])
         n++;
     return n;
+#endif
 }
 
 /* Write the digits of d so that they end just before `end`. */
