@@ -719,3 +719,13 @@ def test_c_lint_recursion_guards_are_balanced():
             assert not any("return" in ln or "goto" in ln for ln in body), (name, body)
             checked += 1
     assert checked >= 2
+
+
+@pytest.mark.parametrize("special", ['"', "\\", "\x00", "\x1f", "\x7f", "\n", "é"])
+def test_ascii_fast_path_every_length_and_position(special):
+    for n in range(0, 21):
+        base = "abcdefghijklmnopqrstu"[:n]
+        for s in [base] + [base[:i] + special + base[i + 1:] for i in range(n)]:
+            for ensure_ascii in (False, True):
+                assert nj.dumps({s: s}, ensure_ascii=ensure_ascii) == \
+                    oracle({s: s}, ensure_ascii=ensure_ascii), (s, ensure_ascii)

@@ -198,8 +198,8 @@ u64_digits(uint64_t v)
 }
 
 /* Decimal text of v at out (at least 20 bytes); returns the end.  Written
- * back to front in place, two digits per step.  Private until numfmt.h grows
- * nc_format_int64. */
+ * back to front in place, two digits per step.  Only for ints in
+ * (INT64_MAX, UINT64_MAX]; numfmt's nc_format_int64 does the signed range. */
 static char *
 fmt_u64(char *out, uint64_t v)
 {
@@ -221,15 +221,6 @@ fmt_u64(char *out, uint64_t v)
     return end;
 }
 
-static char *
-fmt_i64(char *out, long long v)
-{
-    if (v < 0) {
-        *out++ = '-';
-        return fmt_u64(out, (uint64_t)0 - (uint64_t)v);
-    }
-    return fmt_u64(out, (uint64_t)v);
-}
 
 /* ---- the encoder ---------------------------------------------------------- */
 
@@ -356,7 +347,7 @@ enc_int(nc_jenc *e, PyObject *o, int quoted)
         end = out;
         if (quoted)
             *end++ = '"';
-        end = fmt_i64(end, v);
+        end += nc_format_int64((int64_t)v, end);
     }
     else {
         unsigned long long u = overflow > 0 ? PyLong_AsUnsignedLongLong(o) : (unsigned long long)-1;
