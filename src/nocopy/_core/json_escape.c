@@ -247,8 +247,21 @@ NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n)                         
             chunk = n - i;                                                             \
         if (chunk > 0) {                                                               \
             char *out = w->p;                                                          \
-            Py_ssize_t stop = i + chunk;                                               \
+            Py_ssize_t stop = i + chunk, next_word = i;                                \
             for (; i < stop; i++) {                                                    \
+                /* 1-byte kind: eight clean ASCII chars at once; after a dirty \
+                 * word, go char by char to its end before trying again. */    \
+                if (sizeof(T) == 1 && i >= next_word && i + 8 <= stop) {               \
+                    uint64_t x;                                                        \
+                    memcpy(&x, s + i, 8);                                              \
+                    if (!(x & 0x8080808080808080ULL) && !word_dirty(x, ensure_ascii)) { \
+                        memcpy(out, &x, 8);                                            \
+                        out += 8;                                                      \
+                        i += 7;                                                        \
+                        continue;                                                      \
+                    }                                                                  \
+                    next_word = i + 8;                                                 \
+                }                                                                      \
                 Py_UCS4 c = s[i];                                                      \
                 if (c < 0x80) {                                                        \
                     if (ESC[c] == 0 && !(ensure_ascii && c == 0x7f))                   \
