@@ -970,7 +970,13 @@ json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyOb
     if (offset < 0)
         goto done;
     PyObject *buf = args[1];
-    if (!PyObject_CheckBuffer(buf)) {
+    /* A ByteBuffer exports its *readable* bytes through the buffer protocol;
+     * what dumps_into fills is its free space: check for it first. */
+    if (st->ByteBufferType != NULL && PyObject_TypeCheck(buf, st->ByteBufferType)) {
+        result = dumps_into_committing(st, &e, &w, args[0], buf, offset);
+        goto done;
+    }
+    if (!PyByteArray_CheckExact(buf) && !PyObject_CheckBuffer(buf)) {
         if (PyObject_HasAttrString(buf, "writable") && PyObject_HasAttrString(buf, "commit")) {
             result = dumps_into_committing(st, &e, &w, args[0], buf, offset);
             goto done;
