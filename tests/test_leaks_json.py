@@ -18,6 +18,17 @@ class Null:
         return len(data)
 
 
+class Committing:
+    """A ByteBuffer-like destination: writable() + commit(n)."""
+    storage = bytearray(64)
+
+    def writable(self):
+        return memoryview(self.storage)
+
+    def commit(self, n):
+        pass
+
+
 def _circular():
     x = []
     x.append(x)
@@ -58,6 +69,9 @@ CASES = {
     "sink_raises": (lambda buf: nj.dump(["x" * 100], type("S", (), {"write": lambda s, d: _sink_raises(d)})(),
                                         buffer_size=64), Boom),
     "deep": (lambda buf: nj.dumps(DEEP), RecursionError),
+    "dump_surrogate": (lambda buf: nj.dump(["ok", "\ud800"], Null()), UnicodeEncodeError),
+    "committing": lambda buf: nj.dumps_into([1, "x"], Committing()),
+    "committing_too_small": (lambda buf: nj.dumps_into(["x" * 300], Committing()), BufferTooSmall),
 }
 
 DEEP = 1
