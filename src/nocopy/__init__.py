@@ -4,10 +4,11 @@ Read into buffers that already exist, parse through Views instead of copies,
 stitch with Ropes instead of concatenation, serialize straight into the output.
 """
 from .errors import BufferTooSmall, IncompleteRead, LimitOverrun, PoolExhausted, StaleViewError
-from ._core import View
+from ._core import Rope, View
 
 __all__ = [
     "View",
+    "Rope",
     "StaleViewError",
     "BufferTooSmall",
     "LimitOverrun",
