@@ -318,23 +318,29 @@ coalesce_pass(NcRope *r, nc_state *st, Py_ssize_t limit)
     return 0;
 }
 
-/* Bound the segment count.  The cap is soft under memory pressure: a failed
- * coalescing copy leaves the (already appended) data as it is, so an append
- * never reports failure after it took effect. */
+/* Bound the segment count: passes with a run limit that starts at the mean
+ * size the Rope would have at its cap and doubles, until the count is at most
+ * 3/4 of the cap (the slack makes the next pass at least cap/4 appends away).
+ * Small segments are merged first; a big one is copied only when no other
+ * way fits the cap.  The cap is soft under memory pressure: a failed copy
+ * leaves the (already appended) data as it is, so an append never reports
+ * failure after it took effect. */
 static void
 enforce_cap(NcRope *r)
 {
     if (r->n <= r->max_segments)
         return;
     nc_state *st = nc_state_of_type(Py_TYPE(r));
-    Py_ssize_t mean = r->len / r->n;
-    Py_ssize_t limit = mean < 1 ? 4 : (mean > PY_SSIZE_T_MAX / 4 ? PY_SSIZE_T_MAX : mean * 4);
+    Py_ssize_t target = r->max_segments - r->max_segments / 4;
+    Py_ssize_t limit = r->len / r->max_segments;
+    if (limit < 16)
+        limit = 16;
     for (;;) {
         if (coalesce_pass(r, st, limit) < 0) {
             PyErr_Clear();
             return;
         }
-        if (r->n <= r->max_segments || limit >= r->len)
+        if (r->n <= target || limit >= r->len)
             return;
         limit = limit > PY_SSIZE_T_MAX / 2 ? PY_SSIZE_T_MAX : limit * 2;
     }
@@ -944,11 +950,11 @@ PyDoc_STRVAR(rope_doc,
 "bytearray held by a Rope cannot be resized while the Rope holds it.  Empty\n"
 "parts are skipped.\n\n"
 "Segment cap: when appending makes the count exceed max_segments (>= 2),\n"
-"each run of neighbouring segments whose total is at most 4x the mean segment\n"
-"size is copied into one new segment (the limit doubles until the count fits).\n"
-"That at least halves the count, so it happens at most once per\n"
-"~max_segments/2 appends, and only segments no larger than that limit are\n"
-"copied.\n\n"
+"runs of neighbouring segments are copied into one new segment each, run size\n"
+"limit starting at len/max_segments (at least 16 bytes) and doubling until\n"
+"at most 3/4 of max_segments remain.  Small segments merge first; a large one\n"
+"is copied only when nothing else fits the cap.  Cost: one copy of the merged\n"
+"bytes, at most once per max_segments/4 appends.\n\n"
 "The buffer protocol exports the flat form (see flatten()): hashlib, zlib and\n"
 "struct accept a Rope; while exported, changing the Rope raises BufferError.");
 
