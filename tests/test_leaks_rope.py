@@ -1,0 +1,125 @@
+"""Leak checks: the whole Rope API (error paths included) run many times in a
+subprocess must not grow the allocated block count or the parts' refcounts."""
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent(r"""
+    import gc, hashlib, io, os, socket, sys, zlib
+    from nocopy import Rope, View, LimitOverrun
+    from nocopy.io import read_chunks, write_all
+
+    ba = bytearray(b"0123456789" * 10)
+    bs = b"abcdefghij" * 10
+    rd, wr = os.pipe()
+    s1, s2 = socket.socketpair()
+    s1.setblocking(False)
+    s2.setblocking(False)
+    big = [bytes(65536)] * 64
+
+    def once():
+        r = Rope([bs, ba, View(ba, 3, 50), b"", memoryview(bs)[5:20]])
+        r2 = Rope([r, b"xyz"], max_segments=3)
+        r.append(b"tail")
+        r.extend([b"a", View(bs, 1, 9), r2])
+        r += b"more"
+        c = r + r2
+        c = b"pre" + c
+        Rope.join([b"a", b"b"])
+        for bad in (1, "s", object()):
+            try:
+                r.append(bad)
+            except TypeError:
+                pass
+        try:
+            r.extend([b"ok", 5])
+        except TypeError:
+            pass
+        try:
+            Rope(max_segments=1)
+        except ValueError:
+            pass
+        len(r); r[5]; r[-1]; r[3:40]; r[::1]
+        try:
+            r[::2]
+        except ValueError:
+            pass
+        try:
+            r[10**6]
+        except IndexError:
+            pass
+        r.find(b"89ab"); r.rfind(b"j0", 2, -2); r.count(b"1"); r.count(b"ij")
+        r.find(55); r.startswith((b"x", b"abc")); r.endswith(b"more", 0, None)
+        try:
+            r.index(b"@@@")
+        except ValueError:
+            pass
+        try:
+            r.startswith("s")
+        except TypeError:
+            pass
+        try:
+            r.find(b"x", "a")
+        except TypeError:
+            pass
+        b"89" in r; 300 in r if False else None
+        r == c; r < c; r == bs; r != "str"
+        list(r[:20]); r.segments()
+        t = r.take(7); r.skip(3)
+        try:
+            r.take(10**9)
+        except ValueError:
+            pass
+        f = r.frozen(); v = r.flatten(); bytes(r); r.tobytes()
+        hashlib.sha256(r).digest(); zlib.crc32(c)
+        m = memoryview(c)
+        try:
+            c.append(b"x")
+        except BufferError:
+            pass
+        m.release()
+        r.write_to(io.BytesIO()); r.write_to(wr); os.read(rd, 100000)
+        write_all(wr, [b"a", b"b"]); os.read(rd, 10)
+        try:
+            Rope(big).write_to(s1)
+        except BlockingIOError:
+            pass
+        while True:
+            try:
+                s2.recv(1 << 20)
+            except BlockingIOError:
+                break
+        try:
+            r.write_to(object())
+        except TypeError:
+            pass
+        read_chunks(io.BytesIO(bs), 7)
+        try:
+            read_chunks(io.BytesIO(bs), 7, limit=10)
+        except LimitOverrun:
+            pass
+        capped = Rope(max_segments=4)
+        for i in range(20):
+            capped.append(bs[i:i + 3])
+
+    for _ in range(300):
+        once()
+    gc.collect()
+    refs = (sys.getrefcount(bs), sys.getrefcount(ba))
+    before = sys.getallocatedblocks()
+    for _ in range(N):
+        once()
+    gc.collect()
+    after = sys.getallocatedblocks()
+    assert (sys.getrefcount(bs), sys.getrefcount(ba)) == refs, refs
+    print(after - before)
+""")
+
+
+def test_rope_api_does_not_leak():
+    n = 3000
+    out = subprocess.run([sys.executable, "-c", "N = %d\n" % n + SCRIPT],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    grown = int(out.stdout.strip().splitlines()[-1])
+    assert grown < 200, grown
