@@ -117,9 +117,9 @@ SCRIPT = textwrap.dedent(r"""
 
 
 def test_rope_api_does_not_leak():
-    n = 3000
+    n = 6000  # a leak of one block per iteration would show 6000
     out = subprocess.run([sys.executable, "-c", "N = %d\n" % n + SCRIPT],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     grown = int(out.stdout.strip().splitlines()[-1])
-    assert grown < 200, grown
+    assert grown < 1000, grown  # noise (freelists, socket buffers) stays in the hundreds
