@@ -4,6 +4,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+from leakcheck import assert_no_leak, raises
+from nocopy import Rope, View
+
 SCRIPT = textwrap.dedent(r"""
     import gc, hashlib, io, os, socket, sys, zlib
     from nocopy import Rope, View, LimitOverrun
@@ -123,3 +128,45 @@ def test_rope_api_does_not_leak():
     assert out.returncode == 0, out.stderr
     grown = int(out.stdout.strip().splitlines()[-1])
     assert grown < 1000, grown  # noise (freelists, socket buffers) stays in the hundreds
+
+
+# ---- in-process, one operation at a time (tests/leakcheck.py) ----------------------
+
+
+_BA = bytearray(b"0123456789" * 4)
+_R = Rope([b"abc", _BA, View(b"xxdefxx", 2, 5), b"ghi"])
+
+
+def _build():
+    r = Rope([b"ab", _BA, View(_BA, 2, 9)])
+    r.append(b"cd")
+    r += _R
+    r.extend([b"e", _R])
+    (r + b"z", b"z" + r)
+
+
+def _consume():
+    r = _R[2:-2]
+    r.take(5)
+    r.skip(3)
+    r.flatten()
+
+
+OPS = {
+    "build": _build,
+    "consume": _consume,
+    "search": lambda: (_R.find(b"9a"), _R.rfind(b"c0"), _R.count(b"1"), _R.startswith(b"abc0"),
+                       _R.endswith((b"x", b"hi")), b"fg" in _R, _R.find(100, 1, -1)),
+    "compare": lambda: (_R == b"abc", _R < _R[1:], _R != bytearray(b"x")),
+    "segments": lambda: (_R.segments(), list(_R[:8]), _R[-1]),
+    "copies": lambda: (_R.tobytes(), bytes(_R[1:]), _R.frozen()),
+    "export": lambda: memoryview(_R[3:]).release(),
+    "bad part": raises(TypeError, Rope([b"a"]).extend, [b"b", 1]),
+    "bad take": raises(ValueError, _R.take, 10**6),
+    "bad find": raises(TypeError, _R.find, "s"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_op_does_not_leak(name):
+    assert_no_leak(OPS[name], n=20_000, warmup=500)
