@@ -442,3 +442,121 @@ def test_write_to_bad_destinations():
     os.close(rd)
     with pytest.raises(OSError):
         r.write_to(wr)
+
+
+@given(split_parts())
+def test_copies_and_exports_agree(dp):
+    data, parts = dp
+    r = Rope(parts)
+    assert r.frozen() == data and r.frozen().tobytes() == data
+    assert b"".join(bytes(s) for s in r.segments()) == data
+    assert list(iter(r)) == list(data) and [x for x in r[1:]] == list(data[1:])
+    with memoryview(r) as m:
+        assert m.tobytes() == data and m.nbytes == len(data)
+    assert r.nsegments <= 1 and r == data  # the export flattened it, once
+    v = r.flatten()
+    assert v == data and (r.nsegments == 0 or v.obj is r.segments()[0].obj)
+
+
+# ---- hostile callbacks: Python code running in the middle of a call ----------
+
+
+class Evil:
+    """An index whose __index__ changes the Rope it is used on."""
+
+    def __init__(self, rope, value, action):
+        self.rope, self.value, self.action = rope, value, action
+
+    def __index__(self):
+        self.action(self.rope)
+        return self.value
+
+
+def need(b, n):
+    """b, or take()'s ValueError when it is shorter than n."""
+    if len(b) < n:
+        raise ValueError("too short")
+    return b
+
+
+HOSTILE_CASES = [
+    (lambda r, e: r[e(1):], lambda b: b[1:]),
+    (lambda r, e: r[e(-1)], lambda b: b[-1]),
+    (lambda r, e: r.find(b"gh", e(0)), lambda b: b.find(b"gh", 0)),
+    (lambda r, e: r.rfind(b"e", e(1)), lambda b: b.rfind(b"e", 1)),
+    (lambda r, e: r.count(b"e", 0, e(8)), lambda b: b.count(b"e", 0, 8)),
+    (lambda r, e: r.startswith(b"ab", e(0)), lambda b: b.startswith(b"ab", 0)),
+    (lambda r, e: r.endswith(b"hi", 0, e(99)), lambda b: b.endswith(b"hi", 0, 99)),
+    (lambda r, e: (r.take(e(2)), bytes(r)), lambda b: (need(b, 2)[:2], b[2:])),
+    (lambda r, e: (r.skip(e(2)), bytes(r)), lambda b: (need(b, 2) and None, b[2:])),
+]
+
+
+@pytest.mark.parametrize("action", [lambda r: r.skip(len(r)), lambda r: r.take(3),
+                                    lambda r: r.append(b"new!"), lambda r: r.flatten()])
+@pytest.mark.parametrize("case", range(len(HOSTILE_CASES)))
+def test_index_callbacks_that_change_the_rope(action, case):
+    """The Rope is read after __index__ ran: results match bytes on the new content."""
+    def fresh():
+        return Rope([b"abc", bytearray(b"def"), b"ghi"])
+    model = fresh()
+    action(model)
+    op, oracle = HOSTILE_CASES[case]
+    r = fresh()
+    assert call(op, r, lambda v: Evil(r, v, action)) == call(oracle, bytes(model))
+
+
+def test_extend_generator_that_changes_the_rope():
+    r = Rope([b"abc"])
+
+    def parts():
+        yield b"1"
+        r.skip(2)
+        r.append(b"X")
+        yield b"2"
+    r.extend(parts())
+    assert r == b"cX12"
+
+
+def test_write_to_flush_callback_may_append():
+    r = Rope([b"ab"])
+
+    class Sink(io.BytesIO):
+        def flush(self):
+            if len(r) == 2:
+                r.append(b"cd")  # allowed: the write has not started
+            return super().flush()
+
+        def fileno(self):
+            raise io.UnsupportedOperation
+
+    s = Sink()
+    assert r.write_to(s) == 4 and s.getvalue() == b"abcd"
+
+
+def test_write_to_pins_against_reentrant_mutation():
+    r = Rope([b"ab", b"cd"])
+    seen = []
+
+    class Sink:
+        def write(self, b):
+            for op in (lambda: r.append(b"x"), lambda: r.skip(1), lambda: r.take(1)):
+                try:
+                    op()
+                except BufferError:
+                    seen.append(1)
+            return len(b)
+    assert r.write_to(Sink()) == 4 and r == b"abcd" and len(seen) == 6
+
+
+def test_write_to_socket_with_timeout():
+    import socket
+    a, b = socket.socketpair()
+    with a, b:
+        a.settimeout(5)
+        r = Rope([b"x" * 1000] * 50)
+        assert r.write_to(a) == 50_000
+        got = b""
+        while len(got) < 50_000:
+            got += b.recv(65536)
+        assert got == b"x" * 50_000
