@@ -137,12 +137,17 @@ def test_bad_arguments():
         read_chunks(object())
 
 
-def test_nonblocking_source_raises():
+def test_nonblocking_source_raises_with_partial():
     rd, wr = os.pipe()
     os.set_blocking(rd, False)
     try:
-        with pytest.raises(BlockingIOError):
+        with pytest.raises(BlockingIOError) as ei:
             read_chunks(rd)
+        assert ei.value.partial == b""
+        os.write(wr, b"x" * 2500)
+        with pytest.raises(BlockingIOError) as ei:
+            read_chunks(rd, 1000)
+        assert ei.value.partial == b"x" * 2500 and ei.value.partial.nsegments == 3
     finally:
         os.close(rd)
         os.close(wr)

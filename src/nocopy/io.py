@@ -46,7 +46,8 @@ def read_chunks(src, chunk_size=65536, *, limit=None):
 
     With `limit` (bytes), reading stops one byte past it and LimitOverrun is
     raised; its ``partial`` is the Rope of everything read (limit + 1 bytes),
-    so nothing read is lost."""
+    so nothing read is lost.  A non-blocking source that has no data raises
+    BlockingIOError, with the Rope read so far as its ``partial``."""
     if not isinstance(chunk_size, int) or isinstance(chunk_size, bool):
         raise TypeError(f"chunk_size must be an int, not '{type(chunk_size).__name__}'")
     if chunk_size <= 0:
@@ -64,11 +65,18 @@ def read_chunks(src, chunk_size=65536, *, limit=None):
         chunk = bytearray(want)
         with memoryview(chunk) as mv:
             filled = 0
-            while filled < want:
-                n = _rope_readinto(src, mv[filled:])
-                if not n:
-                    break
-                filled += n
+            try:
+                while filled < want:
+                    n = _rope_readinto(src, mv[filled:])
+                    if not n:
+                        break
+                    filled += n
+            except BlockingIOError as e:
+                # a non-blocking source ran dry: hand back what was read
+                if filled:
+                    rope.append(View(chunk, 0, filled))
+                e.partial = rope
+                raise
         if filled:
             rope.append(chunk if filled == want else View(chunk, 0, filled))
             total += filled
