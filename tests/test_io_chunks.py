@@ -254,3 +254,44 @@ def test_write_all_bad_data():
         write_all(io.BytesIO(), "text")
     with pytest.raises(TypeError, match="'int'"):
         write_all(io.BytesIO(), [b"a", 3])
+
+
+class SubSocket(socket.socket):
+    """Not exactly socket.socket: write_to goes through sendmsg."""
+
+
+def test_write_all_socket_subclass_uses_sendmsg_and_reports_progress():
+    a0, b = socket.socketpair()
+    a = SubSocket(fileno=a0.detach())
+    with a, b:
+        a.setblocking(False)
+        b.setblocking(False)
+        big = [os.urandom(65536)] * 256
+        with pytest.raises(BlockingIOError) as ei:
+            write_all(a, big)
+        n = ei.value.characters_written
+        got = bytearray()
+        while True:
+            try:
+                got += b.recv(1 << 20)
+            except BlockingIOError:
+                break
+        assert 0 < n == len(got) and got == b"".join(big)[:n]
+
+
+def test_write_all_without_sendmsg_support_falls_back_to_send():
+    class TLSLike:
+        """Like ssl.SSLSocket: sendmsg raises NotImplementedError; send may be partial."""
+
+        def __init__(self):
+            self.out = bytearray()
+
+        def sendmsg(self, buffers):
+            raise NotImplementedError("sendmsg not allowed on instances of SSLSocket")
+
+        def send(self, data):
+            n = min(len(data), 1000)
+            self.out += memoryview(data)[:n]
+            return n
+    s = TLSLike()
+    assert write_all(s, [DATA[:5000], DATA[5000:12345]]) == 12345 and s.out == DATA[:12345]

@@ -219,13 +219,45 @@ fd_from_long(PyObject *obj, int *fd)
     return 0;
 }
 
+/* 1 when dst is exactly a socket.socket (not a subclass such as
+ * ssl.SSLSocket, whose fd must not be written raw) with no timeout or in
+ * non-blocking mode (timeout 0.0), where writev on the fd behaves as send. */
+static int
+is_plain_socket(PyObject *dst)
+{
+    PyObject *name = PyUnicode_FromString("socket");
+    if (name == NULL)
+        return -1;
+    PyObject *mod = PyImport_GetModule(name);
+    Py_DECREF(name);
+    if (mod == NULL)
+        return PyErr_Occurred() ? -1 : 0;  /* socket never imported: not a socket */
+    PyObject *cls = PyObject_GetAttrString(mod, "socket");
+    Py_DECREF(mod);
+    if (cls == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int exact = (PyObject *)Py_TYPE(dst) == cls;
+    Py_DECREF(cls);
+    if (!exact)
+        return 0;
+    PyObject *t = PyObject_CallMethod(dst, "gettimeout", NULL);
+    if (t == NULL)
+        return -1;
+    int plain = t == Py_None || (PyFloat_Check(t) && PyFloat_AS_DOUBLE(t) == 0.0);
+    Py_DECREF(t);
+    return plain;
+}
+
 const char nc_rope_write_to_doc[] =
 "write_to($self, dst, /)\n--\n\n"
 "Write every byte to dst and return the count, scatter-gather: an int fd or an\n"
 "object with fileno() (flushed first) goes through writev(2) with the GIL\n"
-"released, a socket (anything with sendmsg) through sock.sendmsg, in batches\n"
-"of at most IOV_MAX segments; any other object with write() gets one call per\n"
-"segment.  Partial writes loop; EINTR retries.  A non-blocking destination\n"
+"released, and so does a socket.socket without a timeout (blocking or\n"
+"non-blocking); other sockets (timeouts, subclasses) go through sendmsg, in\n"
+"batches of at most IOV_MAX segments (an ssl socket, without sendmsg, through\n"
+"send); any other object with write() gets one call per segment.  Partial writes loop; EINTR retries.  A non-blocking destination\n"
 "that would block raises BlockingIOError whose characters_written says how\n"
 "much went out (the Rope is not consumed: skip() that much to resume).  The\n"
 "Rope cannot change during the call (BufferError).  Copies nothing.";
@@ -243,8 +275,31 @@ nc_rope_write_to(PyObject *self, PyObject *dst)
             return NULL;
         return write_fd(r, fd);
     }
+    int plain = is_plain_socket(dst);
+    if (plain < 0)
+        return NULL;
+    if (plain) {
+        /* Blocking or non-blocking (not timeout-mode) socket.socket: writev
+         * on its fd is what sendmsg would do, without a View per segment. */
+        PyObject *fdobj = PyObject_CallMethod(dst, "fileno", NULL);
+        if (fdobj == NULL)
+            return NULL;
+        int rc = fd_from_long(fdobj, &fd);
+        Py_DECREF(fdobj);
+        if (rc < 0 || nc_rope_check(r) < 0)
+            return NULL;
+        return write_fd(r, fd);
+    }
     if ((meth = optional_attr(dst, "sendmsg")) != NULL) {
         res = write_method(r, meth, 1);
+        Py_DECREF(meth);
+        if (res != NULL || !PyErr_ExceptionMatches(PyExc_NotImplementedError))
+            return res;
+        /* ssl.SSLSocket: no sendmsg (and its fd must not be written raw) */
+        PyErr_Clear();
+        if ((meth = PyObject_GetAttrString(dst, "send")) == NULL)
+            return NULL;
+        res = write_method(r, meth, 0);
         Py_DECREF(meth);
         return res;
     }
