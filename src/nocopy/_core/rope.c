@@ -236,6 +236,11 @@ segvec_add(nc_state *st, segvec *sv, PyObject *part)
         Py_DECREF(h);
         return 0;
     }
+    /* A holder of bytes cannot be part of a reference cycle (bytes hold no
+     * references): keep it out of the collector's young generation, which
+     * otherwise costs Rope(many bytes parts) a third of its time. */
+    if (PyBytes_CheckExact(part))
+        PyObject_GC_UnTrack(h);
     if (segvec_room(sv, 1) < 0) {
         Py_DECREF(h);
         return -1;
