@@ -437,20 +437,40 @@ bb_dealloc(NcByteBuffer *b)
 /* ---- filling ------------------------------------------------------------------------ */
 
 PyDoc_STRVAR(writable_doc,
-"writable($self, /)\n--\n\n"
-"A writable View of the free space, to hand to readinto()/recv_into(); then\n"
-"commit(n).  Compacts first when the free tail is under half the capacity.\n"
-"The view is borrowed: commit(), write() and any compaction make it stale\n"
+"writable($self, n=None, /)\n--\n\n"
+"A writable View of the free space (n given: of exactly n bytes, compacting\n"
+"when needed; BufferTooSmall when n cannot fit), to hand to\n"
+"readinto()/recv_into() or to serialize into; then commit(k).  Without n it\n"
+"compacts first when the free tail is under half the capacity.  The view is\n"
+"borrowed: commit(), write() and any compaction make it stale\n"
 "(StaleViewError), so it never writes into readable bytes.  O(1) (plus the\n"
 "compaction's memmove of the unread bytes); reuses one View object when the\n"
 "previous one was dropped.");
 
 static PyObject *
-bb_writable(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
+bb_writable(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (check_idle(b) < 0 || bb_make_fill_room(b) < 0)
+    Py_ssize_t n = -1;
+    char *dst;
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError, "writable() takes at most 1 argument (%zd given)", nargs);
         return NULL;
-    return (PyObject *)bb_wview(b);
+    }
+    if (nargs == 1 && size_arg(args[0], "n", 1, -1, &n) < 0)
+        return NULL;
+    if (check_idle(b) < 0)
+        return NULL;
+    if (n < 0) {
+        if (bb_make_fill_room(b) < 0)
+            return NULL;
+        return (PyObject *)bb_wview(b);
+    }
+    if (nc_bytebuffer_reserve(b, n, &dst) < 0)
+        return NULL;
+    NcView *v = bb_wview(b);
+    if (v != NULL)
+        v->stop = b->wpos + n;
+    return (PyObject *)v;
 }
 
 PyDoc_STRVAR(commit_doc,
@@ -948,7 +968,8 @@ lineiter_next(NcLineIter *it)
 
 PyDoc_STRVAR(iterlines_doc,
 "iterlines($self, src, keepends=False, reuse=False)\n--\n\n"
-"Iterate the lines of the stream src (as fill_from's src), buffered here:\n"
+"Iterate the lines of the stream src (as fill_from's src; None: only what is\n"
+"buffered, as if at EOF), buffered here:\n"
 "each line is consumed and returned as a borrowed View (with its b'\\n' when\n"
 "keepends); the last line may lack one.  The loop runs in C and calls src\n"
 "only when no complete line is buffered.  reuse=True yields the same View\n"
@@ -985,7 +1006,11 @@ bb_iterlines(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject 
     it->keepends = keepends;
     it->reuse = reuse;
     it->eof = 0;
-    if (source_resolve(a[0], &it->src) < 0) {
+    it->src.meth = NULL;
+    it->src.fd = -1;
+    if (a[0] == Py_None)
+        it->eof = 1;  /* no more input: the buffered lines, the last may lack its newline */
+    else if (source_resolve(a[0], &it->src) < 0) {
         Py_DECREF(it);
         return NULL;
     }
@@ -995,7 +1020,7 @@ bb_iterlines(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject 
 /* ---- type objects ----------------------------------------------------------------------- */
 
 static PyMethodDef bb_methods[] = {
-    {"writable", (PyCFunction)bb_writable, METH_NOARGS, writable_doc},
+    {"writable", (PyCFunction)(void (*)(void))bb_writable, METH_FASTCALL, writable_doc},
     {"commit", (PyCFunction)bb_commit, METH_O, commit_doc},
     {"write", (PyCFunction)(void (*)(void))bb_write, METH_FASTCALL | METH_KEYWORDS, write_doc},
     {"fill_from", (PyCFunction)bb_fill_from, METH_O, fill_from_doc},
