@@ -45,7 +45,7 @@ size_arg(PyObject *arg, const char *what, int allow_none, Py_ssize_t none_value,
                      allow_none ? " or None" : "", Py_TYPE(arg)->tp_name);
         return -1;
     }
-    Py_ssize_t n = PyNumber_AsSsize_t(arg, NULL);
+    Py_ssize_t n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
     if (n == -1 && PyErr_Occurred()) {
         if (!PyErr_ExceptionMatches(PyExc_OverflowError))
             return -1;
@@ -198,7 +198,7 @@ static int
 bb_make_fill_room(NcByteBuffer *b)
 {
     Py_ssize_t cap = b->holder->len;
-    if (b->rpos > 0 && (b->rpos == b->wpos || cap - b->wpos < cap / 2 + 1))
+    if (b->rpos > 0 && cap - b->wpos < cap / 2 + 1)
         return bb_relocate(b, 0);
     return 0;
 }
@@ -723,8 +723,15 @@ static PyObject *
 bb_readinto(NcByteBuffer *b, PyObject *arg)
 {
     Py_buffer dst;
-    if (PyObject_GetBuffer(arg, &dst, PyBUF_WRITABLE) < 0)
+    if (PyObject_GetBuffer(arg, &dst, PyBUF_WRITABLE) < 0) {
+        if (PyErr_ExceptionMatches(PyExc_BufferError) || PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError,
+                         "readinto() argument must be a writable bytes-like object, not '%.100s'",
+                         Py_TYPE(arg)->tp_name);
+        }
         return NULL;
+    }
     PyObject *res = NULL;
     if (check_idle(b) < 0)
         goto done;
@@ -838,6 +845,8 @@ typedef struct {
     NcByteBuffer *bb;    /* owned */
     nc_source src;       /* src.meth owned */
     NcView *view;        /* owned or NULL: the reused view (reuse=True) */
+    NcView *spare[2];    /* owned or NULL: recently yielded views, recycled once the
+                          * consumer dropped them (refcount 1), like a freelist */
     Py_ssize_t scan;     /* bytes after the read cursor known to hold no newline */
     Py_ssize_t scan_rpos;
     uint64_t scan_gen;
@@ -853,6 +862,8 @@ lineiter_traverse(NcLineIter *it, visitproc visit, void *arg)
     Py_VISIT(it->bb);
     Py_VISIT(it->src.meth);
     Py_VISIT(it->view);
+    Py_VISIT(it->spare[0]);
+    Py_VISIT(it->spare[1]);
     return 0;
 }
 
@@ -862,6 +873,8 @@ lineiter_clear(NcLineIter *it)
     Py_CLEAR(it->bb);
     Py_CLEAR(it->src.meth);
     Py_CLEAR(it->view);
+    Py_CLEAR(it->spare[0]);
+    Py_CLEAR(it->spare[1]);
     return 0;
 }
 
@@ -897,7 +910,29 @@ lineiter_emit(NcLineIter *it, Py_ssize_t a, Py_ssize_t e)
         Py_XSETREF(it->view, (NcView *)Py_NewRef(nv));
         return nv;
     }
-    return bb_view(b, a, e);
+    /* reuse=False: a fresh object per line as far as anyone can tell; a view
+     * only this iterator still references is unobservable, so recycle it.
+     * Two slots, because `for line in it` still binds the previous line
+     * while asking for the next one. */
+    for (int i = 0; i < 2; i++) {
+        NcView *v = it->spare[i];
+        if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder != NULL) {
+            if (v->holder != b->holder)
+                Py_SETREF(v->holder, (NcHolder *)Py_NewRef(b->holder));
+            v->start = a;
+            v->stop = e;
+            v->epoch = b->holder->epoch;
+            it->spare[i] = it->spare[1 - i];
+            it->spare[1 - i] = v;  /* most recent last */
+            return Py_NewRef(v);
+        }
+    }
+    PyObject *nv = bb_view(b, a, e);
+    if (nv == NULL)
+        return NULL;
+    Py_XSETREF(it->spare[0], it->spare[1]);
+    it->spare[1] = (NcView *)Py_NewRef(nv);
+    return nv;
 }
 
 static PyObject *
@@ -974,8 +1009,10 @@ PyDoc_STRVAR(iterlines_doc,
 "keepends); the last line may lack one.  The loop runs in C and calls src\n"
 "only when no complete line is buffered.  reuse=True yields the same View\n"
 "object every step, retargeted (zero allocations per line; copy what you\n"
-"keep).  A line longer than the capacity raises LimitOverrun (.partial is a\n"
-"View of the bytes, kept in the buffer).  O(1) per line plus one memchr.");
+"keep).  A line that does not fit the capacity with its newline raises\n"
+"LimitOverrun (.partial is a View of the bytes, kept in the buffer); so does a\n"
+"last, unterminated line that fills the whole buffer, as EOF cannot be seen\n"
+"without room to read.  O(1) per line plus one memchr.");
 
 static PyObject *
 bb_iterlines(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -1000,6 +1037,7 @@ bb_iterlines(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject 
         return NULL;
     it->bb = (NcByteBuffer *)Py_NewRef(b);
     it->view = NULL;
+    it->spare[0] = it->spare[1] = NULL;
     it->scan = 0;
     it->scan_rpos = b->rpos;
     it->scan_gen = b->gen;
