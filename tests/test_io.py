@@ -330,7 +330,7 @@ def test_reader_lines_and_iteration():
     assert [bytes(x) for x in r.lines()] == [b"bb", b"", b"ccc"]
     r = Reader(io.BytesIO(b"x\ny"), 4)
     r.peek(3)
-    r._fill()  # EOF seen: lines() must not read again
+    assert r.buffer._fill() == 0  # EOF seen: lines() must not read again
     assert [bytes(x) for x in r.lines()] == [b"x", b"y"]
 
 
