@@ -586,3 +586,93 @@ def test_writer_random(parts, size, chunk):
         for p in parts:
             assert w.write(p) == len(p)
     assert bytes(d.out) == b"".join(parts)
+
+
+# ---- the C fast paths behind Reader and Writer --------------------------------------
+
+def test_read_exact_large_from_fd_and_socket(pipe):
+    r, w = pipe
+    data = bytes(range(256)) * 40
+    t = threading.Thread(target=lambda: (os.write(w, data), os.close(w)))
+    t.start()
+    rd = Reader(r, 64)
+    assert bytes(rd.read_exact(10)) == data[:10]
+    assert bytes(rd.read_exact(5000)) == data[10:5010]
+    with pytest.raises(IncompleteRead) as ei:
+        rd.read_exact(6000)
+    assert ei.value.partial == data[5010:] and ei.value.expected == 6000
+    t.join()
+    a, c = socket.socketpair()
+    with a, c:
+        a.sendall(data[:3000])
+        a.shutdown(socket.SHUT_WR)
+        assert bytes(Reader(c, 64).read_exact(3000)) == data[:3000]
+
+
+def test_read_exact_large_non_blocking_keeps_partial():
+    a, c = socket.socketpair()
+    with a, c:
+        c.setblocking(False)
+        a.sendall(b"z" * 100)
+        r = Reader(c, 16)
+        with pytest.raises(BlockingIOError) as ei:
+            r.read_exact(500)
+        assert ei.value.partial == b"z" * 100
+
+
+def test_read_exact_large_untrusted_source():
+    class Liar:
+        def readinto(self, buf):
+            return len(buf) + 1
+    with pytest.raises(OSError, match="invalid length"):
+        Reader(Liar(), 8).read_exact(100)
+
+    class Nothing:
+        def readinto(self, buf):
+            return None
+    with pytest.raises(BlockingIOError):
+        Reader(Nothing(), 8).read_exact(100)
+    with pytest.raises(BlockingIOError):
+        Reader(Nothing(), 8).read_exact(4)
+
+
+def test_attached_source_internals():
+    b = ByteBuffer(8)
+    with pytest.raises(RuntimeError, match="no source"):
+        b._fill()
+    b.write(b"abc")
+    assert bytes(b._read_exact(2)) == b"ab"  # buffered: no source needed
+    with pytest.raises(RuntimeError, match="no source"):
+        b._read_exact(5)
+    with pytest.raises(TypeError):
+        b._attach("nope")
+    b._attach(io.BytesIO(b"defgh"))
+    assert bytes(b._read_exact(6)) == b"cdefgh"
+    assert b._fill() == 0 and b._src_eof and b._fill() == 0
+    with pytest.raises(ValueError):
+        b._read_exact(-1)
+    with pytest.raises(TypeError):
+        b._read_exact("1")
+
+
+def test_overflow_handler():
+    b = ByteBuffer(4)
+    calls = []
+    b._set_overflow(lambda buf, data, off, n: calls.append((buf, bytes(data), off, n)) or n)
+    assert b.write(b"ab") == 2
+    assert b.write(b"xyzw", 1) == 3
+    assert calls == [(b, b"xyzw", 1, 3)] and bytes(b.peek()) == b"ab"
+    b._set_overflow(None)
+    with pytest.raises(BufferTooSmall):
+        b.write(b"xyz")
+    with pytest.raises(TypeError):
+        b._set_overflow(3)
+
+
+def test_writer_write_is_one_c_call():
+    f = io.BytesIO()
+    w = Writer(f, 8)
+    assert type(w.write).__name__ == "builtin_function_or_method"
+    w.close()
+    with pytest.raises(ValueError, match="closed"):
+        w.write(b"x")
