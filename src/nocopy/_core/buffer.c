@@ -265,9 +265,21 @@ source_resolve(PyObject *src, nc_source *s)
         s->fd = (int)fd;
         return 0;
     }
-    static const char *const names[] = {"readinto", "recv_into"};
+    /* Interned once: a fresh name string per call would be allocated and
+     * then kept by the type attribute cache, one block per fill. */
+    static PyObject *names[2] = {NULL, NULL};
+    if (names[0] == NULL) {
+        PyObject *a = PyUnicode_InternFromString("readinto");
+        PyObject *r = a ? PyUnicode_InternFromString("recv_into") : NULL;
+        if (r == NULL) {
+            Py_XDECREF(a);
+            return -1;
+        }
+        names[0] = a;  /* kept for the process, like CPython's _Py_ID strings */
+        names[1] = r;
+    }
     for (int i = 0; i < 2; i++) {
-        s->meth = PyObject_GetAttrString(src, names[i]);
+        s->meth = PyObject_GetAttr(src, names[i]);
         if (s->meth != NULL)
             return 0;
         if (!PyErr_ExceptionMatches(PyExc_AttributeError))
@@ -1289,13 +1301,14 @@ bb_iterlines(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject 
         return NULL;
     if (a[2] != NULL && (reuse = PyObject_IsTrue(a[2])) < 0)
         return NULL;
-    nc_state *st = bb_state(b);
-    PyTypeObject *tp = (PyTypeObject *)PyObject_GetAttrString((PyObject *)Py_TYPE(b), "_LineIter");
+    static PyObject *name = NULL;  /* interned once, kept for the process */
+    if (name == NULL && (name = PyUnicode_InternFromString("_LineIter")) == NULL)
+        return NULL;
+    PyTypeObject *tp = (PyTypeObject *)PyObject_GetAttr((PyObject *)Py_TYPE(b), name);
     if (tp == NULL)
         return NULL;
     NcLineIter *it = (NcLineIter *)tp->tp_alloc(tp, 0);
     Py_DECREF(tp);
-    (void)st;
     if (it == NULL)
         return NULL;
     it->bb = (NcByteBuffer *)Py_NewRef(b);
