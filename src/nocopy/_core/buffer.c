@@ -973,13 +973,27 @@ raise_incomplete(NcByteBuffer *b, const char *p, Py_ssize_t got, Py_ssize_t expe
     }
 }
 
+/* BlockingIOError carrying the bytes read so far as .partial: nothing may be
+ * lost when a non-blocking source runs dry in the middle of a large frame. */
+static void
+raise_blocked_partial(const char *p, Py_ssize_t got)
+{
+    PyObject *exc = PyObject_CallFunction(PyExc_BlockingIOError, "(is)", EAGAIN,
+                                          "the non-blocking source had no data");
+    PyObject *partial = exc ? PyBytes_FromStringAndSize(p, got) : NULL;
+    if (partial != NULL && PyObject_SetAttrString(exc, "partial", partial) == 0)
+        PyErr_SetObject(PyExc_BlockingIOError, exc);
+    Py_XDECREF(partial);
+    Py_XDECREF(exc);
+}
+
 /* n > capacity: one new bytearray, the buffered bytes first, then the source
  * straight into it (no bounce through the ByteBuffer). */
 static PyObject *
 read_exact_large(NcByteBuffer *b, Py_ssize_t n)
 {
     nc_state *st = bb_state(b);
-    PyObject *out = PyByteArray_FromStringAndSize(NULL, n), *mv = NULL, *res = NULL;
+    PyObject *out = PyByteArray_FromStringAndSize(NULL, n), *res = NULL;
     NcHolder *h = NULL;
     if (out == NULL)
         return NULL;
@@ -988,7 +1002,7 @@ read_exact_large(NcByteBuffer *b, Py_ssize_t n)
     b->rpos = b->wpos;
     /* The holder pins the bytearray's storage (an export) for the reads. */
     if ((h = nc_holder_from_object(st, out)) == NULL)
-        goto fail;
+        goto done;
     while (got < n && !b->src_eof) {
         Py_ssize_t r;
         if (b->src.meth == NULL) {
@@ -1006,41 +1020,38 @@ read_exact_large(NcByteBuffer *b, Py_ssize_t n)
             b->busy = 0;
             if (k < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK)
-                    goto blocked;
-                if (!PyErr_Occurred())
+                    raise_blocked_partial(h->buf, got);
+                else if (!PyErr_Occurred())
                     PyErr_SetFromErrno(PyExc_OSError);
-                goto fail;
+                goto done;
             }
             r = (Py_ssize_t)k;
         }
         else {
             NcView *v = nc_view_new(st->ViewType, h, got, n);
             if (v == NULL)
-                goto fail;
+                goto done;
             b->busy = 1;
             PyObject *ret = PyObject_CallOneArg(b->src.meth, (PyObject *)v);
             b->busy = 0;
             Py_DECREF(v);
-            if (ret == NULL) {
-                if (PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
+            if (ret == NULL || ret == Py_None) {
+                if (ret == Py_None || PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
                     PyErr_Clear();
-                    goto blocked;
+                    raise_blocked_partial(h->buf, got);
                 }
-                goto fail;
-            }
-            if (ret == Py_None) {
-                Py_DECREF(ret);
-                goto blocked;
+                Py_XDECREF(ret);
+                goto done;
             }
             r = PyLong_Check(ret) ? PyLong_AsSsize_t(ret) : -2;
             Py_DECREF(ret);
             if (r == -1 && PyErr_Occurred())
-                goto fail;
+                goto done;
             if (r < 0 || r > n - got) {
                 PyErr_Format(PyExc_OSError,
                              "readinto()/recv_into() returned invalid length "
                              "(should have been between 0 and %zd)", n - got);
-                goto fail;
+                goto done;
             }
         }
         if (r == 0)
@@ -1049,23 +1060,10 @@ read_exact_large(NcByteBuffer *b, Py_ssize_t n)
     }
     if (got < n) {
         raise_incomplete(b, h->buf, got, n);
-        goto fail;
+        goto done;
     }
     res = (PyObject *)nc_view_new(st->ViewType, h, 0, n);
-    goto fail;  /* shared cleanup */
-blocked:
-    /* Nothing may be lost: the bytes read so far ride on the exception. */
-    {
-        PyObject *exc = PyObject_CallFunction(PyExc_BlockingIOError, "(is)", EAGAIN,
-                                              "the non-blocking source had no data");
-        PyObject *partial = exc ? PyBytes_FromStringAndSize(h->buf, got) : NULL;
-        if (partial != NULL && PyObject_SetAttrString(exc, "partial", partial) == 0)
-            PyErr_SetObject(PyExc_BlockingIOError, exc);
-        Py_XDECREF(partial);
-        Py_XDECREF(exc);
-    }
-fail:
-    Py_XDECREF(mv);
+done:
     Py_XDECREF(h);
     Py_DECREF(out);
     return res;
