@@ -425,6 +425,15 @@ class Writer:
             self._closed = True
             self.write = _closed_write
 
+    def __del__(self):
+        # Like io.BufferedWriter: a Writer dropped without close() still
+        # delivers its bytes.  Errors here have nowhere to go; close() shows them.
+        try:
+            if not self._closed:
+                self.close()
+        except Exception:
+            pass
+
     def _check_open(self):
         if self._closed:
             raise ValueError("I/O operation on a closed Writer")
