@@ -705,3 +705,20 @@ def test_writer_flushes_when_dropped():
     del w  # the send fails: nothing escapes from the collector
     with pytest.raises(TypeError):
         Writer(object())  # a half-built Writer is collected quietly too
+
+
+def test_readline_non_blocking_and_internals():
+    a, c = socket.socketpair()
+    with a, c:
+        c.setblocking(False)
+        r = Reader(c, 16)
+        a.sendall(b"par")
+        with pytest.raises(BlockingIOError):
+            r.readline()
+        a.sendall(b"tial\nnext")
+        assert bytes(r.readline()) == b"partial\n"  # nothing lost
+        a.shutdown(socket.SHUT_WR)
+        assert bytes(r.readline()) == b"next"
+        assert bytes(r.readline()) == b"" and r.at_eof
+    with pytest.raises(RuntimeError, match="no source"):
+        ByteBuffer(8)._readline()

@@ -132,10 +132,15 @@ class Reader:
     IncompleteRead (``.partial``: the bytes that did arrive, consumed;
     ``.expected``: n) at EOF.  Within the buffer's capacity the View is
     borrowed; a larger frame is read straight from src into one new bytearray
-    (no intermediate copies).  It is the buffer's C method: no Python frame
-    per call."""
+    (no intermediate copies).
 
-    __slots__ = ("_src", "_buf", "read_exact")
+    ``readline() -> View`` consumes and returns the next line with its
+    b"\\n" (the last line may lack it; an empty View at EOF); LimitOverrun
+    for a line longer than the buffer's capacity (the bytes stay buffered).
+
+    Both are the buffer's C methods: no Python frame per call."""
+
+    __slots__ = ("_src", "_buf", "read_exact", "readline")
 
     def __init__(self, src, buffer_size=65536):
         buffer_size = _check_size(buffer_size, "buffer_size")
@@ -146,6 +151,7 @@ class Reader:
         self._buf = ByteBuffer(buffer_size)
         self._buf._attach(src)
         self.read_exact = self._buf._read_exact
+        self.readline = self._buf._readline
 
     @property
     def buffer(self):
@@ -211,21 +217,6 @@ class Reader:
                 buf.compact()
             if not buf._fill():
                 raise IncompleteRead(bytes(buf.read()))
-
-    def readline(self):
-        """Consume and return the next line as a View with its b"\\n" (the last
-        line may lack it; an empty View at EOF).  LimitOverrun for a line longer
-        than the buffer's capacity (the bytes stay in the buffer)."""
-        buf = self._buf
-        cap = buf.capacity
-        while True:
-            v = buf.read_until(b"\n", limit=cap)
-            if v is not None:
-                return v
-            if buf.free == 0:
-                buf.compact()
-            if not buf._fill():
-                return buf.read()
 
     def readinto(self, b):
         """Copy up to len(b) bytes into the writable buffer b and return the
