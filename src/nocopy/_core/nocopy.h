@@ -144,6 +144,8 @@ PyObject *nc_view_remainder(PyObject *a, PyObject *b);         /* view_transform
 /* Per-file type/function registration, called from module.c. */
 int nc_view_module_init(PyObject *m, nc_state *st);
 int nc_viewiter_module_init(PyObject *m, nc_state *st);       /* view_search.c */
+int nc_numfmt_module_init(PyObject *m, nc_state *st);         /* numfmt_test.c */
+int nc_bytebuffer_module_init(PyObject *m, nc_state *st);     /* buffer.c */
 int nc_rope_module_init(PyObject *m, nc_state *st);            /* rope.c */
 
 #endif /* NOCOPY_H */
