@@ -560,3 +560,29 @@ def test_write_to_socket_with_timeout():
         while len(got) < 50_000:
             got += b.recv(65536)
         assert got == b"x" * 50_000
+
+
+# ---- segments borrowed from a ByteBuffer go stale with it ----------------------
+
+
+def test_stale_segments_raise_never_show_other_bytes():
+    from nocopy import ByteBuffer, StaleViewError
+    b = ByteBuffer(16)
+    b.write(b"hello world")
+    r = Rope([b">", b.read(5)], max_segments=2)
+    snap = r.frozen()
+    b.clear()
+    b.write(b"XXXXXXXXXXXXXX")
+    for op in (bytes, lambda r: r.find(b"l"), lambda r: r[1], lambda r: r == b">hello",
+               lambda r: r.segments(), lambda r: r.flatten(), lambda r: r.frozen(),
+               lambda r: r.write_to(io.BytesIO()), memoryview, lambda r: list(r),
+               lambda r: r.count(b"l"), lambda r: r.startswith(b">h"), lambda r: b"x" in r):
+        with pytest.raises(StaleViewError):
+            op(r)
+    assert snap == b">hello"          # frozen() before the move kept a copy
+    assert r[:1] == b">" and len(r) == 6
+    r.append(b"!")                    # the cap never launders a stale segment into a copy
+    with pytest.raises(StaleViewError):
+        bytes(r)
+    r.skip(6)                         # consumed: the stale segment is gone
+    assert r == b"!"
