@@ -295,3 +295,18 @@ def test_write_all_without_sendmsg_support_falls_back_to_send():
             return n
     s = TLSLike()
     assert write_all(s, [DATA[:5000], DATA[5000:12345]]) == 12345 and s.out == DATA[:12345]
+
+
+@pytest.mark.parametrize("make", [lambda s: s, lambda s: SubSocket(fileno=s.detach())],
+                         ids=["socket-writev", "subclass-sendmsg"])
+def test_write_all_more_segments_than_iov_max(make):
+    parts = [bytes([i % 256]) * 7 for i in range(3000)]  # 3000 > IOV_MAX (1024)
+    a0, b = socket.socketpair()
+    a = make(a0)
+    out = []
+    with a, b:
+        t = drain(b, out)
+        assert write_all(a, Rope(parts, max_segments=10_000)) == 21_000
+        a.shutdown(socket.SHUT_WR)
+        t.join()
+    assert b"".join(out) == b"".join(parts)
