@@ -255,12 +255,10 @@ view_piece(NcView *v, Py_ssize_t a, Py_ssize_t b)
 static PyObject *
 stale_error(PyTypeObject *tp)
 {
-    PyObject *m = PyType_GetModuleByDef(tp, &nc_moduledef);
-    if (m != NULL) {
-        nc_state *st = (nc_state *)PyModule_GetState(m);
+    nc_state *st = nc_state_of_type(tp);
+    if (st != NULL)
         PyErr_SetString(st->StaleViewError,
                         "stale View: its ByteBuffer has moved or overwritten these bytes");
-    }
     return NULL;
 }
 
@@ -284,12 +282,18 @@ find_common(NcView *v, PyObject *const *args, Py_ssize_t nargs, find_op op, cons
     nc_adjust_indices(&start, &end, NC_VIEW_LEN(v));
     const char *h = NC_VIEW_PTR(v) + start;
     Py_ssize_t hn = end - start;
-    if (hn < (byte >= 0 ? 1 : sub.n))
-        r = op == OP_COUNT ? 0 : -1;
-    else if (op == OP_COUNT)
-        r = byte >= 0 ? nc_count_byte(h, hn, (unsigned char)byte) : nc_count(h, hn, sub.p, sub.n, -1);
+    if (op == OP_COUNT) {
+        if (hn < (byte >= 0 ? 1 : sub.n))
+            r = 0;
+        else if (byte >= 0)
+            r = nc_count_byte(h, hn, (unsigned char)byte);
+        else
+            r = nc_count(h, hn, sub.p, sub.n, -1);
+    }
     else {
-        if (op == OP_FIND || op == OP_INDEX)
+        if (hn < (byte >= 0 ? 1 : sub.n))
+            r = -1;
+        else if (op == OP_FIND || op == OP_INDEX)
             r = byte >= 0 ? nc_find_byte(h, hn, (unsigned char)byte) : nc_find(h, hn, sub.p, sub.n);
         else
             r = byte >= 0 ? nc_rfind_byte(h, hn, (unsigned char)byte) : nc_rfind(h, hn, sub.p, sub.n);
@@ -928,12 +932,10 @@ static PyObject *
 viewiter_new(NcView *v, nc_split_kind kind, PyObject *sep, Py_ssize_t maxsplit, int keepends,
              int reuse)
 {
-    /* By definition, not by type: a View subclass made in Python has no
-     * module of its own, and its MRO leads to ours. */
-    PyObject *m = PyType_GetModuleByDef(Py_TYPE(v), &nc_moduledef);
-    if (m == NULL)
+    nc_state *st = nc_state_of_type(Py_TYPE(v));
+    if (st == NULL)
         return NULL;
-    PyTypeObject *itype = ((nc_state *)PyModule_GetState(m))->ViewIterType;
+    PyTypeObject *itype = st->ViewIterType;
     NcViewIter *it = PyObject_GC_New(NcViewIter, itype);
     if (it == NULL)
         return NULL;
