@@ -533,7 +533,7 @@ nc_splitter_init(nc_splitter *sp, nc_split_kind kind, Py_ssize_t n, const char *
 /* bytes.split(None, maxsplit): runs of whitespace separate, leading and
  * trailing whitespace make no empty pieces; once the splits are used up, the
  * rest (whitespace-stripped on the left only) is the last piece. */
-static int
+NC_INLINE int
 split_ws_next(nc_splitter *sp, const char *s, Py_ssize_t n, Py_ssize_t *a, Py_ssize_t *b)
 {
     Py_ssize_t i = sp->pos;
@@ -558,7 +558,7 @@ split_ws_next(nc_splitter *sp, const char *s, Py_ssize_t n, Py_ssize_t *a, Py_ss
     return 1;
 }
 
-static int
+NC_INLINE int
 rsplit_ws_next(nc_splitter *sp, const char *s, Py_ssize_t n, Py_ssize_t *a, Py_ssize_t *b)
 {
     Py_ssize_t i = sp->pos;
@@ -584,13 +584,19 @@ rsplit_ws_next(nc_splitter *sp, const char *s, Py_ssize_t n, Py_ssize_t *a, Py_s
 }
 
 /* bytes.split(sep, maxsplit): always at least one piece, empty ones kept. */
-static int
+NC_INLINE int
 split_sep_next(nc_splitter *sp, const char *s, Py_ssize_t n, Py_ssize_t *a, Py_ssize_t *b)
 {
     Py_ssize_t pos = sp->pos;
     *a = pos;
     if (sp->left > 0) {
-        Py_ssize_t m = nc_searcher_find(&sp->sep, s + pos, n - pos);
+        Py_ssize_t m;
+        if (sp->sep.nn == 1) {  /* the common case, without the searcher's bookkeeping */
+            const char *q = memchr(s + pos, sp->sep.needle[0], (size_t)(n - pos));
+            m = q ? q - (s + pos) : -1;
+        }
+        else
+            m = nc_searcher_find(&sp->sep, s + pos, n - pos);
         if (m >= 0) {
             *b = pos + m;
             sp->pos = pos + m + sp->sep.nn;
@@ -603,13 +609,19 @@ split_sep_next(nc_splitter *sp, const char *s, Py_ssize_t n, Py_ssize_t *a, Py_s
     return 1;
 }
 
-static int
+NC_INLINE int
 rsplit_sep_next(nc_splitter *sp, const char *s, Py_ssize_t n, Py_ssize_t *a, Py_ssize_t *b)
 {
     Py_ssize_t pos = sp->pos;
     *b = pos;
     if (sp->left > 0) {
-        Py_ssize_t m = nc_searcher_rfind(&sp->sep, s, pos);
+        Py_ssize_t m;
+        if (sp->sep.nn == 1) {
+            const char *q = pos > 0 ? memrchr(s, sp->sep.needle[0], (size_t)pos) : NULL;
+            m = q ? q - s : -1;
+        }
+        else
+            m = nc_searcher_rfind(&sp->sep, s, pos);
         if (m >= 0) {
             *a = m + sp->sep.nn;
             sp->pos = m;
@@ -626,7 +638,7 @@ rsplit_sep_next(nc_splitter *sp, const char *s, Py_ssize_t n, Py_ssize_t *a, Py_
  * empty piece after a final line break.  The next \r and \n are found with
  * memchr and remembered, so text with one kind of break is scanned once for
  * the other, not once per line. */
-static int
+NC_INLINE int
 splitlines_next(nc_splitter *sp, const char *s, Py_ssize_t n, Py_ssize_t *a, Py_ssize_t *b)
 {
     Py_ssize_t pos = sp->pos;
@@ -673,4 +685,39 @@ nc_splitter_next(nc_splitter *sp, const char *s, Py_ssize_t n, Py_ssize_t *a, Py
         return splitlines_next(sp, s, n, a, b);
     }
     return 0;
+}
+
+Py_ssize_t
+nc_splitter_fill(nc_splitter *sp, const char *s, Py_ssize_t n, Py_ssize_t *ab, Py_ssize_t max)
+{
+    /* The state is worked on in a local copy whose address never escapes,
+     * so it lives in registers: ab cannot alias it. */
+    nc_splitter st = *sp;
+    Py_ssize_t k = 0;
+    if (st.done)
+        return 0;
+    switch (st.kind) {
+    case NC_SPLIT_WS:
+        while (k < max && !st.done && split_ws_next(&st, s, n, &ab[2 * k], &ab[2 * k + 1]))
+            k++;
+        break;
+    case NC_RSPLIT_WS:
+        while (k < max && !st.done && rsplit_ws_next(&st, s, n, &ab[2 * k], &ab[2 * k + 1]))
+            k++;
+        break;
+    case NC_SPLIT_SEP:
+        while (k < max && !st.done && split_sep_next(&st, s, n, &ab[2 * k], &ab[2 * k + 1]))
+            k++;
+        break;
+    case NC_RSPLIT_SEP:
+        while (k < max && !st.done && rsplit_sep_next(&st, s, n, &ab[2 * k], &ab[2 * k + 1]))
+            k++;
+        break;
+    case NC_SPLIT_LINES:
+        while (k < max && !st.done && splitlines_next(&st, s, n, &ab[2 * k], &ab[2 * k + 1]))
+            k++;
+        break;
+    }
+    *sp = st;
+    return k;
 }

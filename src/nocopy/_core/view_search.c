@@ -526,32 +526,17 @@ flush_pieces(const nc_window *w, PyObject **list, const Py_ssize_t *ab, Py_ssize
 }
 
 /* Run the splitter over the checked window of v: a list of Views, left to
- * right.  Offsets are collected in batches, so the common short split makes
- * its list at the exact size. */
+ * right.  Offsets come in batches, so the common short split makes its list
+ * at the exact size in one go. */
 static PyObject *
 split_to_list(NcView *v, nc_splitter *sp)
 {
     nc_window w;
-    Py_ssize_t ab[2 * SPLIT_BATCH], k = 0, a, b;
+    Py_ssize_t ab[2 * SPLIT_BATCH], k;
     PyObject *list = NULL;
     pin_window(v, &w);
-    while (nc_splitter_next(sp, w.p, w.n, &a, &b)) {
-        if (k == SPLIT_BATCH) {
-            if (flush_pieces(&w, &list, ab, k) < 0)
-                goto fail;
-            k = 0;
-            /* Allocating may have run a finalizer that moved our bytes. */
-            if (w.holder->epoch != w.epoch) {
-                stale_error(w.type);
-                goto fail;
-            }
-            w.p = w.holder->buf + w.base;
-        }
-        ab[2 * k] = a;
-        ab[2 * k + 1] = b;
-        k++;
-    }
-    if (list == NULL) {
+    k = nc_splitter_fill(sp, w.p, w.n, ab, SPLIT_BATCH);
+    if (k < SPLIT_BATCH || sp->done) {
         if ((list = PyList_New(k)) == NULL)
             goto fail;
         for (Py_ssize_t i = 0; i < k; i++) {
@@ -561,8 +546,18 @@ split_to_list(NcView *v, nc_splitter *sp)
             PyList_SET_ITEM(list, i, piece);
         }
     }
-    else if (flush_pieces(&w, &list, ab, k) < 0)
-        goto fail;
+    else {
+        do {
+            if (flush_pieces(&w, &list, ab, k) < 0)
+                goto fail;
+            /* Allocating may have run a finalizer that moved our bytes. */
+            if (w.holder->epoch != w.epoch) {
+                stale_error(w.type);
+                goto fail;
+            }
+            w.p = w.holder->buf + w.base;
+        } while ((k = nc_splitter_fill(sp, w.p, w.n, ab, SPLIT_BATCH)) > 0);
+    }
     if ((sp->kind == NC_RSPLIT_WS || sp->kind == NC_RSPLIT_SEP) && PyList_Reverse(list) < 0)
         goto fail;
     unpin_window(&w);
