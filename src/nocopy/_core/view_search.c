@@ -280,29 +280,29 @@ find_common(NcView *v, PyObject *const *args, Py_ssize_t nargs, find_op op, cons
     if (nc_view_check(v) < 0)
         goto done;
     nc_adjust_indices(&start, &end, NC_VIEW_LEN(v));
-    const char *h = NC_VIEW_PTR(v) + start;
-    Py_ssize_t hn = end - start;
-    if (op == OP_COUNT) {
-        if (hn < (byte >= 0 ? 1 : sub.n))
-            r = 0;
-        else if (byte >= 0)
-            r = nc_count_byte(h, hn, (unsigned char)byte);
-        else
-            r = nc_count(h, hn, sub.p, sub.n, -1);
-    }
+    Py_ssize_t hn = end - start;  /* start may be far past the end: no pointer yet */
+    if (hn < (byte >= 0 ? 1 : sub.n))
+        r = op == OP_COUNT ? 0 : -1;
     else {
-        if (hn < (byte >= 0 ? 1 : sub.n))
-            r = -1;
-        else if (op == OP_FIND || op == OP_INDEX)
+        const char *h = NC_VIEW_PTR(v) + start;
+        switch (op) {
+        case OP_COUNT:
+            r = byte >= 0 ? nc_count_byte(h, hn, (unsigned char)byte) : nc_count(h, hn, sub.p, sub.n, -1);
+            break;
+        case OP_FIND:
+        case OP_INDEX:
             r = byte >= 0 ? nc_find_byte(h, hn, (unsigned char)byte) : nc_find(h, hn, sub.p, sub.n);
-        else
+            break;
+        default:
             r = byte >= 0 ? nc_rfind_byte(h, hn, (unsigned char)byte) : nc_rfind(h, hn, sub.p, sub.n);
-        if (r >= 0)
-            r += start;
-        else if (op == OP_INDEX || op == OP_RINDEX) {
-            PyErr_SetString(PyExc_ValueError, "subsection not found");
-            goto done;
+            break;
         }
+        if (r >= 0 && op != OP_COUNT)
+            r += start;
+    }
+    if (r < 0 && (op == OP_INDEX || op == OP_RINDEX)) {
+        PyErr_SetString(PyExc_ValueError, "subsection not found");
+        goto done;
     }
     res = PyLong_FromSsize_t(r);
 done:
