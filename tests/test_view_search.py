@@ -630,3 +630,14 @@ def test_split_on_1mb_is_o_pieces():
     assert len(parts) == MB // 8 + 1
     per_piece = peak / len(parts)
     assert per_piece < 200  # a View object and a list slot each
+
+
+@given(st.lists(st.sampled_from(list(b"a \n\r")), min_size=30, max_size=300).map(bytes),
+       st.sampled_from([b"a", b" ", b"a ", b"\r\n"]), st.integers(-1, 80))
+def test_split_many_pieces(data, sep, maxsplit):
+    # More pieces than one batch of offsets (32): the list is built in steps.
+    for name in ("split", "rsplit"):
+        check(data, name, sep, maxsplit)
+        check(data, name, None, maxsplit)
+    check(data, "splitlines")
+    check(data, "splitlines", True)

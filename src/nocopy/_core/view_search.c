@@ -476,7 +476,8 @@ PyDoc_STRVAR(strip_doc,
 "strip($self, bytes=None, /)\n--\n\n"
 "The window without leading and trailing bytes in `bytes` (default: ASCII\n"
 "whitespace), as a View; as bytes.strip.  O(1) in memory: returns a view,\n"
-"copies nothing.");
+"copies nothing.  Always a new View, never this one, so retargeting one\n"
+"never moves the other (the same holds for every method returning Views).");
 static PyObject *
 view_strip(NcView *v, PyObject *const *args, Py_ssize_t nargs)
 {
