@@ -49,10 +49,18 @@ NcView *
 nc_view_new(PyTypeObject *type, NcHolder *holder, Py_ssize_t start, Py_ssize_t stop)
 {
     NcView *v;
+    if (type->tp_dealloc == (destructor)view_dealloc) {
+        /* An exact View: no subclass layout to zero or allocate for, so skip
+         * the generic allocator's work. */
 #ifdef NC_VIEW_FREELIST
-    if (view_nfree > 0 && type->tp_dealloc == (destructor)view_dealloc) {
-        v = view_freelist[--view_nfree];
-        (void)PyObject_Init((PyObject *)v, type);  /* type reference, refcount 1 */
+        if (view_nfree > 0) {
+            v = view_freelist[--view_nfree];
+            (void)PyObject_Init((PyObject *)v, type);  /* type reference, refcount 1 */
+        }
+        else
+#endif
+        if ((v = PyObject_GC_New(NcView, type)) == NULL)
+            return NULL;
         v->holder = (NcHolder *)Py_NewRef(holder);
         v->start = start;
         v->stop = stop;
@@ -61,7 +69,6 @@ nc_view_new(PyTypeObject *type, NcHolder *holder, Py_ssize_t start, Py_ssize_t s
         PyObject_GC_Track(v);
         return v;
     }
-#endif
     v = (NcView *)type->tp_alloc(type, 0);
     if (v == NULL)
         return NULL;
