@@ -40,7 +40,10 @@ extern PyModuleDef nc_moduledef;
 static inline nc_state *
 nc_state_of_type(PyTypeObject *type)
 {
-    return (nc_state *)PyType_GetModuleState(type);
+    /* By def, not by type: a subclass made in Python has no module of its
+     * own (GetModuleState would return NULL); its MRO leads to ours. */
+    PyObject *m = PyType_GetModuleByDef(type, &nc_moduledef);
+    return m ? (nc_state *)PyModule_GetState(m) : NULL;
 }
 
 /* The state from any object of a nocopy type, or from a foreign type via the
