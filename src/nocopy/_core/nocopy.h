@@ -40,7 +40,10 @@ extern PyModuleDef nc_moduledef;
 static inline nc_state *
 nc_state_of_type(PyTypeObject *type)
 {
-    return (nc_state *)PyType_GetModuleState(type);
+    /* By def, not by type: a subclass made in Python has no module of its
+     * own (GetModuleState would return NULL); its MRO leads to ours. */
+    PyObject *m = PyType_GetModuleByDef(type, &nc_moduledef);
+    return m ? (nc_state *)PyModule_GetState(m) : NULL;
 }
 
 /* The state from any object of a nocopy type, or from a foreign type via the
@@ -145,6 +148,8 @@ PyObject *nc_view_remainder(PyObject *a, PyObject *b);         /* view_transform
 int nc_view_module_init(PyObject *m, nc_state *st);
 int nc_viewiter_module_init(PyObject *m, nc_state *st);       /* view_search.c */
 int nc_numfmt_module_init(PyObject *m, nc_state *st);         /* numfmt_test.c */
+int nc_bytebuffer_module_init(PyObject *m, nc_state *st);     /* buffer.c */
+int nc_rope_module_init(PyObject *m, nc_state *st);            /* rope.c */
 int nc_json_module_init(PyObject *m, nc_state *st);           /* json_encode.c */
 
 #endif /* NOCOPY_H */
