@@ -752,3 +752,17 @@ def test_dump_to_nocopy_writer():
     with Writer(out, buffer_size=256) as w:
         nj.dump(BIG, w, buffer_size=100)
     assert out.getvalue() == BIG_EXP
+
+
+def test_real_bytebuffer_is_busy_while_encoding():
+    from nocopy import ByteBuffer
+    bb = ByteBuffer(256)
+
+    def default(o):
+        bb.write(b"intruder")  # must not race with the bytes being encoded
+        return None
+    with pytest.raises(RuntimeError):  # the ByteBuffer's own "is being filled" refusal
+        nj.dumps_into([1, object()], bb, default=default)
+    assert len(bb) == 0
+    assert nj.dumps_into([1, object()], bb, default=lambda o: None) == len(b"[1,null]")
+    assert bytes(bb.peek()) == b"[1,null]"
