@@ -62,6 +62,9 @@ typedef struct {
     uint64_t epoch;       /* bumped by an owner that moves bytes under views */
     int readonly;
     int owned;            /* buf is PyMem_Malloc'd and freed with the holder */
+    int acyclic;          /* obj cannot reach back to a view (exact bytes or
+                             bytearray, or owned storage): the holder and exact
+                             Views over it stay out of the cyclic GC */
 } NcHolder;
 
 /* New holder over obj's C-contiguous export; TypeError/BufferError on failure. */
