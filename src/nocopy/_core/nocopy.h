@@ -36,11 +36,13 @@ typedef struct {
 
 extern PyModuleDef nc_moduledef;
 
-/* The state of the module that defined `type` (a nocopy heap type). */
+/* The state of the module that defined `type` (a nocopy heap type or a
+ * Python subclass of one: the MRO is searched, a subclass has no module). */
 static inline nc_state *
 nc_state_of_type(PyTypeObject *type)
 {
-    return (nc_state *)PyType_GetModuleState(type);
+    PyObject *m = PyType_GetModuleByDef(type, &nc_moduledef);
+    return m ? (nc_state *)PyModule_GetState(m) : NULL;
 }
 
 /* The state from any object of a nocopy type, or from a foreign type via the
