@@ -93,22 +93,58 @@ check_positional(const char *name, Py_ssize_t nargs, Py_ssize_t min, Py_ssize_t 
     return -1;
 }
 
+/* Raise the error that bytes' own method `name` raises for these arguments
+ * (on b"").  Used on argument-parsing error paths only, where the wording
+ * changes between Python versions (3.13 rewrote the keyword messages) and
+ * the type under the call does not matter.  Returns 1 when bytes raised, 0
+ * when it accepted the arguments (the caller then raises its own error). */
+static int
+bytes_error(const char *name, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *stack[8];
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs + nkw + 1 > (Py_ssize_t)(sizeof(stack) / sizeof(stack[0])))
+        return 0;
+    PyObject *meth = PyObject_GetAttrString((PyObject *)&PyBytes_Type, name);
+    PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
+    if (meth == NULL || empty == NULL) {
+        Py_XDECREF(meth);
+        Py_XDECREF(empty);
+        return 1;
+    }
+    stack[0] = empty;
+    for (Py_ssize_t i = 0; i < nargs + nkw; i++)
+        stack[i + 1] = args[i];
+    PyObject *r = PyObject_Vectorcall(meth, stack, (size_t)(nargs + 1), kwnames);
+    Py_DECREF(meth);
+    Py_DECREF(empty);
+    if (r == NULL)
+        return 1;
+    Py_DECREF(r);
+    return 0;
+}
+
 /* Vectorcall arguments of a method with `posonly` required positional-only
  * parameters followed by `nkw` optional positional-or-keyword ones named in
- * kwlist.  out[] receives borrowed references (NULL: not given).  Messages
- * follow Argument Clinic's _PyArg_UnpackKeywords. */
+ * kwlist.  out[] receives borrowed references (NULL: not given).  On a
+ * mismatch, bytes' method of the same name (when `like_bytes`) raises its
+ * own error; otherwise Argument Clinic's messages are written here. */
 static int
-parse_kw(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
-         int posonly, const char *const *kwlist, int nkw, PyObject **out)
+parse_kw(const char *fname, int like_bytes, PyObject *const *args, Py_ssize_t nargs,
+         PyObject *kwnames, int posonly, const char *const *kwlist, int nkw, PyObject **out)
 {
     int max = posonly + nkw;
     Py_ssize_t nkwargs = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     if (nargs + nkwargs > max) {
+        if (like_bytes && bytes_error(fname, args, nargs, kwnames))
+            return -1;
         PyErr_Format(PyExc_TypeError, "%.200s() takes at most %d %sargument%s (%zd given)", fname, max,
                      nargs == 0 ? "keyword " : "", max == 1 ? "" : "s", nargs + nkwargs);
         return -1;
     }
     if (nargs < posonly) {
+        if (like_bytes && bytes_error(fname, args, nargs, kwnames))
+            return -1;
         PyErr_Format(PyExc_TypeError, "%.200s() takes %s %d positional argument%s (%zd given)", fname,
                      posonly < max ? "at least" : "exactly", posonly, posonly == 1 ? "" : "s", nargs);
         return -1;
@@ -120,13 +156,14 @@ parse_kw(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *k
         int j = 0;
         while (j < nkw && PyUnicode_CompareWithASCIIString(name, kwlist[j]) != 0)
             j++;
-        if (j == nkw) {
-            PyErr_Format(PyExc_TypeError, "'%S' is an invalid keyword argument for %.200s()", name, fname);
-            return -1;
-        }
-        if (posonly + j < nargs) {
-            PyErr_Format(PyExc_TypeError, "argument for %.200s() given by name ('%s') and position (%d)",
-                         fname, kwlist[j], posonly + j + 1);
+        if (j == nkw || posonly + j < nargs) {
+            if (like_bytes && bytes_error(fname, args, nargs, kwnames))
+                return -1;
+            if (j == nkw)
+                PyErr_Format(PyExc_TypeError, "%.200s() got an unexpected keyword argument '%S'", fname, name);
+            else
+                PyErr_Format(PyExc_TypeError, "argument for %.200s() given by name ('%s') and position (%d)",
+                             fname, kwlist[j], posonly + j + 1);
             return -1;
         }
         out[posonly + j] = args[nargs + k];
@@ -429,7 +466,7 @@ view_translate(NcView *v, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
     Py_buffer table, del;
     int have_table = 0, have_del = 0;
     PyObject *res = NULL;
-    if (parse_kw("translate", args, nargs, kwnames, 1, kwlist, 1, a) < 0)
+    if (parse_kw("translate", 1, args, nargs, kwnames, 1, kwlist, 1, a) < 0)
         return NULL;
     if (a[0] != Py_None) {
         if (nc_get_buffer(a[0], &table) < 0)
@@ -492,7 +529,7 @@ view_expandtabs(NcView *v, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     static const char *const kwlist[] = {"tabsize"};
     PyObject *a[1];
     int tabsize = 8;
-    if (parse_kw("expandtabs", args, nargs, kwnames, 0, kwlist, 1, a) < 0)
+    if (parse_kw("expandtabs", 1, args, nargs, kwnames, 0, kwlist, 1, a) < 0)
         return NULL;
     if (a[0] != NULL && int_arg(a[0], &tabsize) < 0)
         return NULL;
@@ -785,7 +822,7 @@ view_to_int(NcView *v, PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
     if (nargs > 0 || kwnames != NULL) {
         static const char *const kwlist[] = {"base"};
         PyObject *a[1];
-        if (parse_kw("to_int", args, nargs, kwnames, 0, kwlist, 1, a) < 0)
+        if (parse_kw("to_int", 0, args, nargs, kwnames, 0, kwlist, 1, a) < 0)
             return NULL;
         if (a[0] != NULL) {
             /* int()'s own conversion: huge values clamp, then fail the range. */
