@@ -11,9 +11,15 @@
  * never moves bytes that are exported. */
 #include "nocopy.h"
 
+/* hash(v) must equal hash(bytes(v)): bytes' own hash function.  Public
+ * from 3.14; before that the exported _Py_HashBytes (declared in an internal
+ * header on 3.13, so declared here). */
 #if PY_VERSION_HEX >= 0x030E0000
 #define nc_hash_bytes(p, n) Py_HashBuffer((p), (n))
 #else
+#if PY_VERSION_HEX >= 0x030D0000
+PyAPI_FUNC(Py_hash_t) _Py_HashBytes(const void *, Py_ssize_t);
+#endif
 #define nc_hash_bytes(p, n) _Py_HashBytes((p), (n))
 #endif
 
