@@ -118,7 +118,11 @@ bytes_error(const char *name, PyObject *const *args, Py_ssize_t nargs, PyObject 
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     if (nargs + nkw + 1 > (Py_ssize_t)(sizeof(stack) / sizeof(stack[0])))
         return 0;
-    PyObject *meth = PyObject_GetAttrString((PyObject *)&PyBytes_Type, name);
+    /* The interned name: the type attribute cache keeps a reference to the
+     * name it was asked with, and a fresh string per call would fill it. */
+    PyObject *iname = PyUnicode_InternFromString(name);
+    PyObject *meth = iname ? PyObject_GetAttr((PyObject *)&PyBytes_Type, iname) : NULL;
+    Py_XDECREF(iname);
     PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
     if (meth == NULL || empty == NULL) {
         Py_XDECREF(meth);
