@@ -53,6 +53,30 @@ small = st.binary(max_size=30) | st.text("ab\t\n\r -+0xAB", max_size=30).map(str
 needles = st.binary(max_size=3) | st.text("ab", max_size=3).map(str.encode)
 as_buffer = st.sampled_from([bytes, bytearray, memoryview, lambda b: embed(b, bytearray, 1)])
 
+# ---- documentation ----
+
+
+@pytest.mark.parametrize("name", [
+    "replace", "lower", "upper", "swapcase", "capitalize", "title", "translate", "expandtabs",
+    "center", "ljust", "rjust", "zfill", "join", "to_int", "to_float",
+])
+def test_signature_and_cost_are_documented(name):
+    import inspect
+
+    meth = getattr(View, name)
+    got = str(inspect.signature(meth))
+    if hasattr(bytes, name):
+        try:
+            want = str(inspect.signature(getattr(bytes, name)))
+        except ValueError:  # bytes' METH_NOARGS methods carry no signature
+            want = "(self, /)"
+        assert got == want
+    doc = " ".join(meth.__doc__.split())
+    assert "O(" in doc
+    if name not in ("to_int", "to_float"):
+        assert "Always a new bytes object" in doc
+
+
 # ---- replace --------------------------------------------------------------------
 
 
@@ -454,7 +478,7 @@ def test_to_int_fast_path_range(n, ws):
     b"", b" ", b"-", b"+", b"+-1", b"--1", b"1 2", b"1_", b"_1", b"1__2", b"0x", b"0x1", b"00", b"007",
     b"0_7", b"1\x00", b"\x001", b" 12 \x00", b"\xa01", b"\x851", b"9" * 18, b"9" * 19, b"-" + b"9" * 19,
     b"1" * 100, b"x" * 300, b"1" * 4300, b"1" * 4301, b"- 1", b"1e5", b"1.0", b"\x0b\x0c1\r\n",
-    b"\xff" * 250, b"12'\"\\",
+    b"\xff" * 250, b"12'\"\\", b"\x1c1", b"1\x1f",
 ])
 def test_to_int_edge_literals(data):
     int_same(data)
@@ -534,6 +558,7 @@ def test_to_float_decimal_forms(ip, frac, exp, e, under, sign):
     b"1._5", b"1.5_e3", b"1e_3", b"1e3_0", b"0x1p3", b"1.5\x00", b"\x001", b"1 .5", b"- 1", b"1e500",
     b"-1e-500", b"2.5e-324", b"x" * 300, b"1" * 400, b"0" * 200 + b".5", b"\xa01.5", b"1,5", b"+-1",
     b"1.7976931348623157e308", b"4.9e-324", b"-0", b"-0.0", b"00.5", b"\x0c1.5\x0b", b"\xff",
+    b"\x1c1.5", b"1.5\x1f",
 ])
 def test_to_float_edge_literals(data):
     float_same(data)

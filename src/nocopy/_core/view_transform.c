@@ -866,9 +866,10 @@ PyDoc_STRVAR(to_int_doc,
 "to_int($self, /, base=10)\n--\n\n"
 "The window parsed as int(bytes(self), base) would parse it -- whitespace,\n"
 "sign, underscores, 0x/0o/0b prefixes, bases 0 and 2..36 -- with the same\n"
-"ValueError on bad input, but without copying the window.  Up to 18 decimal\n"
-"digits are parsed in place with no allocation but the result; longer or\n"
-"other literals are copied (without surrounding whitespace) to a temporary.");
+"ValueError on bad input, but without copying the window.  O(n): up to 18\n"
+"decimal digits are parsed in place with no allocation but the result; longer\n"
+"or other literals are copied (without surrounding whitespace) to a stack\n"
+"buffer, or a heap temporary from 128 bytes on.");
 
 static PyObject *
 view_to_int(NcView *v, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -933,8 +934,8 @@ PyDoc_STRVAR(to_float_doc,
 "to_float($self, /)\n--\n\n"
 "The window parsed as float(bytes(self)) would parse it -- whitespace, sign,\n"
 "exponent, underscores, inf/infinity/nan in any case -- with the same\n"
-"ValueError on bad input.  The literal (without surrounding whitespace) is\n"
-"copied to a stack buffer for CPython's correctly rounded parser; only\n"
+"ValueError on bad input.  O(n): the literal (without surrounding whitespace)\n"
+"is copied to a stack buffer for CPython's correctly rounded parser; only\n"
 "literals of 128 bytes or more use a heap temporary.");
 
 static PyObject *
