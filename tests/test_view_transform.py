@@ -622,3 +622,35 @@ def test_lower_allocates_only_its_result():
     v = embed(b"Hello World" * 6, bytearray)
     grow, peak = _traced_growth(v.lower, 1000)
     assert grow <= 0 and peak <= 66 + 100
+
+
+class HostileBuffer:
+    """A part whose __buffer__ (3.12+) runs Python code in the middle of join."""
+
+    def __init__(self, action):
+        self.action = action
+
+    def __buffer__(self, flags):
+        self.action()
+        return memoryview(b"x")
+
+
+# Before 3.12 a Python class cannot export a buffer: join sees no bytes-like.
+PY_BUFFER = sys.version_info >= (3, 12)
+
+
+def test_join_part_that_empties_the_list():
+    items = [b"a", None, b"c"]
+    items[1] = HostileBuffer(items.clear)  # drops the list's reference to the part itself
+    # bytes.join crashes the interpreter here (CPython 3.13.0); View raises.
+    with pytest.raises(RuntimeError if PY_BUFFER else TypeError,
+                       match="changed size" if PY_BUFFER else "sequence item 1: expected a bytes-like"):
+        View(b",").join(items)
+
+
+def test_join_part_that_releases_the_separator():
+    v = View(bytearray(b", "))
+    items = [b"a", HostileBuffer(v.release), b"c"]
+    with pytest.raises(ValueError if PY_BUFFER else TypeError,
+                       match="released" if PY_BUFFER else "sequence item 1"):
+        v.join(items)

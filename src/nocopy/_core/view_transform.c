@@ -752,6 +752,12 @@ view_join(NcView *v, PyObject *iterable)
      * buffers keep the parts alive and unresizable while we copy. */
     Py_ssize_t total = 0;
     for (; nbufs < count; nbufs++) {
+        /* An exporter that runs Python code (__buffer__) may shrink a list
+         * argument under us: never index past its current end. */
+        if (nbufs >= PySequence_Fast_GET_SIZE(seq)) {
+            PyErr_SetString(PyExc_RuntimeError, "join() argument changed size during iteration");
+            goto done;
+        }
         PyObject *item = PySequence_Fast_GET_ITEM(seq, nbufs);  /* borrowed */
         if (PyBytes_CheckExact(item)) {
             /* bytes has no releasebuffer: a referenced pointer is its export,
@@ -761,10 +767,17 @@ view_join(NcView *v, PyObject *iterable)
             bufs[nbufs].buf = PyBytes_AS_STRING(item);
             bufs[nbufs].len = PyBytes_GET_SIZE(item);
         }
-        else if (PyObject_GetBuffer(item, &bufs[nbufs], PyBUF_SIMPLE) != 0) {
-            PyErr_Format(PyExc_TypeError, "sequence item %zd: expected a bytes-like object, %.80s found",
-                         nbufs, Py_TYPE(item)->tp_name);
-            goto done;
+        else {
+            /* Held across the call: its exporter may drop the list's
+             * reference (the export then holds its own). */
+            Py_INCREF(item);
+            int rc = PyObject_GetBuffer(item, &bufs[nbufs], PyBUF_SIMPLE);
+            if (rc != 0)
+                PyErr_Format(PyExc_TypeError, "sequence item %zd: expected a bytes-like object, %.80s found",
+                             nbufs, Py_TYPE(item)->tp_name);
+            Py_DECREF(item);
+            if (rc != 0)
+                goto done;
         }
         if (bufs[nbufs].len > PY_SSIZE_T_MAX - total) {
             nbufs++;
