@@ -5,9 +5,13 @@ stitch with Ropes instead of concatenation, serialize straight into the output.
 """
 from .errors import BufferTooSmall, IncompleteRead, LimitOverrun, PoolExhausted, StaleViewError
 from ._core import View
+from ._core import ByteBuffer
+from ._core import Rope
 
 __all__ = [
     "View",
+    "ByteBuffer",
+    "Rope",
     "StaleViewError",
     "BufferTooSmall",
     "LimitOverrun",

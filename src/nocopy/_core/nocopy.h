@@ -36,11 +36,12 @@ typedef struct {
 
 extern PyModuleDef nc_moduledef;
 
-/* The state of the module that defined `type` (a nocopy heap type or a
- * Python subclass of one: the MRO is searched, a subclass has no module). */
+/* The state of the module that defined `type` (a nocopy heap type). */
 static inline nc_state *
 nc_state_of_type(PyTypeObject *type)
 {
+    /* By def, not by type: a subclass made in Python has no module of its
+     * own (GetModuleState would return NULL); its MRO leads to ours. */
     PyObject *m = PyType_GetModuleByDef(type, &nc_moduledef);
     return m ? (nc_state *)PyModule_GetState(m) : NULL;
 }
@@ -146,5 +147,9 @@ PyObject *nc_view_remainder(PyObject *a, PyObject *b);         /* view_transform
 /* Per-file type/function registration, called from module.c. */
 int nc_view_module_init(PyObject *m, nc_state *st);
 int nc_viewiter_module_init(PyObject *m, nc_state *st);       /* view_search.c */
+int nc_numfmt_module_init(PyObject *m, nc_state *st);         /* numfmt_test.c */
+int nc_bytebuffer_module_init(PyObject *m, nc_state *st);     /* buffer.c */
+int nc_rope_module_init(PyObject *m, nc_state *st);            /* rope.c */
+int nc_json_module_init(PyObject *m, nc_state *st);           /* json_encode.c */
 
 #endif /* NOCOPY_H */

@@ -1,0 +1,175 @@
+/* json.h -- the JSON encoder's output writer, shared by json_encode.c (values,
+ * containers, entry points) and json_escape.c (strings).
+ *
+ * Ownership: an nc_jw lives on the C stack of one encode call.  It never owns
+ * the destination: in FIXED mode the caller holds the buffer export, in
+ * STREAM mode the caller holds the holder of the fixed chunk buffer; only in
+ * GROW mode does it own `grow` (a bytes object under construction), which
+ * nc_jw_grow_finish hands out or nc_jw_dispose frees.
+ *
+ * The writer has one invariant that keeps BufferTooSmall.needed exact: the
+ * slow path nc_jw_flush is only entered when the room is used up to the last
+ * byte (p == end).  Code that wants to write a small item directly checks the
+ * room first and otherwise formats into a local array and calls nc_jw_write,
+ * which fills the room exactly before flushing. */
+#ifndef NOCOPY_JSON_H
+#define NOCOPY_JSON_H
+
+#include "nocopy.h"
+
+enum {
+    NC_JW_FIXED = 0,   /* caller's memory; on overflow keep counting in scratch */
+    NC_JW_GROW = 1,    /* scratch first, then a growing bytes object */
+    NC_JW_STREAM = 2,  /* fixed chunk buffer handed to a sink when full */
+};
+
+/* Scratch space: the first chunk of dumps() and the counting area after a
+ * FIXED destination overflowed. */
+#define NC_JW_SCRATCH 4096
+/* The largest single item written without a loop (an escaped astral char is
+ * 12 bytes, a double 32 with quotes 34); STREAM buffers are at least this. */
+#define NC_JW_MIN_CHUNK 64
+
+typedef struct {
+    char *p;              /* write position */
+    char *end;            /* end of the current room */
+    char *base;           /* start of the current room */
+    Py_ssize_t flushed;   /* bytes emitted before base (streamed or counted) */
+    int mode;
+    int overflowed;       /* FIXED: the destination filled up, now counting */
+    PyObject *grow;       /* GROW: bytes object being filled, or NULL (scratch) */
+    PyObject *sink;       /* STREAM: callable taking a View of the chunk (borrowed) */
+    NcHolder *holder;     /* STREAM: holder of the chunk buffer (borrowed) */
+    nc_state *st;
+    /* A lone surrogate without ensure_ascii: json.dumps() itself succeeds and
+     * only the oracle's .encode("utf-8") fails, after any error json.dumps
+     * would raise.  dumps/dumps_into keep going (writing the surrogate as
+     * 'surrogatepass' bytes) and raise UnicodeEncodeError at the end if
+     * nothing else failed; dump raises at once (bytes already streamed cannot
+     * be taken back, as with json.dump to a text file). */
+    int defer_surrogates;
+    PyObject *bad_str;    /* owned: first str with a lone surrogate, or NULL */
+    Py_ssize_t bad_pos;
+    char scratch[NC_JW_SCRATCH];
+} nc_jw;
+
+/* Make room after p reached end.  0 on success (room > 0), -1 with an
+ * exception (sink raised, MemoryError). */
+int nc_jw_flush(nc_jw *w);
+
+static inline Py_ssize_t
+nc_jw_room(const nc_jw *w)
+{
+    return w->end - w->p;
+}
+
+/* Total bytes of the document so far. */
+static inline Py_ssize_t
+nc_jw_total(const nc_jw *w)
+{
+    return w->flushed + (w->p - w->base);
+}
+
+/* Copy n bytes, flushing as often as needed (pieces larger than the room are
+ * written across several flushes, never through an intermediate copy). */
+int nc_jw_write_slow(nc_jw *w, const char *src, Py_ssize_t n);
+static inline int
+nc_jw_write(nc_jw *w, const char *src, Py_ssize_t n)
+{
+    if (nc_jw_room(w) >= n) {
+        memcpy(w->p, src, (size_t)n);
+        w->p += n;
+        return 0;
+    }
+    return nc_jw_write_slow(w, src, n);
+}
+
+static inline int
+nc_jw_byte(nc_jw *w, char c)
+{
+    if (w->p == w->end && nc_jw_flush(w) < 0)
+        return -1;
+    *w->p++ = c;
+    return 0;
+}
+
+/* n copies of byte c (indentation). */
+int nc_jw_fill(nc_jw *w, char c, Py_ssize_t n);
+
+static inline int
+nc_json_ascii_word_dirty(uint64_t x, int ensure_ascii)
+{
+    /* bytes are < 0x80: a high bit after subtracting flags a control char,
+     * '"', '\\' or (ensure_ascii) DEL */
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    const uint64_t del = ensure_ascii ? ones * 0x7f : ones * 0x22;
+    uint64_t bad = (x - ones * 0x20) | ((x ^ ones * 0x22) - ones) |
+                   ((x ^ ones * 0x5c) - ones) | ((x ^ del) - ones);
+    return (bad & highs) != 0;
+}
+
+/* Fast path for a clean ASCII str (nothing to escape) that fits the room:
+ * written with its quotes, scanned and copied eight bytes at a time (short
+ * strings and tails as overlapping words, never reading outside the str).
+ * Returns 1 when written, 0 when the caller must use nc_json_write_str. */
+static inline int
+nc_json_try_ascii(nc_jw *w, PyObject *s, int ensure_ascii)
+{
+    if (!PyUnicode_IS_ASCII(s))
+        return 0;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (nc_jw_room(w) < n + 2)
+        return 0;
+    const unsigned char *src = PyUnicode_DATA(s);
+    char *out = w->p + 1;
+    if (n >= 8) {
+        Py_ssize_t i = 0;
+        uint64_t x;
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&x, src + i, 8);
+            if (nc_json_ascii_word_dirty(x, ensure_ascii))
+                return 0;
+            memcpy(out + i, &x, 8);
+        }
+        if (i < n) {  /* the tail as one overlapping word */
+            memcpy(&x, src + n - 8, 8);
+            if (nc_json_ascii_word_dirty(x, ensure_ascii))
+                return 0;
+            memcpy(out + n - 8, &x, 8);
+        }
+    }
+    else if (n >= 4) {  /* two overlapping halves checked as one word */
+        uint32_t lo, hi;
+        memcpy(&lo, src, 4);
+        memcpy(&hi, src + n - 4, 4);
+        if (nc_json_ascii_word_dirty(lo | ((uint64_t)hi << 32), ensure_ascii))
+            return 0;
+        memcpy(out, &lo, 4);
+        memcpy(out + n - 4, &hi, 4);
+    }
+    else {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            unsigned char c = src[i];
+            if (c < 0x20 || c == '"' || c == '\\' || (ensure_ascii && c == 0x7f))
+                return 0;
+            out[i] = (char)c;
+        }
+    }
+    w->p[0] = '"';
+    out[n] = '"';
+    w->p = out + n + 1;
+    return 1;
+}
+
+/* json_escape.c: write the str `s` as a JSON string literal (quotes included)
+ * in UTF-8, with the stdlib's escaping for the ensure_ascii mode.  A lone
+ * surrogate with ensure_ascii=0 raises UnicodeEncodeError, as
+ * json.dumps(...).encode("utf-8") does. */
+int nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii);
+/* UnicodeEncodeError for the lone surrogate at str[i] (and the run after it). */
+void nc_json_raise_surrogate(PyObject *str, Py_ssize_t i);
+
+/* Module registration (json_encode.c). */
+int nc_json_module_init(PyObject *m, nc_state *st);
+
+#endif /* NOCOPY_JSON_H */
