@@ -118,6 +118,12 @@ int nc_get_buffer(PyObject *arg, Py_buffer *out);
 /* Convert start/end arguments as bytes.find does (None, negatives, __index__).
  * Returns 0 on success.  Runs Python code (__index__): re-check views after. */
 int nc_parse_slice_index(PyObject *arg, Py_ssize_t *out);
+/* On an argument-parsing error path of View method `name`: raise the error
+ * bytes' own method raises for the same arguments (the wording changes
+ * between Python versions).  1: raised; 0: bytes accepted them or has no
+ * such method, the caller raises its own. */
+int nc_bytes_arg_error(const char *name, PyObject *const *args, Py_ssize_t nargs,
+                       PyObject *kwnames);
 /* Clamp [*start, *end) like bytes.find's ADJUST_INDICES against len. */
 static inline void
 nc_adjust_indices(Py_ssize_t *start, Py_ssize_t *end, Py_ssize_t len)

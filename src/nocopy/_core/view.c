@@ -114,6 +114,46 @@ nc_parse_slice_index(PyObject *arg, Py_ssize_t *out)
     return _PyEval_SliceIndex(arg, out) ? 0 : -1;
 }
 
+/* Raise the error that bytes' own method `name` raises for these arguments
+ * (on b"").  Used on argument-parsing error paths only, where the wording
+ * changes between Python versions (3.13 rewrote the keyword messages) and
+ * the type under the call does not matter.  Returns 1 when bytes raised, 0
+ * when it accepted the arguments or has no such method (the caller then
+ * raises its own error). */
+int
+nc_bytes_arg_error(const char *name, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *stack[8];
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs + nkw + 1 > (Py_ssize_t)(sizeof(stack) / sizeof(stack[0])))
+        return 0;
+    /* The interned name: the type attribute cache keeps a reference to the
+     * name it was asked with, and a fresh string per call would fill it. */
+    PyObject *iname = PyUnicode_InternFromString(name);
+    PyObject *meth = iname ? PyObject_GetAttr((PyObject *)&PyBytes_Type, iname) : NULL;
+    Py_XDECREF(iname);
+    if (meth == NULL && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear();
+        return 0;  /* not a bytes method: the caller words its own error */
+    }
+    PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
+    if (meth == NULL || empty == NULL) {
+        Py_XDECREF(meth);
+        Py_XDECREF(empty);
+        return 1;
+    }
+    stack[0] = empty;
+    for (Py_ssize_t i = 0; i < nargs + nkw; i++)
+        stack[i + 1] = args[i];
+    PyObject *r = PyObject_Vectorcall(meth, stack, (size_t)(nargs + 1), kwnames);
+    Py_DECREF(meth);
+    Py_DECREF(empty);
+    if (r == NULL)
+        return 1;
+    Py_DECREF(r);
+    return 0;
+}
+
 /* Clamp a constructor index like a slice bound. */
 static Py_ssize_t
 clamp_index(Py_ssize_t i, Py_ssize_t len)

@@ -99,11 +99,19 @@ ssize_arg(PyObject *o, Py_ssize_t *out)
     return *out == -1 && PyErr_Occurred() ? -1 : 0;
 }
 
-/* An int flag as bytes.splitlines(keepends) converts it: any integer that
- * fits a C int, tested for truth. */
+/* A flag as bytes.splitlines(keepends) converts it: up to 3.12 any integer
+ * that fits a C int, tested for truth; from 3.13 (a `bool` converter) the
+ * truth of any object. */
 static int
 int_flag_arg(PyObject *o, int *out)
 {
+#if PY_VERSION_HEX >= 0x030D0000
+    int t = PyObject_IsTrue(o);
+    if (t < 0)
+        return -1;
+    *out = t;
+    return 0;
+#else
     long r = PyLong_AsLong(o);
     if (r == -1 && PyErr_Occurred()) {
         if (PyErr_ExceptionMatches(PyExc_OverflowError))
@@ -116,6 +124,7 @@ int_flag_arg(PyObject *o, int *out)
     }
     *out = r != 0;
     return 0;
+#endif
 }
 
 static PyObject *
@@ -142,11 +151,15 @@ parse_kwargs(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObjec
     for (int i = 0; i < maxargs; i++)
         out[i] = i < nargs ? args[i] : NULL;
     if (nargs + nkw > maxargs) {
+        if (nc_bytes_arg_error(fname, args, nargs, kwnames))
+            return -1;
         PyErr_Format(PyExc_TypeError, "%s() takes at most %d %sargument%s (%zd given)", fname,
                      maxargs, nargs == 0 ? "keyword " : "", maxargs == 1 ? "" : "s", nargs + nkw);
         return -1;
     }
     if (nargs > maxpos) {
+        if (nc_bytes_arg_error(fname, args, nargs, kwnames))
+            return -1;
         PyErr_Format(PyExc_TypeError, "%s() takes at most %d positional argument%s (%zd given)",
                      fname, maxpos, maxpos == 1 ? "" : "s", nargs);
         return -1;
@@ -160,6 +173,8 @@ parse_kwargs(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObjec
             used++;
     if (used == nkw)
         return 0;
+    if (nc_bytes_arg_error(fname, args, nargs, kwnames))
+        return -1;
     for (int i = 0; i < nargs; i++)
         if (find_keyword(kwnames, kwvalues, names[i]) != NULL) {
             PyErr_Format(PyExc_TypeError, "argument for %s() given by name ('%s') and position (%d)",
@@ -189,6 +204,8 @@ parse_range_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
                  Py_ssize_t *start, Py_ssize_t *end)
 {
     if (nargs < 1 || nargs > 3) {
+        if (nc_bytes_arg_error(fname, args, nargs, NULL))
+            return -1;
         PyErr_Format(PyExc_TypeError, "%s() takes %s (%zd given)", fname,
                      nargs < 1 ? "at least 1 argument" : "at most 3 arguments", nargs);
         return -1;

@@ -106,41 +106,6 @@ check_positional(const char *name, Py_ssize_t nargs, Py_ssize_t min, Py_ssize_t 
     return -1;
 }
 
-/* Raise the error that bytes' own method `name` raises for these arguments
- * (on b"").  Used on argument-parsing error paths only, where the wording
- * changes between Python versions (3.13 rewrote the keyword messages) and
- * the type under the call does not matter.  Returns 1 when bytes raised, 0
- * when it accepted the arguments (the caller then raises its own error). */
-static int
-bytes_error(const char *name, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    PyObject *stack[8];
-    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-    if (nargs + nkw + 1 > (Py_ssize_t)(sizeof(stack) / sizeof(stack[0])))
-        return 0;
-    /* The interned name: the type attribute cache keeps a reference to the
-     * name it was asked with, and a fresh string per call would fill it. */
-    PyObject *iname = PyUnicode_InternFromString(name);
-    PyObject *meth = iname ? PyObject_GetAttr((PyObject *)&PyBytes_Type, iname) : NULL;
-    Py_XDECREF(iname);
-    PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
-    if (meth == NULL || empty == NULL) {
-        Py_XDECREF(meth);
-        Py_XDECREF(empty);
-        return 1;
-    }
-    stack[0] = empty;
-    for (Py_ssize_t i = 0; i < nargs + nkw; i++)
-        stack[i + 1] = args[i];
-    PyObject *r = PyObject_Vectorcall(meth, stack, (size_t)(nargs + 1), kwnames);
-    Py_DECREF(meth);
-    Py_DECREF(empty);
-    if (r == NULL)
-        return 1;
-    Py_DECREF(r);
-    return 0;
-}
-
 /* Vectorcall arguments of a method with `posonly` required positional-only
  * parameters followed by `nkw` optional positional-or-keyword ones named in
  * kwlist.  out[] receives borrowed references (NULL: not given).  On a
@@ -153,14 +118,14 @@ parse_kw(const char *fname, int like_bytes, PyObject *const *args, Py_ssize_t na
     int max = posonly + nkw;
     Py_ssize_t nkwargs = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     if (nargs + nkwargs > max) {
-        if (like_bytes && bytes_error(fname, args, nargs, kwnames))
+        if (like_bytes && nc_bytes_arg_error(fname, args, nargs, kwnames))
             return -1;
         PyErr_Format(PyExc_TypeError, "%.200s() takes at most %d %sargument%s (%zd given)", fname, max,
                      nargs == 0 ? "keyword " : "", max == 1 ? "" : "s", nargs + nkwargs);
         return -1;
     }
     if (nargs < posonly) {
-        if (like_bytes && bytes_error(fname, args, nargs, kwnames))
+        if (like_bytes && nc_bytes_arg_error(fname, args, nargs, kwnames))
             return -1;
         PyErr_Format(PyExc_TypeError, "%.200s() takes %s %d positional argument%s (%zd given)", fname,
                      posonly < max ? "at least" : "exactly", posonly, posonly == 1 ? "" : "s", nargs);
@@ -174,7 +139,7 @@ parse_kw(const char *fname, int like_bytes, PyObject *const *args, Py_ssize_t na
         while (j < nkw && PyUnicode_CompareWithASCIIString(name, kwlist[j]) != 0)
             j++;
         if (j == nkw || posonly + j < nargs) {
-            if (like_bytes && bytes_error(fname, args, nargs, kwnames))
+            if (like_bytes && nc_bytes_arg_error(fname, args, nargs, kwnames))
                 return -1;
             if (j == nkw)
                 PyErr_Format(PyExc_TypeError, "%.200s() got an unexpected keyword argument '%S'", fname, name);
