@@ -66,7 +66,7 @@ def _errors():
         "split_empty": lambda: v.split(b""),
         "split_bad_kw": lambda: v.split(foo=1),
         "split_twice": lambda: v.split(b"a", sep=b"b"),
-        "splitlines_bad": lambda: v.splitlines(1.5),
+        "splitlines_bad": lambda: v.splitlines(keepend=True),
         "partition_empty": lambda: v.partition(b""),
         "strip_bad": lambda: v.strip("x"),
         "itersplit_bad": lambda: v.itersplit(b""),

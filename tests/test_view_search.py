@@ -406,6 +406,10 @@ class Releasing:
         self.view.release()
         return self.value
 
+    def __bool__(self):  # 3.13's bytes.splitlines takes keepends by truth
+        self.view.release()
+        return bool(self.value)
+
 
 class Retargeting:
     def __init__(self, view, start, stop, value=0):
