@@ -5,9 +5,11 @@ stitch with Ropes instead of concatenation, serialize straight into the output.
 """
 from .errors import BufferTooSmall, IncompleteRead, LimitOverrun, PoolExhausted, StaleViewError
 from ._core import View
+from ._core import ByteBuffer
 
 __all__ = [
     "View",
+    "ByteBuffer",
     "StaleViewError",
     "BufferTooSmall",
     "LimitOverrun",

@@ -144,5 +144,7 @@ PyObject *nc_view_remainder(PyObject *a, PyObject *b);         /* view_transform
 /* Per-file type/function registration, called from module.c. */
 int nc_view_module_init(PyObject *m, nc_state *st);
 int nc_viewiter_module_init(PyObject *m, nc_state *st);       /* view_search.c */
+int nc_bytebuffer_module_init(PyObject *m, nc_state *st);     /* buffer.c */
+int nc_json_module_init(PyObject *m, nc_state *st);           /* json_encode.c */
 
 #endif /* NOCOPY_H */

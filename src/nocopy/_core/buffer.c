@@ -1,0 +1,1151 @@
+/* buffer.c -- ByteBuffer: fixed-capacity owned storage with a read cursor
+ * and a write cursor, and its C line iterator.
+ *
+ * Ownership: a ByteBuffer owns one reference to an owned NcHolder (its
+ * storage) and to the last View it handed out by writable() (cached so a
+ * fill loop allocates nothing).  Every View it hands out (peek, read,
+ * read_until, writable, the buffer export) shares that holder and takes the
+ * holder's epoch at creation.
+ *
+ * The borrowed-view rule: bytes under a view are never moved or overwritten
+ * while the view can still read them.  A compaction (compact(), clear(), or
+ * the implicit one when room is needed) either
+ *   - moves bytes in place and bumps holder->epoch, so every view of the
+ *     holder raises StaleViewError from then on (O(1) check in C), or
+ *   - when a buffer export of a view is held (holder->exports > 0: someone
+ *     took memoryview(view) and the pointer is out of our hands), moves the
+ *     unread bytes to a fresh owned holder and drops the old one, which the
+ *     views keep alive, unchanged and valid.
+ * The writable() view covers the free space at the time of the call; commit,
+ * write and any move make it stale (its own epoch is set behind the
+ * holder's), so it can never write into bytes that became readable.
+ *
+ * A fill (fill_from, the line iterator) runs Python code (readinto,
+ * recv_into) or releases the GIL around read(2): the ByteBuffer is marked
+ * busy for its duration, every mutator refuses with RuntimeError, and the
+ * storage is pinned by a reference to its holder. */
+#include "buffer.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+/* ---- small helpers ------------------------------------------------------- */
+
+/* A byte count argument: int-like, >= 0.  `none_value` is stored for None
+ * when allow_none.  TypeError names the type, ValueError the range. */
+static int
+size_arg(PyObject *arg, const char *what, int allow_none, Py_ssize_t none_value, Py_ssize_t *out)
+{
+    if (arg == Py_None && allow_none) {
+        *out = none_value;
+        return 0;
+    }
+    if (!PyIndex_Check(arg) || PyBool_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an integer%s, not '%.100s'", what,
+                     allow_none ? " or None" : "", Py_TYPE(arg)->tp_name);
+        return -1;
+    }
+    Py_ssize_t n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    if (n == -1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            return -1;
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "%s is too large", what);
+        return -1;
+    }
+    if (n < 0) {
+        PyErr_Format(PyExc_ValueError, "%s must be >= 0, got %zd", what, n);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* Positional-or-keyword parsing for METH_FASTCALL|METH_KEYWORDS: names[0 ..
+ * npos) may be positional, names[npos .. nall) are keyword-only.  Missing
+ * arguments stay NULL in out[]; the first nreq are required. */
+static int
+parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+           const char *const *names, int npos, int nall, int nreq, PyObject **out)
+{
+    for (int i = 0; i < nall; i++)
+        out[i] = NULL;
+    if (nargs > npos) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %d positional argument%s (%zd given)",
+                     fname, npos, npos == 1 ? "" : "s", nargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        out[i] = args[i];
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);  /* borrowed */
+        int i;
+        for (i = 0; i < nall; i++)
+            if (PyUnicode_CompareWithASCIIString(key, names[i]) == 0)
+                break;
+        if (i == nall) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fname, key);
+            return -1;
+        }
+        if (out[i] != NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fname, names[i]);
+            return -1;
+        }
+        out[i] = args[nargs + k];
+    }
+    for (int i = 0; i < nreq; i++) {
+        if (out[i] == NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'", fname, names[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static nc_state *
+bb_state(NcByteBuffer *b)
+{
+    return nc_state_of_type(Py_TYPE(b));
+}
+
+static int
+check_idle(NcByteBuffer *b)
+{
+    if (b->busy) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "ByteBuffer is being filled (a readinto/recv_into is running on it)");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+raise_too_small(NcByteBuffer *b, Py_ssize_t needed, const char *what)
+{
+    PyObject *exc = PyObject_CallFunction(bb_state(b)->BufferTooSmall, "(sn)", what, needed);
+    if (exc != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+}
+
+/* A borrowed view of [a, b) of the current storage. */
+static PyObject *
+bb_view(NcByteBuffer *b, Py_ssize_t a, Py_ssize_t e)
+{
+    return (PyObject *)nc_view_new(bb_state(b)->ViewType, b->holder, a, e);
+}
+
+/* LimitOverrun carrying a borrowed view of the bytes it scanned, which stay
+ * in the buffer. */
+static void
+raise_limit(NcByteBuffer *b, Py_ssize_t scanned, const char *msg)
+{
+    PyObject *partial = bb_view(b, b->rpos, b->rpos + scanned);
+    if (partial == NULL)
+        return;
+    PyObject *exc = PyObject_CallFunction(bb_state(b)->LimitOverrun, "(sO)", msg, partial);
+    Py_DECREF(partial);
+    if (exc != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+}
+
+/* The cached writable() view no longer matches the free space. */
+static void
+stale_wview(NcByteBuffer *b)
+{
+    if (b->wview != NULL && b->wview->holder != NULL)
+        b->wview->epoch = b->wview->holder->epoch - 1;
+}
+
+/* ---- moving bytes ---------------------------------------------------------- */
+
+/* Move the unread bytes to offset 0: in place (bumping the epoch) unless a
+ * view export is held or `force_fresh`, then into fresh storage. */
+static int
+bb_relocate(NcByteBuffer *b, int force_fresh)
+{
+    NcHolder *h = b->holder;
+    Py_ssize_t n = b->wpos - b->rpos;
+    if (h->exports > 0 || force_fresh) {
+        NcHolder *nh = nc_holder_new_owned(bb_state(b), h->len);
+        if (nh == NULL)
+            return -1;
+        if (n > 0)
+            memcpy(nh->buf, h->buf + b->rpos, (size_t)n);
+        stale_wview(b);
+        Py_CLEAR(b->wview);
+        b->holder = nh;
+        Py_DECREF(h);  /* views keep it alive, bytes untouched */
+    }
+    else {
+        if (n > 0)
+            memmove(h->buf, h->buf + b->rpos, (size_t)n);
+        h->epoch++;
+    }
+    b->rpos = 0;
+    b->wpos = n;
+    b->gen++;
+    return 0;
+}
+
+/* Before a fill: compact when the tail is less than half the capacity and
+ * there are consumed bytes to reclaim (one memmove per half buffer at most). */
+static int
+bb_make_fill_room(NcByteBuffer *b)
+{
+    Py_ssize_t cap = b->holder->len;
+    if (b->rpos > 0 && cap - b->wpos < cap / 2 + 1)
+        return bb_relocate(b, 0);
+    return 0;
+}
+
+int
+nc_bytebuffer_reserve(NcByteBuffer *b, Py_ssize_t n, char **out)
+{
+    if (check_idle(b) < 0)
+        return -1;
+    Py_ssize_t cap = b->holder->len;
+    if (cap - b->wpos < n) {
+        if (n > cap - (b->wpos - b->rpos)) {
+            raise_too_small(b, n, "ByteBuffer free space too small");
+            return -1;
+        }
+        if (bb_relocate(b, 0) < 0)
+            return -1;
+    }
+    *out = b->holder->buf + b->wpos;
+    return 0;
+}
+
+void
+nc_bytebuffer_commit(NcByteBuffer *b, Py_ssize_t n)
+{
+    b->wpos += n;
+    stale_wview(b);
+}
+
+/* The cached free-space view, retargeted, or a new one when someone else
+ * holds the cached one. */
+static NcView *
+bb_wview(NcByteBuffer *b)
+{
+    NcView *v = b->wview;
+    if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder == b->holder) {
+        v->start = b->wpos;
+        v->stop = b->holder->len;
+        v->epoch = b->holder->epoch;
+        return (NcView *)Py_NewRef(v);
+    }
+    v = nc_view_new(bb_state(b)->ViewType, b->holder, b->wpos, b->holder->len);
+    if (v == NULL)
+        return NULL;
+    Py_XSETREF(b->wview, (NcView *)Py_NewRef(v));
+    return v;
+}
+
+/* ---- sources ------------------------------------------------------------------ */
+
+/* A resolved source: meth (owned) is the bound readinto/recv_into, or NULL
+ * and fd >= 0 for a raw file descriptor read with read(2). */
+typedef struct {
+    PyObject *meth;
+    int fd;
+} nc_source;
+
+static int
+source_resolve(PyObject *src, nc_source *s)
+{
+    s->meth = NULL;
+    s->fd = -1;
+    if (PyLong_Check(src) && !PyBool_Check(src)) {
+        long fd = PyLong_AsLong(src);
+        if (fd == -1 && PyErr_Occurred())
+            return -1;
+        if (fd < 0 || fd > INT32_MAX) {
+            PyErr_Format(PyExc_ValueError, "file descriptor must be >= 0, got %ld", fd);
+            return -1;
+        }
+        s->fd = (int)fd;
+        return 0;
+    }
+    static const char *const names[] = {"readinto", "recv_into"};
+    for (int i = 0; i < 2; i++) {
+        s->meth = PyObject_GetAttrString(src, names[i]);
+        if (s->meth != NULL)
+            return 0;
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+            return -1;
+        PyErr_Clear();
+    }
+    PyErr_Format(PyExc_TypeError,
+                 "cannot read from '%.100s': expected a file descriptor (int), a socket "
+                 "or an object with readinto()", Py_TYPE(src)->tp_name);
+    return -1;
+}
+
+static void
+source_clear(nc_source *s)
+{
+    Py_CLEAR(s->meth);
+}
+
+/* One read of the free space.  Returns 1 with *out = bytes read (0 at EOF),
+ * 0 when a non-blocking source had no data (None / EAGAIN), -1 on error.
+ * The caller ensures there is free space. */
+static int
+bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out)
+{
+    NcHolder *h = (NcHolder *)Py_NewRef(b->holder);  /* pinned for the call */
+    Py_ssize_t wpos = b->wpos, room = h->len - wpos, n = 0;
+    Py_ssize_t exports0 = h->exports;
+    PyObject *res = NULL;
+    int rc = -1;
+    b->busy = 1;
+    if (s->meth == NULL) {
+        ssize_t r;
+        for (;;) {
+            Py_BEGIN_ALLOW_THREADS
+            r = read(s->fd, h->buf + wpos, (size_t)room);
+            Py_END_ALLOW_THREADS
+            if (r >= 0 || errno != EINTR)
+                break;
+            if (PyErr_CheckSignals() < 0)
+                goto done;
+        }
+        if (r < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                rc = 0;
+                goto done;
+            }
+            PyErr_SetFromErrno(PyExc_OSError);
+            goto done;
+        }
+        n = (Py_ssize_t)r;
+    }
+    else {
+        NcView *v = bb_wview(b);
+        if (v == NULL)
+            goto done;
+        res = PyObject_CallOneArg(s->meth, (PyObject *)v);
+        Py_DECREF(v);
+        if (res == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
+                PyErr_Clear();
+                rc = 0;
+            }
+            goto done;
+        }
+        if (res == Py_None) {
+            rc = 0;
+            goto done;
+        }
+        if (!PyLong_Check(res)) {
+            PyErr_Format(PyExc_TypeError, "readinto()/recv_into() returned '%.100s', expected int",
+                         Py_TYPE(res)->tp_name);
+            goto done;
+        }
+        n = PyLong_AsSsize_t(res);
+        if (n == -1 && PyErr_Occurred())
+            goto done;
+        if (n < 0 || n > room) {
+            PyErr_Format(PyExc_OSError,
+                         "readinto()/recv_into() returned invalid length %zd "
+                         "(should have been between 0 and %zd)", n, room);
+            goto done;
+        }
+    }
+    b->wpos = wpos + n;
+    stale_wview(b);
+    /* A source that kept an export of our storage could write into committed
+     * bytes later: leave that storage to it. */
+    if (h->exports > exports0 && bb_relocate(b, 1) < 0)
+        goto done;
+    *out = n;
+    rc = 1;
+done:
+    b->busy = 0;
+    Py_XDECREF(res);
+    Py_DECREF(h);
+    return rc;
+}
+
+/* ---- type: construction, GC ----------------------------------------------------- */
+
+static PyObject *
+bb_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"capacity", NULL};
+    PyObject *capobj = NULL;
+    Py_ssize_t cap = 65536;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:ByteBuffer", kwlist, &capobj))
+        return NULL;
+    if (capobj != NULL && size_arg(capobj, "capacity", 0, 0, &cap) < 0)
+        return NULL;
+    if (cap == 0) {
+        PyErr_SetString(PyExc_ValueError, "capacity must be >= 1, got 0");
+        return NULL;
+    }
+    NcHolder *h = nc_holder_new_owned(nc_state_of_type(type), cap);
+    if (h == NULL)
+        return NULL;
+    NcByteBuffer *b = (NcByteBuffer *)type->tp_alloc(type, 0);
+    if (b == NULL) {
+        Py_DECREF(h);
+        return NULL;
+    }
+    b->holder = h;
+    b->rpos = b->wpos = 0;
+    b->wview = NULL;
+    b->gen = 0;
+    b->busy = 0;
+    return (PyObject *)b;
+}
+
+static int
+bb_traverse(NcByteBuffer *b, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(b));
+    Py_VISIT(b->holder);
+    Py_VISIT(b->wview);
+    return 0;
+}
+
+static int
+bb_clear_gc(NcByteBuffer *b)
+{
+    /* The holder holds no references, so it is never part of a cycle: keep it
+     * so the storage stays valid for anyone still reaching the buffer. */
+    Py_CLEAR(b->wview);
+    return 0;
+}
+
+static void
+bb_dealloc(NcByteBuffer *b)
+{
+    PyTypeObject *tp = Py_TYPE(b);
+    PyObject_GC_UnTrack(b);
+    Py_CLEAR(b->wview);
+    Py_CLEAR(b->holder);
+    tp->tp_free((PyObject *)b);
+    Py_DECREF(tp);
+}
+
+/* ---- filling ------------------------------------------------------------------------ */
+
+PyDoc_STRVAR(writable_doc,
+"writable($self, n=None, /)\n--\n\n"
+"A writable View of the free space (n given: of exactly n bytes, compacting\n"
+"when needed; BufferTooSmall when n cannot fit), to hand to\n"
+"readinto()/recv_into() or to serialize into; then commit(k).  Without n it\n"
+"compacts first when the free tail is under half the capacity.  The view is\n"
+"borrowed: commit(), write() and any compaction make it stale\n"
+"(StaleViewError), so it never writes into readable bytes.  O(1) (plus the\n"
+"compaction's memmove of the unread bytes); reuses one View object when the\n"
+"previous one was dropped.");
+
+static PyObject *
+bb_writable(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t n = -1;
+    char *dst;
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError, "writable() takes at most 1 argument (%zd given)", nargs);
+        return NULL;
+    }
+    if (nargs == 1 && size_arg(args[0], "n", 1, -1, &n) < 0)
+        return NULL;
+    if (check_idle(b) < 0)
+        return NULL;
+    if (n < 0) {
+        if (bb_make_fill_room(b) < 0)
+            return NULL;
+        return (PyObject *)bb_wview(b);
+    }
+    if (nc_bytebuffer_reserve(b, n, &dst) < 0)
+        return NULL;
+    NcView *v = bb_wview(b);
+    if (v != NULL)
+        v->stop = b->wpos + n;
+    return (PyObject *)v;
+}
+
+PyDoc_STRVAR(commit_doc,
+"commit($self, n, /)\n--\n\n"
+"Mark n bytes written into writable() as readable.  ValueError when n exceeds\n"
+"the free space.  O(1).");
+
+static PyObject *
+bb_commit(NcByteBuffer *b, PyObject *arg)
+{
+    Py_ssize_t n;
+    if (size_arg(arg, "n", 0, 0, &n) < 0 || check_idle(b) < 0)
+        return NULL;
+    Py_ssize_t room = b->holder->len - b->wpos;
+    if (n > room) {
+        PyErr_Format(PyExc_ValueError, "cannot commit %zd bytes: only %zd free", n, room);
+        return NULL;
+    }
+    nc_bytebuffer_commit(b, n);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(write_doc,
+"write($self, data, offset=0, length=None)\n--\n\n"
+"Copy data[offset:offset+length] (any buffer; length None: to the end) into\n"
+"the free space and return the number of bytes written.  Compacts when that\n"
+"makes it fit; BufferTooSmall (needed = length) and nothing written when it\n"
+"cannot fit.  O(length): one memcpy, no slice object.");
+
+static PyObject *
+bb_write(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"data", "offset", "length"};
+    PyObject *a[3];
+    Py_ssize_t offset = 0, length = -1;
+    Py_buffer data;
+    char *dst;
+    if (nargs == 1 && kwnames == NULL)
+        a[0] = args[0], a[1] = a[2] = NULL;
+    else if (parse_args("write", args, nargs, kwnames, names, 3, 3, 1, a) < 0)
+        return NULL;
+    if (a[1] != NULL && size_arg(a[1], "offset", 0, 0, &offset) < 0)
+        return NULL;
+    if (a[2] != NULL && size_arg(a[2], "length", 1, -1, &length) < 0)
+        return NULL;
+    if (nc_get_buffer(a[0], &data) < 0)
+        return NULL;
+    PyObject *res = NULL;
+    if (offset > data.len) {
+        PyErr_Format(PyExc_ValueError, "offset %zd is past the end of data (%zd bytes)",
+                     offset, data.len);
+        goto done;
+    }
+    if (length < 0)
+        length = data.len - offset;
+    else if (length > data.len - offset) {
+        PyErr_Format(PyExc_ValueError, "offset %zd + length %zd is past the end of data (%zd bytes)",
+                     offset, length, data.len);
+        goto done;
+    }
+    if (nc_bytebuffer_reserve(b, length, &dst) < 0)
+        goto done;
+    if (length > 0)
+        memmove(dst, (char *)data.buf + offset, (size_t)length);  /* data may be our own bytes */
+    nc_bytebuffer_commit(b, length);
+    res = PyLong_FromSsize_t(length);
+done:
+    PyBuffer_Release(&data);
+    return res;
+}
+
+PyDoc_STRVAR(fill_from_doc,
+"fill_from($self, src, /)\n--\n\n"
+"One read of the free space from src and commit: src is a file descriptor\n"
+"(int, read(2) without the GIL), or an object with readinto() (files) or\n"
+"recv_into() (sockets).  Returns the number of bytes read, 0 at EOF, None when\n"
+"a non-blocking source had no data (None or BlockingIOError).  Compacts first\n"
+"when the free tail is under half the capacity; BufferTooSmall (needed=1)\n"
+"when the buffer is full of unread bytes.  A source that claims more bytes\n"
+"than it was given room for raises OSError.  No copy: the source writes\n"
+"straight into the storage.");
+
+static PyObject *
+bb_fill_from(NcByteBuffer *b, PyObject *src)
+{
+    nc_source s;
+    Py_ssize_t n;
+    PyObject *res = NULL;
+    if (check_idle(b) < 0 || source_resolve(src, &s) < 0)
+        return NULL;
+    /* resolving ran Python code (__getattr__): check again */
+    if (check_idle(b) < 0 || bb_make_fill_room(b) < 0)
+        goto done;
+    if (b->wpos == b->holder->len) {
+        raise_too_small(b, 1, "ByteBuffer is full of unread bytes");
+        goto done;
+    }
+    int rc = bb_fill(b, &s, &n);
+    if (rc < 0)
+        goto done;
+    res = rc ? PyLong_FromSsize_t(n) : Py_NewRef(Py_None);
+done:
+    source_clear(&s);
+    return res;
+}
+
+/* ---- reading ------------------------------------------------------------------------- */
+
+static Py_ssize_t
+bb_length(NcByteBuffer *b)
+{
+    return b->wpos - b->rpos;
+}
+
+/* Optional size argument (None or absent: everything readable), clamped to
+ * the readable bytes. */
+static int
+opt_size(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, const char *fname,
+         Py_ssize_t *out)
+{
+    Py_ssize_t avail = b->wpos - b->rpos, n = avail;
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most 1 argument (%zd given)", fname, nargs);
+        return -1;
+    }
+    if (nargs == 1 && size_arg(args[0], "n", 1, avail, &n) < 0)
+        return -1;
+    avail = b->wpos - b->rpos;  /* __index__ may have run */
+    *out = n < avail ? n : avail;
+    return 0;
+}
+
+PyDoc_STRVAR(peek_doc,
+"peek($self, n=None, /)\n--\n\n"
+"A borrowed View of the first min(n, len) readable bytes (n None: all of\n"
+"them) without consuming them.  O(1): copies nothing.");
+
+static PyObject *
+bb_peek(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t n;
+    if (opt_size(b, args, nargs, "peek", &n) < 0)
+        return NULL;
+    return bb_view(b, b->rpos, b->rpos + n);
+}
+
+PyDoc_STRVAR(read_doc,
+"read($self, n=None, /)\n--\n\n"
+"Consume and return a borrowed View of the first min(n, len) readable bytes\n"
+"(n None: all of them).  The view stays valid until the buffer moves or\n"
+"overwrites those bytes.  O(1): copies nothing.");
+
+static PyObject *
+bb_read(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t n;
+    if (opt_size(b, args, nargs, "read", &n) < 0 || check_idle(b) < 0)
+        return NULL;
+    PyObject *v = bb_view(b, b->rpos, b->rpos + n);
+    if (v != NULL)
+        b->rpos += n;
+    return v;
+}
+
+PyDoc_STRVAR(find_doc,
+"find($self, sub, start=0, end=None, /)\n--\n\n"
+"Offset of sub in the readable bytes (relative to the read cursor), or -1;\n"
+"start/end as bytes.find.  O(len): memchr / memmem, no copy.");
+
+static PyObject *
+bb_find(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer sub;
+    Py_ssize_t start = 0, end = PY_SSIZE_T_MAX;
+    if (nargs < 1 || nargs > 3) {
+        PyErr_Format(PyExc_TypeError, "find() takes from 1 to 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (nargs > 1 && nc_parse_slice_index(args[1], &start) < 0)
+        return NULL;
+    if (nargs > 2 && nc_parse_slice_index(args[2], &end) < 0)
+        return NULL;
+    if (nc_get_buffer(args[0], &sub) < 0)
+        return NULL;
+    Py_ssize_t len = b->wpos - b->rpos, r = -1;
+    nc_adjust_indices(&start, &end, len);
+    if (end - start >= sub.len) {
+        r = nc_find(b->holder->buf + b->rpos + start, end - start, sub.buf, sub.len);
+        if (r >= 0)
+            r += start;
+    }
+    PyBuffer_Release(&sub);
+    return PyLong_FromSsize_t(r);
+}
+
+PyDoc_STRVAR(read_until_doc,
+"read_until($self, delim, *, limit=None)\n--\n\n"
+"Consume and return a borrowed View of the readable bytes up to and including\n"
+"the first delim, or None when delim has not arrived yet (nothing consumed).\n"
+"limit bounds the returned view's length, delimiter included: when delim does\n"
+"not end within the first `limit` readable bytes and `limit` bytes are there,\n"
+"LimitOverrun is raised with .partial a borrowed View of the bytes scanned;\n"
+"they stay in the buffer.  O(len): one memchr / memmem, no copy.");
+
+static PyObject *
+bb_read_until(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"delim", "limit"};
+    PyObject *a[2];
+    Py_ssize_t limit = PY_SSIZE_T_MAX;
+    Py_buffer delim;
+    PyObject *res = NULL;
+    if (parse_args("read_until", args, nargs, kwnames, names, 1, 2, 1, a) < 0)
+        return NULL;
+    if (a[1] != NULL && size_arg(a[1], "limit", 1, PY_SSIZE_T_MAX, &limit) < 0)
+        return NULL;
+    if (nc_get_buffer(a[0], &delim) < 0)
+        return NULL;
+    if (delim.len == 0) {
+        PyErr_SetString(PyExc_ValueError, "read_until() delimiter must not be empty");
+        goto done;
+    }
+    if (check_idle(b) < 0)
+        goto done;
+    Py_ssize_t avail = b->wpos - b->rpos;
+    Py_ssize_t scan = avail < limit ? avail : limit;
+    Py_ssize_t i = nc_find(b->holder->buf + b->rpos, scan, delim.buf, delim.len);
+    if (i >= 0) {
+        Py_ssize_t e = b->rpos + i + delim.len;
+        res = bb_view(b, b->rpos, e);
+        if (res != NULL)
+            b->rpos = e;
+    }
+    else if (avail >= limit) {
+        raise_limit(b, scan, "delimiter not found within the limit");
+    }
+    else
+        res = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&delim);
+    return res;
+}
+
+PyDoc_STRVAR(readinto_doc,
+"readinto($self, buf, /)\n--\n\n"
+"Copy up to len(buf) readable bytes into the writable buffer buf, consume\n"
+"them and return the count (0 when empty).  O(n): one memcpy.");
+
+static PyObject *
+bb_readinto(NcByteBuffer *b, PyObject *arg)
+{
+    Py_buffer dst;
+    if (PyObject_GetBuffer(arg, &dst, PyBUF_WRITABLE) < 0) {
+        if (PyErr_ExceptionMatches(PyExc_BufferError) || PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError,
+                         "readinto() argument must be a writable bytes-like object, not '%.100s'",
+                         Py_TYPE(arg)->tp_name);
+        }
+        return NULL;
+    }
+    PyObject *res = NULL;
+    if (check_idle(b) < 0)
+        goto done;
+    Py_ssize_t n = b->wpos - b->rpos;
+    if (n > dst.len)
+        n = dst.len;
+    if (n > 0)
+        memmove(dst.buf, b->holder->buf + b->rpos, (size_t)n);
+    b->rpos += n;
+    res = PyLong_FromSsize_t(n);
+done:
+    PyBuffer_Release(&dst);
+    return res;
+}
+
+PyDoc_STRVAR(consume_doc,
+"consume($self, n, /)\n--\n\n"
+"Drop the first n readable bytes.  ValueError when fewer are readable.  O(1).");
+
+static PyObject *
+bb_consume(NcByteBuffer *b, PyObject *arg)
+{
+    Py_ssize_t n;
+    if (size_arg(arg, "n", 0, 0, &n) < 0 || check_idle(b) < 0)
+        return NULL;
+    if (n > b->wpos - b->rpos) {
+        PyErr_Format(PyExc_ValueError, "cannot consume %zd bytes: only %zd readable",
+                     n, b->wpos - b->rpos);
+        return NULL;
+    }
+    b->rpos += n;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(compact_doc,
+"compact($self, /)\n--\n\n"
+"Move the unread bytes to the front of the storage.  Views of this storage\n"
+"go stale, unless a buffer export of one is held (memoryview(view)): then\n"
+"the unread bytes move to fresh storage and the old one stays, unchanged, for\n"
+"the views.  O(len): one memmove (or memcpy).");
+
+static PyObject *
+bb_compact(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
+{
+    if (check_idle(b) < 0)
+        return NULL;
+    if (b->rpos > 0 && bb_relocate(b, 0) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(clear_doc,
+"clear($self, /)\n--\n\n"
+"Drop everything; the next write starts at offset 0.  Views of this storage\n"
+"go stale (or, with an export held, the buffer takes fresh storage).  O(1).");
+
+static PyObject *
+bb_clear(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
+{
+    if (check_idle(b) < 0)
+        return NULL;
+    b->rpos = b->wpos;
+    if (b->wpos > 0 && bb_relocate(b, 0) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+bb_get_capacity(NcByteBuffer *b, void *c)
+{
+    return PyLong_FromSsize_t(b->holder->len);
+}
+
+static PyObject *
+bb_get_free(NcByteBuffer *b, void *c)
+{
+    return PyLong_FromSsize_t(b->holder->len - b->wpos);
+}
+
+static PyObject *
+bb_get_readable(NcByteBuffer *b, void *c)
+{
+    return PyLong_FromSsize_t(b->wpos - b->rpos);
+}
+
+static PyObject *
+bb_repr(NcByteBuffer *b)
+{
+    return PyUnicode_FromFormat("<nocopy.ByteBuffer capacity=%zd readable=%zd free=%zd>",
+                                b->holder->len, b->wpos - b->rpos, b->holder->len - b->wpos);
+}
+
+/* The readable region, exported through a borrowed View: the consumer's
+ * Py_buffer references that View, so its export counts in holder->exports
+ * and a later compaction moves to fresh storage instead of touching it. */
+static int
+bb_getbuffer(NcByteBuffer *b, Py_buffer *out, int flags)
+{
+    PyObject *v = bb_view(b, b->rpos, b->wpos);
+    if (v == NULL)
+        return -1;
+    int rc = PyObject_GetBuffer(v, out, flags);
+    Py_DECREF(v);  /* out->obj keeps it */
+    return rc;
+}
+
+/* ---- the line iterator ------------------------------------------------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    NcByteBuffer *bb;    /* owned */
+    nc_source src;       /* src.meth owned */
+    NcView *view;        /* owned or NULL: the reused view (reuse=True) */
+    NcView *spare[2];    /* owned or NULL: recently yielded views, recycled once the
+                          * consumer dropped them (refcount 1), like a freelist */
+    Py_ssize_t scan;     /* bytes after the read cursor known to hold no newline */
+    Py_ssize_t scan_rpos;
+    uint64_t scan_gen;
+    int keepends;
+    int reuse;
+    int eof;
+} NcLineIter;
+
+static int
+lineiter_traverse(NcLineIter *it, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(it));
+    Py_VISIT(it->bb);
+    Py_VISIT(it->src.meth);
+    Py_VISIT(it->view);
+    Py_VISIT(it->spare[0]);
+    Py_VISIT(it->spare[1]);
+    return 0;
+}
+
+static int
+lineiter_clear(NcLineIter *it)
+{
+    Py_CLEAR(it->bb);
+    Py_CLEAR(it->src.meth);
+    Py_CLEAR(it->view);
+    Py_CLEAR(it->spare[0]);
+    Py_CLEAR(it->spare[1]);
+    return 0;
+}
+
+static void
+lineiter_dealloc(NcLineIter *it)
+{
+    PyTypeObject *tp = Py_TYPE(it);
+    PyObject_GC_UnTrack(it);
+    lineiter_clear(it);
+    tp->tp_free((PyObject *)it);
+    Py_DECREF(tp);
+}
+
+/* The line [a, e) as a View: the reused one retargeted in place, unless its
+ * buffer is exported (its export count must stay with its holder). */
+static PyObject *
+lineiter_emit(NcLineIter *it, Py_ssize_t a, Py_ssize_t e)
+{
+    NcByteBuffer *b = it->bb;
+    if (it->reuse) {
+        NcView *v = it->view;
+        if (v != NULL && v->exports == 0 && v->holder != NULL) {
+            if (v->holder != b->holder)
+                Py_SETREF(v->holder, (NcHolder *)Py_NewRef(b->holder));
+            v->start = a;
+            v->stop = e;
+            v->epoch = b->holder->epoch;
+            return Py_NewRef(v);
+        }
+        PyObject *nv = bb_view(b, a, e);
+        if (nv == NULL)
+            return NULL;
+        Py_XSETREF(it->view, (NcView *)Py_NewRef(nv));
+        return nv;
+    }
+    /* reuse=False: a fresh object per line as far as anyone can tell; a view
+     * only this iterator still references is unobservable, so recycle it.
+     * Two slots, because `for line in it` still binds the previous line
+     * while asking for the next one. */
+    for (int i = 0; i < 2; i++) {
+        NcView *v = it->spare[i];
+        if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder != NULL) {
+            if (v->holder != b->holder)
+                Py_SETREF(v->holder, (NcHolder *)Py_NewRef(b->holder));
+            v->start = a;
+            v->stop = e;
+            v->epoch = b->holder->epoch;
+            it->spare[i] = it->spare[1 - i];
+            it->spare[1 - i] = v;  /* most recent last */
+            return Py_NewRef(v);
+        }
+    }
+    PyObject *nv = bb_view(b, a, e);
+    if (nv == NULL)
+        return NULL;
+    Py_XSETREF(it->spare[0], it->spare[1]);
+    it->spare[1] = (NcView *)Py_NewRef(nv);
+    return nv;
+}
+
+static PyObject *
+lineiter_next(NcLineIter *it)
+{
+    NcByteBuffer *b = it->bb;
+    if (b == NULL)
+        return NULL;
+    if (check_idle(b) < 0)
+        return NULL;
+    if (it->scan_gen != b->gen || it->scan_rpos != b->rpos)
+        it->scan = 0;  /* someone else read or moved the bytes */
+    for (;;) {
+        Py_ssize_t avail = b->wpos - b->rpos;
+        if (it->scan < avail) {
+            const char *base = b->holder->buf + b->rpos;
+            const char *p = memchr(base + it->scan, '\n', (size_t)(avail - it->scan));
+            if (p != NULL) {
+                Py_ssize_t a = b->rpos, nl = a + (p - base);
+                PyObject *line = lineiter_emit(it, a, it->keepends ? nl + 1 : nl);
+                if (line == NULL)
+                    return NULL;
+                b->rpos = nl + 1;
+                it->scan = 0;
+                it->scan_rpos = b->rpos;
+                it->scan_gen = b->gen;
+                return line;
+            }
+            it->scan = avail;
+        }
+        if (it->eof) {
+            if (avail == 0)
+                return NULL;
+            PyObject *line = lineiter_emit(it, b->rpos, b->wpos);
+            if (line == NULL)
+                return NULL;
+            b->rpos = b->wpos;
+            it->scan = 0;
+            it->scan_rpos = b->rpos;
+            it->scan_gen = b->gen;
+            return line;
+        }
+        /* No complete line buffered: make room, then one read. */
+        Py_ssize_t cap = b->holder->len;
+        if (b->wpos == cap && b->rpos == 0) {
+            raise_limit(b, avail, "line longer than the buffer capacity");
+            return NULL;
+        }
+        if (bb_make_fill_room(b) < 0)
+            return NULL;
+        if (b->wpos == cap && bb_relocate(b, 0) < 0)
+            return NULL;
+        Py_ssize_t n;
+        int rc = bb_fill(b, &it->src, &n);
+        if (rc < 0)
+            return NULL;
+        if (rc == 0) {
+            errno = EAGAIN;
+            PyErr_SetFromErrno(PyExc_OSError);  /* BlockingIOError */
+            return NULL;
+        }
+        if (n == 0)
+            it->eof = 1;
+        it->scan_rpos = b->rpos;  /* the scanned prefix moved with the bytes */
+        it->scan_gen = b->gen;
+    }
+}
+
+PyDoc_STRVAR(iterlines_doc,
+"iterlines($self, src, keepends=False, reuse=False)\n--\n\n"
+"Iterate the lines of the stream src (as fill_from's src; None: only what is\n"
+"buffered, as if at EOF), buffered here:\n"
+"each line is consumed and returned as a borrowed View (with its b'\\n' when\n"
+"keepends); the last line may lack one.  The loop runs in C and calls src\n"
+"only when no complete line is buffered.  reuse=True yields the same View\n"
+"object every step, retargeted (zero allocations per line; copy what you\n"
+"keep).  A line that does not fit the capacity with its newline raises\n"
+"LimitOverrun (.partial is a View of the bytes, kept in the buffer); so does a\n"
+"last, unterminated line that fills the whole buffer, as EOF cannot be seen\n"
+"without room to read.  O(1) per line plus one memchr.");
+
+static PyObject *
+bb_iterlines(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"src", "keepends", "reuse"};
+    PyObject *a[3];
+    int keepends = 0, reuse = 0;
+    if (parse_args("iterlines", args, nargs, kwnames, names, 3, 3, 1, a) < 0)
+        return NULL;
+    if (a[1] != NULL && (keepends = PyObject_IsTrue(a[1])) < 0)
+        return NULL;
+    if (a[2] != NULL && (reuse = PyObject_IsTrue(a[2])) < 0)
+        return NULL;
+    nc_state *st = bb_state(b);
+    PyTypeObject *tp = (PyTypeObject *)PyObject_GetAttrString((PyObject *)Py_TYPE(b), "_LineIter");
+    if (tp == NULL)
+        return NULL;
+    NcLineIter *it = (NcLineIter *)tp->tp_alloc(tp, 0);
+    Py_DECREF(tp);
+    (void)st;
+    if (it == NULL)
+        return NULL;
+    it->bb = (NcByteBuffer *)Py_NewRef(b);
+    it->view = NULL;
+    it->spare[0] = it->spare[1] = NULL;
+    it->scan = 0;
+    it->scan_rpos = b->rpos;
+    it->scan_gen = b->gen;
+    it->keepends = keepends;
+    it->reuse = reuse;
+    it->eof = 0;
+    it->src.meth = NULL;
+    it->src.fd = -1;
+    if (a[0] == Py_None)
+        it->eof = 1;  /* no more input: the buffered lines, the last may lack its newline */
+    else if (source_resolve(a[0], &it->src) < 0) {
+        Py_DECREF(it);
+        return NULL;
+    }
+    return (PyObject *)it;
+}
+
+/* ---- type objects ----------------------------------------------------------------------- */
+
+static PyMethodDef bb_methods[] = {
+    {"writable", (PyCFunction)(void (*)(void))bb_writable, METH_FASTCALL, writable_doc},
+    {"commit", (PyCFunction)bb_commit, METH_O, commit_doc},
+    {"write", (PyCFunction)(void (*)(void))bb_write, METH_FASTCALL | METH_KEYWORDS, write_doc},
+    {"fill_from", (PyCFunction)bb_fill_from, METH_O, fill_from_doc},
+    {"peek", (PyCFunction)(void (*)(void))bb_peek, METH_FASTCALL, peek_doc},
+    {"read", (PyCFunction)(void (*)(void))bb_read, METH_FASTCALL, read_doc},
+    {"find", (PyCFunction)(void (*)(void))bb_find, METH_FASTCALL, find_doc},
+    {"read_until", (PyCFunction)(void (*)(void))bb_read_until, METH_FASTCALL | METH_KEYWORDS,
+     read_until_doc},
+    {"readinto", (PyCFunction)bb_readinto, METH_O, readinto_doc},
+    {"consume", (PyCFunction)bb_consume, METH_O, consume_doc},
+    {"compact", (PyCFunction)bb_compact, METH_NOARGS, compact_doc},
+    {"clear", (PyCFunction)bb_clear, METH_NOARGS, clear_doc},
+    {"iterlines", (PyCFunction)(void (*)(void))bb_iterlines, METH_FASTCALL | METH_KEYWORDS,
+     iterlines_doc},
+    {NULL},
+};
+
+static PyGetSetDef bb_getset[] = {
+    {"capacity", (getter)bb_get_capacity, NULL, "Size of the storage in bytes (fixed).", NULL},
+    {"free", (getter)bb_get_free, NULL,
+     "Bytes that can be written after the write cursor without compacting.", NULL},
+    {"readable", (getter)bb_get_readable, NULL, "Bytes between the read and write cursors (len).",
+     NULL},
+    {NULL},
+};
+
+PyDoc_STRVAR(bb_doc,
+"ByteBuffer(capacity=65536)\n--\n\n"
+"Owned, fixed-capacity storage with a read cursor and a write cursor.\n"
+"Fill it with writable()+commit(), write() or fill_from(); read it through\n"
+"borrowed Views (peek, read, read_until) that raise StaleViewError once the\n"
+"buffer moves or overwrites their bytes (compact, clear, an implicit\n"
+"compaction).  A view whose buffer export is held (memoryview(view)) is never\n"
+"changed under its holder: the buffer moves to fresh storage instead.  The\n"
+"buffer protocol exports the readable bytes, by the same rule.");
+
+static PyType_Slot bb_slots[] = {
+    {Py_tp_new, bb_new},
+    {Py_tp_dealloc, bb_dealloc},
+    {Py_tp_traverse, bb_traverse},
+    {Py_tp_clear, bb_clear_gc},
+    {Py_tp_repr, bb_repr},
+    {Py_tp_methods, bb_methods},
+    {Py_tp_getset, bb_getset},
+    {Py_tp_doc, (void *)bb_doc},
+    {Py_sq_length, bb_length},
+    {Py_bf_getbuffer, bb_getbuffer},
+    {0, NULL},
+};
+
+static PyType_Spec bb_spec = {
+    .name = "nocopy.ByteBuffer",
+    .basicsize = sizeof(NcByteBuffer),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = bb_slots,
+};
+
+static PyType_Slot lineiter_slots[] = {
+    {Py_tp_dealloc, lineiter_dealloc},
+    {Py_tp_traverse, lineiter_traverse},
+    {Py_tp_clear, lineiter_clear},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, lineiter_next},
+    {Py_tp_doc, "Iterator over the lines of a stream, buffered in a ByteBuffer."},
+    {0, NULL},
+};
+
+static PyType_Spec lineiter_spec = {
+    .name = "nocopy._core._LineIter",
+    .basicsize = sizeof(NcLineIter),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = lineiter_slots,
+};
+
+int
+nc_bytebuffer_module_init(PyObject *m, nc_state *st)
+{
+    st->ByteBufferType = (PyTypeObject *)PyType_FromModuleAndSpec(m, &bb_spec, NULL);
+    if (st->ByteBufferType == NULL)
+        return -1;
+    PyObject *it = PyType_FromModuleAndSpec(m, &lineiter_spec, NULL);
+    if (it == NULL)
+        return -1;
+    /* Reached through the ByteBuffer type so the module state needs no slot. */
+    int rc = PyObject_SetAttrString((PyObject *)st->ByteBufferType, "_LineIter", it);
+    Py_DECREF(it);
+    if (rc < 0)
+        return -1;
+    return PyModule_AddType(m, st->ByteBufferType);
+}

@@ -1,0 +1,34 @@
+/* buffer.h -- ByteBuffer: owned storage with a read and a write cursor.
+ *
+ * Exposed to other C files (the JSON encoder writes straight into a
+ * ByteBuffer's free space) through the few helpers below; the layout is here
+ * so they can be inlined, but only buffer.c changes the cursors' rules. */
+#ifndef NOCOPY_BUFFER_H
+#define NOCOPY_BUFFER_H
+
+#include "nocopy.h"
+
+typedef struct {
+    PyObject_HEAD
+    NcHolder *holder;     /* owned storage (owned); replaced when a held export forces a move */
+    Py_ssize_t rpos;      /* read cursor: readable bytes are [rpos, wpos) */
+    Py_ssize_t wpos;      /* write cursor: free space is [wpos, holder->len) */
+    NcView *wview;        /* owned or NULL: the last writable() view, reused when nobody holds it */
+    uint64_t gen;         /* bumped whenever storage moves or is reset (line iterators' scan cache) */
+    int busy;             /* a fill is running (Python code or a syscall): no mutation allowed */
+} NcByteBuffer;
+
+#define NcByteBuffer_Check(st, op) PyObject_TypeCheck((op), (st)->ByteBufferType)
+
+int nc_bytebuffer_module_init(PyObject *m, nc_state *st);
+
+/* Make at least n bytes of contiguous free space (compacting, or moving to
+ * fresh storage when a view of the old one is exported) and return a pointer
+ * to it in *out.  BufferTooSmall (needed = n) when n > capacity - readable;
+ * RuntimeError while a fill is running.  Nothing is committed. */
+int nc_bytebuffer_reserve(NcByteBuffer *b, Py_ssize_t n, char **out);
+/* Commit n bytes written at the pointer from nc_bytebuffer_reserve (caller
+ * guarantees n <= the reserved size). */
+void nc_bytebuffer_commit(NcByteBuffer *b, Py_ssize_t n);
+
+#endif /* NOCOPY_BUFFER_H */

@@ -1,0 +1,1084 @@
+/* json_encode.c -- the JSON encoder: values and containers straight into the
+ * destination memory, and the three entry points behind nocopy.json
+ * (dumps_into, dumps, and the streaming core of dump).
+ *
+ * Ownership rules:
+ * - The destination is pinned for the whole call: dumps_into holds a
+ *   writable buffer export of it (a bytearray under it cannot be resized by
+ *   a `default` callback: CPython raises BufferError), dump holds a holder of
+ *   its chunk buffer, dumps owns its growing bytes object.  Nothing is ever
+ *   written before the start offset.
+ * - Containers are walked with a strong reference to every key, value and
+ *   item while it is encoded, because `default` or a stream sink is Python
+ *   code that may mutate them.  Lists are re-measured before each item (the
+ *   stdlib's behaviour: a list shrunk by `default` just ends early); an exact
+ *   dict is walked with PyDict_Next and a size change raises RuntimeError
+ *   like iterating it in Python would (the stdlib iterates over a snapshot of
+ *   the items instead, which costs a list per dict; that one difference is
+ *   documented).  Dict subclasses and sort_keys go through a list of items,
+ *   exactly as the stdlib does (subclass .items() is honoured).
+ * - Circular detection keeps the chain of containers being encoded in a
+ *   small stack (no id() ints, no dict): a cycle can only go through an
+ *   ancestor.  Deep nesting is bounded by Py_EnterRecursiveCall.
+ * - Allocations in the steady state: none, except for ints beyond 64 bits
+ *   (their decimal text comes from int.__repr__), sort_keys and dict
+ *   subclasses (a list of items), and nesting deeper than 32 with
+ *   check_circular (the ancestor stack moves to the heap). */
+#include "json.h"
+#include "numfmt.h"
+
+#include <math.h>
+
+/* ---- writer slow paths ---------------------------------------------------- */
+
+int
+nc_jw_flush(nc_jw *w)
+{
+    switch (w->mode) {
+    case NC_JW_FIXED:
+        /* The destination is full: keep encoding into scratch to learn the
+         * exact size needed, recycling scratch as it fills. */
+        w->flushed += w->p - w->base;
+        w->overflowed = 1;
+        w->base = w->p = w->scratch;
+        w->end = w->scratch + NC_JW_SCRATCH;
+        return 0;
+    case NC_JW_GROW: {
+        Py_ssize_t used = w->p - w->base, cap = w->end - w->base;
+        if (cap > PY_SSIZE_T_MAX / 2) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        Py_ssize_t ncap = cap < 16384 ? 16384 : cap * 2;
+        if (w->grow == NULL) {
+            w->grow = PyBytes_FromStringAndSize(NULL, ncap);
+            if (w->grow == NULL)
+                return -1;
+            memcpy(PyBytes_AS_STRING(w->grow), w->base, (size_t)used);
+        }
+        else if (_PyBytes_Resize(&w->grow, ncap) < 0) {
+            return -1;  /* grow is NULL now, the old storage freed */
+        }
+        w->base = PyBytes_AS_STRING(w->grow);
+        w->p = w->base + used;
+        w->end = w->base + ncap;
+        return 0;
+    }
+    default: {
+        Py_ssize_t n = w->p - w->base;
+        if (n > 0) {
+            PyObject *chunk = (PyObject *)nc_view_new(w->st->ViewType, w->holder, 0, n);
+            if (chunk == NULL)
+                return -1;
+            PyObject *r = PyObject_CallOneArg(w->sink, chunk);
+            Py_DECREF(chunk);
+            if (r == NULL)
+                return -1;
+            Py_DECREF(r);
+        }
+        w->flushed += n;
+        w->p = w->base;
+        return 0;
+    }
+    }
+}
+
+int
+nc_jw_write_slow(nc_jw *w, const char *src, Py_ssize_t n)
+{
+    while (n > 0) {
+        Py_ssize_t room = nc_jw_room(w);
+        if (room == 0) {
+            if (nc_jw_flush(w) < 0)
+                return -1;
+            continue;
+        }
+        Py_ssize_t k = room < n ? room : n;
+        memcpy(w->p, src, (size_t)k);
+        w->p += k;
+        src += k;
+        n -= k;
+    }
+    return 0;
+}
+
+int
+nc_jw_fill(nc_jw *w, char c, Py_ssize_t n)
+{
+    while (n > 0) {
+        Py_ssize_t room = nc_jw_room(w);
+        if (room == 0) {
+            if (nc_jw_flush(w) < 0)
+                return -1;
+            continue;
+        }
+        Py_ssize_t k = room < n ? room : n;
+        memset(w->p, c, (size_t)k);
+        w->p += k;
+        n -= k;
+    }
+    return 0;
+}
+
+static void
+nc_jw_dispose(nc_jw *w)
+{
+    Py_CLEAR(w->grow);
+}
+
+/* GROW mode: the document as a bytes object (owned); the writer is empty
+ * afterwards. */
+static PyObject *
+nc_jw_grow_finish(nc_jw *w)
+{
+    Py_ssize_t used = w->p - w->base;
+    if (w->grow == NULL)
+        return PyBytes_FromStringAndSize(w->scratch, used);
+    PyObject *b = w->grow;
+    w->grow = NULL;
+    if (_PyBytes_Resize(&b, used) < 0)
+        return NULL;
+    return b;
+}
+
+/* ---- integers ------------------------------------------------------------- */
+
+static const char DIGITS2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+static inline int
+u64_digits(uint64_t v)
+{
+    int n = 1;
+    while (v >= 10000) {
+        v /= 10000;
+        n += 4;
+    }
+    return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
+/* Decimal text of v at out (at least 20 bytes); returns the end.  Written
+ * back to front in place, two digits per step.  Private until numfmt.h grows
+ * nc_format_int64. */
+static char *
+fmt_u64(char *out, uint64_t v)
+{
+    char *end = out + u64_digits(v), *q = end;
+    while (v >= 100) {
+        unsigned idx = (unsigned)(v % 100) * 2;
+        v /= 100;
+        q -= 2;
+        q[0] = DIGITS2[idx];
+        q[1] = DIGITS2[idx + 1];
+    }
+    if (v >= 10) {
+        q[-2] = DIGITS2[v * 2];
+        q[-1] = DIGITS2[v * 2 + 1];
+    }
+    else {
+        q[-1] = (char)('0' + v);
+    }
+    return end;
+}
+
+static char *
+fmt_i64(char *out, long long v)
+{
+    if (v < 0) {
+        *out++ = '-';
+        return fmt_u64(out, (uint64_t)0 - (uint64_t)v);
+    }
+    return fmt_u64(out, (uint64_t)v);
+}
+
+/* ---- the encoder ---------------------------------------------------------- */
+
+#define NC_JSTACK_SMALL 32
+
+typedef struct {
+    nc_jw *w;
+    PyObject *defaultfn;            /* borrowed; NULL: none */
+    int skipkeys, ensure_ascii, check_circular, allow_nan, sort_keys;
+    int indented;
+    const char *item_sep;           /* borrowed from a str or static */
+    Py_ssize_t item_sep_len;
+    const char *key_sep;
+    Py_ssize_t key_sep_len;
+    const char *indent;             /* UTF-8 of an indent str; NULL: spaces */
+    Py_ssize_t indent_len;          /* bytes of indent, or number of spaces */
+    Py_ssize_t level;
+    PyObject **stack;               /* ancestors (borrowed: each is kept alive
+                                     * by its own parent's strong reference) */
+    Py_ssize_t depth, stack_cap;
+    PyObject *stack_small[NC_JSTACK_SMALL];
+} nc_jenc;
+
+static int enc_obj(nc_jenc *e, PyObject *o);
+
+static int
+push_marker(nc_jenc *e, PyObject *o)
+{
+    for (Py_ssize_t i = 0; i < e->depth; i++) {
+        if (e->stack[i] == o) {
+            PyErr_SetString(PyExc_ValueError, "Circular reference detected");
+            return -1;
+        }
+    }
+    if (e->depth == e->stack_cap) {
+        Py_ssize_t ncap = e->stack_cap * 2;
+        PyObject **ns;
+        if (e->stack == e->stack_small) {
+            ns = PyMem_New(PyObject *, ncap);
+            if (ns != NULL)
+                memcpy(ns, e->stack, sizeof(PyObject *) * (size_t)e->depth);
+        }
+        else {
+            ns = e->stack;
+            PyMem_Resize(ns, PyObject *, ncap);
+        }
+        if (ns == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        e->stack = ns;
+        e->stack_cap = ncap;
+    }
+    e->stack[e->depth++] = o;
+    return 0;
+}
+
+static inline void
+pop_marker(nc_jenc *e)
+{
+    e->depth--;
+}
+
+static int
+write_newline_indent(nc_jenc *e)
+{
+    nc_jw *w = e->w;
+    if (nc_jw_byte(w, '\n') < 0)
+        return -1;
+    for (Py_ssize_t i = 0; i < e->level; i++) {
+        int rc = e->indent ? nc_jw_write(w, e->indent, e->indent_len)
+                           : nc_jw_fill(w, ' ', e->indent_len);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static inline int
+write_sep(nc_jw *w, const char *sep, Py_ssize_t len)
+{
+    if (len == 1)
+        return nc_jw_byte(w, sep[0]);
+    return nc_jw_write(w, sep, len);
+}
+
+static inline int
+write_item_sep(nc_jenc *e)
+{
+    if (write_sep(e->w, e->item_sep, e->item_sep_len) < 0)
+        return -1;
+    return e->indented ? write_newline_indent(e) : 0;
+}
+
+/* Integer text, optionally in quotes (dict keys). */
+static int
+enc_int(nc_jenc *e, PyObject *o, int quoted)
+{
+    nc_jw *w = e->w;
+    char tmp[24], *out, *end;
+    int overflow = 0;
+    long long v;
+#if PY_VERSION_HEX >= 0x030C0000
+    if (PyUnstable_Long_IsCompact((PyLongObject *)o))
+        v = (long long)PyUnstable_Long_CompactValue((PyLongObject *)o);
+#else
+    /* 3.11: a size of -1, 0 or 1 is a single 30-bit digit. */
+    if ((size_t)(Py_SIZE(o) + 1) <= 2)
+        v = Py_SIZE(o) * (long long)((PyLongObject *)o)->ob_digit[0];
+#endif
+    else
+        v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow == 0) {
+        if (v == -1 && PyErr_Occurred())
+            return -1;
+        out = nc_jw_room(w) >= (Py_ssize_t)sizeof tmp ? w->p : tmp;
+        end = out;
+        if (quoted)
+            *end++ = '"';
+        end = fmt_i64(end, v);
+    }
+    else {
+        unsigned long long u = overflow > 0 ? PyLong_AsUnsignedLongLong(o) : (unsigned long long)-1;
+        if (overflow < 0 || (u == (unsigned long long)-1 && PyErr_Occurred())) {
+            /* Beyond 64 bits: int.__repr__ makes the text (one str), as the
+             * stdlib does; it also enforces the int max-str-digits limit. */
+            PyErr_Clear();
+            PyObject *s = PyLong_Type.tp_repr(o);
+            if (s == NULL)
+                return -1;
+            int rc = (quoted && nc_jw_byte(w, '"') < 0) ||
+                     nc_jw_write(w, (const char *)PyUnicode_DATA(s), PyUnicode_GET_LENGTH(s)) < 0 ||
+                     (quoted && nc_jw_byte(w, '"') < 0) ? -1 : 0;
+            Py_DECREF(s);
+            return rc;
+        }
+        out = nc_jw_room(w) >= (Py_ssize_t)sizeof tmp ? w->p : tmp;
+        end = out;
+        if (quoted)
+            *end++ = '"';
+        end = fmt_u64(end, u);
+    }
+    if (quoted)
+        *end++ = '"';
+    if (out == w->p) {
+        w->p = end;
+        return 0;
+    }
+    return nc_jw_write(w, tmp, end - tmp);
+}
+
+static void
+raise_out_of_range(PyObject *o)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_Format(PyExc_ValueError, "Out of range float values are not JSON compliant: %R", o);
+#else
+    (void)o;
+    PyErr_SetString(PyExc_ValueError, "Out of range float values are not JSON compliant");
+#endif
+}
+
+/* float.__repr__ text of o's value (subclasses' own __repr__ is ignored, as
+ * in the stdlib), or NaN/Infinity/-Infinity per allow_nan. */
+static int
+enc_float(nc_jenc *e, PyObject *o, int quoted)
+{
+    nc_jw *w = e->w;
+    double x = PyFloat_AS_DOUBLE(o);
+    if (!isfinite(x)) {
+        if (!e->allow_nan) {
+            raise_out_of_range(o);
+            return -1;
+        }
+        const char *t = isnan(x) ? "\"NaN\"" : x > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+        size_t n = strlen(t);
+        return quoted ? nc_jw_write(w, t, (Py_ssize_t)n) : nc_jw_write(w, t + 1, (Py_ssize_t)n - 2);
+    }
+    char tmp[NC_DOUBLE_MAX_CHARS + 2];
+    char *out = nc_jw_room(w) >= (Py_ssize_t)sizeof tmp ? w->p : tmp;
+    char *end = out;
+    if (quoted)
+        *end++ = '"';
+    int n = nc_format_double(x, end);
+    if (n <= 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    end += n;
+    if (quoted)
+        *end++ = '"';
+    if (out == w->p) {
+        w->p = end;
+        return 0;
+    }
+    return nc_jw_write(w, tmp, end - tmp);
+}
+
+static int
+enc_seq(nc_jenc *e, PyObject *seq)
+{
+    nc_jw *w = e->w;
+    int is_list = PyList_Check(seq), rc = -1, pushed = 0;
+    if (Py_SIZE(seq) == 0)
+        return nc_jw_write(w, "[]", 2);
+    if (e->check_circular) {
+        if (push_marker(e, seq) < 0)
+            return -1;
+        pushed = 1;
+    }
+    if (nc_jw_byte(w, '[') < 0)
+        goto done;
+    if (e->indented) {
+        e->level++;
+        if (write_newline_indent(e) < 0)
+            goto done;
+    }
+    /* Py_SIZE re-read every round: `default` may shrink the list. */
+    for (Py_ssize_t i = 0; i < Py_SIZE(seq); i++) {
+        if (i > 0 && write_item_sep(e) < 0)
+            goto done;
+        PyObject *item = is_list ? PyList_GET_ITEM(seq, i) : PyTuple_GET_ITEM(seq, i);
+        Py_INCREF(item);
+        int r = enc_obj(e, item);
+        Py_DECREF(item);
+        if (r < 0)
+            goto done;
+    }
+    if (e->indented) {
+        e->level--;
+        if (write_newline_indent(e) < 0)
+            goto done;
+    }
+    rc = nc_jw_byte(w, ']');
+done:
+    if (pushed)
+        pop_marker(e);
+    return rc;
+}
+
+/* One "key": value pair; *first tracks the item separator.  Keys are
+ * converted as the stdlib converts them; unsupported keys are skipped with
+ * skipkeys, else TypeError. */
+static int
+enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first)
+{
+    nc_jw *w = e->w;
+    int kind;  /* 0 str, 1 float, 2 const, 3 int */
+    if (PyUnicode_CheckExact(key) && !e->indented) {
+        /* Hot path: str key of a compact document. */
+        if (*first)
+            *first = 0;
+        else if (write_sep(w, e->item_sep, e->item_sep_len) < 0)
+            return -1;
+        if (nc_json_write_str(w, key, e->ensure_ascii) < 0 ||
+            write_sep(w, e->key_sep, e->key_sep_len) < 0)
+            return -1;
+        return enc_obj(e, value);
+    }
+    if (PyUnicode_Check(key))
+        kind = 0;
+    else if (PyFloat_Check(key))
+        kind = 1;
+    else if (key == Py_True || key == Py_False || key == Py_None)
+        kind = 2;
+    else if (PyLong_Check(key))
+        kind = 3;
+    else if (e->skipkeys)
+        return 0;
+    else {
+        PyErr_Format(PyExc_TypeError, "keys must be str, int, float, bool or None, not %.100s",
+                     Py_TYPE(key)->tp_name);
+        return -1;
+    }
+    if (*first)
+        *first = 0;
+    else if (write_item_sep(e) < 0)
+        return -1;
+    int rc;
+    switch (kind) {
+    case 0:
+        rc = nc_json_write_str(w, key, e->ensure_ascii);
+        break;
+    case 1:
+        rc = enc_float(e, key, 1);
+        break;
+    case 2:
+        rc = key == Py_True ? nc_jw_write(w, "\"true\"", 6)
+             : key == Py_False ? nc_jw_write(w, "\"false\"", 7) : nc_jw_write(w, "\"null\"", 6);
+        break;
+    default:
+        rc = enc_int(e, key, 1);
+        break;
+    }
+    if (rc < 0 || write_sep(w, e->key_sep, e->key_sep_len) < 0)
+        return -1;
+    return enc_obj(e, value);
+}
+
+static int
+enc_dict(nc_jenc *e, PyObject *d)
+{
+    nc_jw *w = e->w;
+    int rc = -1, pushed = 0, first = 1;
+    PyObject *items = NULL;
+    if (PyDict_GET_SIZE(d) == 0)
+        return nc_jw_write(w, "{}", 2);
+    if (e->check_circular) {
+        if (push_marker(e, d) < 0)
+            return -1;
+        pushed = 1;
+    }
+    if (nc_jw_byte(w, '{') < 0)
+        goto done;
+    if (e->indented) {
+        e->level++;
+        if (write_newline_indent(e) < 0)
+            goto done;
+    }
+    if (PyDict_CheckExact(d) && !e->sort_keys) {
+        Py_ssize_t pos = 0, size = PyDict_GET_SIZE(d);
+        PyObject *k, *v;  /* borrowed from PyDict_Next, then owned */
+        while (PyDict_Next(d, &pos, &k, &v)) {
+            Py_INCREF(k);
+            Py_INCREF(v);
+            int r = enc_item(e, k, v, &first);
+            Py_DECREF(k);
+            Py_DECREF(v);
+            if (r < 0)
+                goto done;
+            if (PyDict_GET_SIZE(d) != size) {
+                PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+                goto done;
+            }
+        }
+    }
+    else {
+        items = PyMapping_Items(d);
+        if (items == NULL)
+            goto done;
+        if (e->sort_keys && PyList_Sort(items) < 0)
+            goto done;
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+            PyObject *item = PyList_GET_ITEM(items, i);
+            if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+                PyErr_SetString(PyExc_ValueError, "items must return 2-tuples");
+                goto done;
+            }
+            Py_INCREF(item);
+            int r = enc_item(e, PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1), &first);
+            Py_DECREF(item);
+            if (r < 0)
+                goto done;
+        }
+    }
+    if (e->indented) {
+        e->level--;
+        if (write_newline_indent(e) < 0)
+            goto done;
+    }
+    rc = nc_jw_byte(w, '}');
+done:
+    Py_XDECREF(items);
+    if (pushed)
+        pop_marker(e);
+    return rc;
+}
+
+static int
+enc_default(nc_jenc *e, PyObject *o)
+{
+    int rc = -1, pushed = 0;
+    if (e->defaultfn == NULL) {
+        PyObject *name = PyType_GetName(Py_TYPE(o));
+        if (name != NULL) {
+            PyErr_Format(PyExc_TypeError, "Object of type %U is not JSON serializable", name);
+            Py_DECREF(name);
+        }
+        return -1;
+    }
+    if (e->check_circular) {
+        if (push_marker(e, o) < 0)
+            return -1;
+        pushed = 1;
+    }
+    PyObject *newobj = PyObject_CallOneArg(e->defaultfn, o);
+    if (newobj == NULL)
+        goto done;
+    if (Py_EnterRecursiveCall(" while encoding a JSON object") == 0) {
+        rc = enc_obj(e, newobj);
+        Py_LeaveRecursiveCall();
+    }
+    Py_DECREF(newobj);
+done:
+    if (pushed)
+        pop_marker(e);
+    return rc;
+}
+
+static int
+enc_container(nc_jenc *e, PyObject *o, int is_dict)
+{
+    if (Py_EnterRecursiveCall(" while encoding a JSON object"))
+        return -1;
+    int rc = is_dict ? enc_dict(e, o) : enc_seq(e, o);
+    Py_LeaveRecursiveCall();
+    return rc;
+}
+
+static int
+enc_obj(nc_jenc *e, PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    /* Exact types first (the common case, one compare each), then the
+     * stdlib's order for singletons and subclasses. */
+    if (t == &PyUnicode_Type)
+        return nc_json_write_str(e->w, o, e->ensure_ascii);
+    if (t == &PyLong_Type)
+        return enc_int(e, o, 0);
+    if (t == &PyDict_Type)
+        return enc_container(e, o, 1);
+    if (t == &PyList_Type || t == &PyTuple_Type)
+        return enc_container(e, o, 0);
+    if (t == &PyFloat_Type)
+        return enc_float(e, o, 0);
+    if (o == Py_None)
+        return nc_jw_write(e->w, "null", 4);
+    if (o == Py_True)
+        return nc_jw_write(e->w, "true", 4);
+    if (o == Py_False)
+        return nc_jw_write(e->w, "false", 5);
+    if (PyUnicode_Check(o))
+        return nc_json_write_str(e->w, o, e->ensure_ascii);
+    if (PyLong_Check(o))
+        return enc_int(e, o, 0);
+    if (PyFloat_Check(o))
+        return enc_float(e, o, 0);
+    if (PyList_Check(o) || PyTuple_Check(o))
+        return enc_container(e, o, 0);
+    if (PyDict_Check(o))
+        return enc_container(e, o, 1);
+    return enc_default(e, o);
+}
+
+/* ---- options ---------------------------------------------------------------- */
+
+typedef struct {
+    PyObject *indent;      /* borrowed, NULL: None */
+    PyObject *separators;  /* borrowed, NULL: None */
+} nc_jopt_raw;
+
+static void
+enc_init(nc_jenc *e, nc_jw *w)
+{
+    memset(e, 0, offsetof(nc_jenc, stack_small));
+    e->w = w;
+    e->check_circular = 1;
+    e->allow_nan = 1;
+    e->stack = e->stack_small;
+    e->stack_cap = NC_JSTACK_SMALL;
+}
+
+static void
+enc_dispose(nc_jenc *e)
+{
+    if (e->stack != e->stack_small)
+        PyMem_Free(e->stack);
+    e->stack = e->stack_small;
+}
+
+static int
+set_flag(int *flag, PyObject *v)
+{
+    int b = PyObject_IsTrue(v);
+    if (b < 0)
+        return -1;
+    *flag = b;
+    return 0;
+}
+
+/* Store one keyword option: 1 when the name is an option, 0 when it is not
+ * (the caller raises), -1 on a bad value. */
+static int
+set_option(nc_jenc *e, nc_jopt_raw *raw, PyObject *name, PyObject *v)
+{
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(name, &n);
+    if (s == NULL)
+        return -1;
+#define IS(lit) (n == (Py_ssize_t)sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
+    if (IS("ensure_ascii"))
+        return set_flag(&e->ensure_ascii, v) < 0 ? -1 : 1;
+    if (IS("sort_keys"))
+        return set_flag(&e->sort_keys, v) < 0 ? -1 : 1;
+    if (IS("indent")) {
+        raw->indent = v == Py_None ? NULL : v;
+        return 1;
+    }
+    if (IS("separators")) {
+        raw->separators = v == Py_None ? NULL : v;
+        return 1;
+    }
+    if (IS("default")) {
+        if (v != Py_None && !PyCallable_Check(v)) {
+            PyErr_Format(PyExc_TypeError, "default must be callable or None, not %.100s",
+                         Py_TYPE(v)->tp_name);
+            return -1;
+        }
+        e->defaultfn = v == Py_None ? NULL : v;
+        return 1;
+    }
+    if (IS("skipkeys"))
+        return set_flag(&e->skipkeys, v) < 0 ? -1 : 1;
+    if (IS("check_circular"))
+        return set_flag(&e->check_circular, v) < 0 ? -1 : 1;
+    if (IS("allow_nan"))
+        return set_flag(&e->allow_nan, v) < 0 ? -1 : 1;
+#undef IS
+    return 0;
+}
+
+static int
+sep_utf8(PyObject *s, const char **out, Py_ssize_t *len)
+{
+    if (!PyUnicode_Check(s)) {
+        PyErr_Format(PyExc_TypeError, "separators must be a pair of str, not %.100s",
+                     Py_TYPE(s)->tp_name);
+        return -1;
+    }
+    *out = PyUnicode_AsUTF8AndSize(s, len);
+    return *out == NULL ? -1 : 0;
+}
+
+/* Resolve indent and separators once the keywords are all seen. */
+static int
+finish_options(nc_jenc *e, nc_jopt_raw *raw)
+{
+    PyObject *ind = raw->indent, *sep = raw->separators;
+    if (ind != NULL) {
+        e->indented = 1;
+        if (PyLong_Check(ind)) {
+            Py_ssize_t k = PyLong_AsSsize_t(ind);
+            if (k == -1 && PyErr_Occurred())
+                return -1;
+            e->indent = NULL;
+            e->indent_len = k < 0 ? 0 : k;  /* ' ' * -1 == '' */
+        }
+        else if (PyUnicode_Check(ind)) {
+            e->indent = PyUnicode_AsUTF8AndSize(ind, &e->indent_len);
+            if (e->indent == NULL)
+                return -1;
+        }
+        else {
+            PyErr_Format(PyExc_TypeError, "indent must be None, an int or a str, not %.100s",
+                         Py_TYPE(ind)->tp_name);
+            return -1;
+        }
+    }
+    if (sep != NULL) {
+        if (!PyTuple_Check(sep) && !PyList_Check(sep)) {
+            PyErr_Format(PyExc_TypeError,
+                         "separators must be a (item_separator, key_separator) tuple, not %.100s",
+                         Py_TYPE(sep)->tp_name);
+            return -1;
+        }
+        if (PySequence_Fast_GET_SIZE(sep) != 2) {
+            PyErr_Format(PyExc_ValueError, "separators must have 2 items, not %zd",
+                         PySequence_Fast_GET_SIZE(sep));
+            return -1;
+        }
+        if (sep_utf8(PySequence_Fast_GET_ITEM(sep, 0), &e->item_sep, &e->item_sep_len) < 0 ||
+            sep_utf8(PySequence_Fast_GET_ITEM(sep, 1), &e->key_sep, &e->key_sep_len) < 0)
+            return -1;
+    }
+    else {
+        /* nocopy's compact default; with indent, json.dumps' (",", ": "). */
+        e->item_sep = ",";
+        e->item_sep_len = 1;
+        e->key_sep = e->indented ? ": " : ":";
+        e->key_sep_len = e->indented ? 2 : 1;
+    }
+    return 0;
+}
+
+/* Keywords of a FASTCALL call: options, plus `offset` when offset_out is
+ * given.  Raises TypeError for unknown or repeated names. */
+static int
+parse_keywords(const char *fname, nc_jenc *e, PyObject *const *kwvalues, PyObject *kwnames,
+               PyObject **offset_out)
+{
+    nc_jopt_raw raw = {NULL, NULL};
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i);
+        if (offset_out != NULL && PyUnicode_CompareWithASCIIString(name, "offset") == 0) {
+            if (*offset_out != NULL) {
+                PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument 'offset'", fname);
+                return -1;
+            }
+            *offset_out = kwvalues[i];
+            continue;
+        }
+        int r = set_option(e, &raw, name, kwvalues[i]);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fname, name);
+            return -1;
+        }
+    }
+    return finish_options(e, &raw);
+}
+
+/* ---- entry points ------------------------------------------------------------ */
+
+static int
+raise_too_small(nc_state *st, Py_ssize_t needed, Py_ssize_t have)
+{
+    PyObject *msg = PyUnicode_FromFormat(
+        "JSON document does not fit: the buffer needs %zd bytes, it has %zd", needed, have);
+    if (msg == NULL)
+        return -1;
+    PyObject *exc = PyObject_CallFunction(st->BufferTooSmall, "On", msg, needed);
+    Py_DECREF(msg);
+    if (exc != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+    return -1;
+}
+
+/* Encode obj into [dst + offset, dst + len).  Returns the document length,
+ * or -1 with an exception; *overflow set when it did not fit (the length is
+ * then still exact). */
+static Py_ssize_t
+encode_fixed(nc_jenc *e, nc_jw *w, PyObject *obj, char *dst, Py_ssize_t len, Py_ssize_t offset,
+             int *overflow)
+{
+    w->mode = NC_JW_FIXED;
+    w->base = w->p = dst + offset;
+    w->end = dst + len;
+    int rc = enc_obj(e, obj);
+    if (rc < 0)
+        return -1;
+    *overflow = w->overflowed;
+    return nc_jw_total(w);
+}
+
+static Py_ssize_t
+parse_offset(PyObject *o)
+{
+    if (o == NULL)
+        return 0;
+    Py_ssize_t off = PyNumber_AsSsize_t(o, PyExc_OverflowError);
+    if (off == -1 && PyErr_Occurred())
+        return -1;
+    if (off < 0) {
+        PyErr_SetString(PyExc_ValueError, "offset must be >= 0");
+        return -1;
+    }
+    return off;
+}
+
+/* dumps_into for an object with writable() and commit(n) (a ByteBuffer):
+ * encode into its free space, commit what was written. */
+static PyObject *
+dumps_into_committing(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, PyObject *bb,
+                      Py_ssize_t offset)
+{
+    Py_buffer view;
+    int overflow = 0;
+    if (offset != 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "offset must be 0 when writing into a ByteBuffer's free space");
+        return NULL;
+    }
+    PyObject *space = PyObject_CallMethod(bb, "writable", NULL);
+    if (space == NULL)
+        return NULL;
+    int got = PyObject_GetBuffer(space, &view, PyBUF_WRITABLE);
+    Py_DECREF(space);
+    if (got < 0)
+        return NULL;
+    Py_ssize_t n = encode_fixed(e, w, obj, view.buf, view.len, 0, &overflow);
+    Py_ssize_t have = view.len;
+    PyBuffer_Release(&view);  /* before commit: the owner may check exports */
+    if (n < 0)
+        return NULL;
+    if (overflow) {
+        raise_too_small(st, n, have);
+        return NULL;
+    }
+    PyObject *r = PyObject_CallMethod(bb, "commit", "n", n);
+    if (r == NULL)
+        return NULL;
+    Py_DECREF(r);
+    return PyLong_FromSsize_t(n);
+}
+
+PyDoc_STRVAR(dumps_into_doc,
+"json_dumps_into($module, obj, buf, /, offset=0, **options)\n--\n\n"
+"Write obj as JSON (UTF-8) into the writable buffer buf at offset and return\n"
+"the end offset.  O(document): no intermediate str or bytes is made.\n"
+"buf: bytearray, writable memoryview, View (its window), mmap, array, or an\n"
+"object with writable() and commit(n) (a ByteBuffer: offset must be 0, the\n"
+"return value is the number of bytes committed).  When the document does not\n"
+"fit, BufferTooSmall is raised with .needed = offset + document length (the\n"
+"smallest len(buf) that fits); bytes before offset are untouched, bytes from\n"
+"offset on may have been overwritten.");
+
+static PyObject *
+json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyObject *kwnames)
+{
+    nc_state *st = (nc_state *)PyModule_GetState(module);
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *offset_obj = NULL, *result = NULL;
+    nc_jw w;
+    nc_jenc e;
+    Py_buffer view;
+    int overflow = 0;
+    if (nargs < 2 || nargs > 3) {
+        PyErr_Format(PyExc_TypeError, "dumps_into() takes 2 or 3 positional arguments (%zd given)",
+                     nargs);
+        return NULL;
+    }
+    if (nargs == 3)
+        offset_obj = args[2];
+    w.flushed = 0;
+    w.overflowed = 0;
+    w.grow = NULL;
+    w.st = st;
+    enc_init(&e, &w);
+    if (kwnames != NULL && parse_keywords("dumps_into", &e, args + nargs, kwnames, &offset_obj) < 0)
+        goto done;
+    if (kwnames == NULL) {
+        e.item_sep = ",";
+        e.item_sep_len = 1;
+        e.key_sep = ":";
+        e.key_sep_len = 1;
+    }
+    Py_ssize_t offset = parse_offset(offset_obj);
+    if (offset < 0)
+        goto done;
+    PyObject *buf = args[1];
+    if (!PyObject_CheckBuffer(buf)) {
+        if (PyObject_HasAttrString(buf, "writable") && PyObject_HasAttrString(buf, "commit")) {
+            result = dumps_into_committing(st, &e, &w, args[0], buf, offset);
+            goto done;
+        }
+        PyErr_Format(PyExc_TypeError, "dumps_into() argument 'buf' must be a writable buffer, not %.100s",
+                     Py_TYPE(buf)->tp_name);
+        goto done;
+    }
+    if (PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE) < 0) {
+        if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError,
+                         "dumps_into() argument 'buf' must be a writable C-contiguous buffer, "
+                         "not a read-only or strided %.100s", Py_TYPE(buf)->tp_name);
+        }
+        goto done;
+    }
+    if (offset > view.len) {
+        PyErr_Format(PyExc_ValueError, "offset %zd is beyond the end of the buffer (%zd bytes)",
+                     offset, view.len);
+        PyBuffer_Release(&view);
+        goto done;
+    }
+    Py_ssize_t n = encode_fixed(&e, &w, args[0], view.buf, view.len, offset, &overflow);
+    Py_ssize_t have = view.len;
+    PyBuffer_Release(&view);
+    if (n < 0)
+        goto done;
+    if (overflow) {
+        raise_too_small(st, offset + n, have);
+        goto done;
+    }
+    result = PyLong_FromSsize_t(offset + n);
+done:
+    enc_dispose(&e);
+    return result;
+}
+
+PyDoc_STRVAR(dumps_doc,
+"json_dumps($module, obj, /, **options)\n--\n\n"
+"Return obj as JSON in a new bytes object (UTF-8).  O(document): one bytes\n"
+"object; small documents are built on the C stack, larger ones in place in a\n"
+"growing bytes object (no final copy).");
+
+static PyObject *
+json_dumps(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyObject *kwnames)
+{
+    nc_state *st = (nc_state *)PyModule_GetState(module);
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *result = NULL;
+    nc_jw w;
+    nc_jenc e;
+    if (nargs != 1) {
+        PyErr_Format(PyExc_TypeError, "dumps() takes exactly 1 positional argument (%zd given)", nargs);
+        return NULL;
+    }
+    w.mode = NC_JW_GROW;
+    w.flushed = 0;
+    w.overflowed = 0;
+    w.grow = NULL;
+    w.st = st;
+    w.base = w.p = w.scratch;
+    w.end = w.scratch + NC_JW_SCRATCH;
+    enc_init(&e, &w);
+    if (parse_keywords("dumps", &e, args + nargs, kwnames, NULL) < 0)
+        goto done;
+    if (enc_obj(&e, args[0]) < 0)
+        goto done;
+    result = nc_jw_grow_finish(&w);
+done:
+    nc_jw_dispose(&w);
+    enc_dispose(&e);
+    return result;
+}
+
+PyDoc_STRVAR(dump_stream_doc,
+"json_dump_stream($module, obj, sink, chunk, /, **options)\n--\n\n"
+"Streaming core of nocopy.json.dump: encode obj through the fixed writable\n"
+"buffer `chunk`, calling sink(view) with a View of the filled part whenever it\n"
+"is full and once at the end; sink must consume the bytes before returning\n"
+"(the buffer is reused).  Returns the document length.  Peak memory: the\n"
+"chunk, whatever the document size.");
+
+static PyObject *
+json_dump_stream(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyObject *kwnames)
+{
+    nc_state *st = (nc_state *)PyModule_GetState(module);
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *result = NULL;
+    NcHolder *holder = NULL;
+    nc_jw w;
+    nc_jenc e;
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "json_dump_stream() takes exactly 3 positional arguments (%zd given)",
+                     nargs);
+        return NULL;
+    }
+    if (!PyCallable_Check(args[1])) {
+        PyErr_Format(PyExc_TypeError, "sink must be callable, not %.100s", Py_TYPE(args[1])->tp_name);
+        return NULL;
+    }
+    w.mode = NC_JW_STREAM;
+    w.flushed = 0;
+    w.overflowed = 0;
+    w.grow = NULL;
+    w.st = st;
+    w.sink = args[1];
+    enc_init(&e, &w);
+    if (parse_keywords("dump", &e, args + nargs, kwnames, NULL) < 0)
+        goto done;
+    holder = nc_holder_from_object(st, args[2]);
+    if (holder == NULL)
+        goto done;
+    if (holder->readonly || holder->len < NC_JW_MIN_CHUNK) {
+        PyErr_Format(PyExc_ValueError, "the chunk buffer must be writable and at least %d bytes",
+                     NC_JW_MIN_CHUNK);
+        goto done;
+    }
+    w.holder = holder;
+    w.base = w.p = holder->buf;
+    w.end = holder->buf + holder->len;
+    if (enc_obj(&e, args[0]) < 0 || nc_jw_flush(&w) < 0)
+        goto done;
+    result = PyLong_FromSsize_t(w.flushed);
+done:
+    Py_XDECREF(holder);
+    enc_dispose(&e);
+    return result;
+}
+
+static PyMethodDef json_methods[] = {
+    {"json_dumps_into", (PyCFunction)(void (*)(void))json_dumps_into, METH_FASTCALL | METH_KEYWORDS,
+     dumps_into_doc},
+    {"json_dumps", (PyCFunction)(void (*)(void))json_dumps, METH_FASTCALL | METH_KEYWORDS, dumps_doc},
+    {"json_dump_stream", (PyCFunction)(void (*)(void))json_dump_stream, METH_FASTCALL | METH_KEYWORDS,
+     dump_stream_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+int
+nc_json_module_init(PyObject *m, nc_state *st)
+{
+    (void)st;
+    return PyModule_AddFunctions(m, json_methods);
+}

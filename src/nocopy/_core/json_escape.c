@@ -1,0 +1,269 @@
+/* json_escape.c -- str -> JSON string literal, straight into the writer.
+ *
+ * Ownership: borrows the str for the duration of the call and nothing else;
+ * no intermediate str or bytes is ever made (no PyUnicode_AsUTF8, whose
+ * cached UTF-8 copy would be one allocation per string).  The code points are
+ * read from the str's own 1/2/4-byte storage and encoded to UTF-8 (or to
+ * \uXXXX escapes with ensure_ascii) in one pass.
+ *
+ * Escaping is the stdlib's: '"' '\\' '\b' '\f' '\n' '\r' '\t' get their short
+ * escapes, other controls below 0x20 become \u00XX; with ensure_ascii also
+ * DEL (0x7f) and everything non-ASCII become \uXXXX (lowercase hex, astral
+ * characters as surrogate pairs).  Without ensure_ascii, a lone surrogate
+ * cannot be UTF-8: json.dumps() would emit it in its str and the caller's
+ * .encode("utf-8") would fail, so we raise UnicodeEncodeError too (the
+ * position is the one inside the offending str, not inside the document). */
+#include "json.h"
+
+/* 0: copied as is; otherwise the letter after the backslash, 'u' for \u00XX. */
+static const char ESC[128] = {
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'b', 't', 'n', 'u', 'f', 'r', 'u', 'u',
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+    0, 0, '"', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '\\', 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+static const char HEX[16] = "0123456789abcdef";
+
+/* The most bytes one code point can become: an astral char under
+ * ensure_ascii is two \uXXXX escapes. */
+#define MAX_PER_CHAR 12
+
+static inline char *
+put_u(char *out, Py_UCS4 c)
+{
+    out[0] = '\\';
+    out[1] = 'u';
+    out[2] = HEX[(c >> 12) & 0xf];
+    out[3] = HEX[(c >> 8) & 0xf];
+    out[4] = HEX[(c >> 4) & 0xf];
+    out[5] = HEX[c & 0xf];
+    return out + 6;
+}
+
+/* Escape of an ASCII char that needs one (ESC[c] != 0, or DEL). */
+static inline char *
+put_ascii_escape(char *out, Py_UCS4 c)
+{
+    char e = c < 128 ? ESC[c] : 0;
+    if (e != 'u' && e != 0) {  /* 0 here: DEL under ensure_ascii */
+        out[0] = '\\';
+        out[1] = e;
+        return out + 2;
+    }
+    return put_u(out, c);
+}
+
+/* Length of the prefix of the ASCII bytes s[0:n] that is copied verbatim.
+ * Eight bytes at a time: a word is clean when no byte is below 0x20, none is
+ * '"' or '\\' and (ensure_ascii) none is DEL.  All bytes are < 0x80 here, so
+ * the classic "has byte less than / has zero byte" tricks are exact as
+ * predicates; a dirty word is rescanned bytewise. */
+static inline int
+word_dirty(uint64_t x, int ensure_ascii)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    /* x, q, b (and x ^ DEL) have clear high bits, so a set high bit after the
+     * subtraction means a byte below 0x20 / a zero byte somewhere. */
+    uint64_t bad = (x - ones * 0x20) | (q - ones) | (b - ones);
+    if (ensure_ascii)
+        bad |= (x ^ (ones * 0x7f)) - ones;
+    return (bad & highs) != 0;
+}
+
+static Py_ssize_t
+ascii_clean_prefix(const unsigned char *s, Py_ssize_t n, int ensure_ascii)
+{
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        if (word_dirty(x, ensure_ascii))
+            break;
+    }
+    for (; i < n; i++) {
+        unsigned char c = s[i];
+        if (ESC[c] != 0 || (ensure_ascii && c == 0x7f))
+            return i;
+    }
+    return n;
+}
+
+static int
+write_ascii(nc_jw *w, const unsigned char *s, Py_ssize_t n, int ensure_ascii)
+{
+    Py_ssize_t i = 0;
+    while (i < n) {
+        Py_ssize_t run = ascii_clean_prefix(s + i, n - i, ensure_ascii);
+        if (run && nc_jw_write(w, (const char *)s + i, run) < 0)
+            return -1;
+        i += run;
+        if (i == n)
+            break;
+        char tmp[6];
+        char *e = put_ascii_escape(tmp, s[i]);
+        if (nc_jw_write(w, tmp, e - tmp) < 0)
+            return -1;
+        i++;
+    }
+    return 0;
+}
+
+static void
+raise_surrogate(PyObject *str, Py_ssize_t i)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(str), j = i + 1;
+    while (j < n && Py_UNICODE_IS_SURROGATE(PyUnicode_READ_CHAR(str, j)))
+        j++;
+    PyObject *exc = PyObject_CallFunction(PyExc_UnicodeEncodeError, "sOnns", "utf-8", str,
+                                          i, j, "surrogates not allowed");
+    if (exc != NULL) {
+        PyErr_SetObject(PyExc_UnicodeEncodeError, exc);
+        Py_DECREF(exc);
+    }
+}
+
+/* One non-ASCII-path code point; NULL on a lone surrogate without
+ * ensure_ascii (the caller raises). */
+static inline char *
+put_char(char *out, Py_UCS4 c, int ensure_ascii)
+{
+    if (c < 0x80) {
+        if (ESC[c] == 0 && !(ensure_ascii && c == 0x7f)) {
+            *out = (char)c;
+            return out + 1;
+        }
+        return put_ascii_escape(out, c);
+    }
+    if (ensure_ascii) {
+        if (c >= 0x10000) {
+            Py_UCS4 v = c - 0x10000;
+            out = put_u(out, 0xd800 | (v >> 10));
+            return put_u(out, 0xdc00 | (v & 0x3ff));
+        }
+        return put_u(out, c);
+    }
+    if (c < 0x800) {
+        out[0] = (char)(0xc0 | (c >> 6));
+        out[1] = (char)(0x80 | (c & 0x3f));
+        return out + 2;
+    }
+    if (c < 0x10000) {
+        if (Py_UNICODE_IS_SURROGATE(c))
+            return NULL;
+        out[0] = (char)(0xe0 | (c >> 12));
+        out[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (c & 0x3f));
+        return out + 3;
+    }
+    out[0] = (char)(0xf0 | (c >> 18));
+    out[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+    out[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+    out[3] = (char)(0x80 | (c & 0x3f));
+    return out + 4;
+}
+
+/* Encode [i, n) of a 1/2/4-byte-kind string.  Runs of chars that fit the
+ * room at worst-case size go without bounds checks; near the end of the room
+ * one char at a time goes through a local array so the room is filled
+ * exactly (see json.h). */
+#define DEFINE_WRITE_KIND(NAME, T)                                                     \
+static int                                                                             \
+NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n, int ensure_ascii)              \
+{                                                                                      \
+    Py_ssize_t i = 0;                                                                  \
+    while (i < n) {                                                                    \
+        Py_ssize_t chunk = nc_jw_room(w) / MAX_PER_CHAR;                               \
+        if (chunk > n - i)                                                             \
+            chunk = n - i;                                                             \
+        if (chunk > 0) {                                                               \
+            char *out = w->p;                                                          \
+            Py_ssize_t stop = i + chunk;                                               \
+            for (; i < stop; i++) {                                                    \
+                Py_UCS4 c = s[i];                                                      \
+                if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {                  \
+                    *out++ = (char)c;                                                  \
+                    continue;                                                          \
+                }                                                                      \
+                char *next = put_char(out, c, ensure_ascii);                           \
+                if (next == NULL) {                                                    \
+                    w->p = out;                                                        \
+                    raise_surrogate(str, i);                                           \
+                    return -1;                                                         \
+                }                                                                      \
+                out = next;                                                            \
+            }                                                                          \
+            w->p = out;                                                                \
+            continue;                                                                  \
+        }                                                                              \
+        char tmp[MAX_PER_CHAR];                                                        \
+        char *e = put_char(tmp, s[i], ensure_ascii);                                   \
+        if (e == NULL) {                                                               \
+            raise_surrogate(str, i);                                                   \
+            return -1;                                                                 \
+        }                                                                              \
+        if (nc_jw_write(w, tmp, e - tmp) < 0)                                          \
+            return -1;                                                                 \
+        i++;                                                                           \
+    }                                                                                  \
+    return 0;                                                                          \
+}
+
+DEFINE_WRITE_KIND(write_ucs1, Py_UCS1)
+DEFINE_WRITE_KIND(write_ucs2, Py_UCS2)
+DEFINE_WRITE_KIND(write_ucs4, Py_UCS4)
+
+int
+nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    const void *data = PyUnicode_DATA(s);
+    int rc;
+    /* Whole clean ASCII string in one go, scanned and copied in the same
+     * pass eight bytes at a time: the common key/value case. */
+    if (PyUnicode_IS_ASCII(s) && nc_jw_room(w) >= n + 2) {
+        const unsigned char *src = data;
+        char *out = w->p + 1;
+        Py_ssize_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t x;
+            memcpy(&x, src + i, 8);
+            if (word_dirty(x, ensure_ascii))
+                goto general;
+            memcpy(out + i, &x, 8);
+        }
+        for (; i < n; i++) {
+            unsigned char c = src[i];
+            if (ESC[c] != 0 || (ensure_ascii && c == 0x7f))
+                goto general;
+            out[i] = (char)c;
+        }
+        w->p[0] = '"';
+        out[n] = '"';
+        w->p = out + n + 1;
+        return 0;
+    }
+general:
+    if (nc_jw_byte(w, '"') < 0)
+        return -1;
+    switch (PyUnicode_KIND(s)) {
+    case PyUnicode_1BYTE_KIND:
+        rc = PyUnicode_IS_ASCII(s) ? write_ascii(w, data, n, ensure_ascii)
+                                   : write_ucs1(w, s, data, n, ensure_ascii);
+        break;
+    case PyUnicode_2BYTE_KIND:
+        rc = write_ucs2(w, s, data, n, ensure_ascii);
+        break;
+    default:
+        rc = write_ucs4(w, s, data, n, ensure_ascii);
+        break;
+    }
+    if (rc < 0)
+        return -1;
+    return nc_jw_byte(w, '"');
+}

@@ -1,0 +1,457 @@
+"""nocopy.io: read straight into buffers that already exist, write without
+intermediate copies.
+
+Sources (``src``) are a raw file descriptor (int), a socket, or anything with
+``readinto()`` (binary files, raw and buffered); destinations (``dst``) are a
+file descriptor, a socket, or anything with ``write()``.
+
+Non-blocking sources: a read that finds no data returns ``None`` (``read_into``,
+``ByteBuffer.fill_from``) or raises ``BlockingIOError`` where a value must be
+returned (``Reader``); buffered bytes are never lost.  A source that claims to
+have read more than it was given room for raises ``OSError``: it is never
+trusted.
+
+Views returned by ``Reader`` are *borrowed* from its ByteBuffer: they stay valid
+until the buffer moves or overwrites their bytes (the next refill that needs
+room), then raise ``StaleViewError``.  Copy (``bytes(view)``) what you keep.
+"""
+import errno as _errno
+import io as _io
+import os as _os
+import socket as _socket
+
+from ._core import ByteBuffer, View
+from .errors import BufferTooSmall, IncompleteRead
+
+__all__ = ["read_into", "Reader", "Writer"]
+
+
+def _nbytes(buf):
+    """Size in bytes of a writable buffer, without a memoryview when the type
+    already knows it."""
+    t = type(buf)
+    if t is bytearray or t is View:
+        return len(buf)
+    if t is memoryview:
+        return buf.nbytes
+    with memoryview(buf) as m:
+        return m.nbytes
+
+
+def _readinto(src, buf):
+    """One read of at most nbytes(buf) bytes from src straight into the
+    writable buffer buf: ``os.readv`` for an fd, ``readinto`` for files,
+    ``recv_into`` for sockets.  Returns the count (0 at EOF) or None when a
+    non-blocking source had no data.  The count is checked, never trusted.
+
+    The shared low-level primitive of read_into, Reader and read_chunks."""
+    if type(src) is int:
+        if src < 0:
+            raise ValueError(f"file descriptor must be >= 0, got {src}")
+        try:
+            n = _os.readv(src, (buf,))
+        except BlockingIOError:
+            return None
+    else:
+        meth = getattr(src, "readinto", None)
+        if meth is None:
+            meth = getattr(src, "recv_into", None)
+            if meth is None:
+                raise TypeError(f"cannot read from {type(src).__name__!r}: expected a file "
+                                "descriptor (int), a socket or an object with readinto()")
+        try:
+            n = meth(buf)
+        except BlockingIOError:
+            return None
+        if n is None:
+            return None
+    if type(n) is not int:
+        raise TypeError(f"readinto()/recv_into() returned {type(n).__name__!r}, expected int")
+    if n < 0 or n > _nbytes(buf):
+        raise OSError(f"readinto()/recv_into() returned invalid length {n} "
+                      f"(should have been between 0 and {_nbytes(buf)})")
+    return n
+
+
+def read_into(src, buf, *, with_address=False):
+    """Read once from src into buf and return the number of bytes (0 at EOF,
+    None when a non-blocking source had no data).
+
+    src: file descriptor (int), socket (TCP or UDP), binary file or anything
+    with readinto().  buf: any writable buffer; a View (fills its window); a
+    ByteBuffer (fills its free space and commits).  With ``with_address=True``
+    (datagram sockets) returns ``(n, address)`` like ``recvfrom_into``.
+    No copy: the bytes land in buf."""
+    if isinstance(buf, View) and buf.readonly:
+        raise TypeError("read_into() needs a writable buffer, got a read-only View")
+    if with_address:
+        recvfrom_into = getattr(src, "recvfrom_into", None)
+        if recvfrom_into is None:
+            raise TypeError(f"with_address=True needs a socket, not {type(src).__name__!r}")
+        target = buf
+        if isinstance(buf, ByteBuffer):
+            if buf.free == 0 and buf.readable == buf.capacity:
+                raise BufferTooSmall("ByteBuffer is full of unread bytes", 1)
+            target = buf.writable()
+        try:
+            n, address = recvfrom_into(target)
+        except BlockingIOError:
+            return None
+        if target is not buf:
+            buf.commit(n)
+        return n, address
+    if isinstance(buf, ByteBuffer):
+        return buf.fill_from(src)
+    return _readinto(src, buf)
+
+
+def _check_size(n, what="n"):
+    if type(n) is not int:
+        if isinstance(n, bool) or not hasattr(type(n), "__index__"):
+            raise TypeError(f"{what} must be an integer, not {type(n).__name__!r}")
+        n = n.__index__()
+    if n < 0:
+        raise ValueError(f"{what} must be >= 0, got {n}")
+    return n
+
+
+def _blocked():
+    return BlockingIOError(_errno.EAGAIN, "the non-blocking source had no data")
+
+
+class Reader:
+    """Buffered reading from src through a ByteBuffer of buffer_size bytes.
+
+    Methods return borrowed Views of the buffer (see the module doc) unless
+    their name says bytes.  Iterating a Reader yields its lines with their
+    b"\\n" (like a binary file); ``lines()`` strips them by default.  The
+    per-line loop runs in C and refills from src only when no complete line is
+    buffered."""
+
+    __slots__ = ("_src", "_buf", "_eof")
+
+    def __init__(self, src, buffer_size=65536):
+        buffer_size = _check_size(buffer_size, "buffer_size")
+        if type(src) is not int and not hasattr(src, "readinto") and not hasattr(src, "recv_into"):
+            raise TypeError(f"cannot read from {type(src).__name__!r}: expected a file "
+                            "descriptor (int), a socket or an object with readinto()")
+        self._src = src
+        self._buf = ByteBuffer(buffer_size)
+        self._eof = False
+
+    @property
+    def buffer(self):
+        """The ByteBuffer that holds read-ahead bytes."""
+        return self._buf
+
+    @property
+    def at_eof(self):
+        """True once src reported EOF and every buffered byte was consumed."""
+        return self._eof and not len(self._buf)
+
+    def _fill(self):
+        """One refill; returns the count, 0 at EOF (remembered)."""
+        if self._eof:
+            return 0
+        n = self._buf.fill_from(self._src)
+        if n is None:
+            raise _blocked()
+        if n == 0:
+            self._eof = True
+        return n
+
+    def _ensure(self, n):
+        """Buffer at least n bytes (n <= capacity) or everything up to EOF."""
+        buf = self._buf
+        while len(buf) < n and self._fill():
+            pass
+
+    def peek(self, n=None):
+        """A View of up to n buffered bytes (n None: what is buffered, one read
+        when nothing is), without consuming.  Fewer than n only at EOF.
+        n must not exceed the buffer's capacity.  O(1), no copy."""
+        if n is None:
+            if not len(self._buf):
+                self._fill()
+            return self._buf.peek()
+        n = _check_size(n)
+        if n > self._buf.capacity:
+            raise ValueError(f"peek({n}) exceeds the buffer capacity ({self._buf.capacity})")
+        self._ensure(n)
+        return self._buf.peek(n)
+
+    def read(self, n=None):
+        """Consume and return a View of up to n bytes (n None: all buffered):
+        the buffered bytes, or one read from src when none are.  An empty View
+        means EOF.  O(1), no copy."""
+        if n is not None:
+            n = _check_size(n)
+        if not len(self._buf) and n != 0:
+            self._fill()
+        return self._buf.read(n)
+
+    def read_exact(self, n):
+        """Consume and return exactly n bytes as a View; IncompleteRead (with
+        .partial, the bytes that did arrive, and .expected) at EOF.  Within the
+        buffer's capacity the View is borrowed; larger frames are read straight
+        from src into one new bytearray (one buffer, no intermediate copies)."""
+        n = _check_size(n)
+        buf = self._buf
+        if n <= buf.capacity:
+            self._ensure(n)
+            if len(buf) < n:
+                raise IncompleteRead(bytes(buf.read()), n)
+            return buf.read(n)
+        out = bytearray(n)
+        got = self._read_large(out)
+        if got < n:
+            raise IncompleteRead(bytes(memoryview(out)[:got]), n)
+        return View(out)
+
+    def _read_large(self, out):
+        """Fill the bytearray out: buffered bytes first, then src straight into
+        it; returns the count (short only at EOF)."""
+        n = len(out)
+        got = self._buf.readinto(out)
+        with memoryview(out) as mv:
+            while got < n and not self._eof:
+                r = _readinto(self._src, mv[got:])
+                if r is None:
+                    err = _blocked()
+                    err.partial = bytes(mv[:got])
+                    raise err
+                if r == 0:
+                    self._eof = True
+                got += r
+        return got
+
+    def read_until(self, delim=b"\n", *, limit=None):
+        """Consume and return a View up to and including delim.  limit bounds
+        its length (default and maximum: the buffer's capacity); LimitOverrun
+        (.partial: a View of the bytes scanned, kept in the buffer) when delim
+        does not come within it; IncompleteRead (.partial: the rest, consumed)
+        at EOF without delim."""
+        buf = self._buf
+        if limit is None:
+            limit = buf.capacity
+        else:
+            limit = _check_size(limit, "limit")
+            if limit > buf.capacity:
+                raise ValueError(f"limit {limit} exceeds the buffer capacity ({buf.capacity})")
+        while True:
+            v = buf.read_until(delim, limit=limit)
+            if v is not None:
+                return v
+            if not self._fill():
+                raise IncompleteRead(bytes(buf.read()))
+
+    def readline(self):
+        """Consume and return the next line as a View with its b"\\n" (the last
+        line may lack it; an empty View at EOF).  LimitOverrun for a line longer
+        than the buffer's capacity (the bytes stay in the buffer)."""
+        buf = self._buf
+        cap = buf.capacity
+        while True:
+            v = buf.read_until(b"\n", limit=cap)
+            if v is not None:
+                return v
+            if not self._fill():
+                return buf.read()
+
+    def readinto(self, b):
+        """Copy up to len(b) bytes into the writable buffer b and return the
+        count (0 at EOF): buffered bytes first; when none are buffered and b is
+        at least as large as the buffer, src reads straight into b."""
+        buf = self._buf
+        if len(buf):
+            return buf.readinto(b)
+        if self._eof:
+            return 0
+        if _nbytes(b) >= buf.capacity:
+            n = _readinto(self._src, b)
+            if n is None:
+                raise _blocked()
+            if n == 0:
+                self._eof = True
+            return n
+        self._fill()
+        return buf.readinto(b)
+
+    def read_bytes(self, n=-1):
+        """Consume and return up to n bytes as new bytes (an owned copy; n -1
+        or None: to EOF).  Fewer than n only at EOF."""
+        buf = self._buf
+        if n is None or n == -1:
+            parts = [bytes(buf.read())]
+            while self._fill():
+                parts.append(bytes(buf.read()))
+            return b"".join(parts)
+        n = _check_size(n)
+        if n <= buf.capacity:
+            self._ensure(n)
+            return bytes(buf.read(n))
+        out = bytearray(n)
+        got = self._read_large(out)
+        del out[got:]
+        return bytes(out)
+
+    def lines(self, keepends=False, *, reuse=False):
+        """Iterator over the remaining lines as Views (without b"\\n" unless
+        keepends).  reuse=True yields the same View object every step,
+        retargeted: no allocation per line; copy what you keep.  A line longer
+        than the buffer's capacity raises LimitOverrun (bytes kept).  The loop
+        runs in C."""
+        return self._buf.iterlines(None if self._eof else self._src, keepends, reuse)
+
+    def __iter__(self):
+        return self._buf.iterlines(None if self._eof else self._src, True, False)
+
+    def __repr__(self):
+        return f"<nocopy.io.Reader src={self._src!r} buffered={len(self._buf)}>"
+
+
+class Writer:
+    """Buffered writing to dst through a ByteBuffer of buffer_size bytes.
+
+    Small writes are copied into the buffer; a write larger than the free
+    space goes out at once together with the buffered bytes in one
+    scatter-gather call (os.writev / socket.sendmsg, or two write() calls for
+    other destinations) and is never copied into the buffer.  reserve(n) +
+    commit(k) serialize straight into the buffer.  close() flushes; it does
+    not close dst (the caller owns it)."""
+
+    __slots__ = ("_dst", "_buf", "_fd", "_sock", "_closed")
+
+    def __init__(self, dst, buffer_size=65536):
+        buffer_size = _check_size(buffer_size, "buffer_size")
+        self._fd = -1
+        self._sock = None
+        if type(dst) is int:
+            if dst < 0:
+                raise ValueError(f"file descriptor must be >= 0, got {dst}")
+            self._fd = dst
+        elif isinstance(dst, _socket.socket):
+            self._sock = dst
+        elif isinstance(dst, _io.FileIO):
+            self._fd = dst.fileno()  # unbuffered: writev on its fd keeps the order
+        elif not hasattr(dst, "write"):
+            raise TypeError(f"cannot write to {type(dst).__name__!r}: expected a file "
+                            "descriptor (int), a socket or an object with write()")
+        self._dst = dst
+        self._buf = ByteBuffer(buffer_size)
+        self._closed = False
+
+    @property
+    def buffer(self):
+        """The ByteBuffer that holds bytes not yet written to dst."""
+        return self._buf
+
+    @property
+    def closed(self):
+        return self._closed
+
+    def write(self, data, offset=0, length=None):
+        """Write data[offset:offset+length] (any buffer; no slice object needed)
+        and return the number of bytes taken (all of them)."""
+        if self._closed:
+            raise ValueError("I/O operation on a closed Writer")
+        try:
+            return self._buf.write(data, offset, length)
+        except BufferTooSmall:
+            pass
+        with memoryview(data) as m, m.cast("B") as mb:
+            end = len(mb) if length is None else offset + length
+            with mb[offset:end] as part:
+                self._send((self._buf.peek(), part))
+                self._buf.clear()
+                return len(part)
+
+    def writelines(self, parts):
+        """Write every buffer of the iterable parts, in order."""
+        write = self.write
+        for p in parts:
+            write(p)
+
+    def reserve(self, n):
+        """A writable View of exactly n bytes of buffer space to serialize
+        into, then commit(k) with k <= n bytes used.  Flushes first when the
+        free space is short; BufferTooSmall (needed=n) when n exceeds the
+        capacity.  The View is borrowed: commit() or any write makes it stale."""
+        self._check_open()
+        n = _check_size(n)
+        buf = self._buf
+        if n > buf.capacity:
+            raise BufferTooSmall(f"reserve({n}) exceeds the buffer capacity ({buf.capacity})", n)
+        if buf.free < n:
+            self._flush_buffer()
+        return buf.writable(n)
+
+    def commit(self, n):
+        """Mark n bytes written into the last reserve() view as data to send."""
+        self._check_open()
+        self._buf.commit(n)
+
+    def flush(self):
+        """Write every buffered byte to dst (looping on partial writes), then
+        flush dst when it has flush()."""
+        self._check_open()
+        self._flush_buffer()
+        flush = getattr(self._dst, "flush", None)
+        if flush is not None:
+            flush()
+
+    def _flush_buffer(self):
+        buf = self._buf
+        if len(buf):
+            self._send((buf.peek(),))
+            buf.clear()
+
+    def close(self):
+        """Flush and refuse further writes.  dst stays open.  Idempotent."""
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+
+    def _check_open(self):
+        if self._closed:
+            raise ValueError("I/O operation on a closed Writer")
+
+    def __enter__(self):
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _send(self, parts):
+        """Write every byte of parts (buffers, in order), looping on partial
+        writes; one writev/sendmsg per round."""
+        parts = [p for p in parts if len(p)]
+        while parts:
+            if self._fd >= 0:
+                n = _os.writev(self._fd, parts)
+            elif self._sock is not None:
+                n = self._sock.sendmsg(parts)
+            else:
+                n = self._dst.write(parts[0])
+                if n is None:
+                    if isinstance(self._dst, _io.RawIOBase):
+                        raise BlockingIOError(_errno.EAGAIN, "destination not ready")
+                    n = len(parts[0])  # write() that returns None wrote it all
+                elif type(n) is not int or n < 0 or n > len(parts[0]):
+                    raise OSError(f"write() returned invalid length {n!r} "
+                                  f"(should have been between 0 and {len(parts[0])})")
+            while n:
+                first = parts[0]
+                if n >= len(first):
+                    n -= len(first)
+                    parts.pop(0)
+                else:
+                    parts[0] = memoryview(first)[n:]
+                    n = 0
+
+    def __repr__(self):
+        return f"<nocopy.io.Writer dst={self._dst!r} buffered={len(self._buf)}>"

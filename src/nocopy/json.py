@@ -1,0 +1,123 @@
+"""JSON straight into buffers: ``dumps_into``, ``dumps``, ``dump``.
+
+The output is byte-identical to ``json.dumps(obj, **same_options).encode("utf-8")``
+with the stdlib's keyword options ``skipkeys, ensure_ascii, check_circular,
+allow_nan, sort_keys, indent, separators, default`` — but nocopy's defaults
+differ from the stdlib's in two places, stated plainly:
+
+* ``separators`` defaults to the compact ``(",", ":")``; with ``indent`` given
+  it defaults to ``(",", ": ")`` as in ``json.dumps``;
+* ``ensure_ascii`` defaults to ``False``: non-ASCII text is written as UTF-8.
+
+Behaviour worth knowing (all tested):
+
+* Types: dict, list, tuple, str, int of any size, float, bool, None and their
+  subclasses, encoded exactly as the stdlib does (an ``IntEnum`` is its int's
+  text, a float subclass its float's repr, whatever their ``__repr__``); dict
+  keys may be str, int, float, bool or None (converted as the stdlib does),
+  others raise TypeError unless ``skipkeys``; any other object goes through
+  ``default``, else ``TypeError: Object of type X is not JSON serializable``.
+* A lone surrogate in a str with ``ensure_ascii=False`` raises
+  UnicodeEncodeError, as ``json.dumps(...).encode("utf-8")`` does (the error's
+  position is inside that str, not inside the document); with
+  ``ensure_ascii=True`` it is escaped as ``\\udXXX`` like the stdlib.
+* Non-finite floats follow ``allow_nan`` with the stdlib's texts and its
+  ValueError message for the running Python version.
+* Circular structures raise ``ValueError("Circular reference detected")``,
+  nesting deeper than the recursion limit raises RecursionError.
+* ``default`` (and, for ``dump``, the destination's write) is Python code that
+  may mutate what is being encoded: nothing crashes. A list shrunk meanwhile
+  ends early (as in the stdlib); an exact dict that changes size raises
+  ``RuntimeError("dictionary changed size during iteration")`` — the stdlib
+  would go on with a snapshot of its items, which costs a list per dict.
+* Allocation: none per document for small ints, floats, strings and
+  containers. Ints beyond 64 bits get their text from ``int.__repr__`` (one
+  temporary str), ``sort_keys`` and dict subclasses use a list of items (as
+  the stdlib), nesting deeper than 32 containers with ``check_circular`` keeps
+  its ancestor list on the heap.
+"""
+import os
+import socket
+
+from . import _core
+from .errors import BufferTooSmall
+
+__all__ = ["dumps_into", "dumps", "dump", "BufferTooSmall"]
+
+#: ``dumps_into(obj, buf, offset=0, **options) -> int``
+#:
+#: Write ``obj`` as JSON into ``buf`` starting at ``offset``; return the end
+#: offset. ``buf``: bytearray, writable memoryview, ``View`` (its window), mmap,
+#: array, or an object with ``writable()`` and ``commit(n)`` such as a
+#: ``ByteBuffer`` (the document goes into its free space and is committed;
+#: ``offset`` must be 0 and the result is the number of bytes committed).
+#: No intermediate str or bytes is made.
+#:
+#: If the document does not fit, ``BufferTooSmall`` is raised and its
+#: ``needed`` is exact: ``offset + len(document)``, the smallest buffer length
+#: that holds it (for a ByteBuffer: the free space needed). Bytes before
+#: ``offset`` are never touched; bytes from ``offset`` on may have been
+#: partially overwritten. The size is found by encoding on in count-only mode,
+#: never by building the document elsewhere.
+dumps_into = _core.json_dumps_into
+
+#: ``dumps(obj, **options) -> bytes`` — the document as one new bytes object.
+dumps = _core.json_dumps
+
+_dump_stream = _core.json_dump_stream
+
+_MIN_BUFFER = 64
+
+
+def _sink_for(fp):
+    """A callable that writes a whole chunk to fp before returning."""
+    if isinstance(fp, int) and not isinstance(fp, bool):
+        fd = fp
+
+        def sink(chunk):
+            while chunk:
+                n = os.write(fd, chunk)
+                chunk = chunk[n:]
+        return sink
+    if isinstance(fp, socket.socket):
+        return fp.sendall
+    write = getattr(fp, "write", None)
+    if write is None:
+        raise TypeError(f"dump() needs a binary file, socket, fd or an object with write(), "
+                        f"not {type(fp).__name__}")
+
+    def sink(chunk):
+        total = len(chunk)
+        n = write(chunk)
+        # Buffered files and Writers take everything (and return the length);
+        # a raw file may write less: go on with the rest, without copying.
+        while n is not None and n < total:
+            if n <= 0:
+                raise OSError(f"write() of {type(fp).__name__} returned {n}")
+            chunk = chunk[n:]
+            total -= n
+            n = write(chunk)
+        if n is None:
+            raise BlockingIOError("dump() needs a blocking destination: write() returned None")
+    return sink
+
+
+def dump(obj, fp, *, buffer_size=65536, **options):
+    """Write ``obj`` as JSON to ``fp`` through one fixed buffer of
+    ``buffer_size`` bytes, flushed whenever it fills: peak memory is
+    O(buffer_size) whatever the document size (a string longer than the buffer
+    is streamed in pieces too).
+
+    ``fp``: a binary file (anything with ``write``, including nocopy's
+    ``Writer``), a socket (``sendall``) or an fd (``os.write`` loop). Each
+    flush hands ``write`` a ``View`` of the buffer, which is reused afterwards:
+    ``write`` must consume the bytes before it returns, as files do. If
+    encoding fails midway, what was flushed before stays written (like
+    ``json.dump``). Returns the number of bytes written.
+    """
+    if not isinstance(buffer_size, int) or isinstance(buffer_size, bool):
+        raise TypeError(f"buffer_size must be an int, not {type(buffer_size).__name__}")
+    if buffer_size < _MIN_BUFFER:
+        raise ValueError(f"buffer_size must be at least {_MIN_BUFFER}")
+    sink = _sink_for(fp)
+    return _dump_stream(obj, sink, bytearray(buffer_size), **options)
