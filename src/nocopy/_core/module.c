@@ -47,6 +47,7 @@ nc_exec(PyObject *m)
     /* nc-init-hooks: one line per type file below this marker */
     if (nc_bytebuffer_module_init(m, st) < 0) return -1;
     if (nc_json_module_init(m, st) < 0) return -1;
+    if (nc_alloccount_module_init(m, st) < 0) return -1;
     return 0;
 }
 
