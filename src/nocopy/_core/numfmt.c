@@ -1,19 +1,366 @@
-/* numfmt.c -- repr(float) text into caller memory.  See numfmt.h. */
-#include "nocopy.h"
+/* numfmt.c -- doubles (shortest round-trip, repr layout) and int64 as decimal
+ * text, written into caller memory.
+ *
+ * Ownership: nothing is allocated or referenced.  Every function writes into
+ * the caller's array (sizes in numfmt.h) and returns the byte count.  The
+ * file uses no Python API at all, so the JSON encoder may call it in its
+ * innermost loop, with or without the GIL.
+ *
+ * The double formatter follows Schubfach (Raffaello Giulietti, "The Schubfach
+ * way to render doubles", 2020), written for nocopy from the paper's argument:
+ *
+ *   A finite positive double is v = c * 2^q.  Every real in its rounding
+ *   interval R = [vl, vr] (open when c is odd, since the decimal reader
+ *   rounds half to even) reads back as v.  Pick k so that the interval,
+ *   scaled by 10^-k, has a width in [1, 10): then R*10^-k holds at most one
+ *   multiple of 10 and at least one integer.  If it holds a multiple of 10,
+ *   that is the unique shortest decimal (its trailing zeros go).  Otherwise
+ *   the shortest decimals are integers there, and the one closest to v is
+ *   floor(v*10^-k) or that plus one.  Python's repr (David Gay's dtoa, mode
+ *   0) asks for exactly this: fewest digits, then closest, ties to even.
+ *
+ *   The scaled bounds are computed as 4 * x * 10^-k from a 126-bit
+ *   over-approximation g of a power of ten (numfmt_table.h) and rounded to
+ *   odd: the result is floor() when exact and floor() | 1 otherwise.  The
+ *   values they are compared with are multiples of 4 (plus 0 or 1), so the
+ *   odd marker keeps every "<" and "<=" exactly as on the real numbers,
+ *   without ever computing the real products.
+ *
+ * Java's reference implementation always emits at least two digits
+ * (Double.toString's specification); Python's repr does not ("5e-324",
+ * "1e-322"), so the one-digit-shorter candidate is tried for every s here. */
+#include <string.h>
+
 #include "numfmt.h"
+#include "numfmt_table.h"
+
+#define C_MIN (UINT64_C(1) << 52)   /* hidden bit of a normal double */
+#define Q_MIN (-1074)               /* exponent of the subnormals' unit */
+#define MASK63 ((UINT64_C(1) << 63) - 1)
+
+/* ---- small integer helpers ---------------------------------------------- */
+
+/* floor(x / 2^n) for any sign without relying on >> of negative values. */
+static inline int
+floor_shift(int64_t x, int n)
+{
+    if (x >= 0)
+        return (int)(x >> n);
+    return (int)(-((-x - 1) >> n) - 1);
+}
+
+/* floor(q * log10(2)); exact for the q of finite doubles (generator-checked). */
+static inline int
+flog10_pow2(int q)
+{
+    return floor_shift(q * NC_L10P2_A + NC_L10P2_B, NC_L10_SHIFT);
+}
+
+/* floor(log10(3/4 * 2^q)): the narrower scale for a power of two, whose
+ * lower neighbour is only half as far away as the upper one. */
+static inline int
+flog10_3q_pow2(int q)
+{
+    return floor_shift(q * NC_L10TQ_A + NC_L10TQ_B, NC_L10_SHIFT);
+}
+
+/* floor(e * log2(10)). */
+static inline int
+flog2_pow10(int e)
+{
+    return floor_shift(e * NC_L2P10_A + NC_L2P10_B, NC_L2_SHIFT);
+}
+
+/* 64x64 -> 128 multiply: returns the low half, stores the high half. */
+static inline uint64_t
+umul128(uint64_t a, uint64_t b, uint64_t *hi)
+{
+#if defined(__SIZEOF_INT128__)
+    __extension__ unsigned __int128 p = (unsigned __int128)a * b;
+    *hi = (uint64_t)(p >> 64);
+    return (uint64_t)p;
+#else
+    /* Schoolbook on 32-bit halves for compilers without a 128-bit type. */
+    uint64_t a0 = (uint32_t)a, a1 = a >> 32, b0 = (uint32_t)b, b1 = b >> 32;
+    uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+    uint64_t mid = (p00 >> 32) + (uint32_t)p01 + (uint32_t)p10;
+    *hi = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+    return (mid << 32) | (uint32_t)p00;
+#endif
+}
+
+/* Round-to-odd of g * cp / 2^127 where g = gh * 2^64 + gl (126 bits) and
+ * cp < 2^61.  The fraction is judged on its top 63 bits only: g exceeds the
+ * true power of ten by less than one unit, so an exact product picks up an
+ * error below 2^-66 that must not count as "inexact".  That this is exact
+ * for every significand and exponent -- inexact products have a fraction of
+ * at least 2^-63 or an odd floor already, and none sits within 2^-66 below
+ * an integer -- is proved by tools/gen_numfmt_table.py (verify_round_to_odd),
+ * which the test suite runs. */
+static inline uint64_t
+rop(uint64_t gh, uint64_t gl, uint64_t cp)
+{
+    uint64_t hi1, hi2;
+    (void)umul128(gl, cp, &hi1);
+    uint64_t lo2 = umul128(gh, cp, &hi2);
+    uint64_t mlo = lo2 + hi1;             /* m = floor(g * cp / 2^64) */
+    uint64_t mhi = hi2 + (mlo < lo2);
+    uint64_t whole = (mhi << 1) | (mlo >> 63);
+    return whole | ((mlo & MASK63) != 0);
+}
+
+static const char digits2[200] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+static const uint64_t pow10_table[20] = {
+    UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000), UINT64_C(10000),
+    UINT64_C(100000), UINT64_C(1000000), UINT64_C(10000000), UINT64_C(100000000),
+    UINT64_C(1000000000), UINT64_C(10000000000), UINT64_C(100000000000),
+    UINT64_C(1000000000000), UINT64_C(10000000000000), UINT64_C(100000000000000),
+    UINT64_C(1000000000000000), UINT64_C(10000000000000000),
+    UINT64_C(100000000000000000), UINT64_C(1000000000000000000),
+    UINT64_C(10000000000000000000),
+};
+
+/* Number of decimal digits of d (1 for 0). */
+static inline int
+ndigits(uint64_t d)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    /* bits * log10(2) (1233 / 4096) is the digit count or one less; one
+     * table compare settles it without a data-dependent loop.  d | 1 has
+     * the digit count of d (an odd number is never a power of ten) and
+     * keeps 0 at one digit and clz defined. */
+    uint64_t x = d | 1;
+    int t = ((64 - __builtin_clzll(x)) * 1233) >> 12;
+    return t + 1 - (x < pow10_table[t]);
+#else
+    int n = 1;
+    while (n < 20 && d >= pow10_table[n])
+        n++;
+    return n;
+#endif
+}
+
+/* Write the digits of d so that they end just before `end`. */
+static inline void
+write_digits(char *end, uint64_t d)
+{
+    /* Peel 8 digits at a time so the inner pairs use 32-bit division. */
+    while (d >= 100000000) {
+        uint32_t low = (uint32_t)(d % 100000000);
+        d /= 100000000;
+        for (int i = 0; i < 4; i++) {
+            end -= 2;
+            memcpy(end, digits2 + 2 * (low % 100), 2);
+            low /= 100;
+        }
+    }
+    uint32_t r = (uint32_t)d;
+    while (r >= 100) {
+        end -= 2;
+        memcpy(end, digits2 + 2 * (r % 100), 2);
+        r /= 100;
+    }
+    if (r >= 10) {
+        end -= 2;
+        memcpy(end, digits2 + 2 * r, 2);
+    }
+    else
+        *--end = (char)('0' + r);
+}
+
+/* ---- Schubfach core ------------------------------------------------------ */
+
+/* The shortest decimal d * 10^e (d > 0) that reads back as c * 2^q > 0,
+ * closest to it among the shortest, ties to even d. */
+static void
+shortest(uint64_t c, int q, uint64_t *d_out, int *e_out)
+{
+    uint64_t out = c & 1;          /* 1: interval bounds excluded */
+    uint64_t cb = c << 2;          /* 4c: room for the quarter-unit bound */
+    uint64_t cbr = cb + 2;
+    uint64_t cbl;
+    int k;
+    if (c != C_MIN || q == Q_MIN) {
+        cbl = cb - 2;
+        k = flog10_pow2(q);
+    }
+    else {
+        cbl = cb - 1;
+        k = flog10_3q_pow2(q);
+    }
+    /* h aligns g(-k) (about 2^(125 + floor(log2 10^-k))) so that the
+     * products come out as 4 * x * 10^-k; it is 2..5, so cb << h < 2^61. */
+    int h = q + flog2_pow10(-k) + 2;
+    const uint64_t *g = nc_g_table[-k - NC_G_EMIN];
+    uint64_t vb = rop(g[0], g[1], cb << h);
+    uint64_t vbl = rop(g[0], g[1], cbl << h);
+    uint64_t vbr = rop(g[0], g[1], cbr << h);
+
+    uint64_t s = vb >> 2;          /* floor(v * 10^-k) */
+    /* One digit fewer: the multiples of 10 around v.  The width is below 10,
+     * so at most one of them is inside; sp10 == 0 is never inside because
+     * vl > 0. */
+    uint64_t sp10 = s / 10 * 10;
+    uint64_t tp10 = sp10 + 10;
+    int upin = vbl + out <= sp10 << 2;
+    int wpin = (tp10 << 2) + out <= vbr;
+    if (upin != wpin) {
+        *d_out = upin ? sp10 : tp10;
+        *e_out = k;
+        return;
+    }
+    /* Same length as s: of the integers inside, the closest to v is s or
+     * s + 1, and at least one of them is inside because the width is >= 1. */
+    uint64_t t = s + 1;
+    int uin = vbl + out <= s << 2;
+    int win = (t << 2) + out <= vbr;
+    *e_out = k;
+    if (uin != win) {
+        *d_out = uin ? s : t;
+        return;
+    }
+    /* Both inside: compare 4v with 4(s + 1/2); exact thanks to rounding to odd. */
+    uint64_t mid = (s + t) << 1;
+    *d_out = (vb < mid || (vb == mid && (s & 1) == 0)) ? s : t;
+}
+
+/* Lay out d * 10^e (d > 0) at p the way float.__repr__ does; returns the end. */
+static char *
+layout(char *p, uint64_t d, int e)
+{
+    while (d % 10000 == 0) {
+        d /= 10000;
+        e += 4;
+    }
+    if (d % 100 == 0) {
+        d /= 100;
+        e += 2;
+    }
+    if (d % 10 == 0) {
+        d /= 10;
+        e += 1;
+    }
+    int n = ndigits(d);
+    int E = e + n - 1;             /* v = d.ddd * 10^E */
+
+    if (E >= 0 && E < 16) {
+        if (n <= E + 1) {
+            /* Integral: digits, the zeros e stands for, ".0". */
+            write_digits(p + n, d);
+            p += n;
+            memset(p, '0', (size_t)(E + 1 - n));
+            p += E + 1 - n;
+            memcpy(p, ".0", 2);
+            return p + 2;
+        }
+        /* Digits written one place right, then the integer part slides back
+         * over the gap to make room for the point. */
+        write_digits(p + 1 + n, d);
+        memmove(p, p + 1, (size_t)(E + 1));
+        p[E + 1] = '.';
+        return p + 1 + n;
+    }
+    if (E < 0 && E >= -4) {
+        memcpy(p, "0.000", 2 + (size_t)(-E - 1));
+        p += 2 + (-E - 1);
+        write_digits(p + n, d);
+        return p + n;
+    }
+    /* Scientific: d.ddd e+XX with at least two exponent digits. */
+    write_digits(p + 1 + n, d);
+    p[0] = p[1];
+    if (n > 1) {
+        p[1] = '.';
+        p += 1 + n;
+    }
+    else
+        p += 1;
+    *p++ = 'e';
+    int ae = E;
+    if (E < 0) {
+        *p++ = '-';
+        ae = -E;
+    }
+    else
+        *p++ = '+';
+    if (ae >= 100) {
+        *p++ = (char)('0' + ae / 100);
+        ae %= 100;
+    }
+    memcpy(p, digits2 + 2 * ae, 2);
+    return p + 2;
+}
+
+/* ---- entry points --------------------------------------------------------- */
 
 int
 nc_format_double(double x, char *out)
 {
-    char *s = PyOS_double_to_string(x, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
-    if (s == NULL) {
-        PyErr_Clear();
-        return 0;
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    uint64_t t = bits & (C_MIN - 1);
+    int bq = (int)(bits >> 52) & 0x7ff;
+    char *p = out;
+
+    if (bq == 0x7ff) {
+        if (t != 0) {
+            memcpy(p, "nan", 3);   /* repr drops a NaN's sign */
+            return 3;
+        }
+        if (bits >> 63)
+            *p++ = '-';
+        memcpy(p, "inf", 3);
+        return (int)(p - out) + 3;
     }
-    size_t n = strlen(s);
-    if (n > NC_DOUBLE_MAX_CHARS)
-        n = NC_DOUBLE_MAX_CHARS;
-    memcpy(out, s, n);
-    PyMem_Free(s);
-    return (int)n;
+    if (bits >> 63)
+        *p++ = '-';
+
+    uint64_t c;
+    int q;
+    if (bq != 0) {
+        c = C_MIN | t;
+        q = bq - 1075;
+        /* Integers below 2^53: their neighbours are integers too, so no
+         * shorter decimal lies within half a unit; print them as they are. */
+        if (q < 0 && q > -53) {
+            uint64_t f = c >> -q;
+            if (f << -q == c) {
+                int n = ndigits(f);
+                write_digits(p + n, f);
+                memcpy(p + n, ".0", 2);
+                return (int)(p - out) + n + 2;
+            }
+        }
+    }
+    else if (t != 0) {
+        c = t;
+        q = Q_MIN;
+    }
+    else {
+        memcpy(p, "0.0", 3);
+        return (int)(p - out) + 3;
+    }
+
+    uint64_t d;
+    int e;
+    shortest(c, q, &d, &e);
+    return (int)(layout(p, d, e) - out);
+}
+
+int
+nc_format_int64(int64_t v, char *out)
+{
+    char *p = out;
+    uint64_t u = (uint64_t)v;
+    if (v < 0) {
+        *p++ = '-';
+        u = 0 - u;                 /* well defined for INT64_MIN too */
+    }
+    int n = ndigits(u);
+    write_digits(p + n, u);
+    return (int)(p - out) + n;
 }

@@ -1,16 +1,30 @@
-/* numfmt.h -- number formatting into caller memory, no heap allocation. */
+/* numfmt.h -- number formatting into caller memory.
+ *
+ * Ownership: none.  Every function writes into the caller's array and
+ * returns the byte count; nothing is allocated, no PyObject is touched, no
+ * NUL is written.  Safe to call without the GIL. */
 #ifndef NOCOPY_NUMFMT_H
 #define NOCOPY_NUMFMT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-/* Longest text nc_format_double can write ("-2.2250738585072014e-308" is 24). */
+/* Longest text nc_format_double writes ("-2.2250738585072014e-308" is 24). */
 #define NC_DOUBLE_MAX_CHARS 32
+/* Longest text nc_format_int64 writes ("-9223372036854775808" is 20). */
+#define NC_INT64_MAX_CHARS 20
 
-/* Write repr(x) for a finite double x into out (at least NC_DOUBLE_MAX_CHARS
- * bytes; no NUL written) and return the number of bytes.  Shortest
- * round-trip digits, formatted exactly as Python's float.__repr__ does:
- * "1.0", "-0.0", "1e+16", "1.5e-07", "123456789012345.6". */
+/* Write repr(x) into out (at least NC_DOUBLE_MAX_CHARS bytes) and return the
+ * number of bytes.  For finite x: the shortest digits that round-trip
+ * (closest to x among those, ties to even), laid out as Python's
+ * float.__repr__ does: "1.0", "-0.0", "1e+16", "1.5e-07", "123456789012345.6".
+ * For non-finite x it also writes repr's text: "nan" (any sign), "inf",
+ * "-inf" -- callers that must reject them (JSON) check before calling.
+ * Schubfach (R. Giulietti, "The Schubfach way to render doubles"). */
 int nc_format_double(double x, char *out);
+
+/* Write str(v) into out (at least NC_INT64_MAX_CHARS bytes) and return the
+ * number of bytes. */
+int nc_format_int64(int64_t v, char *out);
 
 #endif

@@ -1,0 +1,60 @@
+/* numfmt_test.c -- private test hooks for numfmt.c: _format_double and
+ * _format_int64 on the nocopy._core module.
+ *
+ * Ownership: each call formats into a stack array and returns a new bytes
+ * object holding a copy; nothing else is allocated or retained.  They exist
+ * so the tests can compare the C formatters with repr() and str() directly;
+ * they are not part of nocopy's public API. */
+#include "nocopy.h"
+#include "numfmt.h"
+
+PyDoc_STRVAR(format_double_doc,
+"_format_double($module, x, /)\n--\n\n"
+"Test hook: nc_format_double(x) as bytes -- repr(x) for any float.\n"
+"O(1): formats on the stack, allocates only the result.");
+
+static PyObject *
+format_double(PyObject *module, PyObject *arg)
+{
+    if (!PyFloat_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "_format_double() argument must be float, not '%.200s'",
+                     Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    char buf[NC_DOUBLE_MAX_CHARS];
+    int n = nc_format_double(PyFloat_AS_DOUBLE(arg), buf);
+    return PyBytes_FromStringAndSize(buf, n);
+}
+
+PyDoc_STRVAR(format_int64_doc,
+"_format_int64($module, x, /)\n--\n\n"
+"Test hook: nc_format_int64(x) as bytes -- str(x) for -2**63 <= x < 2**63\n"
+"(OverflowError outside).  O(1): formats on the stack, allocates only the result.");
+
+static PyObject *
+format_int64(PyObject *module, PyObject *arg)
+{
+    if (!PyLong_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "_format_int64() argument must be int, not '%.200s'",
+                     Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    long long v = PyLong_AsLongLong(arg);
+    if (v == -1 && PyErr_Occurred())
+        return NULL;  /* OverflowError from the conversion */
+    char buf[NC_INT64_MAX_CHARS];
+    int n = nc_format_int64((int64_t)v, buf);
+    return PyBytes_FromStringAndSize(buf, n);
+}
+
+static PyMethodDef numfmt_test_functions[] = {
+    {"_format_double", (PyCFunction)format_double, METH_O, format_double_doc},
+    {"_format_int64", (PyCFunction)format_int64, METH_O, format_int64_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+int
+nc_numfmt_module_init(PyObject *m, nc_state *st)
+{
+    return PyModule_AddFunctions(m, numfmt_test_functions);
+}
