@@ -126,9 +126,16 @@ class Reader:
     their name says bytes.  Iterating a Reader yields its lines with their
     b"\\n" (like a binary file); ``lines()`` strips them by default.  The
     per-line loop runs in C and refills from src only when no complete line is
-    buffered."""
+    buffered.
 
-    __slots__ = ("_src", "_buf", "_eof")
+    ``read_exact(n) -> View`` consumes and returns exactly n bytes;
+    IncompleteRead (``.partial``: the bytes that did arrive, consumed;
+    ``.expected``: n) at EOF.  Within the buffer's capacity the View is
+    borrowed; a larger frame is read straight from src into one new bytearray
+    (no intermediate copies).  It is the buffer's C method: no Python frame
+    per call."""
+
+    __slots__ = ("_src", "_buf", "read_exact")
 
     def __init__(self, src, buffer_size=65536):
         buffer_size = _check_size(buffer_size, "buffer_size")
@@ -137,7 +144,8 @@ class Reader:
                             "descriptor (int), a socket or an object with readinto()")
         self._src = src
         self._buf = ByteBuffer(buffer_size)
-        self._eof = False
+        self._buf._attach(src)
+        self.read_exact = self._buf._read_exact
 
     @property
     def buffer(self):
@@ -147,24 +155,16 @@ class Reader:
     @property
     def at_eof(self):
         """True once src reported EOF and every buffered byte was consumed."""
-        return self._eof and not len(self._buf)
-
-    def _fill(self):
-        """One refill; returns the count, 0 at EOF (remembered)."""
-        if self._eof:
-            return 0
-        n = self._buf.fill_from(self._src)
-        if n is None:
-            raise _blocked()
-        if n == 0:
-            self._eof = True
-        return n
+        return self._buf._src_eof and not len(self._buf)
 
     def _ensure(self, n):
         """Buffer at least n bytes (n <= capacity) or everything up to EOF."""
         buf = self._buf
-        while len(buf) < n and self._fill():
-            pass
+        while len(buf) < n:
+            if buf.free < n - len(buf):
+                buf.compact()
+            if not buf._fill():
+                break
 
     def peek(self, n=None):
         """A View of up to n buffered bytes (n None: what is buffered, one read
@@ -172,7 +172,7 @@ class Reader:
         n must not exceed the buffer's capacity.  O(1), no copy."""
         if n is None:
             if not len(self._buf):
-                self._fill()
+                self._buf._fill()
             return self._buf.peek()
         n = _check_size(n)
         if n > self._buf.capacity:
@@ -187,43 +187,8 @@ class Reader:
         if n is not None:
             n = _check_size(n)
         if not len(self._buf) and n != 0:
-            self._fill()
+            self._buf._fill()
         return self._buf.read(n)
-
-    def read_exact(self, n):
-        """Consume and return exactly n bytes as a View; IncompleteRead (with
-        .partial, the bytes that did arrive, and .expected) at EOF.  Within the
-        buffer's capacity the View is borrowed; larger frames are read straight
-        from src into one new bytearray (one buffer, no intermediate copies)."""
-        n = _check_size(n)
-        buf = self._buf
-        if n <= buf.capacity:
-            self._ensure(n)
-            if len(buf) < n:
-                raise IncompleteRead(bytes(buf.read()), n)
-            return buf.read(n)
-        out = bytearray(n)
-        got = self._read_large(out)
-        if got < n:
-            raise IncompleteRead(bytes(memoryview(out)[:got]), n)
-        return View(out)
-
-    def _read_large(self, out):
-        """Fill the bytearray out: buffered bytes first, then src straight into
-        it; returns the count (short only at EOF)."""
-        n = len(out)
-        got = self._buf.readinto(out)
-        with memoryview(out) as mv:
-            while got < n and not self._eof:
-                r = _readinto(self._src, mv[got:])
-                if r is None:
-                    err = _blocked()
-                    err.partial = bytes(mv[:got])
-                    raise err
-                if r == 0:
-                    self._eof = True
-                got += r
-        return got
 
     def read_until(self, delim=b"\n", *, limit=None):
         """Consume and return a View up to and including delim.  limit bounds
@@ -242,7 +207,9 @@ class Reader:
             v = buf.read_until(delim, limit=limit)
             if v is not None:
                 return v
-            if not self._fill():
+            if buf.free == 0:
+                buf.compact()
+            if not buf._fill():
                 raise IncompleteRead(bytes(buf.read()))
 
     def readline(self):
@@ -255,7 +222,9 @@ class Reader:
             v = buf.read_until(b"\n", limit=cap)
             if v is not None:
                 return v
-            if not self._fill():
+            if buf.free == 0:
+                buf.compact()
+            if not buf._fill():
                 return buf.read()
 
     def readinto(self, b):
@@ -265,16 +234,16 @@ class Reader:
         buf = self._buf
         if len(buf):
             return buf.readinto(b)
-        if self._eof:
+        if buf._src_eof:
             return 0
         if _nbytes(b) >= buf.capacity:
             n = _readinto(self._src, b)
             if n is None:
                 raise _blocked()
             if n == 0:
-                self._eof = True
+                buf._fill()  # confirms EOF and remembers it
             return n
-        self._fill()
+        buf._fill()
         return buf.readinto(b)
 
     def read_bytes(self, n=-1):
@@ -283,17 +252,17 @@ class Reader:
         buf = self._buf
         if n is None or n == -1:
             parts = [bytes(buf.read())]
-            while self._fill():
+            while buf._fill():
                 parts.append(bytes(buf.read()))
             return b"".join(parts)
         n = _check_size(n)
         if n <= buf.capacity:
             self._ensure(n)
             return bytes(buf.read(n))
-        out = bytearray(n)
-        got = self._read_large(out)
-        del out[got:]
-        return bytes(out)
+        try:
+            return bytes(buf._read_exact(n))
+        except IncompleteRead as e:
+            return e.partial
 
     def lines(self, keepends=False, *, reuse=False):
         """Iterator over the remaining lines as Views (without b"\\n" unless
@@ -301,13 +270,76 @@ class Reader:
         retargeted: no allocation per line; copy what you keep.  A line longer
         than the buffer's capacity raises LimitOverrun (bytes kept).  The loop
         runs in C."""
-        return self._buf.iterlines(None if self._eof else self._src, keepends, reuse)
+        return self._buf.iterlines(None if self._buf._src_eof else self._src, keepends, reuse)
 
     def __iter__(self):
-        return self._buf.iterlines(None if self._eof else self._src, True, False)
+        return self._buf.iterlines(None if self._buf._src_eof else self._src, True, False)
 
     def __repr__(self):
         return f"<nocopy.io.Reader src={self._src!r} buffered={len(self._buf)}>"
+
+
+class _Sink:
+    """Where a Writer's bytes go: scatter-gather sends with partial-write
+    loops.  Kept apart from the Writer so the ByteBuffer's overflow handler
+    (a bound method of the sink) makes no reference cycle."""
+
+    __slots__ = ("dst", "fd", "sock")
+
+    def __init__(self, dst):
+        self.dst = dst
+        self.fd = -1
+        self.sock = None
+        if type(dst) is int:
+            if dst < 0:
+                raise ValueError(f"file descriptor must be >= 0, got {dst}")
+            self.fd = dst
+        elif isinstance(dst, _socket.socket):
+            self.sock = dst
+        elif isinstance(dst, _io.FileIO):
+            self.fd = dst.fileno()  # unbuffered: writev on its fd keeps the order
+        elif not hasattr(dst, "write"):
+            raise TypeError(f"cannot write to {type(dst).__name__!r}: expected a file "
+                            "descriptor (int), a socket or an object with write()")
+
+    def overflow(self, buf, data, offset, length):
+        """ByteBuffer.write() did not fit: send the buffered bytes and
+        data[offset:offset+length] in one call, no copy, and empty buf."""
+        with memoryview(data) as m, m.cast("B") as mb, mb[offset:offset + length] as part:
+            self.send((buf.peek(), part))
+        buf.clear()
+        return length
+
+    def send(self, parts):
+        """Write every byte of parts (buffers, in order), looping on partial
+        writes; one writev/sendmsg per round."""
+        parts = [p for p in parts if len(p)]
+        while parts:
+            if self.fd >= 0:
+                n = _os.writev(self.fd, parts)
+            elif self.sock is not None:
+                n = self.sock.sendmsg(parts)
+            else:
+                n = self.dst.write(parts[0])
+                if n is None:
+                    if isinstance(self.dst, _io.RawIOBase):
+                        raise BlockingIOError(_errno.EAGAIN, "destination not ready")
+                    n = len(parts[0])  # a write() that returns None wrote it all
+                elif type(n) is not int or n < 0 or n > len(parts[0]):
+                    raise OSError(f"write() returned invalid length {n!r} "
+                                  f"(should have been between 0 and {len(parts[0])})")
+            while n:
+                first = parts[0]
+                if n >= len(first):
+                    n -= len(first)
+                    parts.pop(0)
+                else:
+                    parts[0] = memoryview(first)[n:]
+                    n = 0
+
+
+def _closed_write(data, offset=0, length=None):
+    raise ValueError("I/O operation on a closed Writer")
 
 
 class Writer:
@@ -318,28 +350,21 @@ class Writer:
     scatter-gather call (os.writev / socket.sendmsg, or two write() calls for
     other destinations) and is never copied into the buffer.  reserve(n) +
     commit(k) serialize straight into the buffer.  close() flushes; it does
-    not close dst (the caller owns it)."""
+    not close dst (the caller owns it).
 
-    __slots__ = ("_dst", "_buf", "_fd", "_sock", "_closed")
+    ``write(data, offset=0, length=None) -> int`` writes data[offset:offset+length]
+    (any buffer; no slice object needed) and returns the count (all of it).
+    It is the ByteBuffer's own C method, so a small write costs one C call."""
+
+    __slots__ = ("_sink", "_buf", "_closed", "write")
 
     def __init__(self, dst, buffer_size=65536):
         buffer_size = _check_size(buffer_size, "buffer_size")
-        self._fd = -1
-        self._sock = None
-        if type(dst) is int:
-            if dst < 0:
-                raise ValueError(f"file descriptor must be >= 0, got {dst}")
-            self._fd = dst
-        elif isinstance(dst, _socket.socket):
-            self._sock = dst
-        elif isinstance(dst, _io.FileIO):
-            self._fd = dst.fileno()  # unbuffered: writev on its fd keeps the order
-        elif not hasattr(dst, "write"):
-            raise TypeError(f"cannot write to {type(dst).__name__!r}: expected a file "
-                            "descriptor (int), a socket or an object with write()")
-        self._dst = dst
+        self._sink = _Sink(dst)
         self._buf = ByteBuffer(buffer_size)
+        self._buf._set_overflow(self._sink.overflow)
         self._closed = False
+        self.write = self._buf.write
 
     @property
     def buffer(self):
@@ -349,22 +374,6 @@ class Writer:
     @property
     def closed(self):
         return self._closed
-
-    def write(self, data, offset=0, length=None):
-        """Write data[offset:offset+length] (any buffer; no slice object needed)
-        and return the number of bytes taken (all of them)."""
-        if self._closed:
-            raise ValueError("I/O operation on a closed Writer")
-        try:
-            return self._buf.write(data, offset, length)
-        except BufferTooSmall:
-            pass
-        with memoryview(data) as m, m.cast("B") as mb:
-            end = len(mb) if length is None else offset + length
-            with mb[offset:end] as part:
-                self._send((self._buf.peek(), part))
-                self._buf.clear()
-                return len(part)
 
     def writelines(self, parts):
         """Write every buffer of the iterable parts, in order."""
@@ -396,14 +405,14 @@ class Writer:
         flush dst when it has flush()."""
         self._check_open()
         self._flush_buffer()
-        flush = getattr(self._dst, "flush", None)
+        flush = getattr(self._sink.dst, "flush", None)
         if flush is not None:
             flush()
 
     def _flush_buffer(self):
         buf = self._buf
         if len(buf):
-            self._send((buf.peek(),))
+            self._sink.send((buf.peek(),))
             buf.clear()
 
     def close(self):
@@ -414,6 +423,7 @@ class Writer:
             self.flush()
         finally:
             self._closed = True
+            self.write = _closed_write
 
     def _check_open(self):
         if self._closed:
@@ -426,32 +436,5 @@ class Writer:
     def __exit__(self, *exc):
         self.close()
 
-    def _send(self, parts):
-        """Write every byte of parts (buffers, in order), looping on partial
-        writes; one writev/sendmsg per round."""
-        parts = [p for p in parts if len(p)]
-        while parts:
-            if self._fd >= 0:
-                n = _os.writev(self._fd, parts)
-            elif self._sock is not None:
-                n = self._sock.sendmsg(parts)
-            else:
-                n = self._dst.write(parts[0])
-                if n is None:
-                    if isinstance(self._dst, _io.RawIOBase):
-                        raise BlockingIOError(_errno.EAGAIN, "destination not ready")
-                    n = len(parts[0])  # write() that returns None wrote it all
-                elif type(n) is not int or n < 0 or n > len(parts[0]):
-                    raise OSError(f"write() returned invalid length {n!r} "
-                                  f"(should have been between 0 and {len(parts[0])})")
-            while n:
-                first = parts[0]
-                if n >= len(first):
-                    n -= len(first)
-                    parts.pop(0)
-                else:
-                    parts[0] = memoryview(first)[n:]
-                    n = 0
-
     def __repr__(self):
-        return f"<nocopy.io.Writer dst={self._dst!r} buffered={len(self._buf)}>"
+        return f"<nocopy.io.Writer dst={self._sink.dst!r} buffered={len(self._buf)}>"

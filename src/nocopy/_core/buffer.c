@@ -249,13 +249,6 @@ bb_wview(NcByteBuffer *b)
 
 /* ---- sources ------------------------------------------------------------------ */
 
-/* A resolved source: meth (owned) is the bound readinto/recv_into, or NULL
- * and fd >= 0 for a raw file descriptor read with read(2). */
-typedef struct {
-    PyObject *meth;
-    int fd;
-} nc_source;
-
 static int
 source_resolve(PyObject *src, nc_source *s)
 {
@@ -272,9 +265,21 @@ source_resolve(PyObject *src, nc_source *s)
         s->fd = (int)fd;
         return 0;
     }
-    static const char *const names[] = {"readinto", "recv_into"};
+    /* Interned once: a fresh name string per call would be allocated and
+     * then kept by the type attribute cache, one block per fill. */
+    static PyObject *names[2] = {NULL, NULL};
+    if (names[0] == NULL) {
+        PyObject *a = PyUnicode_InternFromString("readinto");
+        PyObject *r = a ? PyUnicode_InternFromString("recv_into") : NULL;
+        if (r == NULL) {
+            Py_XDECREF(a);
+            return -1;
+        }
+        names[0] = a;  /* kept for the process, like CPython's _Py_ID strings */
+        names[1] = r;
+    }
     for (int i = 0; i < 2; i++) {
-        s->meth = PyObject_GetAttrString(src, names[i]);
+        s->meth = PyObject_GetAttr(src, names[i]);
         if (s->meth != NULL)
             return 0;
         if (!PyErr_ExceptionMatches(PyExc_AttributeError))
@@ -400,6 +405,10 @@ bb_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     b->holder = h;
     b->rpos = b->wpos = 0;
     b->wview = NULL;
+    b->overflow = NULL;
+    b->src.meth = NULL;
+    b->src.fd = -1;
+    b->src_eof = 0;
     b->gen = 0;
     b->busy = 0;
     return (PyObject *)b;
@@ -411,6 +420,8 @@ bb_traverse(NcByteBuffer *b, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(b));
     Py_VISIT(b->holder);
     Py_VISIT(b->wview);
+    Py_VISIT(b->overflow);
+    Py_VISIT(b->src.meth);
     return 0;
 }
 
@@ -420,6 +431,8 @@ bb_clear_gc(NcByteBuffer *b)
     /* The holder holds no references, so it is never part of a cycle: keep it
      * so the storage stays valid for anyone still reaching the buffer. */
     Py_CLEAR(b->wview);
+    Py_CLEAR(b->overflow);
+    Py_CLEAR(b->src.meth);
     return 0;
 }
 
@@ -429,6 +442,8 @@ bb_dealloc(NcByteBuffer *b)
     PyTypeObject *tp = Py_TYPE(b);
     PyObject_GC_UnTrack(b);
     Py_CLEAR(b->wview);
+    Py_CLEAR(b->overflow);
+    Py_CLEAR(b->src.meth);
     Py_CLEAR(b->holder);
     tp->tp_free((PyObject *)b);
     Py_DECREF(tp);
@@ -531,6 +546,11 @@ bb_write(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
                      offset, length, data.len);
         goto done;
     }
+    if (b->overflow != NULL && length > b->holder->len - b->wpos && !b->busy) {
+        /* A sink (nocopy.io.Writer) sends it out without copying it here. */
+        PyBuffer_Release(&data);
+        return PyObject_CallFunction(b->overflow, "OOnn", (PyObject *)b, a[0], offset, length);
+    }
     if (nc_bytebuffer_reserve(b, length, &dst) < 0)
         goto done;
     if (length > 0)
@@ -540,6 +560,24 @@ bb_write(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
 done:
     PyBuffer_Release(&data);
     return res;
+}
+
+PyDoc_STRVAR(set_overflow_doc,
+"_set_overflow($self, handler, /)\n--\n\n"
+"Internal (nocopy.io.Writer): when set, write() calls\n"
+"handler(self, data, offset, length) and returns its result instead of\n"
+"raising BufferTooSmall when data does not fit the free space.  None clears.");
+
+static PyObject *
+bb_set_overflow(NcByteBuffer *b, PyObject *handler)
+{
+    if (handler != Py_None && !PyCallable_Check(handler)) {
+        PyErr_Format(PyExc_TypeError, "overflow handler must be callable or None, not '%.100s'",
+                     Py_TYPE(handler)->tp_name);
+        return NULL;
+    }
+    Py_XSETREF(b->overflow, handler == Py_None ? NULL : Py_NewRef(handler));
+    Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(fill_from_doc,
@@ -838,6 +876,243 @@ bb_getbuffer(NcByteBuffer *b, Py_buffer *out, int flags)
     return rc;
 }
 
+/* ---- an attached source (nocopy.io.Reader's fast paths) ----------------------------- */
+
+PyDoc_STRVAR(attach_doc,
+"_attach($self, src, /)\n--\n\n"
+"Internal (nocopy.io.Reader): remember src (as fill_from's) for _fill() and\n"
+"_read_exact(), which then run without a Python frame.");
+
+static PyObject *
+bb_attach(NcByteBuffer *b, PyObject *src)
+{
+    nc_source s;
+    if (check_idle(b) < 0 || source_resolve(src, &s) < 0)
+        return NULL;
+    Py_XSETREF(b->src.meth, s.meth);
+    b->src.fd = s.fd;
+    b->src_eof = 0;
+    Py_RETURN_NONE;
+}
+
+static int
+check_attached(NcByteBuffer *b)
+{
+    if (b->src.meth == NULL && b->src.fd < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "no source attached to this ByteBuffer");
+        return -1;
+    }
+    return check_idle(b);
+}
+
+static void
+raise_blocked(void)
+{
+    errno = EAGAIN;
+    PyErr_SetFromErrno(PyExc_OSError);  /* BlockingIOError */
+}
+
+/* One read from the attached source into the free space: the count, 0 at
+ * EOF (remembered: later calls do not read again), -1 with an exception
+ * (BlockingIOError when a non-blocking source had no data). */
+static Py_ssize_t
+bb_fill_attached(NcByteBuffer *b)
+{
+    Py_ssize_t n;
+    if (b->src_eof)
+        return 0;
+    if (bb_make_fill_room(b) < 0)
+        return -1;
+    if (b->wpos == b->holder->len) {
+        raise_too_small(b, 1, "ByteBuffer is full of unread bytes");
+        return -1;
+    }
+    int rc = bb_fill(b, &b->src, &n);
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        raise_blocked();
+        return -1;
+    }
+    if (n == 0)
+        b->src_eof = 1;
+    return n;
+}
+
+PyDoc_STRVAR(fill_doc,
+"_fill($self, /)\n--\n\n"
+"Internal: one read from the attached source; 0 at EOF (remembered),\n"
+"BlockingIOError when a non-blocking source had no data.");
+
+static PyObject *
+bb_fill_method(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
+{
+    if (check_attached(b) < 0)
+        return NULL;
+    Py_ssize_t n = bb_fill_attached(b);
+    return n < 0 ? NULL : PyLong_FromSsize_t(n);
+}
+
+static PyObject *
+bb_get_src_eof(NcByteBuffer *b, void *c)
+{
+    return PyBool_FromLong(b->src_eof);
+}
+
+static void
+raise_incomplete(NcByteBuffer *b, const char *p, Py_ssize_t got, Py_ssize_t expected)
+{
+    PyObject *partial = PyBytes_FromStringAndSize(p, got);
+    if (partial == NULL)
+        return;
+    PyObject *exc = PyObject_CallFunction(bb_state(b)->IncompleteRead, "(On)", partial, expected);
+    Py_DECREF(partial);
+    if (exc != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+}
+
+/* n > capacity: one new bytearray, the buffered bytes first, then the source
+ * straight into it (no bounce through the ByteBuffer). */
+static PyObject *
+read_exact_large(NcByteBuffer *b, Py_ssize_t n)
+{
+    nc_state *st = bb_state(b);
+    PyObject *out = PyByteArray_FromStringAndSize(NULL, n), *mv = NULL, *res = NULL;
+    NcHolder *h = NULL;
+    if (out == NULL)
+        return NULL;
+    Py_ssize_t got = b->wpos - b->rpos;
+    memcpy(PyByteArray_AS_STRING(out), b->holder->buf + b->rpos, (size_t)got);
+    b->rpos = b->wpos;
+    /* The holder pins the bytearray's storage (an export) for the reads. */
+    if ((h = nc_holder_from_object(st, out)) == NULL)
+        goto fail;
+    while (got < n && !b->src_eof) {
+        Py_ssize_t r;
+        if (b->src.meth == NULL) {
+            ssize_t k;
+            b->busy = 1;
+            for (;;) {
+                Py_BEGIN_ALLOW_THREADS
+                k = read(b->src.fd, h->buf + got, (size_t)(n - got));
+                Py_END_ALLOW_THREADS
+                if (k >= 0 || errno != EINTR)
+                    break;
+                if (PyErr_CheckSignals() < 0)
+                    break;
+            }
+            b->busy = 0;
+            if (k < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                    goto blocked;
+                if (!PyErr_Occurred())
+                    PyErr_SetFromErrno(PyExc_OSError);
+                goto fail;
+            }
+            r = (Py_ssize_t)k;
+        }
+        else {
+            NcView *v = nc_view_new(st->ViewType, h, got, n);
+            if (v == NULL)
+                goto fail;
+            b->busy = 1;
+            PyObject *ret = PyObject_CallOneArg(b->src.meth, (PyObject *)v);
+            b->busy = 0;
+            Py_DECREF(v);
+            if (ret == NULL) {
+                if (PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
+                    PyErr_Clear();
+                    goto blocked;
+                }
+                goto fail;
+            }
+            if (ret == Py_None) {
+                Py_DECREF(ret);
+                goto blocked;
+            }
+            r = PyLong_Check(ret) ? PyLong_AsSsize_t(ret) : -2;
+            Py_DECREF(ret);
+            if (r == -1 && PyErr_Occurred())
+                goto fail;
+            if (r < 0 || r > n - got) {
+                PyErr_Format(PyExc_OSError,
+                             "readinto()/recv_into() returned invalid length "
+                             "(should have been between 0 and %zd)", n - got);
+                goto fail;
+            }
+        }
+        if (r == 0)
+            b->src_eof = 1;
+        got += r;
+    }
+    if (got < n) {
+        raise_incomplete(b, h->buf, got, n);
+        goto fail;
+    }
+    res = (PyObject *)nc_view_new(st->ViewType, h, 0, n);
+    goto fail;  /* shared cleanup */
+blocked:
+    /* Nothing may be lost: the bytes read so far ride on the exception. */
+    {
+        PyObject *exc = PyObject_CallFunction(PyExc_BlockingIOError, "(is)", EAGAIN,
+                                              "the non-blocking source had no data");
+        PyObject *partial = exc ? PyBytes_FromStringAndSize(h->buf, got) : NULL;
+        if (partial != NULL && PyObject_SetAttrString(exc, "partial", partial) == 0)
+            PyErr_SetObject(PyExc_BlockingIOError, exc);
+        Py_XDECREF(partial);
+        Py_XDECREF(exc);
+    }
+fail:
+    Py_XDECREF(mv);
+    Py_XDECREF(h);
+    Py_DECREF(out);
+    return res;
+}
+
+PyDoc_STRVAR(read_exact_doc,
+"_read_exact($self, n, /)\n--\n\n"
+"Internal (nocopy.io.Reader.read_exact): consume exactly n bytes, reading the\n"
+"attached source as needed; a borrowed View (n <= capacity) or a View of one\n"
+"new bytearray; IncompleteRead(partial, n) at EOF.");
+
+static PyObject *
+bb_read_exact(NcByteBuffer *b, PyObject *arg)
+{
+    Py_ssize_t n;
+    if (PyLong_CheckExact(arg) && (n = PyLong_AsSsize_t(arg)) >= 0 && n <= b->wpos - b->rpos &&
+        !b->busy) {
+        PyObject *v = bb_view(b, b->rpos, b->rpos + n);  /* the hot path: buffered */
+        if (v != NULL)
+            b->rpos += n;
+        return v;
+    }
+    PyErr_Clear();
+    if (size_arg(arg, "n", 0, 0, &n) < 0 || check_attached(b) < 0)
+        return NULL;
+    if (n > b->holder->len)
+        return read_exact_large(b, n);
+    while (b->wpos - b->rpos < n) {
+        /* room for the whole frame in the tail, or compact for it */
+        if (b->holder->len - b->rpos < n && bb_relocate(b, 0) < 0)
+            return NULL;
+        Py_ssize_t r = bb_fill_attached(b);
+        if (r < 0)
+            return NULL;
+        if (r == 0) {
+            Py_ssize_t got = b->wpos - b->rpos;
+            raise_incomplete(b, b->holder->buf + b->rpos, got, n);
+            b->rpos = b->wpos;
+            return NULL;
+        }
+    }
+    PyObject *v = bb_view(b, b->rpos, b->rpos + n);
+    if (v != NULL)
+        b->rpos += n;
+    return v;
+}
+
 /* ---- the line iterator ------------------------------------------------------------------ */
 
 typedef struct {
@@ -1026,13 +1301,14 @@ bb_iterlines(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject 
         return NULL;
     if (a[2] != NULL && (reuse = PyObject_IsTrue(a[2])) < 0)
         return NULL;
-    nc_state *st = bb_state(b);
-    PyTypeObject *tp = (PyTypeObject *)PyObject_GetAttrString((PyObject *)Py_TYPE(b), "_LineIter");
+    static PyObject *name = NULL;  /* interned once, kept for the process */
+    if (name == NULL && (name = PyUnicode_InternFromString("_LineIter")) == NULL)
+        return NULL;
+    PyTypeObject *tp = (PyTypeObject *)PyObject_GetAttr((PyObject *)Py_TYPE(b), name);
     if (tp == NULL)
         return NULL;
     NcLineIter *it = (NcLineIter *)tp->tp_alloc(tp, 0);
     Py_DECREF(tp);
-    (void)st;
     if (it == NULL)
         return NULL;
     it->bb = (NcByteBuffer *)Py_NewRef(b);
@@ -1062,6 +1338,10 @@ static PyMethodDef bb_methods[] = {
     {"commit", (PyCFunction)bb_commit, METH_O, commit_doc},
     {"write", (PyCFunction)(void (*)(void))bb_write, METH_FASTCALL | METH_KEYWORDS, write_doc},
     {"fill_from", (PyCFunction)bb_fill_from, METH_O, fill_from_doc},
+    {"_set_overflow", (PyCFunction)bb_set_overflow, METH_O, set_overflow_doc},
+    {"_attach", (PyCFunction)bb_attach, METH_O, attach_doc},
+    {"_fill", (PyCFunction)bb_fill_method, METH_NOARGS, fill_doc},
+    {"_read_exact", (PyCFunction)bb_read_exact, METH_O, read_exact_doc},
     {"peek", (PyCFunction)(void (*)(void))bb_peek, METH_FASTCALL, peek_doc},
     {"read", (PyCFunction)(void (*)(void))bb_read, METH_FASTCALL, read_doc},
     {"find", (PyCFunction)(void (*)(void))bb_find, METH_FASTCALL, find_doc},
@@ -1082,6 +1362,7 @@ static PyGetSetDef bb_getset[] = {
      "Bytes that can be written after the write cursor without compacting.", NULL},
     {"readable", (getter)bb_get_readable, NULL, "Bytes between the read and write cursors (len).",
      NULL},
+    {"_src_eof", (getter)bb_get_src_eof, NULL, "Internal: the attached source reported EOF.", NULL},
     {NULL},
 };
 

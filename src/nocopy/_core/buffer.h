@@ -8,12 +8,22 @@
 
 #include "nocopy.h"
 
+/* A resolved byte source: meth (owned) is the bound readinto/recv_into, or
+ * NULL and fd >= 0 for a raw file descriptor read with read(2). */
+typedef struct {
+    PyObject *meth;
+    int fd;
+} nc_source;
+
 typedef struct {
     PyObject_HEAD
     NcHolder *holder;     /* owned storage (owned); replaced when a held export forces a move */
     Py_ssize_t rpos;      /* read cursor: readable bytes are [rpos, wpos) */
     Py_ssize_t wpos;      /* write cursor: free space is [wpos, holder->len) */
     NcView *wview;        /* owned or NULL: the last writable() view, reused when nobody holds it */
+    PyObject *overflow;   /* owned or NULL: called by write() when data does not fit */
+    nc_source src;        /* attached source (nocopy.io.Reader); fd -1 and meth NULL: none */
+    int src_eof;          /* the attached source reported EOF */
     uint64_t gen;         /* bumped whenever storage moves or is reset (line iterators' scan cache) */
     int busy;             /* a fill is running (Python code or a syscall): no mutation allowed */
 } NcByteBuffer;
