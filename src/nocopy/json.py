@@ -18,9 +18,12 @@ Behaviour worth knowing (all tested):
   others raise TypeError unless ``skipkeys``; any other object goes through
   ``default``, else ``TypeError: Object of type X is not JSON serializable``.
 * A lone surrogate in a str with ``ensure_ascii=False`` raises
-  UnicodeEncodeError, as ``json.dumps(...).encode("utf-8")`` does (the error's
-  position is inside that str, not inside the document); with
-  ``ensure_ascii=True`` it is escaped as ``\\udXXX`` like the stdlib.
+  UnicodeEncodeError, as ``json.dumps(...).encode("utf-8")`` does, and only
+  when nothing else failed (the oracle's errors come first); the error's
+  position is inside that str, not inside the document.  ``dump`` raises at
+  the surrogate itself (what was streamed before stays written, as with
+  ``json.dump`` to a text file).  With ``ensure_ascii=True`` surrogates are
+  escaped as ``\\udXXX`` like the stdlib.
 * Non-finite floats follow ``allow_nan`` with the stdlib's texts and its
   ValueError message for the running Python version.
 * Circular structures raise ``ValueError("Circular reference detected")``,
@@ -89,16 +92,16 @@ def _sink_for(fp):
     def sink(chunk):
         total = len(chunk)
         n = write(chunk)
-        # Buffered files and Writers take everything (and return the length);
-        # a raw file may write less: go on with the rest, without copying.
+        # Buffered files, BytesIO and Writers take everything; a write() that
+        # returns None is taken to have taken everything too (as json.dump
+        # assumes).  A raw file may write less: go on with the rest, without
+        # copying.
         while n is not None and n < total:
             if n <= 0:
                 raise OSError(f"write() of {type(fp).__name__} returned {n}")
             chunk = chunk[n:]
             total -= n
             n = write(chunk)
-        if n is None:
-            raise BlockingIOError("dump() needs a blocking destination: write() returned None")
     return sink
 
 

@@ -41,6 +41,15 @@ typedef struct {
     PyObject *sink;       /* STREAM: callable taking a View of the chunk (borrowed) */
     NcHolder *holder;     /* STREAM: holder of the chunk buffer (borrowed) */
     nc_state *st;
+    /* A lone surrogate without ensure_ascii: json.dumps() itself succeeds and
+     * only the oracle's .encode("utf-8") fails, after any error json.dumps
+     * would raise.  dumps/dumps_into keep going (writing the surrogate as
+     * 'surrogatepass' bytes) and raise UnicodeEncodeError at the end if
+     * nothing else failed; dump raises at once (bytes already streamed cannot
+     * be taken back, as with json.dump to a text file). */
+    int defer_surrogates;
+    PyObject *bad_str;    /* owned: first str with a lone surrogate, or NULL */
+    Py_ssize_t bad_pos;
     char scratch[NC_JW_SCRATCH];
 } nc_jw;
 
@@ -92,6 +101,8 @@ int nc_jw_fill(nc_jw *w, char c, Py_ssize_t n);
  * surrogate with ensure_ascii=0 raises UnicodeEncodeError, as
  * json.dumps(...).encode("utf-8") does. */
 int nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii);
+/* UnicodeEncodeError for the lone surrogate at str[i] (and the run after it). */
+void nc_json_raise_surrogate(PyObject *str, Py_ssize_t i);
 
 /* Module registration (json_encode.c). */
 int nc_json_module_init(PyObject *m, nc_state *st);

@@ -121,9 +121,35 @@ nc_jw_fill(nc_jw *w, char c, Py_ssize_t n)
 }
 
 static void
+nc_jw_init(nc_jw *w, nc_state *st, int mode)
+{
+    w->mode = mode;
+    w->flushed = 0;
+    w->overflowed = 0;
+    w->grow = NULL;
+    w->sink = NULL;
+    w->holder = NULL;
+    w->st = st;
+    w->defer_surrogates = mode != NC_JW_STREAM;
+    w->bad_str = NULL;
+    w->bad_pos = 0;
+}
+
+/* After a successful encode: the deferred lone-surrogate error, if any. */
+static int
+nc_jw_check_surrogate(nc_jw *w)
+{
+    if (w->bad_str == NULL)
+        return 0;
+    nc_json_raise_surrogate(w->bad_str, w->bad_pos);
+    return -1;
+}
+
+static void
 nc_jw_dispose(nc_jw *w)
 {
     Py_CLEAR(w->grow);
+    Py_CLEAR(w->bad_str);
 }
 
 /* GROW mode: the document as a bytes object (owned); the writer is empty
@@ -151,12 +177,24 @@ static const char DIGITS2[201] =
 static inline int
 u64_digits(uint64_t v)
 {
-    int n = 1;
-    while (v >= 10000) {
-        v /= 10000;
-        n += 4;
+    /* A few compares instead of divisions: most ints are short. */
+    if (v < 10000) {
+        if (v < 100)
+            return v < 10 ? 1 : 2;
+        return v < 1000 ? 3 : 4;
     }
-    return n + (v >= 10) + (v >= 100) + (v >= 1000);
+    if (v < 100000000ULL) {
+        if (v < 1000000)
+            return v < 100000 ? 5 : 6;
+        return v < 10000000 ? 7 : 8;
+    }
+    int n = 8;
+    v /= 100000000ULL;
+    while (v >= 100) {
+        v /= 100;
+        n += 2;
+    }
+    return n + (v >= 10 ? 2 : 1);
 }
 
 /* Decimal text of v at out (at least 20 bytes); returns the end.  Written
@@ -298,9 +336,16 @@ enc_int(nc_jenc *e, PyObject *o, int quoted)
     if (PyUnstable_Long_IsCompact((PyLongObject *)o))
         v = (long long)PyUnstable_Long_CompactValue((PyLongObject *)o);
 #else
-    /* 3.11: a size of -1, 0 or 1 is a single 30-bit digit. */
-    if ((size_t)(Py_SIZE(o) + 1) <= 2)
-        v = Py_SIZE(o) * (long long)((PyLongObject *)o)->ob_digit[0];
+    /* 3.11: up to two 30-bit digits, read directly (sign in the size). */
+    Py_ssize_t size = Py_SIZE(o);
+    if ((size_t)(size + 1) <= 2)
+        v = size * (long long)((PyLongObject *)o)->ob_digit[0];
+    else if ((size_t)(size + 2) <= 4) {
+        const digit *dg = ((PyLongObject *)o)->ob_digit;
+        v = (long long)(((uint64_t)dg[1] << PyLong_SHIFT) | dg[0]);
+        if (size < 0)
+            v = -v;
+    }
 #endif
     else
         v = PyLong_AsLongLongAndOverflow(o, &overflow);
@@ -833,8 +878,7 @@ encode_fixed(nc_jenc *e, nc_jw *w, PyObject *obj, char *dst, Py_ssize_t len, Py_
     w->mode = NC_JW_FIXED;
     w->base = w->p = dst + offset;
     w->end = dst + len;
-    int rc = enc_obj(e, obj);
-    if (rc < 0)
+    if (enc_obj(e, obj) < 0 || nc_jw_check_surrogate(w) < 0)
         return -1;
     *overflow = w->overflowed;
     return nc_jw_total(w);
@@ -919,10 +963,7 @@ json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyOb
     }
     if (nargs == 3)
         offset_obj = args[2];
-    w.flushed = 0;
-    w.overflowed = 0;
-    w.grow = NULL;
-    w.st = st;
+    nc_jw_init(&w, st, NC_JW_FIXED);
     enc_init(&e, &w);
     if (kwnames != NULL && parse_keywords("dumps_into", &e, args + nargs, kwnames, &offset_obj) < 0)
         goto done;
@@ -945,24 +986,41 @@ json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyOb
                      Py_TYPE(buf)->tp_name);
         goto done;
     }
-    if (PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE) < 0) {
-        if (PyErr_ExceptionMatches(PyExc_BufferError)) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_TypeError,
-                         "dumps_into() argument 'buf' must be a writable C-contiguous buffer, "
-                         "not a read-only or strided %.100s", Py_TYPE(buf)->tp_name);
+    char *dst;
+    Py_ssize_t have;
+    PyByteArrayObject *pinned = NULL;
+    if (PyByteArray_CheckExact(buf)) {
+        /* The sensor-loop case: pin the bytearray exactly as a buffer export
+         * does (bytearray's getbuffer only counts ob_exports), without the
+         * generic export round trip. */
+        pinned = (PyByteArrayObject *)buf;
+        pinned->ob_exports++;
+        dst = PyByteArray_AS_STRING(buf);
+        have = PyByteArray_GET_SIZE(buf);
+    }
+    else {
+        if (PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE) < 0) {
+            if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_TypeError,
+                             "dumps_into() argument 'buf' must be a writable C-contiguous buffer, "
+                             "not a read-only or strided %.100s", Py_TYPE(buf)->tp_name);
+            }
+            goto done;
         }
-        goto done;
+        dst = view.buf;
+        have = view.len;
     }
-    if (offset > view.len) {
+    Py_ssize_t n = -1;
+    if (offset > have)
         PyErr_Format(PyExc_ValueError, "offset %zd is beyond the end of the buffer (%zd bytes)",
-                     offset, view.len);
+                     offset, have);
+    else
+        n = encode_fixed(&e, &w, args[0], dst, have, offset, &overflow);
+    if (pinned != NULL)
+        pinned->ob_exports--;
+    else
         PyBuffer_Release(&view);
-        goto done;
-    }
-    Py_ssize_t n = encode_fixed(&e, &w, args[0], view.buf, view.len, offset, &overflow);
-    Py_ssize_t have = view.len;
-    PyBuffer_Release(&view);
     if (n < 0)
         goto done;
     if (overflow) {
@@ -971,6 +1029,7 @@ json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyOb
     }
     result = PyLong_FromSsize_t(offset + n);
 done:
+    nc_jw_dispose(&w);
     enc_dispose(&e);
     return result;
 }
@@ -993,17 +1052,13 @@ json_dumps(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyObject 
         PyErr_Format(PyExc_TypeError, "dumps() takes exactly 1 positional argument (%zd given)", nargs);
         return NULL;
     }
-    w.mode = NC_JW_GROW;
-    w.flushed = 0;
-    w.overflowed = 0;
-    w.grow = NULL;
-    w.st = st;
+    nc_jw_init(&w, st, NC_JW_GROW);
     w.base = w.p = w.scratch;
     w.end = w.scratch + NC_JW_SCRATCH;
     enc_init(&e, &w);
     if (parse_keywords("dumps", &e, args + nargs, kwnames, NULL) < 0)
         goto done;
-    if (enc_obj(&e, args[0]) < 0)
+    if (enc_obj(&e, args[0]) < 0 || nc_jw_check_surrogate(&w) < 0)
         goto done;
     result = nc_jw_grow_finish(&w);
 done:
@@ -1038,11 +1093,7 @@ json_dump_stream(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyO
         PyErr_Format(PyExc_TypeError, "sink must be callable, not %.100s", Py_TYPE(args[1])->tp_name);
         return NULL;
     }
-    w.mode = NC_JW_STREAM;
-    w.flushed = 0;
-    w.overflowed = 0;
-    w.grow = NULL;
-    w.st = st;
+    nc_jw_init(&w, st, NC_JW_STREAM);
     w.sink = args[1];
     enc_init(&e, &w);
     if (parse_keywords("dump", &e, args + nargs, kwnames, NULL) < 0)
@@ -1062,6 +1113,7 @@ json_dump_stream(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyO
         goto done;
     result = PyLong_FromSsize_t(w.flushed);
 done:
+    nc_jw_dispose(&w);
     Py_XDECREF(holder);
     enc_dispose(&e);
     return result;

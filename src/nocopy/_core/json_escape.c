@@ -114,8 +114,8 @@ write_ascii(nc_jw *w, const unsigned char *s, Py_ssize_t n, int ensure_ascii)
     return 0;
 }
 
-static void
-raise_surrogate(PyObject *str, Py_ssize_t i)
+void
+nc_json_raise_surrogate(PyObject *str, Py_ssize_t i)
 {
     Py_ssize_t n = PyUnicode_GET_LENGTH(str), j = i + 1;
     while (j < n && Py_UNICODE_IS_SURROGATE(PyUnicode_READ_CHAR(str, j)))
@@ -130,7 +130,7 @@ raise_surrogate(PyObject *str, Py_ssize_t i)
 
 /* One non-ASCII-path code point; NULL on a lone surrogate without
  * ensure_ascii (the caller raises). */
-static inline char *
+static inline __attribute__((always_inline)) char *
 put_char(char *out, Py_UCS4 c, int ensure_ascii)
 {
     if (c < 0x80) {
@@ -168,13 +168,38 @@ put_char(char *out, Py_UCS4 c, int ensure_ascii)
     return out + 4;
 }
 
+/* A lone surrogate at str[i]: raise now, or remember the first one and let
+ * the caller write it as 'surrogatepass' bytes (see json.h). */
+static int
+surrogate_seen(nc_jw *w, PyObject *str, Py_ssize_t i)
+{
+    if (!w->defer_surrogates) {
+        nc_json_raise_surrogate(str, i);
+        return -1;
+    }
+    if (w->bad_str == NULL) {
+        w->bad_str = Py_NewRef(str);
+        w->bad_pos = i;
+    }
+    return 0;
+}
+
+static inline char *
+put_surrogate(char *out, Py_UCS4 c)
+{
+    out[0] = (char)(0xe0 | (c >> 12));
+    out[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+    out[2] = (char)(0x80 | (c & 0x3f));
+    return out + 3;
+}
+
 /* Encode [i, n) of a 1/2/4-byte-kind string.  Runs of chars that fit the
  * room at worst-case size go without bounds checks; near the end of the room
  * one char at a time goes through a local array so the room is filled
  * exactly (see json.h). */
-#define DEFINE_WRITE_KIND(NAME, T)                                                     \
+#define DEFINE_WRITE_KIND(NAME, T, ensure_ascii)                                       \
 static int                                                                             \
-NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n, int ensure_ascii)              \
+NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n)                                \
 {                                                                                      \
     Py_ssize_t i = 0;                                                                  \
     while (i < n) {                                                                    \
@@ -192,9 +217,11 @@ NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n, int ensure_ascii)       
                 }                                                                      \
                 char *next = put_char(out, c, ensure_ascii);                           \
                 if (next == NULL) {                                                    \
-                    w->p = out;                                                        \
-                    raise_surrogate(str, i);                                           \
-                    return -1;                                                         \
+                    if (surrogate_seen(w, str, i) < 0) {                               \
+                        w->p = out;                                                    \
+                        return -1;                                                     \
+                    }                                                                  \
+                    next = put_surrogate(out, c);                                      \
                 }                                                                      \
                 out = next;                                                            \
             }                                                                          \
@@ -204,8 +231,9 @@ NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n, int ensure_ascii)       
         char tmp[MAX_PER_CHAR];                                                        \
         char *e = put_char(tmp, s[i], ensure_ascii);                                   \
         if (e == NULL) {                                                               \
-            raise_surrogate(str, i);                                                   \
-            return -1;                                                                 \
+            if (surrogate_seen(w, str, i) < 0)                                         \
+                return -1;                                                             \
+            e = put_surrogate(tmp, s[i]);                                              \
         }                                                                              \
         if (nc_jw_write(w, tmp, e - tmp) < 0)                                          \
             return -1;                                                                 \
@@ -214,9 +242,14 @@ NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n, int ensure_ascii)       
     return 0;                                                                          \
 }
 
-DEFINE_WRITE_KIND(write_ucs1, Py_UCS1)
-DEFINE_WRITE_KIND(write_ucs2, Py_UCS2)
-DEFINE_WRITE_KIND(write_ucs4, Py_UCS4)
+/* One instance per kind and ensure_ascii mode, so the mode is a constant in
+ * the per-char loop. */
+DEFINE_WRITE_KIND(write_ucs1, Py_UCS1, 0)
+DEFINE_WRITE_KIND(write_ucs2, Py_UCS2, 0)
+DEFINE_WRITE_KIND(write_ucs4, Py_UCS4, 0)
+DEFINE_WRITE_KIND(write_ucs1_ea, Py_UCS1, 1)
+DEFINE_WRITE_KIND(write_ucs2_ea, Py_UCS2, 1)
+DEFINE_WRITE_KIND(write_ucs4_ea, Py_UCS4, 1)
 
 int
 nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii)
@@ -254,13 +287,14 @@ general:
     switch (PyUnicode_KIND(s)) {
     case PyUnicode_1BYTE_KIND:
         rc = PyUnicode_IS_ASCII(s) ? write_ascii(w, data, n, ensure_ascii)
-                                   : write_ucs1(w, s, data, n, ensure_ascii);
+             : ensure_ascii        ? write_ucs1_ea(w, s, data, n)
+                                   : write_ucs1(w, s, data, n);
         break;
     case PyUnicode_2BYTE_KIND:
-        rc = write_ucs2(w, s, data, n, ensure_ascii);
+        rc = ensure_ascii ? write_ucs2_ea(w, s, data, n) : write_ucs2(w, s, data, n);
         break;
     default:
-        rc = write_ucs4(w, s, data, n, ensure_ascii);
+        rc = ensure_ascii ? write_ucs4_ea(w, s, data, n) : write_ucs4(w, s, data, n);
         break;
     }
     if (rc < 0)

@@ -1,0 +1,27 @@
+from collections.abc import Buffer, Callable
+from typing import Any, Protocol
+
+from .errors import BufferTooSmall as BufferTooSmall
+
+class _Committing(Protocol):
+    def writable(self) -> Buffer: ...
+    def commit(self, n: int, /) -> Any: ...
+
+def dumps_into(
+    obj: Any, buf: Buffer | _Committing, /, offset: int = 0, *,
+    skipkeys: bool = False, ensure_ascii: bool = False, check_circular: bool = True,
+    allow_nan: bool = True, sort_keys: bool = False, indent: int | str | None = None,
+    separators: tuple[str, str] | None = None, default: Callable[[Any], Any] | None = None,
+) -> int: ...
+def dumps(
+    obj: Any, /, *,
+    skipkeys: bool = False, ensure_ascii: bool = False, check_circular: bool = True,
+    allow_nan: bool = True, sort_keys: bool = False, indent: int | str | None = None,
+    separators: tuple[str, str] | None = None, default: Callable[[Any], Any] | None = None,
+) -> bytes: ...
+def dump(
+    obj: Any, fp: Any, *, buffer_size: int = 65536,
+    skipkeys: bool = False, ensure_ascii: bool = False, check_circular: bool = True,
+    allow_nan: bool = True, sort_keys: bool = False, indent: int | str | None = None,
+    separators: tuple[str, str] | None = None, default: Callable[[Any], Any] | None = None,
+) -> int: ...

@@ -1,0 +1,678 @@
+"""nocopy.json against its oracle: json.dumps(obj, **same_options).encode().
+
+nocopy's defaults (separators=(",", ":"), ensure_ascii=False) are passed to
+the oracle explicitly."""
+import array
+import enum
+import io
+import json
+import math
+import mmap
+import os
+import socket
+import sys
+import tempfile
+import threading
+
+import pytest
+from hypothesis import given, strategies as st
+
+import nocopy.json as nj
+from nocopy import BufferTooSmall, View
+
+
+def oracle(obj, **opts):
+    opts = dict(opts)
+    if opts.get("separators") is None:
+        opts["separators"] = (",", ": ") if opts.get("indent") is not None else (",", ":")
+    opts.setdefault("ensure_ascii", False)
+    return json.dumps(obj, **opts).encode("utf-8")
+
+
+def outcome(fn):
+    try:
+        return fn()
+    except Exception as e:  # the exception type is the observable result
+        return type(e)
+
+
+def dump_bytes(obj, buffer_size=64, **opts):
+    f = io.BytesIO()
+    n = nj.dump(obj, f, buffer_size=buffer_size, **opts)
+    data = f.getvalue()
+    assert n == len(data)
+    return data
+
+
+def check_all_forms(obj, **opts):
+    """dumps, dumps_into (mid-buffer, prefix/suffix untouched, and exact
+    BufferTooSmall) and dump through a tiny buffer all equal the oracle."""
+    exp = outcome(lambda: oracle(obj, **opts))
+    got = outcome(lambda: nj.dumps(obj, **opts))
+    assert got == exp
+    streamed = outcome(lambda: dump_bytes(obj, **opts))
+    if not isinstance(exp, bytes):
+        # dump raises at a lone surrogate at once (what is streamed is gone),
+        # dumps/dumps_into only after everything else succeeded, as the oracle
+        assert streamed in (exp, UnicodeEncodeError)
+        return exp
+    assert streamed == exp
+    buf = bytearray(b"\xee" * (len(exp) + 20))
+    end = nj.dumps_into(obj, buf, 7, **opts)
+    assert end == 7 + len(exp)
+    assert buf[7:end] == exp
+    assert buf[:7] == b"\xee" * 7 and buf[end:] == b"\xee" * (len(buf) - end)
+    small = bytearray(b"\xee" * (7 + len(exp) - 1))
+    with pytest.raises(BufferTooSmall) as ei:
+        nj.dumps_into(obj, small, 7, **opts)
+    assert ei.value.needed == 7 + len(exp)
+    assert small[:7] == b"\xee" * 7
+    return exp
+
+
+# ---- documents -------------------------------------------------------------
+
+text = st.text(st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF), max_size=12) | \
+    st.sampled_from(["", "a\"b\\c", "\x00\x1f\x7f\x80", "\ud800", "\udfff\ud800", "\U0001f600é", "x" * 70])
+ints = st.integers() | st.integers(-2**200, 2**200) | st.sampled_from(
+    [0, -1, 2**63 - 1, -2**63, 2**63, 2**64 - 1, 2**64, -2**63 - 1, -2**64, 2**30, 2**31])
+floats = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(
+    [-0.0, 0.0, 5e-324, 2.2250738585072014e-308, 1e300, 1e16, 1e-7, 0.1, float("nan")])
+scalars = st.none() | st.booleans() | ints | floats | text
+keys = text | st.integers(-2**70, 2**70) | floats | st.booleans() | st.none()
+documents = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=5) | st.tuples(inner, inner)
+    | st.dictionaries(keys, inner, max_size=5),
+    max_leaves=25)
+options = st.fixed_dictionaries({}, optional={
+    "skipkeys": st.booleans(),
+    "ensure_ascii": st.booleans(),
+    "check_circular": st.booleans(),
+    "allow_nan": st.booleans(),
+    "sort_keys": st.booleans(),
+    "indent": st.sampled_from([None, 0, 2, -1, "", "\t", " é "]),
+    "separators": st.sampled_from([None, (",", ":"), (", ", ": "), (" ,", " : "), ("", "")]),
+})
+
+
+@given(documents, options)
+def test_random_documents_match_stdlib(doc, opts):
+    check_all_forms(doc, **opts)
+
+
+@given(st.dictionaries(st.text(max_size=8), st.integers() | st.floats() | st.text(max_size=8), max_size=8),
+       st.booleans())
+def test_flat_dicts_sorted_and_not(doc, sort_keys):
+    check_all_forms(doc, sort_keys=sort_keys)
+
+
+@pytest.mark.parametrize("doc", [
+    {}, [], (), "", 0, None, True, False, [[]], [{}], {"": {}},
+    {"temperature": 21, "humidity": 45, "pressure": 1013, "time": 1700000000},
+    [1, -1, 2**63 - 1, -2**63, 2**63, 2**64, -2**64, 10**100, -10**100],
+    [0.1, -0.0, 5e-324, 1e300, 1e16, 1.5e-7, 123456789012345.6, 1e22, float("inf"),
+     float("-inf"), float("nan")],
+    ["a\"b\\c\n\r\t\b\f\x00\x1f\x7f", "héllo", "日本語", "\U0001f600", "\U0010ffff", "\x80\xff"],
+    {1: 2, 1.5: 3, None: 4, True: 5, False: 6, -2**70: 7, float("inf"): 8, float("nan"): 9},
+    "x" * 1000 + "é" * 1000 + "\U0001f600" * 1000 + "\"" * 500,
+    [list(range(100)), {str(i): [i] * 3 for i in range(50)}],
+])
+@pytest.mark.parametrize("opts", [
+    {}, {"ensure_ascii": True}, {"indent": 2}, {"indent": 0}, {"indent": ""}, {"indent": "\t"},
+    {"indent": 3, "separators": (" ,", " : ")}, {"separators": (", ", ": ")}, {"sort_keys": True},
+    {"allow_nan": False}, {"skipkeys": True, "sort_keys": True, "indent": 1}, {"check_circular": False},
+])
+def test_fixed_documents(doc, opts):
+    check_all_forms(doc, **opts)
+
+
+def test_defaults_are_compact_utf8():
+    assert nj.dumps({"a": [1, "é"]}) == '{"a":[1,"é"]}'.encode()
+    assert nj.dumps({"a": [1]}, indent=1) == b'{\n "a": [\n  1\n ]\n}'
+    assert nj.dumps("é", ensure_ascii=True) == b'"\\u00e9"'
+
+
+# ---- strings -----------------------------------------------------------------
+
+@given(st.text(st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF), max_size=300),
+       st.booleans())
+def test_strings_any_kind(s, ensure_ascii):
+    check_all_forms(s, ensure_ascii=ensure_ascii)
+    check_all_forms({s: [s]}, ensure_ascii=ensure_ascii)
+
+
+@pytest.mark.parametrize("s", ["\ud800", "a\udc00b", "é\ud83d", "\U0001f600\udfff", "\ud800\udc00"])
+def test_lone_surrogates(s):
+    # ensure_ascii=False: the oracle's .encode("utf-8") raises, so do we
+    with pytest.raises(UnicodeEncodeError):
+        oracle([s])
+    with pytest.raises(UnicodeEncodeError) as ei:
+        nj.dumps([s])
+    assert ei.value.reason == "surrogates not allowed"
+    assert ei.value.object == s
+    with pytest.raises(UnicodeEncodeError):
+        dump_bytes({s: 1})
+    # ensure_ascii=True escapes them like the stdlib
+    check_all_forms([s], ensure_ascii=True)
+
+
+@pytest.mark.parametrize("size", [64, 65, 100, 4096])
+def test_huge_string_is_streamed_in_pieces(size):
+    s = ("ab\u00e9\u65e5\U0001f600\n" * 5000)
+    chunks = []
+    nj.dump(s, type("W", (), {"write": lambda self, c: chunks.append(len(c))})(), buffer_size=size)
+    assert max(chunks) <= size and sum(chunks) == len(oracle(s))
+    assert dump_bytes(s, buffer_size=size) == oracle(s)
+    assert dump_bytes(s, buffer_size=size, ensure_ascii=True) == oracle(s, ensure_ascii=True)
+
+
+def test_str_subclass():
+    class S(str):
+        def __str__(self):
+            return "nope"
+    check_all_forms({S("k"): S("v\n")})
+
+
+# ---- numbers ---------------------------------------------------------------------
+
+class IE(enum.IntEnum):
+    A = 1
+    BIG = 2**70
+
+
+class FE(float, enum.Enum):
+    PI = 3.14
+    INF = float("inf")
+
+
+class ReprInt(int):
+    def __repr__(self):
+        return "nope"
+    __str__ = __repr__
+
+
+class ReprFloat(float):
+    def __repr__(self):
+        return "nope"
+    __str__ = __repr__
+
+
+def test_number_subclasses_as_stdlib():
+    doc = [IE.A, IE.BIG, FE.PI, FE.INF, ReprInt(5), ReprFloat(2.5),
+           {IE.A: 1, IE.BIG: 2, FE.PI: 3, ReprInt(7): 4, ReprFloat(0.5): 5}]
+    check_all_forms(doc)
+    assert nj.dumps(doc[:6]) == b'[1,1180591620717411303424,3.14,Infinity,5,2.5]'
+
+
+@pytest.mark.parametrize("x", [float("nan"), float("inf"), float("-inf"), FE.INF])
+@pytest.mark.parametrize("as_key", [False, True])
+def test_allow_nan_false_message(x, as_key):
+    doc = {x: 1} if as_key else [x]
+    with pytest.raises(ValueError) as exp:
+        json.dumps(doc, allow_nan=False)
+    with pytest.raises(ValueError) as got:
+        nj.dumps(doc, allow_nan=False)
+    assert str(got.value) == str(exp.value)
+
+
+def test_int_max_str_digits_like_stdlib():
+    big = 10 ** 5000
+    if not hasattr(sys, "get_int_max_str_digits"):
+        pytest.skip("no int max str digits limit in this Python")
+    assert outcome(lambda: nj.dumps([big])) == outcome(lambda: oracle([big])) == ValueError
+
+
+# ---- keys --------------------------------------------------------------------------
+
+def test_bad_keys():
+    for key in [(1,), b"x", 1j, frozenset()]:
+        with pytest.raises(TypeError) as exp:
+            json.dumps({key: 1})
+        with pytest.raises(TypeError) as got:
+            nj.dumps({key: 1})
+        assert str(got.value) == str(exp.value)
+        assert nj.dumps({key: 1, "a": 2}, skipkeys=True) == b'{"a":2}'
+        assert nj.dumps({key: 1}, skipkeys=True, indent=2) == oracle({key: 1}, skipkeys=True, indent=2)
+
+
+def test_sort_keys_mixed_types_raises_like_stdlib():
+    with pytest.raises(TypeError):
+        json.dumps({1: 1, "a": 2}, sort_keys=True)
+    with pytest.raises(TypeError):
+        nj.dumps({1: 1, "a": 2}, sort_keys=True)
+
+
+def test_dict_subclass_items_are_honoured():
+    class D(dict):
+        def items(self):
+            return [("z", 1), ("a", 2)]
+    check_all_forms(D(x=1))
+    check_all_forms(D(x=1), sort_keys=True)
+
+    class Bad(dict):
+        def items(self):
+            return [("a", 1, 2)]
+    assert outcome(lambda: nj.dumps(Bad(x=1))) == outcome(lambda: json.dumps(Bad(x=1))) == ValueError
+
+
+# ---- default, errors, hostile callbacks ---------------------------------------------
+
+def test_unserializable_message():
+    class Thing:
+        pass
+    for obj in [Thing(), b"bytes", {1, 2}, [1, object()], {"a": 1j}]:
+        with pytest.raises(TypeError) as exp:
+            json.dumps(obj)
+        with pytest.raises(TypeError) as got:
+            nj.dumps(obj)
+        assert str(got.value) == str(exp.value)
+
+
+def test_default():
+    doc = {"a": {1, 2}, "b": [b"x", 1j]}
+    default = lambda o: sorted(o) if isinstance(o, set) else repr(o)  # noqa: E731
+    check_all_forms(doc, default=default)
+    check_all_forms(doc, default=default, indent=1)
+    assert nj.dumps(1j, default=lambda o: {"re": o.real}) == b'{"re":0.0}'
+
+
+def test_default_raising_leaves_prefix():
+    def default(o):
+        raise KeyError("boom")
+    buf = bytearray(b"P" * 10 + b"\0" * 50)
+    with pytest.raises(KeyError):
+        nj.dumps_into([1, 2, object()], buf, 10, default=default)
+    assert buf[:10] == b"P" * 10
+
+
+def test_default_shrinking_list_as_stdlib():
+    a = [object()] * 10
+
+    def crasher(obj):
+        del a[-1]
+    exp = json.dumps(a, default=crasher, separators=(",", ":")).encode()
+    a = [object()] * 10
+    assert nj.dumps(a, default=crasher) == exp == b"[null,null,null,null,null]"
+
+
+def test_default_clearing_list_and_dict():
+    victims = [[object(), 1, 2, 3], {"k": object(), "x": [1, 2]}]
+
+    def clear(o):
+        for v in victims:
+            v.clear()
+        return "gone"
+    exp = oracle(victims, default=clear)
+    victims = [[object(), 1, 2, 3], {"k": object(), "x": [1, 2]}]
+    assert nj.dumps(victims, default=clear) == exp == b'[["gone"],{}]'
+    # the dict changed size while being walked
+    victims = [{"k": object(), "x": [1, 2]}]
+    with pytest.raises(RuntimeError, match="changed size"):
+        nj.dumps(victims[0], default=clear)
+
+
+def test_default_mutating_dict_same_size_never_crashes():
+    d = {"a": object(), "b": "x" * 100}
+
+    def default(o):
+        d["b"] = [1, 2, 3]  # replaces a value still to come
+        return None
+    assert nj.dumps(d, default=default) == b'{"a":null,"b":[1,2,3]}'
+
+
+def test_default_cannot_resize_pinned_destination():
+    buf = bytearray(100)
+
+    def default(o):
+        buf.extend(b"x" * 1000)
+        return 1
+    with pytest.raises(BufferError):
+        nj.dumps_into([object()], buf, default=default)
+    assert len(buf) == 100
+
+
+def test_default_reentrant():
+    def default(o):
+        return json.loads(nj.dumps({"inner": [1, 2]}))
+    assert nj.dumps([object(), object()], default=default) == b'[{"inner":[1,2]},{"inner":[1,2]}]'
+
+
+def test_circular():
+    x = []
+    x.append(x)
+    d = {}
+    d["d"] = d
+    y = []
+    z = [y, {"k": y}]
+    y.append(z)
+    for obj in [x, d, y, [1, [2, [3, x]]]]:
+        with pytest.raises(ValueError, match="^Circular reference detected$"):
+            nj.dumps(obj)
+        with pytest.raises(ValueError):
+            nj.dumps(obj, indent=2)
+        with pytest.raises(RecursionError):
+            nj.dumps(obj, check_circular=False)
+    shared = [1]
+    check_all_forms([shared, shared, {"a": shared, "b": shared}])
+
+
+def test_circular_through_default():
+    class Node:
+        pass
+    n = Node()
+    with pytest.raises(ValueError, match="Circular"):
+        nj.dumps(n, default=lambda o: [o])
+    with pytest.raises(ValueError, match="Circular"):
+        nj.dumps(n, default=lambda o: o)
+    with pytest.raises(RecursionError):
+        nj.dumps(n, default=lambda o: [o], check_circular=False)
+
+
+def test_deep_nesting_raises_recursion_error():
+    for wrap in (lambda o: [o], lambda o: {"k": o}, lambda o: (o,)):
+        doc = 1
+        for _ in range(100000):
+            doc = wrap(doc)
+        with pytest.raises(RecursionError):
+            nj.dumps(doc)
+        with pytest.raises(RecursionError):
+            nj.dumps_into(doc, bytearray(10))
+        with pytest.raises(RecursionError):
+            dump_bytes(doc, check_circular=False)
+
+
+def test_nesting_within_limit_uses_heap_stack():
+    doc = 1
+    for _ in range(200):
+        doc = [doc]
+    check_all_forms(doc)
+    check_all_forms(doc, indent=1)
+
+
+# ---- options ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("opts, exc", [
+    ({"indent": 1.5}, TypeError),
+    ({"indent": b"  "}, TypeError),
+    ({"separators": (b",", ":")}, TypeError),
+    ({"separators": (",", b":")}, TypeError),
+    ({"separators": ",:"}, TypeError),
+    ({"separators": 5}, TypeError),
+    ({"separators": (",",)}, ValueError),
+    ({"separators": (",", ":", ";")}, ValueError),
+    ({"default": 5}, TypeError),
+    ({"sort_key": True}, TypeError),
+    ({"cls": json.JSONEncoder}, TypeError),
+    ({"indent": 2**80}, OverflowError),
+])
+def test_bad_options(opts, exc):
+    with pytest.raises(exc):
+        nj.dumps([1], **opts)
+    with pytest.raises(exc):
+        nj.dumps_into([1], bytearray(100), **opts)
+    with pytest.raises(exc):
+        dump_bytes([1], **opts)
+
+
+def test_truthy_flag_values_like_stdlib():
+    assert nj.dumps({"b": 1, "a": 2}, sort_keys=1) == b'{"a":2,"b":1}'
+    assert nj.dumps("é", ensure_ascii="yes") == b'"\\u00e9"'
+
+    class Bad:
+        def __bool__(self):
+            raise ZeroDivisionError
+    with pytest.raises(ZeroDivisionError):
+        nj.dumps([], sort_keys=Bad())
+
+
+def test_separators_list_and_bool_indent():
+    assert nj.dumps([1, 2], separators=[";", "="]) == b"[1;2]"
+    assert nj.dumps([1], indent=True) == oracle([1], indent=True)
+
+
+def test_bad_call_forms():
+    with pytest.raises(TypeError):
+        nj.dumps()
+    with pytest.raises(TypeError):
+        nj.dumps(1, 2)
+    with pytest.raises(TypeError):
+        nj.dumps_into(1)
+    with pytest.raises(TypeError):
+        nj.dumps_into(1, bytearray(5), 0, 0)
+    with pytest.raises(TypeError):
+        nj.dumps_into(1, bytearray(5), 0, offset=0)
+    with pytest.raises(TypeError):
+        nj.dumps_into(1, bytearray(5), "0")
+    with pytest.raises(ValueError):
+        nj.dumps_into(1, bytearray(5), -1)
+    with pytest.raises(ValueError):
+        nj.dumps_into(1, bytearray(5), 6)
+    assert nj.dumps_into(1, bytearray(5), offset=4) == 5
+
+
+# ---- destinations -------------------------------------------------------------------------
+
+DOC = {"temperature": 21, "humidity": 45, "text": "héllo", "list": [1.5, None, True]}
+EXP = oracle(DOC)
+
+
+def test_destinations():
+    b = bytearray(100)
+    assert nj.dumps_into(DOC, memoryview(b)[10:], 2) == 2 + len(EXP)
+    assert b[12:12 + len(EXP)] == EXP
+
+    b = bytearray(100)
+    v = View(b, 10, 90)
+    assert nj.dumps_into(DOC, v, 3) == 3 + len(EXP)
+    assert b[13:13 + len(EXP)] == EXP and b[:13] == bytes(13)
+    with pytest.raises(BufferTooSmall) as ei:
+        nj.dumps_into(DOC, View(b, 0, len(EXP) - 1))
+    assert ei.value.needed == len(EXP)
+
+    a = array.array("B", bytes(100))
+    n = nj.dumps_into(DOC, a)
+    assert a.tobytes()[:n] == EXP
+
+    with mmap.mmap(-1, 4096) as m:
+        n = nj.dumps_into(DOC, m, 100)
+        assert m[100:n] == EXP
+
+
+@pytest.mark.parametrize("buf", [b"x" * 100, memoryview(bytearray(100)).toreadonly(), "str", 5, None])
+def test_bad_destinations(buf):
+    with pytest.raises(TypeError):
+        nj.dumps_into(DOC, buf)
+
+
+def test_strided_memoryview_rejected():
+    m = memoryview(bytearray(100))[::2]
+    with pytest.raises(TypeError):
+        nj.dumps_into(DOC, m)
+
+
+def test_released_view_destination():
+    v = View(bytearray(100))
+    v.release()
+    with pytest.raises(ValueError):
+        nj.dumps_into(DOC, v)
+
+
+@pytest.mark.parametrize("size", list(range(0, len(EXP) + 3)))
+def test_buffer_too_small_exact_at_every_size(size):
+    for offset in (0, 3):
+        buf = bytearray(b"\xaa" * (offset + size))
+        if size >= len(EXP):
+            assert nj.dumps_into(DOC, buf, offset) == offset + len(EXP)
+            assert buf[offset:offset + len(EXP)] == EXP
+        else:
+            with pytest.raises(BufferTooSmall) as ei:
+                nj.dumps_into(DOC, buf, offset)
+            assert ei.value.needed == offset + len(EXP)
+            assert isinstance(ei.value, ValueError)
+        assert buf[:offset] == b"\xaa" * offset
+
+
+def test_buffer_too_small_big_document_counts_exactly():
+    doc = [{"k": "v" * 1000, "n": list(range(500))} for _ in range(20)] + ["é" * 10000]
+    exp = oracle(doc)
+    with pytest.raises(BufferTooSmall) as ei:
+        nj.dumps_into(doc, bytearray(100), 10)
+    assert ei.value.needed == 10 + len(exp)
+
+
+class FakeByteBuffer:
+    """The ByteBuffer protocol dumps_into supports: writable() + commit(n)."""
+
+    def __init__(self, capacity):
+        self.storage = bytearray(capacity)
+        self.w = 0
+        self.commits = []
+
+    def writable(self):
+        return memoryview(self.storage)[self.w:]
+
+    def commit(self, n):
+        self.commits.append(n)
+        self.w += n
+
+    def data(self):
+        return bytes(self.storage[:self.w])
+
+
+def test_bytebuffer_like():
+    bb = FakeByteBuffer(200)
+    assert nj.dumps_into(DOC, bb) == len(EXP)
+    assert nj.dumps_into([1], bb) == 3
+    assert bb.data() == EXP + b"[1]"
+    assert bb.commits == [len(EXP), 3]
+    small = FakeByteBuffer(10)
+    with pytest.raises(BufferTooSmall) as ei:
+        nj.dumps_into(DOC, small)
+    assert ei.value.needed == len(EXP) and small.commits == []
+    with pytest.raises(ValueError):
+        nj.dumps_into(DOC, bb, 1)
+
+
+# ---- dump ---------------------------------------------------------------------------------
+
+BIG = {"rows": [{"id": i, "name": f"n{i}é", "v": i * 0.5} for i in range(3000)]}
+BIG_EXP = oracle(BIG)
+
+
+def test_dump_to_binary_file(tmp_path):
+    p = tmp_path / "out.json"
+    with open(p, "wb") as f:
+        assert nj.dump(BIG, f, buffer_size=1000) == len(BIG_EXP)
+    assert p.read_bytes() == BIG_EXP
+    with open(p, "wb", buffering=0) as f:  # raw FileIO
+        nj.dump(BIG, f)
+    assert p.read_bytes() == BIG_EXP
+
+
+def test_dump_to_fd(tmp_path):
+    fd = os.open(tmp_path / "fd.json", os.O_WRONLY | os.O_CREAT)
+    try:
+        assert nj.dump(BIG, fd, buffer_size=4096, indent=1) == len(oracle(BIG, indent=1))
+    finally:
+        os.close(fd)
+    assert (tmp_path / "fd.json").read_bytes() == oracle(BIG, indent=1)
+
+
+def test_dump_to_socket():
+    a, b = socket.socketpair()
+    got = bytearray()
+
+    def reader():
+        while True:
+            chunk = b.recv(65536)
+            if not chunk:
+                break
+            got.extend(chunk)
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        nj.dump(BIG, a, buffer_size=512)
+    finally:
+        a.shutdown(socket.SHUT_WR)
+        t.join()
+        a.close()
+        b.close()
+    assert bytes(got) == BIG_EXP
+
+
+def test_dump_partial_writes():
+    class Trickle:
+        def __init__(self):
+            self.out = bytearray()
+
+        def write(self, data):
+            n = min(len(data), 7)
+            self.out += bytes(data[:n])
+            return n
+    t = Trickle()
+    nj.dump(BIG, t, buffer_size=100)
+    assert bytes(t.out) == BIG_EXP
+
+
+def test_dump_bad_destinations_and_sizes():
+    with pytest.raises(TypeError):
+        nj.dump([1], object())
+    with pytest.raises(TypeError):
+        nj.dump([1], io.BytesIO(), buffer_size="64")
+    with pytest.raises(ValueError):
+        nj.dump([1], io.BytesIO(), buffer_size=10)
+
+    class Zero:
+        def write(self, data):
+            return 0
+    with pytest.raises(OSError):
+        nj.dump([1], Zero())
+
+    class ReturnsNone:
+        def __init__(self):
+            self.out = b""
+
+        def write(self, data):
+            self.out += bytes(data)
+    r = ReturnsNone()
+    nj.dump([1, "x" * 100], r, buffer_size=64)
+    assert r.out == oracle([1, "x" * 100])
+    with pytest.raises(TypeError):  # text stream: json bytes are not str
+        nj.dump([1], io.StringIO())
+
+
+def test_dump_sink_raising_midway():
+    class Fails:
+        calls = 0
+
+        def write(self, data):
+            self.calls += 1
+            if self.calls == 3:
+                raise OSError("disk full")
+            return len(data)
+    with pytest.raises(OSError, match="disk full"):
+        nj.dump(BIG, Fails(), buffer_size=64)
+
+
+def test_dump_sink_mutating_document():
+    doc = [[1] * 100, {"a": "x" * 500}]
+
+    class Evil:
+        def write(self, data):
+            doc[0].clear()
+            return len(data)
+    data = nj.dump(doc, Evil(), buffer_size=64)
+    assert data > 0
+
+
+def test_dump_chunk_is_a_view_reused():
+    seen = []
+
+    class Keep:
+        def write(self, data):
+            seen.append((type(data), len(data)))
+            return len(data)
+    nj.dump(BIG, Keep(), buffer_size=1024)
+    assert all(t is View and n <= 1024 for t, n in seen)
+    assert sum(n for _, n in seen) == len(BIG_EXP)
