@@ -5,6 +5,7 @@ sensor_server.py (nocopy) and sensor_server_plain.py (plain asyncio)."""
 import argparse
 import asyncio
 import math
+from math import fmod, sin
 import os
 import sys
 import time
@@ -64,16 +65,19 @@ class Sensors:
                     "uptime": 0.0, "sensors": self.items}
 
     def update(self):
+        # Values are quantized to dyadic fractions with float arithmetic only
+        # (round() would allocate): they print short and allocate nothing.
         now = time.time()
         self.seq += 1
         t = now - self.t0
         doc = self.doc
-        doc["timestamp"] = round(now, 3)
+        doc["timestamp"] = now - fmod(now, 0.0009765625)
         doc["seq"] = self.seq
-        doc["uptime"] = round(t, 3)
-        jitter = (self.seq % 17) * 0.003
+        doc["uptime"] = t - fmod(t, 0.0009765625)
+        jitter = (self.seq % 17) * 0.0078125
         for item, (base, amp, w, phase) in zip(self.items, self.params):
-            item["value"] = round(base + amp * math.sin(w * t + phase) + jitter, 3)
+            v = base + amp * sin(w * t + phase) + jitter
+            item["value"] = v - fmod(v, 0.03125)
         return doc
 
 
@@ -88,6 +92,7 @@ class Stats:
     * handling_alloc_per_request: blocks allocated by the handler from the
       moment a request head is in hand to the moment its response is handed
       to the transport;
+    * cpu_us_per_request: the server process's CPU time per request;
     * retained_blocks_per_request: growth of sys.getallocatedblocks() since
       the reset, per request (0 in a steady state without leaks)."""
 
@@ -104,6 +109,7 @@ class Stats:
         self.handling = 0
         self.base_blocks = sys.getallocatedblocks()
         self.base_allocs = alloc_count()
+        self.base_cpu = time.process_time()
 
     def snapshot(self):
         n = self.requests
@@ -116,8 +122,29 @@ class Stats:
             "alloc_per_request": per(allocs),
             "handling_alloc_per_request": per(self.handling),
             "retained_blocks_per_request": per(blocks),
+            "cpu_us_per_request": per((time.process_time() - self.base_cpu) * 1e6),
             "pid": os.getpid(),
         }
+
+
+async def answer_and_linger(reader, writer, response, seconds=1.0, max_bytes=1 << 20):
+    """Send an error response and close without losing it: closing a socket
+    with unread input makes the kernel send RST, which can destroy the
+    response in flight.  So: response, FIN, then read and drop what the
+    client still sends (bounded in time and bytes), then close."""
+    writer.write(response)
+    try:
+        if writer.can_write_eof():
+            writer.write_eof()
+        async with asyncio.timeout(seconds):
+            dropped = 0
+            while dropped < max_bytes:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                dropped += len(chunk)
+    except (TimeoutError, ConnectionError, RuntimeError, OSError):
+        pass
 
 
 class Watchdog:

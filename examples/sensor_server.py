@@ -34,19 +34,21 @@ from nocopy.pool import Pool  # noqa: E402
 
 _allocs = common.alloc_count
 
-# A whole request head: request line, header lines, empty line, all CRLF.
+# A whole request head in one match, on the View itself: request line with
+# the route as numbered groups 2..5, header lines (names case-insensitive where
+# they matter), the empty line; all CRLF.
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _HEAD = re.compile(
-    rb"([A-Z]{1,16}) (/[!-~]*) HTTP/1\.([01])\r\n"
-    rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t -~\x80-\xff]*\r\n)*\r\n")
-_ROUTE = re.compile(rb"(?P<sensors>/sensors)|(?P<stats>/stats)|(?P<reset>/stats/reset)"
-                    rb"|(?P<page>/|/index\.html)")
-_CONN_CLOSE = re.compile(rb"\r\nconnection:[ \t]*close[ \t]*\r", re.I)
-_HAS_BODY = re.compile(rb"\r\n(?:content-length:[ \t]*0*[1-9]|transfer-encoding:)", re.I)
+    rb"([A-Z]{1,16}) (?:(/sensors)|(/stats)|(/stats/reset)|(/|/index\.html)|/[!-~]*)"
+    rb" HTTP/1\.(?:1|(0))\r\n"
+    rb"(?:(?:((?i:connection):[ \t]*(?i:close)[ \t]*)"
+    rb"|((?i:content-length):[ \t]*0*[1-9][0-9]*[ \t]*|(?i:transfer-encoding):[\t -~]*)"
+    rb"|" + _TOKEN + rb":[\t -~\x80-\xff]*)\r\n)*\r\n")
+G_ROUTE0, G_V10, G_CLOSE, G_BODY = 2, 6, 7, 8
 
 # Route codes, small ints: flags are added to them.
 R_SENSORS, R_STATS, R_RESET, R_PAGE, R_NOT_FOUND, R_BAD, R_METHOD = range(7)
 F_HEAD, F_CLOSE = 8, 16
-_ROUTES = {"sensors": R_SENSORS, "stats": R_STATS, "reset": R_RESET, "page": R_PAGE}
 
 GAP = 192  # bytes reserved before the JSON body for the header
 _H200 = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: "
@@ -55,23 +57,27 @@ _END_CLOSE = b"\r\nConnection: close\r\n\r\n"
 
 
 def parse(head):
-    """Route code (+ F_HEAD, F_CLOSE) for a request head View.  Every
-    temporary is gone when it returns."""
+    """Route code (+ F_HEAD, F_CLOSE) for a request head View: one regex
+    match, read through small ints only."""
     m = _HEAD.fullmatch(head)
     if m is None:
         return R_BAD | F_CLOSE
-    method = m.end(1)  # the length of the method (it starts the head)
+    method = m.end(1)  # its length: the method starts the head
     if method == 4 and head[0] == 72:  # HEAD
         code = F_HEAD
     elif method == 3 and head[0] == 71 and head[1] == 69:  # GET
         code = 0
     else:
         return R_METHOD | F_CLOSE
-    if _HAS_BODY.search(head):
+    if m.start(G_BODY) >= 0:
         return R_BAD | F_CLOSE  # no request bodies here: framing would be ours to guess
-    r = _ROUTE.fullmatch(head, m.start(2), m.end(2))
-    code |= R_NOT_FOUND if r is None else _ROUTES[r.lastgroup]
-    if head[m.start(3)] == 48 or _CONN_CLOSE.search(head, m.end(3)):  # HTTP/1.0 or close
+    for r in range(4):
+        if m.start(G_ROUTE0 + r) >= 0:
+            code |= r  # R_SENSORS, R_STATS, R_RESET, R_PAGE in group order
+            break
+    else:
+        code |= R_NOT_FOUND
+    if m.start(G_V10) >= 0 or m.start(G_CLOSE) >= 0:
         code |= F_CLOSE
     return code
 
@@ -85,7 +91,9 @@ class SensorServer:
 
     def respond_json(self, writer, doc, code):
         """header + dumps_into(doc) in one pooled buffer, one write."""
-        with self.pool.buffer() as out:
+        pool = self.pool
+        out = pool.acquire(0)
+        try:
             w = out.writable()
             end = dumps_into(doc, w, GAP)
             n = end - GAP
@@ -109,6 +117,8 @@ class SensorServer:
             out.commit(end)
             out.consume(start)
             writer.write(out.read(end - start if not code & F_HEAD else GAP - start))
+        finally:
+            pool.release(out)
 
     async def handle(self, reader, writer):
         dog = self.watchdog
@@ -121,7 +131,7 @@ class SensorServer:
                 try:
                     head = await reader.read_until(b"\r\n\r\n", limit=common.MAX_HEAD)
                 except LimitOverrun:
-                    writer.write(common.TOO_LARGE)
+                    await common.answer_and_linger(reader, writer, common.TOO_LARGE)
                     return
                 except IncompleteRead as e:
                     if len(e.partial):
@@ -148,9 +158,13 @@ class SensorServer:
                 elif route == R_NOT_FOUND:
                     writer.write(common.NOT_FOUND_CLOSE if code & F_CLOSE else common.NOT_FOUND)
                 elif route == R_METHOD:
-                    writer.write(common.NOT_ALLOWED)
+                    stats.requests += 1
+                    await common.answer_and_linger(reader, writer, common.NOT_ALLOWED)
+                    return
                 else:
-                    writer.write(common.BAD_REQUEST)
+                    stats.requests += 1
+                    await common.answer_and_linger(reader, writer, common.BAD_REQUEST)
+                    return
                 stats.handling += _allocs() - a0
                 stats.requests += 1
                 if code & F_CLOSE:

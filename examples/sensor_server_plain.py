@@ -69,7 +69,7 @@ class PlainSensorServer:
                 try:
                     head = await reader.readuntil(b"\r\n\r\n")
                 except asyncio.LimitOverrunError:
-                    writer.write(common.TOO_LARGE)
+                    await common.answer_and_linger(reader, writer, common.TOO_LARGE)
                     return
                 except asyncio.IncompleteReadError as e:
                     if e.partial:
@@ -77,34 +77,36 @@ class PlainSensorServer:
                     return
                 a0 = _allocs()
                 req = parse(head)
-                keep_alive = False
                 if req is None:
-                    writer.write(common.BAD_REQUEST)
+                    stats.requests += 1
+                    await common.answer_and_linger(reader, writer, common.BAD_REQUEST)
+                    return
+                method, path, headers, keep_alive = req
+                if method not in ("GET", "HEAD"):
+                    stats.requests += 1
+                    await common.answer_and_linger(reader, writer, common.NOT_ALLOWED)
+                    return
+                if "content-length" in headers and headers["content-length"].strip("0") \
+                        or "transfer-encoding" in headers:
+                    stats.requests += 1
+                    await common.answer_and_linger(reader, writer, common.BAD_REQUEST)
+                    return
+                if path == "/sensors":
+                    self.respond_json(writer, self.sensors.update(), keep_alive, method == "HEAD")
+                elif path in ("/", "/index.html"):
+                    resp = common.PAGE_RESPONSE if keep_alive else common.PAGE_RESPONSE_CLOSE
+                    if method == "HEAD":
+                        resp = resp[:resp.index(b"\r\n\r\n") + 4]
+                    writer.write(resp)
+                elif path == "/stats":
+                    self.respond_json(writer, stats.snapshot(), keep_alive, method == "HEAD")
+                elif path == "/stats/reset":
+                    stats.reset()
+                    self.respond_json(writer, {"reset": True}, keep_alive)
+                    stats.reset()
+                    continue
                 else:
-                    method, path, headers, keep_alive = req
-                    if method not in ("GET", "HEAD"):
-                        writer.write(common.NOT_ALLOWED)
-                        keep_alive = False
-                    elif "content-length" in headers and headers["content-length"].strip("0") \
-                            or "transfer-encoding" in headers:
-                        writer.write(common.BAD_REQUEST)
-                        keep_alive = False
-                    elif path == "/sensors":
-                        self.respond_json(writer, self.sensors.update(), keep_alive, method == "HEAD")
-                    elif path in ("/", "/index.html"):
-                        resp = common.PAGE_RESPONSE if keep_alive else common.PAGE_RESPONSE_CLOSE
-                        if method == "HEAD":
-                            resp = resp[:resp.index(b"\r\n\r\n") + 4]
-                        writer.write(resp)
-                    elif path == "/stats":
-                        self.respond_json(writer, stats.snapshot(), keep_alive, method == "HEAD")
-                    elif path == "/stats/reset":
-                        stats.reset()
-                        self.respond_json(writer, {"reset": True}, keep_alive)
-                        stats.reset()
-                        continue
-                    else:
-                        writer.write(common.NOT_FOUND if keep_alive else common.NOT_FOUND_CLOSE)
+                    writer.write(common.NOT_FOUND if keep_alive else common.NOT_FOUND_CLOSE)
                 stats.handling += _allocs() - a0
                 stats.requests += 1
                 if not keep_alive:

@@ -40,6 +40,10 @@ __all__ = ["Pool", "PoolExhausted"]
 _DEFAULT = object()
 
 
+def _identity(b):
+    return b
+
+
 def _wake(fut):
     if not fut.done():
         fut.set_result(None)
@@ -69,8 +73,12 @@ class Pool:
         self._cond = threading.Condition(self._lock)
         self._all = [kind(buffer_size) for _ in range(count)]
         self._free = list(self._all)          # a stack: the warmest buffer goes out first
-        self._lent = set()                    # id() of the buffers out
-        self._ids = {id(b) for b in self._all}
+        # Lent buffers by key: the ByteBuffer itself (hashed by identity, no
+        # int made per lending), id() for the unhashable bytearray.
+        self._key = _identity if kind.__hash__ is object.__hash__ else id
+        self._lent = set()
+        self._keys = {self._key(b) for b in self._all}
+        self._sync_waiters = 0
         self._async_waiters = collections.deque()  # (loop, future)
 
     @staticmethod
@@ -104,7 +112,7 @@ class Pool:
         """Under the lock: a free buffer, marked lent, or None."""
         if self._free:
             b = self._free.pop()
-            self._lent.add(id(b))
+            self._lent.add(self._key(b))
             return b
         return None
 
@@ -124,18 +132,22 @@ class Pool:
             if timeout is not None and timeout <= 0:
                 raise self._exhausted(timeout)
             deadline = None if timeout is None else time.monotonic() + timeout
-            while True:
-                if deadline is None:
-                    self._cond.wait()
-                else:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise self._exhausted(timeout)
-                    self._cond.wait(left)
-                # Woken, timed out or spurious: take only what is really free.
-                b = self._take()
-                if b is not None:
-                    return b
+            self._sync_waiters += 1
+            try:
+                while True:
+                    if deadline is None:
+                        self._cond.wait()
+                    else:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            raise self._exhausted(timeout)
+                        self._cond.wait(left)
+                    # Woken, timed out or spurious: take only what is really free.
+                    b = self._take()
+                    if b is not None:
+                        return b
+            finally:
+                self._sync_waiters -= 1
 
     async def acquire_async(self, timeout=_DEFAULT):
         """``acquire()`` for coroutines: waits without blocking the event loop."""
@@ -182,19 +194,22 @@ class Pool:
     def release(self, buf):
         """Take back a lent buffer (cleared if it is a ByteBuffer).  ValueError
         for a buffer that is not lent by this pool (or was already returned)."""
-        bid = id(buf)
-        with self._cond:
+        bid = self._key(buf)
+        with self._lock:
             if bid not in self._lent:
-                if bid in self._ids:
+                if bid in self._keys:
                     raise ValueError("this buffer was already returned to the pool")
                 raise ValueError("this buffer does not belong to the pool")
             if self.kind is ByteBuffer:
                 buf.clear()  # RuntimeError while a fill runs on it: it stays lent
             self._lent.remove(bid)
             self._free.append(buf)
-            self._cond.notify()
+            if self._sync_waiters:
+                self._cond.notify()
+            if not self._async_waiters:
+                return
             # Every asyncio waiter retries; the ones that lose the race wait again.
-            waiters = list(self._async_waiters) if self._async_waiters else ()
+            waiters = list(self._async_waiters)
             self._async_waiters.clear()
         if waiters:
             try:
