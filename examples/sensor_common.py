@@ -5,7 +5,7 @@ sensor_server.py (nocopy) and sensor_server_plain.py (plain asyncio)."""
 import argparse
 import asyncio
 import math
-from math import fmod, sin
+from math import fmod
 import os
 import sys
 import time
@@ -41,17 +41,19 @@ TOO_LARGE = canned(431, "Request Header Fields Too Large", b"request head too la
 class Sensors:
     """Eight simulated sensors.  update() changes the readings in place and
     returns the same dict every time: storing into existing keys allocates no
-    new slots, only the new float values replace the old ones."""
+    new slots.  Each sensor walks a precomputed waveform (a sine with a slow
+    drift, quantized to 1/32 so it prints short), one step per request, so
+    the readings change on every request and cost the same in both servers."""
 
-    SPECS = [  # id, kind, unit, base, amplitude, period (s)
-        ("temp-1", "temperature", "C", 21.5, 1.8, 37.0),
-        ("temp-2", "temperature", "C", 19.0, 2.5, 53.0),
-        ("hum-1", "humidity", "%", 45.0, 6.0, 71.0),
-        ("pres-1", "pressure", "hPa", 1013.2, 1.5, 97.0),
-        ("accel-x", "acceleration", "m/s2", 0.0, 0.6, 3.1),
-        ("accel-y", "acceleration", "m/s2", 0.0, 0.4, 4.3),
-        ("accel-z", "acceleration", "m/s2", 9.81, 0.3, 5.7),
-        ("light-1", "illuminance", "lx", 320.0, 120.0, 23.0),
+    SPECS = [  # id, kind, unit, base, amplitude, steps per period
+        ("temp-1", "temperature", "C", 21.5, 1.8, 370),
+        ("temp-2", "temperature", "C", 19.0, 2.5, 530),
+        ("hum-1", "humidity", "%", 45.0, 6.0, 710),
+        ("pres-1", "pressure", "hPa", 1013.2, 1.5, 970),
+        ("accel-x", "acceleration", "m/s2", 0.0, 0.6, 31),
+        ("accel-y", "acceleration", "m/s2", 0.0, 0.4, 43),
+        ("accel-z", "acceleration", "m/s2", 9.81, 0.3, 57),
+        ("light-1", "illuminance", "lx", 320.0, 120.0, 230),
     ]
 
     def __init__(self):
@@ -59,25 +61,34 @@ class Sensors:
         self.seq = 0
         self.items = [{"id": sid, "kind": kind, "unit": unit, "value": base}
                       for sid, kind, unit, base, _, _ in self.SPECS]
-        self.params = [(base, amp, 2 * math.pi / period, i * 0.7)
-                       for i, (_, _, _, base, amp, period) in enumerate(self.SPECS)]
+        self.waves = []
+        for i, (_, _, _, base, amp, steps) in enumerate(self.SPECS):
+            wave = []
+            for k in range(steps):
+                v = base + amp * math.sin(2 * math.pi * k / steps + i * 0.7) \
+                    + 0.05 * amp * math.sin(2 * math.pi * k / 7.3)
+                wave.append(v - math.fmod(v, 0.03125))
+            self.waves.append(wave)
+        self.pos = [0] * len(self.SPECS)
+        self.pairs = list(zip(self.items, self.waves, range(len(self.SPECS))))
         self.doc = {"device": "nocopy-sensor-demo", "timestamp": self.t0, "seq": 0,
                     "uptime": 0.0, "sensors": self.items}
 
     def update(self):
-        # Values are quantized to dyadic fractions with float arithmetic only
-        # (round() would allocate): they print short and allocate nothing.
         now = time.time()
         self.seq += 1
-        t = now - self.t0
         doc = self.doc
         doc["timestamp"] = now - fmod(now, 0.0009765625)
         doc["seq"] = self.seq
+        t = now - self.t0
         doc["uptime"] = t - fmod(t, 0.0009765625)
-        jitter = (self.seq % 17) * 0.0078125
-        for item, (base, amp, w, phase) in zip(self.items, self.params):
-            v = base + amp * sin(w * t + phase) + jitter
-            item["value"] = v - fmod(v, 0.03125)
+        pos = self.pos
+        for item, wave, i in self.pairs:
+            k = pos[i] + 1
+            if k == len(wave):
+                k = 0
+            pos[i] = k
+            item["value"] = wave[k]
         return doc
 
 

@@ -104,7 +104,7 @@ class StreamReader:
 
     # -- protocol side ----------------------------------------------------------------
 
-    def _get_buffer(self):
+    def _get_buffer(self, sizehint=-1):
         b = self._buf
         if self._lent:
             n = b.free
@@ -170,14 +170,16 @@ class StreamReader:
 
     # -- waiting ------------------------------------------------------------------------
 
-    async def _wait_for_data(self, func_name):
-        if self._waiter is not None:
+    def _new_waiter(self, func_name):
+        """The future a read awaits for more data (resuming a paused
+        transport first).  Returned rather than awaited here, so a waiting
+        read resumes through one coroutine frame less."""
+        w = self._waiter
+        if w is not None and not w.done():
             raise RuntimeError(f"{func_name}() called while another coroutine is "
                                "already waiting for incoming data")
         if self._exception is not None:
             raise self._exception
-        if self._eof:
-            return
         if self._paused:
             self._paused = False
             self._transport.resume_reading()
@@ -185,11 +187,7 @@ class StreamReader:
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
         self._waiter = w = loop.create_future()
-        try:
-            await w
-        finally:
-            if self._waiter is w:
-                self._waiter = None
+        return w
 
     # -- reading --------------------------------------------------------------------------
 
@@ -205,11 +203,11 @@ class StreamReader:
                 if len(b) >= self._limit:
                     raise LimitOverrun(f"read(-1): more than limit={self._limit} bytes before EOF",
                                        b.peek())
-                await self._wait_for_data("read")
+                await self._new_waiter("read")
             self._lent = True
             return b.read()
         while not len(b) and not self._eof:
-            await self._wait_for_data("read")
+            await self._new_waiter("read")
         self._lent = True
         return b.read(n)
 
@@ -227,7 +225,7 @@ class StreamReader:
                 if self._eof:
                     self._lent = True
                     raise IncompleteRead(b.read(), n)
-                await self._wait_for_data("read_exact")
+                await self._new_waiter("read_exact")
         elif n < 0:
             raise ValueError("read_exact size can not be less than zero")
         self._lent = True
@@ -241,33 +239,30 @@ class StreamReader:
         (the bytes stay buffered); IncompleteRead at EOF without it."""
         self._lent = False
         lim = self._limit if limit is None or limit > self._limit else limit
-        v = self._buf.read_until(separator, limit=lim)
+        b = self._buf
+        v = b.read_until(separator, limit=lim)  # LimitOverrun when lim bytes came without it
         if v is None:
-            v = await self._read_until_slow(separator, lim)
+            # Wait in this frame; rescan only the bytes that came since.
+            seplen = len(separator) if type(separator) is bytes else memoryview(separator).nbytes
+            while True:
+                avail = len(b)
+                if self._eof:
+                    self._lent = True
+                    raise IncompleteRead(b.read(), None)
+                await self._new_waiter("read_until")
+                i = b.find(separator, avail - seplen + 1 if avail >= seplen else 0)
+                if i >= 0:
+                    end = i + seplen
+                    if end > lim:
+                        raise LimitOverrun("separator found past the limit", b.peek(lim))
+                    v = b.read(end)
+                    break
+                if len(b) >= lim:
+                    raise LimitOverrun("separator not found within the limit", b.peek(lim))
         self._lent = True
         return v
 
     readuntil = read_until
-
-    async def _read_until_slow(self, separator, lim):
-        b = self._buf
-        seplen = len(separator) if type(separator) is bytes else memoryview(separator).nbytes
-        start = 0
-        while True:
-            i = b.find(separator, start)
-            if i >= 0:
-                end = i + seplen
-                if end <= lim:
-                    return b.read(end)
-                raise LimitOverrun("separator found past the limit", b.peek(lim))
-            avail = len(b)
-            if avail >= lim:
-                raise LimitOverrun("separator not found within the limit", b.peek(lim))
-            if self._eof:
-                self._lent = True
-                raise IncompleteRead(b.read(), None)
-            start = avail - seplen + 1 if avail >= seplen else 0
-            await self._wait_for_data("read_until")
 
     async def readline(self):
         """A line with its b"\\n"; at EOF the last, unterminated line (empty
@@ -276,7 +271,7 @@ class StreamReader:
         v = self._buf.read_until(b"\n", limit=self._limit)
         if v is None:
             try:
-                v = await self._read_until_slow(b"\n", self._limit)
+                v = await self.read_until(b"\n")
             except IncompleteRead as e:
                 v = e.partial
         self._lent = True
@@ -300,7 +295,8 @@ class StreamReader:
                 return
             except BlockingIOError:
                 pass
-            await self._wait_for_data("lines")
+            if not self._eof:
+                await self._new_waiter("lines")
             self._lent = True
 
     def peek(self, n=None):
@@ -412,14 +408,17 @@ class StreamWriter:
     async def drain(self):
         """Wait until the transport's buffer is under its low-water mark.
         Raises the connection's error once it is lost."""
-        if self._reader is not None:
-            exc = self._reader._exception
-            if exc is not None:
-                raise exc
+        p = self._protocol
+        if not p._paused and not p._connection_lost and self._reader._exception is None \
+                and not self._transport.is_closing():
+            return  # the common case, without another coroutine
+        exc = self._reader._exception
+        if exc is not None:
+            raise exc
         if self._transport.is_closing():
             # Let connection_lost() run first, so the error below is the real one.
             await asyncio.sleep(0)
-        await self._protocol._drain_helper()
+        await p._drain_helper()
 
 
 class _StreamProtocol(asyncio.BufferedProtocol):
@@ -440,6 +439,10 @@ class _StreamProtocol(asyncio.BufferedProtocol):
         self._over_ssl = False
 
     def connection_made(self, transport):
+        # The transport calls these per read: straight to the reader, one
+        # Python frame instead of two (uvloop caches them after this).
+        self.get_buffer = self._reader._get_buffer
+        self.buffer_updated = self._reader._buffer_updated
         self._reader.set_transport(transport)
         self._over_ssl = transport.get_extra_info("sslcontext") is not None
         self._writer = StreamWriter(transport, self, self._reader, self._loop)

@@ -85,6 +85,11 @@ class Pool:
     def _check_timeout(timeout):
         if timeout is None:
             return None
+        t = type(timeout)
+        if t is float or t is int:
+            if timeout >= 0:
+                return timeout
+            raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
             raise TypeError(f"timeout must be a number or None, not {type(timeout).__name__}")
         if timeout != timeout or timeout < 0:
@@ -124,10 +129,14 @@ class Pool:
         """Take a buffer, waiting (blocking this thread) up to ``timeout``
         seconds for one to come back; ``PoolExhausted`` after that.  Give it
         back with ``release()`` — or use ``with pool.buffer() as b``."""
-        timeout = self._resolve_timeout(timeout)
-        with self._cond:
-            b = self._take()
-            if b is not None:
+        if timeout is not _DEFAULT:
+            timeout = self._check_timeout(timeout)
+        else:
+            timeout = self._timeout
+        with self._lock:  # the condition's lock: its wait() below works under it
+            if self._free:
+                b = self._free.pop()
+                self._lent.add(self._key(b))
                 return b
             if timeout is not None and timeout <= 0:
                 raise self._exhausted(timeout)
