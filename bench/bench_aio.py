@@ -9,8 +9,8 @@ Rows (time per item; ratio = asyncio's time / nocopy's):
   twin under the same load (examples/load.py, 32 keep-alive connections):
   seconds per request (1 / requests per second) and server CPU per request.
 
-The sender is a thread doing blocking ``sendall`` of a prepared payload, so
-both readers see the same byte stream at the same pace."""
+The sender is a forked child doing a blocking ``sendall`` of a prepared
+payload, so both readers see the same byte stream and share no GIL with it."""
 import asyncio
 import json
 import os
@@ -18,7 +18,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 
@@ -35,32 +34,33 @@ FRAME = (96).to_bytes(4, "big") + b"p" * 96
 
 
 def _sender(sock, payload):
-    def run():
+    """A forked child sends the payload (no GIL shared with the reader)."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
         try:
             sock.sendall(payload)
-        finally:
             sock.shutdown(socket.SHUT_WR)
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t
+        finally:
+            os._exit(0)
+    return pid
 
 
 def _timed(consume, payload, nocopy):
     """Seconds for consume(reader) to take the whole payload over a socket pair."""
+    a, b = socket.socketpair()
+
     async def main():
-        a, b = socket.socketpair()
-        b.setblocking(True)
         if nocopy:
             r, w = await aio.open_connection(sock=a)
         else:
             r, w = await asyncio.open_connection(sock=a)
-        t = _sender(b, payload)
         t0 = time.perf_counter()
+        pid = _sender(b, payload)
+        b.close()
         n = await consume(r)
         dt = time.perf_counter() - t0
-        t.join()
+        os.waitpid(pid, 0)
         w.close()
-        b.close()
         return dt, n
     return asyncio.run(main())
 

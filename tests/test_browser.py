@@ -21,15 +21,25 @@ if CHROMIUM is None:  # pragma: no cover - .ci/run installs it
 sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 
 
+# Under the sanitizer run the interpreter is LD_PRELOADed with libasan: the
+# playwright driver (node) and chromium must not inherit that.
+_SANITIZER_ENV = ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "PYTHONMALLOC")
+
+
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        try:
-            yield b
-        finally:
-            b.close()
+    saved = {k: os.environ.pop(k) for k in _SANITIZER_ENV if k in os.environ}
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM,
+                                  args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+            os.environ.update(saved)  # the servers started below run under the sanitizers
+            try:
+                yield b
+            finally:
+                b.close()
+    finally:
+        os.environ.update(saved)
 
 
 @pytest.fixture(params=["sensor_server.py", "sensor_server_plain.py"])
