@@ -14,7 +14,7 @@ import pytest
 import nocopy.aio as aio
 from nocopy import ByteBuffer, IncompleteRead, LimitOverrun, StaleViewError, View
 
-from .aio_loops import LOOPS, run
+from aio_loops import LOOPS, run
 
 pytestmark = pytest.mark.parametrize("loop", LOOPS)
 

@@ -12,7 +12,7 @@ import tracemalloc
 
 import pytest
 
-from .aio_loops import LOOPS, run
+from aio_loops import LOOPS, run
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 sys.path.insert(0, EXAMPLES)
