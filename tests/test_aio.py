@@ -7,6 +7,7 @@ import os
 import socket
 import sys
 import tempfile
+import threading
 import tracemalloc
 
 import pytest
@@ -386,6 +387,51 @@ def test_receiving_lines_allocates_nothing_per_line(loop):
         assert grown < 100, f"{grown} blocks for {n} lines"
         await lines.aclose()
         await close_all(w, pw)
+
+    run(loop, body)
+
+
+def test_receiving_makes_no_bytes_object_per_chunk(loop):
+    """Differential, under tracemalloc: 4 MB through asyncio's StreamReader
+    costs a bytes object per received chunk (peak >= one chunk); through
+    nocopy.aio the transport writes into the reader's preallocated buffer and
+    the peak stays a few small objects."""
+    payload = (b"x" * 39 + b"\n") * 100_000
+
+    async def body():
+        peaks = {}
+        for kind in ("nocopy", "asyncio"):
+            a, b = socket.socketpair()
+            if kind == "nocopy":
+                r, w = await aio.open_connection(sock=a)
+            else:
+                r, w = await asyncio.open_connection(sock=a)
+
+            def send():
+                b.sendall(payload)
+                b.shutdown(socket.SHUT_WR)
+
+            t = threading.Thread(target=send)
+            gc.collect()
+            tracemalloc.start()
+            try:
+                t.start()
+                got = 0
+                while True:
+                    chunk = await r.read(65536)
+                    if not chunk:
+                        break
+                    got += len(chunk)
+                    del chunk
+                peaks[kind] = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            t.join()
+            assert got == len(payload)
+            w.close()
+            b.close()
+        assert peaks["nocopy"] < 16 * 1024, peaks
+        assert peaks["asyncio"] > 10 * peaks["nocopy"], peaks
 
     run(loop, body)
 

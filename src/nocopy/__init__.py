@@ -6,10 +6,12 @@ stitch with Ropes instead of concatenation, serialize straight into the output.
 from .errors import BufferTooSmall, IncompleteRead, LimitOverrun, PoolExhausted, StaleViewError
 from ._core import View
 from ._core import ByteBuffer
+from .pool import Pool
 
 __all__ = [
     "View",
     "ByteBuffer",
+    "Pool",
     "StaleViewError",
     "BufferTooSmall",
     "LimitOverrun",

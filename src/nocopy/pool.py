@@ -27,7 +27,6 @@ Returning a ByteBuffer whose views someone still exports (a ``memoryview`` of a
 view, a transport still sending from it) is safe: ``clear()`` then moves the
 buffer to fresh storage and leaves the old bytes to their holders.
 """
-import asyncio
 import collections
 import threading
 import time
@@ -38,6 +37,14 @@ from .errors import PoolExhausted
 __all__ = ["Pool", "PoolExhausted"]
 
 _DEFAULT = object()
+
+
+def _running_loop():
+    import asyncio
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _identity(b):
@@ -160,6 +167,8 @@ class Pool:
 
     async def acquire_async(self, timeout=_DEFAULT):
         """``acquire()`` for coroutines: waits without blocking the event loop."""
+        import asyncio  # here: `import nocopy` does not pay for asyncio
+
         timeout = self._resolve_timeout(timeout)
         with self._lock:
             b = self._take()
@@ -221,10 +230,7 @@ class Pool:
             waiters = list(self._async_waiters)
             self._async_waiters.clear()
         if waiters:
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
+            running = _running_loop()
             for loop, fut in waiters:
                 if loop is running:
                     _wake(fut)
