@@ -629,3 +629,74 @@ def test_callback_exception_is_reported_and_connection_closed(loop):
         await server.wait_closed()
 
     run(loop, body)
+
+
+# -- the C async line iterator behind lines() ------------------------------------------------
+
+
+def test_lines_awaitables_every_way(loop):
+    from nocopy._core import _AsyncLines, _Ready
+
+    async def body():
+        r, w, pr, pw = await pair(limit=256)
+        pw.write(b"a\nb\nc\nd\ne\n")
+        await pw.drain()
+        await asyncio.sleep(0.02)
+        it = r.lines(reuse=False)
+        assert it.__aiter__() is it
+        assert await anext(it) == b"a"
+        # two awaitables taken before either is awaited keep their own values
+        x, y = it.__anext__(), it.__anext__()
+        assert x is not y
+        assert await y == b"c" and await x == b"b"
+        # asyncio's wrappers drive it through the iterator protocol
+        assert await asyncio.ensure_future(it.__anext__()) == b"d"
+        aw = it.__anext__()
+        with pytest.raises(KeyError):
+            aw.throw(KeyError("k"))
+        with pytest.raises(TypeError):
+            aw.send(1)
+        aw.close()
+        await it.aclose()
+        with pytest.raises(StopAsyncIteration):
+            await it.__anext__()
+        with pytest.raises(TypeError):
+            _Ready(1)
+        with pytest.raises(TypeError):
+            _AsyncLines(1, print, _Ready())
+        with pytest.raises(TypeError):
+            _AsyncLines(iter(()), 3, _Ready())
+        with pytest.raises(TypeError):
+            _AsyncLines(iter(()), print, object())
+        with pytest.raises(TypeError):
+            _AsyncLines(iter(()), print, _Ready(), x=1)
+        await close_all(w, pw)
+
+    run(loop, body)
+
+
+def test_lines_iterator_leaks_nothing(loop):
+    async def body():
+        r, w, pr, pw = await pair(limit=4096)
+        block = b"0123456789\n" * 300
+
+        async def batch():
+            pw.write(block)
+            n = 0
+            async for _ in it:
+                n += 1
+                if n == 300:
+                    return
+
+        it = r.lines(reuse=False)
+        for _ in range(5):
+            await batch()
+        gc.collect()
+        before = sys.getallocatedblocks()
+        for _ in range(100):
+            await batch()
+        gc.collect()
+        assert sys.getallocatedblocks() - before < 100
+        await close_all(w, pw)
+
+    run(loop, body)
