@@ -6,8 +6,10 @@ Rows (time per item; ratio = asyncio's time / nocopy's):
 * frames: 4-byte length + 96-byte payload frames, ``read_exact`` against
   ``readexactly``;
 * the sensor server (examples/sensor_server.py) against its plain-asyncio
-  twin under the same load (examples/load.py, 32 keep-alive connections):
-  seconds per request (1 / requests per second) and server CPU per request.
+  twin under the same load (examples/load.py, 32 keep-alive connections),
+  both on asyncio's loop, then both on uvloop: seconds per request
+  (1 / requests per second, best of 3 alternating rounds) and server CPU per
+  request.
 
 The sender is a forked child doing a blocking ``sendall`` of a prepared
 payload, so both readers see the same byte stream and share no GIL with it."""
@@ -22,6 +24,7 @@ import time
 import urllib.request
 
 import nocopy.aio as aio
+from nocopy import IncompleteRead
 
 from .harness import best_time  # noqa: F401  (the shared harness; rounds are timed here)
 
@@ -114,10 +117,10 @@ async def aio_lines_iter(r):
 async def nc_frames(r):
     n = 0
     read_exact = r.read_exact
-    while r.buffered or not r.at_eof():
+    while True:
         try:
             hdr = await read_exact(4)
-        except EOFError:
+        except IncompleteRead:
             break
         await read_exact(int.from_bytes(hdr, "big"))
         n += 1
@@ -137,9 +140,9 @@ async def aio_frames(r):
     return n
 
 
-def _start(script):
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "examples", script), "--port", "0"],
-                            stdout=subprocess.PIPE, text=True)
+def _start(script, extra=()):
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "examples", script), "--port", "0",
+                             *extra], stdout=subprocess.PIPE, text=True)
     url = re.search(r"http://\S+", proc.stdout.readline()).group(0)
     return proc, url
 
@@ -156,8 +159,10 @@ def _load(url, requests=20000, duration=4.0):
     return json.loads(out.stdout)
 
 
-def servers(report, rounds=3):
-    procs = [_start("sensor_server.py"), _start("sensor_server_plain.py")]
+def servers(report, rounds=3, uvloop=False):
+    extra = ("--uvloop",) if uvloop else ()
+    where = " (uvloop)" if uvloop else ""
+    procs = [_start("sensor_server.py", extra), _start("sensor_server_plain.py", extra)]
     try:
         best = {}
         for _ in range(rounds):  # alternate, so a busy machine hurts both alike
@@ -168,11 +173,12 @@ def servers(report, rounds=3):
                 if name not in best or res["rps"] > best[name]["rps"]:
                     best[name] = res
         a, b = best["nocopy"], best["plain"]
-        report.row(SECTION, "sensor server: time per request (1/rps)", 1 / a["rps"],
+        report.row(SECTION, f"sensor server{where}: time per request (1/rps)", 1 / a["rps"],
                    "plain asyncio server", 1 / b["rps"], target=1.5,
                    note=f"{a['rps']:.0f} vs {b['rps']:.0f} req/s, p99 {a['p99_ms']:.1f} vs "
                         f"{b['p99_ms']:.1f} ms")
-        report.row(SECTION, "sensor server: CPU per request", a["stats"]["cpu_us_per_request"] / 1e6,
+        report.row(SECTION, f"sensor server{where}: CPU per request",
+                   a["stats"]["cpu_us_per_request"] / 1e6,
                    "plain asyncio server", b["stats"]["cpu_us_per_request"] / 1e6,
                    note=f"allocations/request {a['stats']['alloc_per_request']:.0f} vs "
                         f"{b['stats']['alloc_per_request']:.0f}")
@@ -200,6 +206,12 @@ def run(report):
                _best(nc_frames, frames, True, N_FRAMES) / N_FRAMES,
                "asyncio readexactly x2", _best(aio_frames, frames, False, N_FRAMES) / N_FRAMES)
     servers(report)
+    try:
+        import uvloop  # noqa: F401  (in the test extra, which make bench installs)
+    except ImportError:
+        print("  (uvloop not installed: the uvloop server rows are skipped)")
+    else:
+        servers(report, uvloop=True)
 
 
 if __name__ == "__main__":
