@@ -667,3 +667,42 @@ def test_iterlines_random_chunks(lines, sizes, trailing, reuse):
     assert got == expect
     got = [bytes(x) for x in ByteBuffer(32).iterlines(Chunky(data, sizes), True)]
     assert b"".join(got) == data
+
+
+def test_iterlines_reentrant_source_refused():
+    b = ByteBuffer(16)
+    seen = []
+
+    class Evil:
+        def __init__(self):
+            self.it = None
+            self.done = False
+
+        def readinto(self, buf):
+            for op in (lambda: next(self.it), b.writable, b.compact, lambda: b.consume(0)):
+                try:
+                    op()
+                except RuntimeError as e:
+                    seen.append(str(e))
+            if self.done:
+                return 0
+            self.done = True
+            buf[:4] = b"a\nb\n"
+            return 4
+    src = Evil()
+    src.it = b.iterlines(src)
+    assert [bytes(x) for x in src.it] == [b"a", b"b"]
+    assert len(seen) == 8 and all("being filled" in m for m in seen)
+
+
+def test_iterlines_released_and_exported_reuse_view():
+    b = ByteBuffer(16)
+    it = b.iterlines(io.BytesIO(b"a\nb\nc\nd\n"), reuse=True)
+    v = next(it)
+    m = memoryview(v)  # exported: the iterator must not retarget it under m
+    w = next(it)
+    assert w is not v and bytes(w) == b"b" and m.tobytes() == b"a"
+    m.release()
+    w.release()
+    x = next(it)  # released: replaced, not reused
+    assert bytes(x) == b"c" and x is not w

@@ -7,11 +7,13 @@ from .errors import BufferTooSmall, IncompleteRead, LimitOverrun, PoolExhausted,
 from ._core import View
 from ._core import ByteBuffer
 from .pool import Pool
+from ._core import Rope
 
 __all__ = [
     "View",
     "ByteBuffer",
     "Pool",
+    "Rope",
     "StaleViewError",
     "BufferTooSmall",
     "LimitOverrun",

@@ -19,11 +19,12 @@ import errno as _errno
 import io as _io
 import os as _os
 import socket as _socket
+import sys as _sys
 
-from ._core import ByteBuffer, View
-from .errors import BufferTooSmall, IncompleteRead
+from ._core import ByteBuffer, Rope, View
+from .errors import BufferTooSmall, IncompleteRead, LimitOverrun
 
-__all__ = ["read_into", "Reader", "Writer"]
+__all__ = ["read_into", "read_chunks", "write_all", "Reader", "Writer"]
 
 
 def _nbytes(buf):
@@ -132,10 +133,15 @@ class Reader:
     IncompleteRead (``.partial``: the bytes that did arrive, consumed;
     ``.expected``: n) at EOF.  Within the buffer's capacity the View is
     borrowed; a larger frame is read straight from src into one new bytearray
-    (no intermediate copies).  It is the buffer's C method: no Python frame
-    per call."""
+    (no intermediate copies).
 
-    __slots__ = ("_src", "_buf", "read_exact")
+    ``readline() -> View`` consumes and returns the next line with its
+    b"\\n" (the last line may lack it; an empty View at EOF); LimitOverrun
+    for a line longer than the buffer's capacity (the bytes stay buffered).
+
+    Both are the buffer's C methods: no Python frame per call."""
+
+    __slots__ = ("_src", "_buf", "read_exact", "readline")
 
     def __init__(self, src, buffer_size=65536):
         buffer_size = _check_size(buffer_size, "buffer_size")
@@ -146,6 +152,7 @@ class Reader:
         self._buf = ByteBuffer(buffer_size)
         self._buf._attach(src)
         self.read_exact = self._buf._read_exact
+        self.readline = self._buf._readline
 
     @property
     def buffer(self):
@@ -211,21 +218,6 @@ class Reader:
                 buf.compact()
             if not buf._fill():
                 raise IncompleteRead(bytes(buf.read()))
-
-    def readline(self):
-        """Consume and return the next line as a View with its b"\\n" (the last
-        line may lack it; an empty View at EOF).  LimitOverrun for a line longer
-        than the buffer's capacity (the bytes stay in the buffer)."""
-        buf = self._buf
-        cap = buf.capacity
-        while True:
-            v = buf.read_until(b"\n", limit=cap)
-            if v is not None:
-                return v
-            if buf.free == 0:
-                buf.compact()
-            if not buf._fill():
-                return buf.read()
 
     def readinto(self, b):
         """Copy up to len(b) bytes into the writable buffer b and return the
@@ -425,6 +417,15 @@ class Writer:
             self._closed = True
             self.write = _closed_write
 
+    def __del__(self):
+        # Like io.BufferedWriter: a Writer dropped without close() still
+        # delivers its bytes.  Errors here have nowhere to go; close() shows them.
+        try:
+            if not self._closed:
+                self.close()
+        except Exception:
+            pass
+
     def _check_open(self):
         if self._closed:
             raise ValueError("I/O operation on a closed Writer")
@@ -438,3 +439,74 @@ class Writer:
 
     def __repr__(self):
         return f"<nocopy.io.Writer dst={self._sink.dst!r} buffered={len(self._buf)}>"
+
+
+# ---- read_chunks / write_all (Rope-based) -------------------------------------
+
+def read_chunks(src, chunk_size=65536, *, limit=None):
+    """Read src to EOF into fresh fixed-size chunks chained in a Rope.
+
+    Each chunk is a new ``bytearray(chunk_size)`` filled in place (no
+    realloc-and-copy growth, so peak memory is the data plus one chunk, not
+    2x); the last chunk is trimmed by a View, not copied.  The returned Rope
+    has no segment cap (``max_segments=sys.maxsize``): coalescing would copy
+    the chunks.  `src`: a binary file, a raw fd (int), a socket, or anything
+    with readinto().
+
+    With `limit` (bytes), reading stops one byte past it and LimitOverrun is
+    raised; its ``partial`` is the Rope of everything read (limit + 1 bytes),
+    so nothing read is lost.  A non-blocking source that has no data raises
+    BlockingIOError, with the Rope read so far as its ``partial``."""
+    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool):
+        raise TypeError(f"chunk_size must be an int, not '{type(chunk_size).__name__}'")
+    if chunk_size <= 0:
+        raise ValueError(f"chunk_size must be positive, not {chunk_size}")
+    if limit is not None:
+        if not isinstance(limit, int) or isinstance(limit, bool):
+            raise TypeError(f"limit must be an int or None, not '{type(limit).__name__}'")
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, not {limit}")
+    rope = Rope(max_segments=_sys.maxsize)
+    total = 0
+    budget = None if limit is None else limit + 1  # one byte past the limit proves the overrun
+    while budget is None or total < budget:
+        want = chunk_size if budget is None else min(chunk_size, budget - total)
+        chunk = bytearray(want)
+        with memoryview(chunk) as mv:
+            filled = 0
+            try:
+                while filled < want:
+                    n = _readinto(src, mv[filled:])
+                    if n is None:
+                        raise BlockingIOError(_errno.EAGAIN, "read would block", 0)
+                    if not n:
+                        break
+                    filled += n
+            except BlockingIOError as e:
+                # a non-blocking source ran dry: hand back what was read
+                if filled:
+                    rope.append(View(chunk, 0, filled))
+                e.partial = rope
+                raise
+        if filled:
+            rope.append(chunk if filled == want else View(chunk, 0, filled))
+            total += filled
+        if filled < want:
+            break
+    if limit is not None and total > limit:
+        raise LimitOverrun(f"more than {limit} bytes before EOF", rope)
+    return rope
+
+
+def write_all(dst, data):
+    """Write all of data to dst and return the number of bytes written.
+
+    `data`: a bytes-like object, View, Rope, or an iterable of them; several
+    segments go out in one writev (fds, files) or sendmsg (sockets) per
+    IOV_MAX segments (see Rope.write_to).  Partial writes loop; a
+    non-blocking destination that would block raises BlockingIOError with
+    ``characters_written``.  Copies nothing."""
+    rope = data if type(data) is Rope else Rope(data)
+    return rope.write_to(dst)
+
+# ---- end read_chunks / write_all ----------------------------------------------------

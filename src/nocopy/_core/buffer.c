@@ -973,13 +973,27 @@ raise_incomplete(NcByteBuffer *b, const char *p, Py_ssize_t got, Py_ssize_t expe
     }
 }
 
+/* BlockingIOError carrying the bytes read so far as .partial: nothing may be
+ * lost when a non-blocking source runs dry in the middle of a large frame. */
+static void
+raise_blocked_partial(const char *p, Py_ssize_t got)
+{
+    PyObject *exc = PyObject_CallFunction(PyExc_BlockingIOError, "(is)", EAGAIN,
+                                          "the non-blocking source had no data");
+    PyObject *partial = exc ? PyBytes_FromStringAndSize(p, got) : NULL;
+    if (partial != NULL && PyObject_SetAttrString(exc, "partial", partial) == 0)
+        PyErr_SetObject(PyExc_BlockingIOError, exc);
+    Py_XDECREF(partial);
+    Py_XDECREF(exc);
+}
+
 /* n > capacity: one new bytearray, the buffered bytes first, then the source
  * straight into it (no bounce through the ByteBuffer). */
 static PyObject *
 read_exact_large(NcByteBuffer *b, Py_ssize_t n)
 {
     nc_state *st = bb_state(b);
-    PyObject *out = PyByteArray_FromStringAndSize(NULL, n), *mv = NULL, *res = NULL;
+    PyObject *out = PyByteArray_FromStringAndSize(NULL, n), *res = NULL;
     NcHolder *h = NULL;
     if (out == NULL)
         return NULL;
@@ -988,7 +1002,7 @@ read_exact_large(NcByteBuffer *b, Py_ssize_t n)
     b->rpos = b->wpos;
     /* The holder pins the bytearray's storage (an export) for the reads. */
     if ((h = nc_holder_from_object(st, out)) == NULL)
-        goto fail;
+        goto done;
     while (got < n && !b->src_eof) {
         Py_ssize_t r;
         if (b->src.meth == NULL) {
@@ -1006,41 +1020,38 @@ read_exact_large(NcByteBuffer *b, Py_ssize_t n)
             b->busy = 0;
             if (k < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK)
-                    goto blocked;
-                if (!PyErr_Occurred())
+                    raise_blocked_partial(h->buf, got);
+                else if (!PyErr_Occurred())
                     PyErr_SetFromErrno(PyExc_OSError);
-                goto fail;
+                goto done;
             }
             r = (Py_ssize_t)k;
         }
         else {
             NcView *v = nc_view_new(st->ViewType, h, got, n);
             if (v == NULL)
-                goto fail;
+                goto done;
             b->busy = 1;
             PyObject *ret = PyObject_CallOneArg(b->src.meth, (PyObject *)v);
             b->busy = 0;
             Py_DECREF(v);
-            if (ret == NULL) {
-                if (PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
+            if (ret == NULL || ret == Py_None) {
+                if (ret == Py_None || PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
                     PyErr_Clear();
-                    goto blocked;
+                    raise_blocked_partial(h->buf, got);
                 }
-                goto fail;
-            }
-            if (ret == Py_None) {
-                Py_DECREF(ret);
-                goto blocked;
+                Py_XDECREF(ret);
+                goto done;
             }
             r = PyLong_Check(ret) ? PyLong_AsSsize_t(ret) : -2;
             Py_DECREF(ret);
             if (r == -1 && PyErr_Occurred())
-                goto fail;
+                goto done;
             if (r < 0 || r > n - got) {
                 PyErr_Format(PyExc_OSError,
                              "readinto()/recv_into() returned invalid length "
                              "(should have been between 0 and %zd)", n - got);
-                goto fail;
+                goto done;
             }
         }
         if (r == 0)
@@ -1049,23 +1060,10 @@ read_exact_large(NcByteBuffer *b, Py_ssize_t n)
     }
     if (got < n) {
         raise_incomplete(b, h->buf, got, n);
-        goto fail;
+        goto done;
     }
     res = (PyObject *)nc_view_new(st->ViewType, h, 0, n);
-    goto fail;  /* shared cleanup */
-blocked:
-    /* Nothing may be lost: the bytes read so far ride on the exception. */
-    {
-        PyObject *exc = PyObject_CallFunction(PyExc_BlockingIOError, "(is)", EAGAIN,
-                                              "the non-blocking source had no data");
-        PyObject *partial = exc ? PyBytes_FromStringAndSize(h->buf, got) : NULL;
-        if (partial != NULL && PyObject_SetAttrString(exc, "partial", partial) == 0)
-            PyErr_SetObject(PyExc_BlockingIOError, exc);
-        Py_XDECREF(partial);
-        Py_XDECREF(exc);
-    }
-fail:
-    Py_XDECREF(mv);
+done:
     Py_XDECREF(h);
     Py_DECREF(out);
     return res;
@@ -1210,70 +1208,97 @@ lineiter_emit(NcLineIter *it, Py_ssize_t a, Py_ssize_t e)
     return nv;
 }
 
+/* Locate the next line, reading src when no complete line is buffered
+ * (*eof set: src is done and not read again).  Returns 1 with *nl the
+ * newline's absolute offset, or -1 for a last line without one that ends at
+ * wpos; 0 when nothing is left; -1 with an exception.  Consumes nothing.
+ * *scan counts the bytes after rpos already known to hold no newline; it
+ * stays valid across the compactions done here, which move it with rpos. */
+static int
+bb_find_line(NcByteBuffer *b, nc_source *src, int *eof, Py_ssize_t *scan, Py_ssize_t *nl)
+{
+    for (;;) {
+        Py_ssize_t avail = b->wpos - b->rpos;
+        if (*scan < avail) {
+            const char *base = b->holder->buf + b->rpos;
+            const char *p = memchr(base + *scan, '\n', (size_t)(avail - *scan));
+            if (p != NULL) {
+                *nl = b->rpos + (p - base);
+                return 1;
+            }
+            *scan = avail;
+        }
+        if (*eof) {
+            *nl = -1;
+            return avail > 0;
+        }
+        /* No complete line buffered: make room, then one read. */
+        Py_ssize_t cap = b->holder->len, n;
+        if (b->wpos == cap && b->rpos == 0) {
+            raise_limit(b, avail, "line longer than the buffer capacity");
+            return -1;
+        }
+        if (bb_make_fill_room(b) < 0)
+            return -1;
+        if (b->wpos == cap && bb_relocate(b, 0) < 0)
+            return -1;
+        int rc = bb_fill(b, src, &n);
+        if (rc < 0)
+            return -1;
+        if (rc == 0) {
+            raise_blocked();
+            return -1;
+        }
+        if (n == 0)
+            *eof = 1;
+    }
+}
+
 static PyObject *
 lineiter_next(NcLineIter *it)
 {
     NcByteBuffer *b = it->bb;
-    if (b == NULL)
-        return NULL;
-    if (check_idle(b) < 0)
+    Py_ssize_t nl;
+    if (b == NULL || check_idle(b) < 0)
         return NULL;
     if (it->scan_gen != b->gen || it->scan_rpos != b->rpos)
         it->scan = 0;  /* someone else read or moved the bytes */
-    for (;;) {
-        Py_ssize_t avail = b->wpos - b->rpos;
-        if (it->scan < avail) {
-            const char *base = b->holder->buf + b->rpos;
-            const char *p = memchr(base + it->scan, '\n', (size_t)(avail - it->scan));
-            if (p != NULL) {
-                Py_ssize_t a = b->rpos, nl = a + (p - base);
-                PyObject *line = lineiter_emit(it, a, it->keepends ? nl + 1 : nl);
-                if (line == NULL)
-                    return NULL;
-                b->rpos = nl + 1;
-                it->scan = 0;
-                it->scan_rpos = b->rpos;
-                it->scan_gen = b->gen;
-                return line;
-            }
-            it->scan = avail;
-        }
-        if (it->eof) {
-            if (avail == 0)
-                return NULL;
-            PyObject *line = lineiter_emit(it, b->rpos, b->wpos);
-            if (line == NULL)
-                return NULL;
-            b->rpos = b->wpos;
-            it->scan = 0;
-            it->scan_rpos = b->rpos;
-            it->scan_gen = b->gen;
-            return line;
-        }
-        /* No complete line buffered: make room, then one read. */
-        Py_ssize_t cap = b->holder->len;
-        if (b->wpos == cap && b->rpos == 0) {
-            raise_limit(b, avail, "line longer than the buffer capacity");
-            return NULL;
-        }
-        if (bb_make_fill_room(b) < 0)
-            return NULL;
-        if (b->wpos == cap && bb_relocate(b, 0) < 0)
-            return NULL;
-        Py_ssize_t n;
-        int rc = bb_fill(b, &it->src, &n);
-        if (rc < 0)
-            return NULL;
-        if (rc == 0) {
-            errno = EAGAIN;
-            PyErr_SetFromErrno(PyExc_OSError);  /* BlockingIOError */
-            return NULL;
-        }
-        if (n == 0)
-            it->eof = 1;
-        it->scan_rpos = b->rpos;  /* the scanned prefix moved with the bytes */
-        it->scan_gen = b->gen;
-    }
+    int rc = bb_find_line(b, &it->src, &it->eof, &it->scan, &nl);
+    it->scan_rpos = b->rpos;  /* a compaction moved the scanned prefix along */
+    it->scan_gen = b->gen;
+    if (rc <= 0)
+        return NULL;  /* error, or the end: StopIteration */
+    Py_ssize_t stop = nl < 0 ? b->wpos : (it->keepends ? nl + 1 : nl);
+    PyObject *line = lineiter_emit(it, b->rpos, stop);
+    if (line == NULL)
+        return NULL;
+    b->rpos = nl < 0 ? b->wpos : nl + 1;
+    it->scan = 0;
+    it->scan_rpos = b->rpos;
+    return line;
+}
+
+PyDoc_STRVAR(readline_doc,
+"_readline($self, /)\n--\n\n"
+"Internal (nocopy.io.Reader.readline): consume and return the next line with\n"
+"its newline as a borrowed View, reading the attached source as needed; the\n"
+"last line may lack one; an empty View at the end.  LimitOverrun (bytes kept)\n"
+"for a line that does not fit the capacity.");
+
+static PyObject *
+bb_readline(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
+{
+    Py_ssize_t scan = 0, nl;
+    if (check_attached(b) < 0)
+        return NULL;
+    int rc = bb_find_line(b, &b->src, &b->src_eof, &scan, &nl);
+    if (rc < 0)
+        return NULL;
+    Py_ssize_t stop = rc == 0 ? b->rpos : (nl < 0 ? b->wpos : nl + 1);
+    PyObject *line = bb_view(b, b->rpos, stop);
+    if (line != NULL)
+        b->rpos = stop;
+    return line;
 }
 
 PyDoc_STRVAR(iterlines_doc,
@@ -1342,6 +1367,7 @@ static PyMethodDef bb_methods[] = {
     {"_attach", (PyCFunction)bb_attach, METH_O, attach_doc},
     {"_fill", (PyCFunction)bb_fill_method, METH_NOARGS, fill_doc},
     {"_read_exact", (PyCFunction)bb_read_exact, METH_O, read_exact_doc},
+    {"_readline", (PyCFunction)bb_readline, METH_NOARGS, readline_doc},
     {"peek", (PyCFunction)(void (*)(void))bb_peek, METH_FASTCALL, peek_doc},
     {"read", (PyCFunction)(void (*)(void))bb_read, METH_FASTCALL, read_doc},
     {"find", (PyCFunction)(void (*)(void))bb_find, METH_FASTCALL, find_doc},

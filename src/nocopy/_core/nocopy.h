@@ -40,7 +40,10 @@ extern PyModuleDef nc_moduledef;
 static inline nc_state *
 nc_state_of_type(PyTypeObject *type)
 {
-    return (nc_state *)PyType_GetModuleState(type);
+    /* By def, not by type: a subclass made in Python has no module of its
+     * own (GetModuleState would return NULL); its MRO leads to ours. */
+    PyObject *m = PyType_GetModuleByDef(type, &nc_moduledef);
+    return m ? (nc_state *)PyModule_GetState(m) : NULL;
 }
 
 /* The state from any object of a nocopy type, or from a foreign type via the
@@ -149,5 +152,8 @@ int nc_json_module_init(PyObject *m, nc_state *st);           /* json_encode.c *
 int nc_alloccount_module_init(PyObject *m, nc_state *st);     /* alloccount.c */
 int nc_aiolines_module_init(PyObject *m, nc_state *st);       /* aiolines.c */
 int nc_numfmt_module_init(PyObject *m, nc_state *st);         /* numfmt_test.c */
+int nc_numfmt_module_init(PyObject *m, nc_state *st);         /* numfmt_test.c */
+int nc_bytebuffer_module_init(PyObject *m, nc_state *st);     /* buffer.c */
+int nc_rope_module_init(PyObject *m, nc_state *st);            /* rope.c */
 
 #endif /* NOCOPY_H */

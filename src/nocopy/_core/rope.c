@@ -1,0 +1,1003 @@
+/* rope.c -- Rope: bytes as an ordered array of shared segments.
+ *
+ * Ownership: every segment owns one reference to an NcHolder (see rope.h);
+ * a View part shares the View's holder, a Rope part shares each of its
+ * segments' holders, any other buffer is exported once into a new holder.
+ * Copies are made in exactly three places, each documented: flatten (and the
+ * buffer export, which flattens), the segment cap's coalescing, and
+ * frozen()/tobytes().  Those copies live in holders we own (obj == NULL) and
+ * mark readonly, so nobody writes into them through a View.
+ *
+ * While r->exports > 0 (a buffer export of the flat form, or a write_to in
+ * progress that released the GIL or calls Python code) the segment array is
+ * pinned: every mutation raises BufferError, as bytearray does. */
+#include "rope.h"
+
+#define DEFAULT_MAX_SEGMENTS 1024
+
+static char empty_bytes[1];
+
+/* ---- segment array --------------------------------------------------------- */
+
+Py_ssize_t
+nc_rope_seg_index(const NcRope *r, Py_ssize_t pos)
+{
+    Py_ssize_t lo = 0, hi = r->n - 1, target = r->base + pos;
+    const nc_seg *segs = r->segs + r->head;
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (segs[mid].end > target)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+static int
+stale_error(NcRope *r)
+{
+    nc_state *st = nc_state_of_type(Py_TYPE(r));
+    PyErr_SetString(st ? st->StaleViewError : PyExc_RuntimeError,
+                    "stale Rope segment: its ByteBuffer has moved or overwritten these bytes");
+    return -1;
+}
+
+int
+nc_rope_check(NcRope *r)
+{
+    for (Py_ssize_t i = 0; i < r->n; i++) {
+        nc_seg *s = NC_SEG(r, i);
+        if (s->epoch != s->holder->epoch)
+            return stale_error(r);
+    }
+    return 0;
+}
+
+void
+nc_rope_copy_out(const NcRope *r, Py_ssize_t pos, Py_ssize_t n, char *dst)
+{
+    if (n <= 0)
+        return;
+    Py_ssize_t i = nc_rope_seg_index(r, pos);
+    while (n > 0) {
+        const nc_seg *s = &r->segs[r->head + i];
+        Py_ssize_t off = pos - nc_seg_lstart(r, s);
+        Py_ssize_t k = NC_SEG_LEN(s) - off;
+        if (k > n)
+            k = n;
+        memcpy(dst, NC_SEG_PTR(s) + off, (size_t)k);
+        dst += k;
+        pos += k;
+        n -= k;
+        i++;
+    }
+}
+
+static int
+check_mutable(NcRope *r)
+{
+    if (r->exports > 0) {
+        PyErr_SetString(PyExc_BufferError,
+                        "cannot modify a Rope while its buffer is exported or a write_to is running");
+        return -1;
+    }
+    return 0;
+}
+
+/* Room for `extra` more segments after the live ones.  Reuses the consumed
+ * front only when it is at least half the array, so alternating take and
+ * append stays O(1) amortized. */
+static int
+reserve(NcRope *r, Py_ssize_t extra)
+{
+    if (r->n == 0)
+        r->head = 0;
+    if (r->head + r->n + extra <= r->cap)
+        return 0;
+    if (r->head > 0 && r->n + extra <= r->cap && r->head >= r->n) {
+        memmove(r->segs, r->segs + r->head, (size_t)r->n * sizeof(nc_seg));
+        r->head = 0;
+        return 0;
+    }
+    if (extra > PY_SSIZE_T_MAX / 2 - r->n) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t cap = r->cap < 8 ? 8 : r->cap;
+    while (cap < r->n + extra)
+        cap = cap > PY_SSIZE_T_MAX / 4 ? r->n + extra : cap * 2;
+    if (r->head > 0) {
+        memmove(r->segs, r->segs + r->head, (size_t)r->n * sizeof(nc_seg));
+        r->head = 0;
+    }
+    nc_seg *segs = PyMem_Resize(r->segs, nc_seg, (size_t)cap);
+    if (segs == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    r->segs = segs;
+    r->cap = cap;
+    return 0;
+}
+
+/* Append s (its holder reference moves in); room was reserved. */
+static void
+push_seg(NcRope *r, nc_seg s)
+{
+    Py_ssize_t len = NC_SEG_LEN(&s);
+    s.end = (r->n ? NC_SEG(r, r->n - 1)->end : r->base) + len;
+    r->segs[r->head + r->n++] = s;
+    r->len += len;
+}
+
+static void
+release_segs(NcRope *r)
+{
+    for (Py_ssize_t i = 0; i < r->n; i++)
+        Py_DECREF(NC_SEG(r, i)->holder);
+    r->n = 0;
+    r->head = 0;
+    r->len = 0;
+    r->base = 0;
+}
+
+/* ---- staging parts: validated before anything is appended ------------------- */
+
+typedef struct {
+    nc_seg *v;
+    Py_ssize_t n, cap;
+} segvec;
+
+static void
+segvec_clear(segvec *sv)
+{
+    for (Py_ssize_t i = 0; i < sv->n; i++)
+        Py_DECREF(sv->v[i].holder);
+    PyMem_Free(sv->v);
+    sv->v = NULL;
+    sv->n = sv->cap = 0;
+}
+
+static int
+segvec_room(segvec *sv, Py_ssize_t extra)
+{
+    if (sv->n + extra <= sv->cap)
+        return 0;
+    Py_ssize_t cap = sv->cap < 8 ? 8 : sv->cap;
+    while (cap < sv->n + extra) {
+        if (cap > PY_SSIZE_T_MAX / 4) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        cap *= 2;
+    }
+    nc_seg *v = PyMem_Resize(sv->v, nc_seg, (size_t)cap);
+    if (v == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    sv->v = v;
+    sv->cap = cap;
+    return 0;
+}
+
+static int
+holder_immutable(const NcHolder *h)
+{
+    return h->obj != NULL && PyBytes_CheckExact(h->obj);
+}
+
+/* Is `part` something a Rope takes as one part?  (Not str: it has no buffer.) */
+static int
+is_part(nc_state *st, PyObject *part)
+{
+    return Py_IS_TYPE(part, st->RopeType) || NcView_Check(st, part) || PyObject_CheckBuffer(part);
+}
+
+/* Stage the segments of one part.  Empty parts add nothing. */
+static int
+segvec_add(nc_state *st, segvec *sv, PyObject *part)
+{
+    if (Py_IS_TYPE(part, st->RopeType)) {
+        NcRope *o = (NcRope *)part;
+        if (segvec_room(sv, o->n) < 0)
+            return -1;
+        for (Py_ssize_t i = 0; i < o->n; i++) {
+            nc_seg s = *NC_SEG(o, i);
+            Py_INCREF(s.holder);
+            sv->v[sv->n++] = s;
+        }
+        return 0;
+    }
+    if (NcView_Check(st, part)) {
+        NcView *v = (NcView *)part;
+        if (nc_view_check(v) < 0)
+            return -1;
+        if (NC_VIEW_LEN(v) == 0)
+            return 0;
+        if (segvec_room(sv, 1) < 0)
+            return -1;
+        nc_seg s = {(NcHolder *)Py_NewRef(v->holder), v->start, v->stop, 0, v->epoch,
+                    holder_immutable(v->holder)};
+        sv->v[sv->n++] = s;
+        return 0;
+    }
+    if (!PyObject_CheckBuffer(part)) {
+        PyErr_Format(PyExc_TypeError,
+                     "Rope parts must be bytes-like objects, Views or Ropes, not '%.100s'",
+                     Py_TYPE(part)->tp_name);
+        return -1;
+    }
+    NcHolder *h = nc_holder_from_object(st, part);
+    if (h == NULL)
+        return -1;
+    if (h->len == 0) {
+        Py_DECREF(h);
+        return 0;
+    }
+    /* A holder of bytes cannot be part of a reference cycle (bytes hold no
+     * references): keep it out of the collector's young generation, which
+     * otherwise costs Rope(many bytes parts) a third of its time. */
+    if (PyBytes_CheckExact(part))
+        PyObject_GC_UnTrack(h);
+    if (segvec_room(sv, 1) < 0) {
+        Py_DECREF(h);
+        return -1;
+    }
+    nc_seg s = {h, 0, h->len, 0, h->epoch, holder_immutable(h)};
+    sv->v[sv->n++] = s;
+    return 0;
+}
+
+/* Stage every part of an iterable (or a single buffer/View/Rope). */
+static int
+segvec_add_parts(nc_state *st, segvec *sv, PyObject *parts)
+{
+    if (is_part(st, parts))
+        return segvec_add(st, sv, parts);
+    PyObject *it = PyObject_GetIter(parts);
+    if (it == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError,
+                         "Rope parts must be an iterable of bytes-like objects, Views or Ropes, "
+                         "not '%.100s'", Py_TYPE(parts)->tp_name);
+        }
+        return -1;
+    }
+    PyObject *item;
+    while ((item = PyIter_Next(it)) != NULL) {
+        int rc = segvec_add(st, sv, item);
+        Py_DECREF(item);
+        if (rc < 0) {
+            Py_DECREF(it);
+            return -1;
+        }
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* ---- segment cap ----------------------------------------------------------------- */
+
+/* One greedy pass: each maximal run of neighbouring fresh segments whose total
+ * is at most `limit` becomes one owned segment.  On MemoryError the array is
+ * left consistent (the unmerged tail is kept) and -1 returned. */
+static int
+coalesce_pass(NcRope *r, nc_state *st, Py_ssize_t limit)
+{
+    nc_seg *segs = r->segs + r->head;
+    Py_ssize_t w = 0, i = 0, n = r->n;
+    while (i < n) {
+        Py_ssize_t j = i, sum = NC_SEG_LEN(&segs[i]);
+        if (segs[i].epoch == segs[i].holder->epoch) {
+            while (j + 1 < n && segs[j + 1].epoch == segs[j + 1].holder->epoch
+                   && NC_SEG_LEN(&segs[j + 1]) <= limit - sum) {
+                j++;
+                sum += NC_SEG_LEN(&segs[j]);
+            }
+        }
+        if (j == i) {
+            segs[w++] = segs[i++];
+            continue;
+        }
+        NcHolder *h = nc_holder_new_owned(st, sum);
+        if (h == NULL) {
+            memmove(&segs[w], &segs[i], (size_t)(n - i) * sizeof(nc_seg));
+            r->n = w + (n - i);
+            return -1;
+        }
+        h->readonly = 1;
+        char *p = h->buf;
+        for (Py_ssize_t k = i; k <= j; k++) {
+            memcpy(p, NC_SEG_PTR(&segs[k]), (size_t)NC_SEG_LEN(&segs[k]));
+            p += NC_SEG_LEN(&segs[k]);
+            Py_DECREF(segs[k].holder);
+        }
+        nc_seg s = {h, 0, sum, segs[j].end, h->epoch, 1};
+        segs[w++] = s;
+        i = j + 1;
+    }
+    r->n = w;
+    return 0;
+}
+
+/* Bound the segment count: passes with a run limit that starts at the mean
+ * size the Rope would have at its cap and doubles, until the count is at most
+ * 3/4 of the cap (the slack makes the next pass at least cap/4 appends away).
+ * Small segments are merged first; a big one is copied only when no other
+ * way fits the cap.  The cap is soft under memory pressure: a failed copy
+ * leaves the (already appended) data as it is, so an append never reports
+ * failure after it took effect. */
+static void
+enforce_cap(NcRope *r)
+{
+    if (r->n <= r->max_segments)
+        return;
+    nc_state *st = nc_state_of_type(Py_TYPE(r));
+    Py_ssize_t target = r->max_segments - r->max_segments / 4;
+    Py_ssize_t limit = r->len / r->max_segments;
+    if (limit < 16)
+        limit = 16;
+    for (;;) {
+        if (coalesce_pass(r, st, limit) < 0) {
+            PyErr_Clear();
+            return;
+        }
+        if (r->n <= target || limit >= r->len)
+            return;
+        limit = limit > PY_SSIZE_T_MAX / 2 ? PY_SSIZE_T_MAX : limit * 2;
+    }
+}
+
+/* Move the staged segments in (ownership transfers) and apply the cap. */
+static int
+commit(NcRope *r, segvec *sv)
+{
+    if (check_mutable(r) < 0 || reserve(r, sv->n) < 0)
+        return -1;
+    for (Py_ssize_t i = 0; i < sv->n; i++)
+        push_seg(r, sv->v[i]);
+    sv->n = 0;
+    enforce_cap(r);
+    return 0;
+}
+
+/* ---- construction and lifetime ------------------------------------------------------ */
+
+static NcRope *
+rope_alloc(PyTypeObject *type, Py_ssize_t max_segments)
+{
+    NcRope *r = (NcRope *)type->tp_alloc(type, 0);
+    if (r == NULL)
+        return NULL;
+    r->segs = NULL;
+    r->head = r->n = r->cap = 0;
+    r->base = r->len = 0;
+    r->max_segments = max_segments;
+    r->exports = 0;
+    return r;
+}
+
+static int
+check_max_segments(Py_ssize_t m)
+{
+    if (m < 2) {
+        PyErr_Format(PyExc_ValueError, "max_segments must be at least 2, not %zd", m);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+rope_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"parts", "max_segments", NULL};
+    PyObject *parts = NULL;
+    Py_ssize_t max_segments = DEFAULT_MAX_SEGMENTS;
+    segvec sv = {NULL, 0, 0};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O$n:Rope", kwlist, &parts, &max_segments))
+        return NULL;
+    if (check_max_segments(max_segments) < 0)
+        return NULL;
+    nc_state *st = nc_state_of_type(type);
+    if (parts != NULL && segvec_add_parts(st, &sv, parts) < 0)
+        goto fail;
+    NcRope *r = rope_alloc(type, max_segments);
+    if (r == NULL)
+        goto fail;
+    if (commit(r, &sv) < 0) {
+        Py_DECREF(r);
+        goto fail;
+    }
+    segvec_clear(&sv);
+    return (PyObject *)r;
+fail:
+    segvec_clear(&sv);
+    return NULL;
+}
+
+static int
+rope_traverse(NcRope *r, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(r));
+    for (Py_ssize_t i = 0; i < r->n; i++)
+        Py_VISIT(NC_SEG(r, i)->holder);
+    return 0;
+}
+
+static int
+rope_clear(NcRope *r)
+{
+    /* An exported flat segment must stay readable until its consumer lets go. */
+    if (r->exports == 0)
+        release_segs(r);
+    return 0;
+}
+
+static void
+rope_dealloc(NcRope *r)
+{
+    PyTypeObject *tp = Py_TYPE(r);
+    PyObject_GC_UnTrack(r);
+    release_segs(r);
+    PyMem_Free(r->segs);
+    r->segs = NULL;
+    tp->tp_free((PyObject *)r);
+    Py_DECREF(tp);
+}
+
+/* A new Rope of r's type sharing logical [a, b) of r (0 <= a <= b <= len). */
+static NcRope *
+rope_sub(NcRope *r, Py_ssize_t a, Py_ssize_t b)
+{
+    NcRope *o = rope_alloc(Py_TYPE(r), r->max_segments);
+    if (o == NULL || a == b)
+        return o;
+    Py_ssize_t i0 = nc_rope_seg_index(r, a), i1 = nc_rope_seg_index(r, b - 1);
+    if (reserve(o, i1 - i0 + 1) < 0) {
+        Py_DECREF(o);
+        return NULL;
+    }
+    for (Py_ssize_t i = i0; i <= i1; i++) {
+        nc_seg s = *NC_SEG(r, i);
+        Py_ssize_t ls = nc_seg_lstart(r, &s), le = ls + NC_SEG_LEN(&s);
+        if (a > ls)
+            s.start += a - ls;
+        if (le > b)
+            s.stop -= le - b;
+        Py_INCREF(s.holder);
+        push_seg(o, s);
+    }
+    return o;
+}
+
+/* Remove the first k bytes (0 <= k <= len).  O(segments touched). */
+static void
+drop_front(NcRope *r, Py_ssize_t k)
+{
+    r->base += k;
+    r->len -= k;
+    while (k > 0) {
+        nc_seg *s = NC_SEG(r, 0);
+        Py_ssize_t len = NC_SEG_LEN(s);
+        if (len > k) {
+            s->start += k;
+            break;
+        }
+        Py_DECREF(s->holder);
+        r->head++;
+        r->n--;
+        k -= len;
+    }
+    if (r->n == 0) {
+        r->head = 0;
+        r->base = 0;
+    }
+}
+
+/* ---- building --------------------------------------------------------------------- */
+
+PyDoc_STRVAR(append_doc,
+"append($self, part, /)\n--\n\n"
+"Add part (any C-contiguous buffer, View or Rope) at the end, sharing its\n"
+"memory: O(1) amortized, copies nothing (a Rope part adds its segments).\n"
+"Empty parts add nothing.  TypeError naming the type for anything else.");
+
+static PyObject *
+rope_append(NcRope *r, PyObject *part)
+{
+    segvec sv = {NULL, 0, 0};
+    nc_state *st = nc_state_of_type(Py_TYPE(r));
+    if (check_mutable(r) < 0 || segvec_add(st, &sv, part) < 0 || commit(r, &sv) < 0) {
+        segvec_clear(&sv);
+        return NULL;
+    }
+    segvec_clear(&sv);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(extend_doc,
+"extend($self, parts, /)\n--\n\n"
+"Append every part of an iterable (a single buffer, View or Rope counts as one\n"
+"part).  All parts are validated before any is added: a bad part raises\n"
+"TypeError and appends nothing.  O(number of parts), copies nothing.");
+
+static PyObject *
+rope_extend(NcRope *r, PyObject *parts)
+{
+    segvec sv = {NULL, 0, 0};
+    nc_state *st = nc_state_of_type(Py_TYPE(r));
+    if (check_mutable(r) < 0 || segvec_add_parts(st, &sv, parts) < 0 || commit(r, &sv) < 0) {
+        segvec_clear(&sv);
+        return NULL;
+    }
+    segvec_clear(&sv);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(join_doc,
+"join($type, parts, /)\n--\n\n"
+"A new Rope of the parts, in order, sharing their memory: Rope(parts).\n"
+"O(number of parts), copies nothing.");
+
+static PyObject *
+rope_join(PyTypeObject *type, PyObject *parts)
+{
+    segvec sv = {NULL, 0, 0};
+    nc_state *st = nc_state_of_type(type);
+    NcRope *r = NULL;
+    if (segvec_add_parts(st, &sv, parts) < 0)
+        goto fail;
+    r = rope_alloc(type, DEFAULT_MAX_SEGMENTS);
+    if (r == NULL || commit(r, &sv) < 0)
+        goto fail;
+    segvec_clear(&sv);
+    return (PyObject *)r;
+fail:
+    Py_XDECREF(r);
+    segvec_clear(&sv);
+    return NULL;
+}
+
+/* The Rope among the operands of a binary slot (the slot may be called with
+ * the Rope on either side). */
+static PyObject *rope_add(PyObject *a, PyObject *b);
+
+/* The Rope among the operands of nb_add (called with the Rope on either side). */
+static NcRope *
+rope_operand(PyObject *a, PyObject *b, PyObject **other)
+{
+    if (PyType_GetSlot(Py_TYPE(a), Py_nb_add) == (void *)rope_add) {
+        *other = b;
+        return (NcRope *)a;
+    }
+    *other = a;
+    return (NcRope *)b;
+}
+
+static PyObject *
+rope_add(PyObject *a, PyObject *b)
+{
+    PyObject *other;
+    NcRope *r = rope_operand(a, b, &other);
+    nc_state *st = nc_state_of_type(Py_TYPE(r));
+    if (!is_part(st, other))
+        Py_RETURN_NOTIMPLEMENTED;
+    segvec sv = {NULL, 0, 0};
+    NcRope *res = NULL;
+    if (segvec_add(st, &sv, a) < 0 || segvec_add(st, &sv, b) < 0)
+        goto fail;
+    res = rope_alloc(Py_TYPE(r), r->max_segments);
+    if (res == NULL || commit(res, &sv) < 0)
+        goto fail;
+    segvec_clear(&sv);
+    return (PyObject *)res;
+fail:
+    Py_XDECREF(res);
+    segvec_clear(&sv);
+    return NULL;
+}
+
+static PyObject *
+rope_inplace_add(PyObject *a, PyObject *b)
+{
+    NcRope *r = (NcRope *)a;
+    nc_state *st = nc_state_of_type(Py_TYPE(r));
+    if (!is_part(st, b))
+        Py_RETURN_NOTIMPLEMENTED;
+    PyObject *res = rope_append(r, b);
+    if (res == NULL)
+        return NULL;
+    Py_DECREF(res);
+    return Py_NewRef(a);
+}
+
+/* ---- reading ----------------------------------------------------------------------- */
+
+static Py_ssize_t
+rope_length(NcRope *r)
+{
+    return r->len;
+}
+
+static PyObject *
+rope_item(NcRope *r, Py_ssize_t i)
+{
+    if (i < 0 || i >= r->len) {
+        PyErr_SetString(PyExc_IndexError, "Rope index out of range");
+        return NULL;
+    }
+    nc_seg *s = NC_SEG(r, nc_rope_seg_index(r, i));
+    if (s->epoch != s->holder->epoch)
+        return (PyObject *)(stale_error(r), NULL);
+    return PyLong_FromLong((unsigned char)NC_SEG_PTR(s)[i - nc_seg_lstart(r, s)]);
+}
+
+static PyObject *
+rope_subscript(NcRope *r, PyObject *key)
+{
+    if (PySlice_Check(key)) {
+        Py_ssize_t start, stop, step;
+        if (PySlice_Unpack(key, &start, &stop, &step) < 0)
+            return NULL;
+        if (step != 1) {
+            PyErr_SetString(PyExc_ValueError,
+                            "Rope slices must have step 1 (a strided slice is a copy: "
+                            "use bytes(r)[a:b:c])");
+            return NULL;
+        }
+        /* after __index__ ran: the length is read now */
+        PySlice_AdjustIndices(r->len, &start, &stop, step);
+        if (stop < start)
+            stop = start;
+        return (PyObject *)rope_sub(r, start, stop);
+    }
+    if (!PyIndex_Check(key)) {
+        PyErr_Format(PyExc_TypeError, "Rope indices must be integers or slices, not %.200s",
+                     Py_TYPE(key)->tp_name);
+        return NULL;
+    }
+    Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
+    if (i == -1 && PyErr_Occurred())
+        return NULL;
+    if (i < 0)
+        i += r->len;
+    return rope_item(r, i);
+}
+
+PyDoc_STRVAR(segments_doc,
+"segments($self, /)\n--\n\n"
+"A tuple of Views, one per segment, sharing the segments' buffers: hand it to\n"
+"os.writev or socket.sendmsg.  O(number of segments), copies no payload.");
+
+static PyObject *
+rope_segments(NcRope *r, PyObject *Py_UNUSED(ignored))
+{
+    nc_state *st = nc_state_of_type(Py_TYPE(r));
+    if (nc_rope_check(r) < 0)
+        return NULL;
+    PyObject *t = PyTuple_New(r->n);
+    if (t == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < r->n; i++) {
+        nc_seg *s = NC_SEG(r, i);
+        PyObject *v = (PyObject *)nc_view_new(st->ViewType, s->holder, s->start, s->stop);
+        if (v == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, v);
+    }
+    return t;
+}
+
+/* ---- consuming ---------------------------------------------------------------------- */
+
+static int
+count_arg(NcRope *r, PyObject *arg, const char *what, Py_ssize_t *out)
+{
+    if (!PyIndex_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "%s() argument must be an integer, not '%.100s'",
+                     what, Py_TYPE(arg)->tp_name);
+        return -1;
+    }
+    *out = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    if (*out == -1 && PyErr_Occurred())
+        return -1;
+    if (*out < 0 || *out > r->len) {
+        PyErr_Format(PyExc_ValueError, "cannot %s %zd bytes of a %zd-byte Rope", what, *out, r->len);
+        return -1;
+    }
+    return check_mutable(r);
+}
+
+PyDoc_STRVAR(take_doc,
+"take($self, n, /)\n--\n\n"
+"Remove the first n bytes and return them as a new Rope sharing their\n"
+"segments.  O(segments touched), copies nothing.  ValueError (the Rope\n"
+"unchanged) when n is negative or more than len(self).");
+
+static PyObject *
+rope_take(NcRope *r, PyObject *arg)
+{
+    Py_ssize_t k;
+    if (count_arg(r, arg, "take", &k) < 0)
+        return NULL;
+    NcRope *o = rope_sub(r, 0, k);
+    if (o != NULL)
+        drop_front(r, k);
+    return (PyObject *)o;
+}
+
+PyDoc_STRVAR(skip_doc,
+"skip($self, n, /)\n--\n\n"
+"Remove the first n bytes.  O(segments touched).  ValueError (the Rope\n"
+"unchanged) when n is negative or more than len(self).");
+
+static PyObject *
+rope_skip(NcRope *r, PyObject *arg)
+{
+    Py_ssize_t k;
+    if (count_arg(r, arg, "skip", &k) < 0)
+        return NULL;
+    drop_front(r, k);
+    Py_RETURN_NONE;
+}
+
+/* ---- flattening and copies --------------------------------------------------------- */
+
+/* Make the Rope at most one segment: one copy of everything into an owned,
+ * read-only holder that replaces the segments, so it is never copied twice. */
+static int
+make_flat(NcRope *r)
+{
+    if (r->n <= 1)
+        return 0;
+    if (check_mutable(r) < 0 || nc_rope_check(r) < 0)
+        return -1;
+    nc_state *st = nc_state_of_type(Py_TYPE(r));
+    NcHolder *h = nc_holder_new_owned(st, r->len);
+    if (h == NULL)
+        return -1;
+    h->readonly = 1;
+    nc_rope_copy_out(r, 0, r->len, h->buf);
+    Py_ssize_t len = r->len;
+    release_segs(r);
+    nc_seg s = {h, 0, len, 0, h->epoch, 1};
+    push_seg(r, s);  /* cap >= 1: the Rope had two or more segments */
+    return 0;
+}
+
+PyDoc_STRVAR(flatten_doc,
+"flatten($self, /)\n--\n\n"
+"One contiguous View of the whole content.  With one segment it shares that\n"
+"segment's buffer (O(1)); with more it copies once (O(n)) into new read-only\n"
+"storage that then replaces the segments, so a second flatten() is O(1).\n"
+"BufferError while the Rope's buffer is exported in another form.");
+
+static PyObject *
+rope_flatten(NcRope *r, PyObject *Py_UNUSED(ignored))
+{
+    nc_state *st = nc_state_of_type(Py_TYPE(r));
+    if (make_flat(r) < 0)
+        return NULL;
+    if (r->n == 0)
+        return PyObject_CallNoArgs((PyObject *)st->ViewType);
+    nc_seg *s = NC_SEG(r, 0);
+    if (s->epoch != s->holder->epoch)
+        return (PyObject *)(stale_error(r), NULL);
+    return (PyObject *)nc_view_new(st->ViewType, s->holder, s->start, s->stop);
+}
+
+PyDoc_STRVAR(tobytes_doc,
+"tobytes($self, /)\n--\n\n"
+"A new bytes object with the content.  Copies once: O(n).");
+
+static PyObject *
+rope_tobytes(NcRope *r, PyObject *Py_UNUSED(ignored))
+{
+    if (nc_rope_check(r) < 0)
+        return NULL;
+    PyObject *b = PyBytes_FromStringAndSize(NULL, r->len);
+    if (b != NULL)
+        nc_rope_copy_out(r, 0, r->len, PyBytes_AS_STRING(b));
+    return b;
+}
+
+PyDoc_STRVAR(frozen_doc,
+"frozen($self, /)\n--\n\n"
+"A new Rope with the same content that can never change: segments over bytes\n"
+"objects (or over the Rope's own copies) are shared, every other segment is\n"
+"copied, all into one new read-only block.  O(bytes of mutable segments).");
+
+static PyObject *
+rope_frozen(NcRope *r, PyObject *Py_UNUSED(ignored))
+{
+    nc_state *st = nc_state_of_type(Py_TYPE(r));
+    if (nc_rope_check(r) < 0)
+        return NULL;
+    Py_ssize_t mutable_bytes = 0;
+    for (Py_ssize_t i = 0; i < r->n; i++)
+        if (!NC_SEG(r, i)->frozen)
+            mutable_bytes += NC_SEG_LEN(NC_SEG(r, i));
+    NcRope *o = rope_alloc(Py_TYPE(r), r->max_segments);
+    NcHolder *h = NULL;
+    if (o == NULL || reserve(o, r->n) < 0)
+        goto fail;
+    if (mutable_bytes > 0) {
+        if ((h = nc_holder_new_owned(st, mutable_bytes)) == NULL)
+            goto fail;
+        h->readonly = 1;
+    }
+    Py_ssize_t at = 0;
+    for (Py_ssize_t i = 0; i < r->n; i++) {
+        nc_seg s = *NC_SEG(r, i);
+        if (!s.frozen) {
+            Py_ssize_t len = NC_SEG_LEN(&s);
+            memcpy(h->buf + at, NC_SEG_PTR(&s), (size_t)len);
+            s.holder = h;
+            s.start = at;
+            s.stop = at + len;
+            s.epoch = h->epoch;
+            s.frozen = 1;
+            at += len;
+        }
+        Py_INCREF(s.holder);
+        push_seg(o, s);
+    }
+    Py_XDECREF(h);
+    return (PyObject *)o;
+fail:
+    Py_XDECREF(h);
+    Py_XDECREF(o);
+    return NULL;
+}
+
+/* ---- buffer export: the flat form ----------------------------------------------------- */
+
+static int
+rope_getbuffer(NcRope *r, Py_buffer *b, int flags)
+{
+    NcHolder *h = NULL;
+    char *p = empty_bytes;
+    Py_ssize_t len = 0;
+    if (make_flat(r) < 0)
+        return -1;
+    if (r->n == 1) {
+        nc_seg *s = NC_SEG(r, 0);
+        if (s->epoch != s->holder->epoch)
+            return stale_error(r);
+        h = s->holder;
+        p = NC_SEG_PTR(s);
+        len = NC_SEG_LEN(s);
+    }
+    /* read-only always: the Rope never writes through its segments */
+    if (PyBuffer_FillInfo(b, (PyObject *)r, p, len, 1, flags) < 0)
+        return -1;
+    b->internal = h;  /* borrowed: the pinned segment keeps it alive */
+    if (h != NULL)
+        h->exports++;
+    r->exports++;
+    return 0;
+}
+
+static void
+rope_releasebuffer(NcRope *r, Py_buffer *b)
+{
+    if (b->internal != NULL)
+        ((NcHolder *)b->internal)->exports--;
+    r->exports--;
+}
+
+/* ---- misc --------------------------------------------------------------------------- */
+
+static PyObject *
+rope_repr(NcRope *r)
+{
+    return PyUnicode_FromFormat("<nocopy.Rope: %zd bytes in %zd segment%s>", r->len, r->n,
+                                r->n == 1 ? "" : "s");
+}
+
+static PyObject *
+rope_get_max_segments(NcRope *r, void *c)
+{
+    return PyLong_FromSsize_t(r->max_segments);
+}
+
+static PyObject *
+rope_get_nsegments(NcRope *r, void *c)
+{
+    return PyLong_FromSsize_t(r->n);
+}
+
+static PyGetSetDef rope_getset[] = {
+    {"max_segments", (getter)rope_get_max_segments, NULL,
+     "Segment cap: past it, small neighbouring segments are coalesced.", NULL},
+    {"nsegments", (getter)rope_get_nsegments, NULL, "Number of segments now.", NULL},
+    {NULL},
+};
+
+#define FASTCALL(f) (PyCFunction)(void (*)(void))(f), METH_FASTCALL
+
+static PyMethodDef rope_methods[] = {
+    {"append", (PyCFunction)rope_append, METH_O, append_doc},
+    {"extend", (PyCFunction)rope_extend, METH_O, extend_doc},
+    {"join", (PyCFunction)rope_join, METH_O | METH_CLASS, join_doc},
+    {"segments", (PyCFunction)rope_segments, METH_NOARGS, segments_doc},
+    {"take", (PyCFunction)rope_take, METH_O, take_doc},
+    {"skip", (PyCFunction)rope_skip, METH_O, skip_doc},
+    {"flatten", (PyCFunction)rope_flatten, METH_NOARGS, flatten_doc},
+    {"tobytes", (PyCFunction)rope_tobytes, METH_NOARGS, tobytes_doc},
+    {"__bytes__", (PyCFunction)rope_tobytes, METH_NOARGS, tobytes_doc},
+    {"frozen", (PyCFunction)rope_frozen, METH_NOARGS, frozen_doc},
+    {"find", FASTCALL(nc_rope_find), nc_rope_find_doc},
+    {"rfind", FASTCALL(nc_rope_rfind), nc_rope_rfind_doc},
+    {"index", FASTCALL(nc_rope_index), nc_rope_index_doc},
+    {"rindex", FASTCALL(nc_rope_rindex), nc_rope_rindex_doc},
+    {"count", FASTCALL(nc_rope_count), nc_rope_count_doc},
+    {"startswith", FASTCALL(nc_rope_startswith), nc_rope_startswith_doc},
+    {"endswith", FASTCALL(nc_rope_endswith), nc_rope_endswith_doc},
+    {"write_to", (PyCFunction)nc_rope_write_to, METH_O, nc_rope_write_to_doc},
+    {NULL},
+};
+
+PyDoc_STRVAR(rope_doc,
+"Rope(parts=(), *, max_segments=1024)\n--\n\n"
+"Bytes as an ordered list of segments, each sharing the memory of the buffer\n"
+"it came from (any C-contiguous buffer, View or Rope; a single one passed as\n"
+"parts counts as one part).  Appending, slicing, take/skip are O(1) in the\n"
+"payload size; find/count/startswith see matches across segment boundaries\n"
+"without joining; write_to() sends the segments with writev/sendmsg.\n\n"
+"The Rope never writes into its segments, and a segment over a mutable buffer\n"
+"shows that buffer's current content: frozen() or bytes() to snapshot.  A\n"
+"bytearray held by a Rope cannot be resized while the Rope holds it.  Empty\n"
+"parts are skipped.  A segment taken from a ByteBuffer's borrowed View goes\n"
+"stale with it: reading it raises StaleViewError, never other bytes (call\n"
+"frozen() before the buffer moves to keep a copy).\n\n"
+"Segment cap: when appending makes the count exceed max_segments (>= 2),\n"
+"runs of neighbouring segments are copied into one new segment each, run size\n"
+"limit starting at len/max_segments (at least 16 bytes) and doubling until\n"
+"at most 3/4 of max_segments remain.  Small segments merge first; a large one\n"
+"is copied only when nothing else fits the cap.  Cost: one copy of the merged\n"
+"bytes, at most once per max_segments/4 appends.\n\n"
+"The buffer protocol exports the flat form (see flatten()): hashlib, zlib and\n"
+"struct accept a Rope; while exported, changing the Rope raises BufferError.");
+
+int
+nc_rope_module_init(PyObject *m, nc_state *st)
+{
+    PyType_Slot slots[] = {
+        {Py_tp_new, rope_tp_new},
+        {Py_tp_dealloc, rope_dealloc},
+        {Py_tp_traverse, rope_traverse},
+        {Py_tp_clear, rope_clear},
+        {Py_tp_repr, rope_repr},
+        {Py_tp_hash, PyObject_HashNotImplemented},
+        {Py_tp_richcompare, nc_rope_richcompare},
+        {Py_tp_methods, rope_methods},
+        {Py_tp_getset, rope_getset},
+        {Py_tp_doc, (void *)rope_doc},
+        {Py_sq_length, rope_length},
+        {Py_sq_item, rope_item},
+        {Py_sq_contains, nc_rope_contains},
+        {Py_mp_length, rope_length},
+        {Py_mp_subscript, rope_subscript},
+        {Py_nb_add, rope_add},
+        {Py_nb_inplace_add, rope_inplace_add},
+        {Py_bf_getbuffer, rope_getbuffer},
+        {Py_bf_releasebuffer, rope_releasebuffer},
+        {0, NULL},
+    };
+    PyType_Spec spec = {
+        .name = "nocopy.Rope",
+        .basicsize = sizeof(NcRope),
+        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+        .slots = slots,
+    };
+    st->RopeType = (PyTypeObject *)PyType_FromModuleAndSpec(m, &spec, NULL);
+    if (st->RopeType == NULL)
+        return -1;
+    return PyModule_AddType(m, st->RopeType);
+}

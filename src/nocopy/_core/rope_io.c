@@ -1,0 +1,351 @@
+/* rope_io.c -- Rope.write_to: scatter-gather output of the segments.
+ *
+ * Ownership: the Rope is pinned (r->exports++) for the whole call, because
+ * writev runs with the GIL released and sendmsg/write run Python code: no
+ * thread or callback can drop a segment (and free its memory) under the
+ * iovec array.  The iovec array and the per-batch lists are freed on every
+ * path; the pin is dropped on every path. */
+#include "rope.h"
+
+#include <errno.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Position in the Rope: segment i, offset off inside it. */
+typedef struct {
+    Py_ssize_t i, off;
+} cursor;
+
+static void
+advance(NcRope *r, cursor *c, Py_ssize_t w)
+{
+    while (w > 0) {
+        Py_ssize_t rem = NC_SEG_LEN(NC_SEG(r, c->i)) - c->off;
+        if (w >= rem) {
+            w -= rem;
+            c->i++;
+            c->off = 0;
+        }
+        else {
+            c->off += w;
+            w = 0;
+        }
+    }
+}
+
+static Py_ssize_t
+iov_max(void)
+{
+    long v = sysconf(_SC_IOV_MAX);
+    return v > 0 ? (Py_ssize_t)v : 1024;
+}
+
+/* BlockingIOError(err, strerror, written): io's convention for partial writes. */
+static void
+set_blocking_error(int err, Py_ssize_t written)
+{
+    PyObject *exc = PyObject_CallFunction(PyExc_BlockingIOError, "isn", err, strerror(err), written);
+    if (exc != NULL) {
+        PyErr_SetObject(PyExc_BlockingIOError, exc);
+        Py_DECREF(exc);
+    }
+}
+
+/* A BlockingIOError from a Python-level write/sendmsg: re-raise it with the
+ * bytes this call wrote before it added to its characters_written. */
+static void
+rebase_blocking_error(Py_ssize_t written)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    Py_ssize_t cw = 0;
+    PyObject *a = value ? PyObject_GetAttrString(value, "characters_written") : NULL;
+    if (a != NULL) {
+        cw = PyLong_AsSsize_t(a);
+        Py_DECREF(a);
+    }
+    if (a == NULL || cw < 0)
+        cw = 0;
+    PyErr_Clear();
+    PyObject *eno = value ? PyObject_GetAttrString(value, "errno") : NULL;
+    int err = (eno && PyLong_Check(eno)) ? (int)PyLong_AsLong(eno) : EAGAIN;
+    Py_XDECREF(eno);
+    PyErr_Clear();
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    set_blocking_error(err, written + cw);
+}
+
+static PyObject *
+write_fd(NcRope *r, int fd)
+{
+    Py_ssize_t maxv = iov_max(), total = 0;
+    cursor c = {0, 0};
+    Py_ssize_t cnt = r->n < maxv ? r->n : maxv;
+    struct iovec *iov = PyMem_New(struct iovec, (size_t)(cnt > 0 ? cnt : 1));
+    if (iov == NULL)
+        return PyErr_NoMemory();
+    r->exports++;
+    while (c.i < r->n) {
+        int k = 0;
+        for (Py_ssize_t j = c.i; j < r->n && k < maxv; j++, k++) {
+            nc_seg *s = NC_SEG(r, j);
+            Py_ssize_t o = j == c.i ? c.off : 0;
+            iov[k].iov_base = NC_SEG_PTR(s) + o;
+            iov[k].iov_len = (size_t)(NC_SEG_LEN(s) - o);
+        }
+        ssize_t w;
+        int err;
+        Py_BEGIN_ALLOW_THREADS
+        w = writev(fd, iov, k);
+        err = errno;
+        Py_END_ALLOW_THREADS
+        if (w < 0) {
+            if (err == EINTR) {
+                if (PyErr_CheckSignals() < 0)
+                    goto fail;
+                continue;
+            }
+            if (err == EAGAIN || err == EWOULDBLOCK)
+                set_blocking_error(err, total);
+            else {
+                errno = err;
+                PyErr_SetFromErrno(PyExc_OSError);
+            }
+            goto fail;
+        }
+        if (w == 0) {
+            PyErr_SetString(PyExc_OSError, "writev() wrote nothing");
+            goto fail;
+        }
+        total += w;
+        advance(r, &c, w);
+    }
+    r->exports--;
+    PyMem_Free(iov);
+    return PyLong_FromSsize_t(total);
+fail:
+    r->exports--;
+    PyMem_Free(iov);
+    return NULL;
+}
+
+/* Through a Python method taking a list of buffers (sendmsg) or one buffer
+ * at a time (write), looping on partial writes. */
+static PyObject *
+write_method(NcRope *r, PyObject *meth, int gather)
+{
+    nc_state *st = nc_state_of_type(Py_TYPE(r));
+    Py_ssize_t maxv = gather ? iov_max() : 1, total = 0;
+    cursor c = {0, 0};
+    r->exports++;
+    while (c.i < r->n) {
+        Py_ssize_t k = r->n - c.i < maxv ? r->n - c.i : maxv;
+        PyObject *arg = NULL, *list = gather ? PyList_New(k) : NULL;
+        if (gather && list == NULL)
+            goto fail;
+        for (Py_ssize_t j = 0; j < k; j++) {
+            nc_seg *s = NC_SEG(r, c.i + j);
+            Py_ssize_t o = j == 0 ? c.off : 0;
+            PyObject *v = (PyObject *)nc_view_new(st->ViewType, s->holder, s->start + o, s->stop);
+            if (v == NULL) {
+                Py_XDECREF(list);
+                goto fail;
+            }
+            if (gather)
+                PyList_SET_ITEM(list, j, v);
+            else
+                arg = v;
+        }
+        PyObject *res = PyObject_CallOneArg(meth, gather ? list : arg);
+        Py_XDECREF(list);
+        Py_XDECREF(arg);
+        if (res == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_BlockingIOError))
+                rebase_blocking_error(total);
+            goto fail;
+        }
+        if (res == Py_None) {
+            /* a non-blocking raw stream that would block */
+            Py_DECREF(res);
+            set_blocking_error(EAGAIN, total);
+            goto fail;
+        }
+        Py_ssize_t w = PyNumber_AsSsize_t(res, PyExc_OverflowError);
+        Py_DECREF(res);
+        if (w == -1 && PyErr_Occurred())
+            goto fail;
+        Py_ssize_t left = 0;
+        for (Py_ssize_t j = c.i; j < c.i + k; j++)
+            left += NC_SEG_LEN(NC_SEG(r, j)) - (j == c.i ? c.off : 0);
+        if (w <= 0 || w > left) {
+            PyErr_Format(PyExc_OSError, "%s() returned %zd for %zd bytes",
+                         gather ? "sendmsg" : "write", w, left);
+            goto fail;
+        }
+        total += w;
+        advance(r, &c, w);
+    }
+    r->exports--;
+    return PyLong_FromSsize_t(total);
+fail:
+    r->exports--;
+    return NULL;
+}
+
+/* Attribute or NULL without an exception when it is absent. */
+static PyObject *
+optional_attr(PyObject *obj, const char *name)
+{
+    PyObject *a = PyObject_GetAttrString(obj, name);
+    if (a == NULL && PyErr_ExceptionMatches(PyExc_AttributeError))
+        PyErr_Clear();
+    return a;
+}
+
+static int
+fd_from_long(PyObject *obj, int *fd)
+{
+    long v = PyLong_AsLong(obj);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (v < 0 || v > INT_MAX) {
+        PyErr_Format(PyExc_ValueError, "file descriptor must be a non-negative int, not %ld", v);
+        return -1;
+    }
+    *fd = (int)v;
+    return 0;
+}
+
+/* 1 when dst is exactly a socket.socket (not a subclass such as
+ * ssl.SSLSocket, whose fd must not be written raw) with no timeout or in
+ * non-blocking mode (timeout 0.0), where writev on the fd behaves as send. */
+static int
+is_plain_socket(PyObject *dst)
+{
+    PyObject *name = PyUnicode_FromString("socket");
+    if (name == NULL)
+        return -1;
+    PyObject *mod = PyImport_GetModule(name);
+    Py_DECREF(name);
+    if (mod == NULL)
+        return PyErr_Occurred() ? -1 : 0;  /* socket never imported: not a socket */
+    PyObject *cls = PyObject_GetAttrString(mod, "socket");
+    Py_DECREF(mod);
+    if (cls == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int exact = (PyObject *)Py_TYPE(dst) == cls;
+    Py_DECREF(cls);
+    if (!exact)
+        return 0;
+    PyObject *t = PyObject_CallMethod(dst, "gettimeout", NULL);
+    if (t == NULL)
+        return -1;
+    int plain = t == Py_None || (PyFloat_Check(t) && PyFloat_AS_DOUBLE(t) == 0.0);
+    Py_DECREF(t);
+    return plain;
+}
+
+const char nc_rope_write_to_doc[] =
+"write_to($self, dst, /)\n--\n\n"
+"Write every byte to dst and return the count, scatter-gather: an int fd or an\n"
+"object with fileno() (flushed first) goes through writev(2) with the GIL\n"
+"released, and so does a socket.socket without a timeout (blocking or\n"
+"non-blocking); other sockets (timeouts, subclasses) go through sendmsg, in\n"
+"batches of at most IOV_MAX segments (an ssl socket, without sendmsg, through\n"
+"send); any other object with write() gets one call per segment.  Partial writes loop; EINTR retries.  A non-blocking destination\n"
+"that would block raises BlockingIOError whose characters_written says how\n"
+"much went out (the Rope is not consumed: skip() that much to resume).  The\n"
+"Rope cannot change during the call (BufferError).  Copies nothing.";
+
+PyObject *
+nc_rope_write_to(PyObject *self, PyObject *dst)
+{
+    NcRope *r = (NcRope *)self;
+    int fd;
+    PyObject *meth, *res = NULL;
+    if (nc_rope_check(r) < 0)
+        return NULL;
+    if (PyLong_Check(dst)) {
+        if (fd_from_long(dst, &fd) < 0)
+            return NULL;
+        return write_fd(r, fd);
+    }
+    int plain = is_plain_socket(dst);
+    if (plain < 0)
+        return NULL;
+    if (plain) {
+        /* Blocking or non-blocking (not timeout-mode) socket.socket: writev
+         * on its fd is what sendmsg would do, without a View per segment. */
+        PyObject *fdobj = PyObject_CallMethod(dst, "fileno", NULL);
+        if (fdobj == NULL)
+            return NULL;
+        int rc = fd_from_long(fdobj, &fd);
+        Py_DECREF(fdobj);
+        if (rc < 0 || nc_rope_check(r) < 0)
+            return NULL;
+        return write_fd(r, fd);
+    }
+    if ((meth = optional_attr(dst, "sendmsg")) != NULL) {
+        res = write_method(r, meth, 1);
+        Py_DECREF(meth);
+        if (res != NULL || !PyErr_ExceptionMatches(PyExc_NotImplementedError))
+            return res;
+        /* ssl.SSLSocket: no sendmsg (and its fd must not be written raw) */
+        PyErr_Clear();
+        if ((meth = PyObject_GetAttrString(dst, "send")) == NULL)
+            return NULL;
+        res = write_method(r, meth, 0);
+        Py_DECREF(meth);
+        return res;
+    }
+    if (PyErr_Occurred())
+        return NULL;
+    if ((meth = optional_attr(dst, "fileno")) != NULL) {
+        PyObject *flush = optional_attr(dst, "flush");
+        if (flush == NULL && PyErr_Occurred()) {
+            Py_DECREF(meth);
+            return NULL;
+        }
+        PyObject *fres = flush ? PyObject_CallNoArgs(flush) : Py_NewRef(Py_None);
+        Py_XDECREF(flush);
+        PyObject *fdobj = fres ? PyObject_CallNoArgs(meth) : NULL;
+        Py_DECREF(meth);
+        if (fres == NULL)
+            return NULL;
+        Py_DECREF(fres);
+        if (fdobj != NULL) {
+            int rc = PyLong_Check(fdobj) ? fd_from_long(fdobj, &fd) : -1;
+            if (!PyLong_Check(fdobj))
+                PyErr_Format(PyExc_TypeError, "fileno() returned '%.100s', not int",
+                             Py_TYPE(fdobj)->tp_name);
+            Py_DECREF(fdobj);
+            if (rc < 0)
+                return NULL;
+            if (nc_rope_check(r) < 0)  /* flush/fileno ran Python code */
+                return NULL;
+            return write_fd(r, fd);
+        }
+        /* io.BytesIO and friends: fileno() exists but is unsupported */
+        if (!PyErr_ExceptionMatches(PyExc_OSError) && !PyErr_ExceptionMatches(PyExc_ValueError))
+            return NULL;
+        PyErr_Clear();
+    }
+    else if (PyErr_Occurred())
+        return NULL;
+    if ((meth = optional_attr(dst, "write")) != NULL) {
+        if (nc_rope_check(r) == 0)
+            res = write_method(r, meth, 0);
+        Py_DECREF(meth);
+        return res;
+    }
+    if (!PyErr_Occurred())
+        PyErr_Format(PyExc_TypeError,
+                     "write_to() needs an int fd, a socket or a writable file object, not '%.100s'",
+                     Py_TYPE(dst)->tp_name);
+    return NULL;
+}
