@@ -676,3 +676,56 @@ def test_dump_chunk_is_a_view_reused():
     nj.dump(BIG, Keep(), buffer_size=1024)
     assert all(t is View and n <= 1024 for t, n in seen)
     assert sum(n for _, n in seen) == len(BIG_EXP)
+
+
+def _cache_utf8(s):
+    # PyUnicode_AsUTF8 stores the UTF-8 form inside the str, as orjson/msgspec
+    # and many C APIs do; nocopy then copies from that cache.
+    import ctypes
+    f = ctypes.pythonapi.PyUnicode_AsUTF8
+    f.argtypes = [ctypes.py_object]
+    f.restype = ctypes.c_void_p
+    return f(s) is not None
+
+
+@given(st.text(st.characters(codec="utf-8"), max_size=200), st.booleans())
+def test_strings_with_cached_utf8(s, ensure_ascii):
+    s = "".join([s, "é"])  # a fresh non-ASCII str whose cache we control
+    assert _cache_utf8(s)
+    check_all_forms(s, ensure_ascii=ensure_ascii)
+    check_all_forms({s: [s, s + "\n\"\\\x01"]}, ensure_ascii=ensure_ascii)
+
+
+def test_c_lint_recursion_guards_are_balanced():
+    # msgspec's trick: no `return`/`goto` may sit between a successful
+    # Py_EnterRecursiveCall and its Py_LeaveRecursiveCall, or the recursion
+    # depth leaks.  (The failure branch right after the guard is fine.)
+    import pathlib
+    core = pathlib.Path(nj.__file__).parent / "_core"
+    checked = 0
+    for name in ("json_encode.c", "json_escape.c"):
+        lines = [ln for ln in (core / name).read_text().splitlines()
+                 if not ln.lstrip().startswith(("*", "/*"))]
+        enters = [i for i, ln in enumerate(lines) if "Py_EnterRecursiveCall(" in ln]
+        assert len(enters) == sum("Py_LeaveRecursiveCall()" in ln for ln in lines)
+        for i in enters:
+            j = i + 1
+            if lines[j].strip() == "return -1;":
+                j += 1
+            body = []
+            while "Py_LeaveRecursiveCall()" not in lines[j]:
+                body.append(lines[j])
+                j += 1
+            assert not any("return" in ln or "goto" in ln for ln in body), (name, body)
+            checked += 1
+    assert checked >= 2
+
+
+@pytest.mark.parametrize("special", ['"', "\\", "\x00", "\x1f", "\x7f", "\n", "é"])
+def test_ascii_fast_path_every_length_and_position(special):
+    for n in range(0, 21):
+        base = "abcdefghijklmnopqrstu"[:n]
+        for s in [base] + [base[:i] + special + base[i + 1:] for i in range(n)]:
+            for ensure_ascii in (False, True):
+                assert nj.dumps({s: s}, ensure_ascii=ensure_ascii) == \
+                    oracle({s: s}, ensure_ascii=ensure_ascii), (s, ensure_ascii)

@@ -18,6 +18,17 @@ class Null:
         return len(data)
 
 
+class Committing:
+    """A ByteBuffer-like destination: writable() + commit(n)."""
+    storage = bytearray(64)
+
+    def writable(self):
+        return memoryview(self.storage)
+
+    def commit(self, n):
+        pass
+
+
 def _circular():
     x = []
     x.append(x)
@@ -58,10 +69,13 @@ CASES = {
     "sink_raises": (lambda buf: nj.dump(["x" * 100], type("S", (), {"write": lambda s, d: _sink_raises(d)})(),
                                         buffer_size=64), Boom),
     "deep": (lambda buf: nj.dumps(DEEP), RecursionError),
+    "dump_surrogate": (lambda buf: nj.dump(["ok", "\ud800"], Null()), UnicodeEncodeError),
+    "committing": lambda buf: nj.dumps_into([1, "x"], Committing()),
+    "committing_too_small": (lambda buf: nj.dumps_into(["x" * 300], Committing()), BufferTooSmall),
 }
 
 DEEP = 1
-for _ in range(5000):
+for _ in range(100_000):  # beyond any version's limit (3.13 counts C depth to 10,000)
     DEEP = [DEEP]
 
 
@@ -82,7 +96,7 @@ def _run(fn, exc, buf, n):
 def test_no_leak(name):
     case = CASES[name]
     fn, exc = case if isinstance(case, tuple) else (case, None)
-    rounds = 2_000 if name in ("deep", "dumps_big") else 100_000 if name in ("dumps_into",) else 20_000
+    rounds = 200 if name == "deep" else 2_000 if name == "dumps_big" else 100_000 if name in ("dumps_into",) else 20_000
     buf = bytearray(300)
     _run(fn, exc, buf, 200)
     gc.collect()

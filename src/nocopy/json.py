@@ -33,11 +33,20 @@ Behaviour worth knowing (all tested):
   ends early (as in the stdlib); an exact dict that changes size raises
   ``RuntimeError("dictionary changed size during iteration")`` — the stdlib
   would go on with a snapshot of its items, which costs a list per dict.
-* Allocation: none per document for small ints, floats, strings and
-  containers. Ints beyond 64 bits get their text from ``int.__repr__`` (one
-  temporary str), ``sort_keys`` and dict subclasses use a list of items (as
-  the stdlib), nesting deeper than 32 containers with ``check_circular`` keeps
-  its ancestor list on the heap.
+* Allocation: none per document for ints up to 64 bits, floats, strings and
+  containers (``dumps`` makes its one bytes object). Ints beyond 64 bits get
+  their text from ``int.__repr__`` (one temporary str), ``sort_keys`` and dict
+  subclasses use a list of items (as the stdlib), nesting deeper than 32
+  containers with ``check_circular`` keeps its ancestor list on the heap.
+  Strings are encoded from their own 1/2/4-byte storage straight to UTF-8;
+  when CPython already holds a str's UTF-8 form (someone called
+  ``PyUnicode_AsUTF8`` on it before, as orjson and msgspec do), that cached
+  form is copied instead — nocopy never creates it.
+* Options are checked like the stdlib's: flags take any truthy value;
+  ``indent`` must be None, an int (``indent=0`` and ``""`` give newlines) or a
+  str, ``separators`` a pair of str (TypeError otherwise, ValueError for a
+  wrong length), ``default`` a callable or None; unknown keywords are a
+  TypeError.
 """
 import os
 import socket

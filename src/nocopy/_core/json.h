@@ -96,6 +96,71 @@ nc_jw_byte(nc_jw *w, char c)
 /* n copies of byte c (indentation). */
 int nc_jw_fill(nc_jw *w, char c, Py_ssize_t n);
 
+static inline int
+nc_json_ascii_word_dirty(uint64_t x, int ensure_ascii)
+{
+    /* bytes are < 0x80: a high bit after subtracting flags a control char,
+     * '"', '\\' or (ensure_ascii) DEL */
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    const uint64_t del = ensure_ascii ? ones * 0x7f : ones * 0x22;
+    uint64_t bad = (x - ones * 0x20) | ((x ^ ones * 0x22) - ones) |
+                   ((x ^ ones * 0x5c) - ones) | ((x ^ del) - ones);
+    return (bad & highs) != 0;
+}
+
+/* Fast path for a clean ASCII str (nothing to escape) that fits the room:
+ * written with its quotes, scanned and copied eight bytes at a time (short
+ * strings and tails as overlapping words, never reading outside the str).
+ * Returns 1 when written, 0 when the caller must use nc_json_write_str. */
+static inline int
+nc_json_try_ascii(nc_jw *w, PyObject *s, int ensure_ascii)
+{
+    if (!PyUnicode_IS_ASCII(s))
+        return 0;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (nc_jw_room(w) < n + 2)
+        return 0;
+    const unsigned char *src = PyUnicode_DATA(s);
+    char *out = w->p + 1;
+    if (n >= 8) {
+        Py_ssize_t i = 0;
+        uint64_t x;
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&x, src + i, 8);
+            if (nc_json_ascii_word_dirty(x, ensure_ascii))
+                return 0;
+            memcpy(out + i, &x, 8);
+        }
+        if (i < n) {  /* the tail as one overlapping word */
+            memcpy(&x, src + n - 8, 8);
+            if (nc_json_ascii_word_dirty(x, ensure_ascii))
+                return 0;
+            memcpy(out + n - 8, &x, 8);
+        }
+    }
+    else if (n >= 4) {  /* two overlapping halves checked as one word */
+        uint32_t lo, hi;
+        memcpy(&lo, src, 4);
+        memcpy(&hi, src + n - 4, 4);
+        if (nc_json_ascii_word_dirty(lo | ((uint64_t)hi << 32), ensure_ascii))
+            return 0;
+        memcpy(out, &lo, 4);
+        memcpy(out + n - 4, &hi, 4);
+    }
+    else {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            unsigned char c = src[i];
+            if (c < 0x20 || c == '"' || c == '\\' || (ensure_ascii && c == 0x7f))
+                return 0;
+            out[i] = (char)c;
+        }
+    }
+    w->p[0] = '"';
+    out[n] = '"';
+    w->p = out + n + 1;
+    return 1;
+}
+
 /* json_escape.c: write the str `s` as a JSON string literal (quotes included)
  * in UTF-8, with the stdlib's escaping for the ensure_ascii mode.  A lone
  * surrogate with ensure_ascii=0 raises UnicodeEncodeError, as

@@ -198,8 +198,8 @@ u64_digits(uint64_t v)
 }
 
 /* Decimal text of v at out (at least 20 bytes); returns the end.  Written
- * back to front in place, two digits per step.  Private until numfmt.h grows
- * nc_format_int64. */
+ * back to front in place, two digits per step.  Only for ints in
+ * (INT64_MAX, UINT64_MAX]; numfmt's nc_format_int64 does the signed range. */
 static char *
 fmt_u64(char *out, uint64_t v)
 {
@@ -221,15 +221,6 @@ fmt_u64(char *out, uint64_t v)
     return end;
 }
 
-static char *
-fmt_i64(char *out, long long v)
-{
-    if (v < 0) {
-        *out++ = '-';
-        return fmt_u64(out, (uint64_t)0 - (uint64_t)v);
-    }
-    return fmt_u64(out, (uint64_t)v);
-}
 
 /* ---- the encoder ---------------------------------------------------------- */
 
@@ -356,7 +347,7 @@ enc_int(nc_jenc *e, PyObject *o, int quoted)
         end = out;
         if (quoted)
             *end++ = '"';
-        end = fmt_i64(end, v);
+        end += nc_format_int64((int64_t)v, end);
     }
     else {
         unsigned long long u = overflow > 0 ? PyLong_AsUnsignedLongLong(o) : (unsigned long long)-1;
@@ -491,10 +482,12 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first)
             *first = 0;
         else if (write_sep(w, e->item_sep, e->item_sep_len) < 0)
             return -1;
-        if (nc_json_write_str(w, key, e->ensure_ascii) < 0 ||
-            write_sep(w, e->key_sep, e->key_sep_len) < 0)
+        if (!nc_json_try_ascii(w, key, e->ensure_ascii) &&
+            nc_json_write_str(w, key, e->ensure_ascii) < 0)
             return -1;
-        return enc_obj(e, value);
+        if (write_sep(w, e->key_sep, e->key_sep_len) < 0)
+            return -1;
+        return PyLong_CheckExact(value) ? enc_int(e, value, 0) : enc_obj(e, value);
     }
     if (PyUnicode_Check(key))
         kind = 0;
@@ -977,7 +970,13 @@ json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyOb
     if (offset < 0)
         goto done;
     PyObject *buf = args[1];
-    if (!PyObject_CheckBuffer(buf)) {
+    /* A ByteBuffer exports its *readable* bytes through the buffer protocol;
+     * what dumps_into fills is its free space: check for it first. */
+    if (st->ByteBufferType != NULL && PyObject_TypeCheck(buf, st->ByteBufferType)) {
+        result = dumps_into_committing(st, &e, &w, args[0], buf, offset);
+        goto done;
+    }
+    if (!PyByteArray_CheckExact(buf) && !PyObject_CheckBuffer(buf)) {
         if (PyObject_HasAttrString(buf, "writable") && PyObject_HasAttrString(buf, "commit")) {
             result = dumps_into_committing(st, &e, &w, args[0], buf, offset);
             goto done;

@@ -94,6 +94,45 @@ ascii_clean_prefix(const unsigned char *s, Py_ssize_t n, int ensure_ascii)
     return n;
 }
 
+/* As word_dirty without ensure_ascii, for UTF-8 bytes (high bytes pass). */
+static inline int
+utf8_word_dirty(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    uint64_t bad = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b);
+    return (bad & highs) != 0;
+}
+
+/* Already-valid UTF-8 (a str's cached representation): copy clean runs,
+ * escape the ASCII specials.  Only for ensure_ascii=0. */
+static int
+write_utf8(nc_jw *w, const unsigned char *s, Py_ssize_t n)
+{
+    Py_ssize_t i = 0;
+    while (i < n) {
+        Py_ssize_t j = i;
+        for (; j + 8 <= n; j += 8) {
+            uint64_t x;
+            memcpy(&x, s + j, 8);
+            if (utf8_word_dirty(x))
+                break;
+        }
+        while (j < n && (s[j] >= 0x80 || ESC[s[j]] == 0))
+            j++;
+        if (j > i && nc_jw_write(w, (const char *)s + i, j - i) < 0)
+            return -1;
+        if (j == n)
+            break;
+        char tmp[6];
+        char *e = put_ascii_escape(tmp, s[j]);
+        if (nc_jw_write(w, tmp, e - tmp) < 0)
+            return -1;
+        i = j + 1;
+    }
+    return 0;
+}
+
 static int
 write_ascii(nc_jw *w, const unsigned char *s, Py_ssize_t n, int ensure_ascii)
 {
@@ -208,11 +247,33 @@ NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n)                         
             chunk = n - i;                                                             \
         if (chunk > 0) {                                                               \
             char *out = w->p;                                                          \
-            Py_ssize_t stop = i + chunk;                                               \
+            Py_ssize_t stop = i + chunk, next_word = i;                                \
             for (; i < stop; i++) {                                                    \
+                /* 1-byte kind: eight clean ASCII chars at once; after a dirty \
+                 * word, go char by char to its end before trying again. */    \
+                if (sizeof(T) == 1 && i >= next_word && i + 8 <= stop) {               \
+                    uint64_t x;                                                        \
+                    memcpy(&x, s + i, 8);                                              \
+                    if (!(x & 0x8080808080808080ULL) && !word_dirty(x, ensure_ascii)) { \
+                        memcpy(out, &x, 8);                                            \
+                        out += 8;                                                      \
+                        i += 7;                                                        \
+                        continue;                                                      \
+                    }                                                                  \
+                    next_word = i + 8;                                                 \
+                }                                                                      \
                 Py_UCS4 c = s[i];                                                      \
-                if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {                  \
-                    *out++ = (char)c;                                                  \
+                if (c < 0x80) {                                                        \
+                    if (ESC[c] == 0 && !(ensure_ascii && c == 0x7f))                   \
+                        *out++ = (char)c;                                              \
+                    else                                                               \
+                        out = put_ascii_escape(out, c);                                \
+                    continue;                                                          \
+                }                                                                      \
+                if (!ensure_ascii && c < 0x800) {                                      \
+                    out[0] = (char)(0xc0 | (c >> 6));                                  \
+                    out[1] = (char)(0x80 | (c & 0x3f));                                \
+                    out += 2;                                                          \
                     continue;                                                          \
                 }                                                                      \
                 char *next = put_char(out, c, ensure_ascii);                           \
@@ -257,33 +318,21 @@ nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii)
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     const void *data = PyUnicode_DATA(s);
     int rc;
-    /* Whole clean ASCII string in one go, scanned and copied in the same
-     * pass eight bytes at a time: the common key/value case. */
-    if (PyUnicode_IS_ASCII(s) && nc_jw_room(w) >= n + 2) {
-        const unsigned char *src = data;
-        char *out = w->p + 1;
-        Py_ssize_t i = 0;
-        for (; i + 8 <= n; i += 8) {
-            uint64_t x;
-            memcpy(&x, src + i, 8);
-            if (word_dirty(x, ensure_ascii))
-                goto general;
-            memcpy(out + i, &x, 8);
-        }
-        for (; i < n; i++) {
-            unsigned char c = src[i];
-            if (ESC[c] != 0 || (ensure_ascii && c == 0x7f))
-                goto general;
-            out[i] = (char)c;
-        }
-        w->p[0] = '"';
-        out[n] = '"';
-        w->p = out + n + 1;
+    if (nc_json_try_ascii(w, s, ensure_ascii))
         return 0;
-    }
-general:
     if (nc_jw_byte(w, '"') < 0)
         return -1;
+#if PY_VERSION_HEX < 0x030E0000
+    /* A str whose UTF-8 form CPython has already cached (someone called
+     * PyUnicode_AsUTF8 on it before) is copied from there: no allocation,
+     * and the bytes are known-valid UTF-8.  We never create that cache. */
+    if (!ensure_ascii && !PyUnicode_IS_ASCII(s) && ((PyCompactUnicodeObject *)s)->utf8 != NULL) {
+        PyCompactUnicodeObject *c = (PyCompactUnicodeObject *)s;
+        if (write_utf8(w, (const unsigned char *)c->utf8, c->utf8_length) < 0)
+            return -1;
+        return nc_jw_byte(w, '"');
+    }
+#endif
     switch (PyUnicode_KIND(s)) {
     case PyUnicode_1BYTE_KIND:
         rc = PyUnicode_IS_ASCII(s) ? write_ascii(w, data, n, ensure_ascii)

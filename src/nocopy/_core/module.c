@@ -53,6 +53,8 @@ nc_exec(PyObject *m)
     if (nc_numfmt_module_init(m, st) < 0) return -1;
     if (nc_bytebuffer_module_init(m, st) < 0) return -1;
     if (nc_rope_module_init(m, st) < 0) return -1;
+    if (nc_numfmt_module_init(m, st) < 0) return -1;
+    if (nc_json_module_init(m, st) < 0) return -1;
     return 0;
 }
 
