@@ -45,16 +45,12 @@ nc_exec(PyObject *m)
     if (nc_viewiter_module_init(m, st) < 0)
         return -1;
     /* nc-init-hooks: one line per type file below this marker */
-    if (nc_bytebuffer_module_init(m, st) < 0) return -1;
-    if (nc_json_module_init(m, st) < 0) return -1;
-    if (nc_alloccount_module_init(m, st) < 0) return -1;
-    if (nc_aiolines_module_init(m, st) < 0) return -1;
-    if (nc_numfmt_module_init(m, st) < 0) return -1;
     if (nc_numfmt_module_init(m, st) < 0) return -1;
     if (nc_bytebuffer_module_init(m, st) < 0) return -1;
     if (nc_rope_module_init(m, st) < 0) return -1;
-    if (nc_numfmt_module_init(m, st) < 0) return -1;
     if (nc_json_module_init(m, st) < 0) return -1;
+    if (nc_alloccount_module_init(m, st) < 0) return -1;
+    if (nc_aiolines_module_init(m, st) < 0) return -1;
     return 0;
 }
 
