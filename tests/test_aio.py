@@ -490,6 +490,43 @@ def test_writer_accepts_views_buffers_and_ropes(loop):
     run(loop, body)
 
 
+def test_writer_sends_rope_segments_without_flattening(loop):
+    from nocopy import Rope
+
+    async def body():
+        r, w, pr, pw = await pair()
+        parts = [b"alpha-", bytearray(b"beta-"), View(b"..gamma-..", 2, 8), b"delta"]
+        rope = Rope(parts)
+        sent = []
+
+        class Spy:  # uvloop's transport attributes are read-only: wrap it instead
+            def __init__(self, t):
+                self.t = t
+
+            def writelines(self, bufs):
+                sent.append(len(bufs))
+                self.t.writelines(bufs)
+
+            def write(self, data):
+                sent.append("write")
+                self.t.write(data)
+
+        real, w._transport = w._transport, Spy(w._transport)
+        try:
+            w.write(rope)
+            w.writelines([b"[", rope, b"]"])
+        finally:
+            w._transport = real
+        assert sent == [4, 6], "one scatter-gather write per call, a buffer per segment"
+        await w.drain()
+        w.write_eof()
+        want = b"alpha-beta-gamma-delta"
+        assert await pr.read() == want + b"[" + want + b"]"
+        await close_all(w, pw)
+
+    run(loop, body)
+
+
 def test_write_json_options_and_growth(loop):
     async def body():
         r, w, pr, pw = await pair()

@@ -41,7 +41,7 @@ transport's buffer is above its high-water mark (``set_write_buffer_limits``).
 import asyncio
 import socket
 
-from ._core import ByteBuffer, _AsyncLines, _Ready
+from ._core import ByteBuffer, View, _AsyncLines, _Ready
 from .errors import BufferTooSmall, IncompleteRead, LimitOverrun
 from .json import dumps_into as _dumps_into
 
@@ -327,37 +327,44 @@ class StreamWriter:
 
     def write(self, data):
         """Send data: bytes, bytearray, memoryview, View, anything with the
-        buffer protocol, or a Rope (scatter-gather of its segments)."""
-        if type(data) is bytes:
+        buffer protocol, or a Rope (scatter-gather of its segments: never
+        flattened)."""
+        t = type(data)
+        if t is bytes:
             self._transport.write(data)
             return
+        if t is not View:
+            segments = getattr(data, "segments", None)
+            if segments is not None:  # a Rope: its buffer export would flatten it
+                self.writelines(segments())
+                return
         try:
             mv = memoryview(data)
         except TypeError:
-            segments = getattr(data, "segments", None)
-            if segments is None:
-                raise TypeError(f"data argument must be a bytes-like object, a View or a "
-                                f"Rope, not {type(data).__name__!r}") from None
-            self.writelines(segments())
-            return
+            raise TypeError(f"data argument must be a bytes-like object, a View or a "
+                            f"Rope, not {t.__name__!r}") from None
         self._transport.write(mv)
 
     def writelines(self, parts):
         """Send several buffers in order: one ``sendmsg`` where the loop does
-        scatter-gather, no joined copy made here."""
+        scatter-gather, no joined copy made here.  Ropes contribute their
+        segments."""
         out = []
         for p in parts:
-            if type(p) is bytes:
+            t = type(p)
+            if t is bytes:
                 out.append(p)
                 continue
+            if t is not View:
+                segments = getattr(p, "segments", None)
+                if segments is not None:
+                    out.extend(s if type(s) is bytes else memoryview(s) for s in segments())
+                    continue
             try:
                 out.append(memoryview(p))
             except TypeError:
-                segments = getattr(p, "segments", None)
-                if segments is None:
-                    raise TypeError(f"writelines() items must be bytes-like objects, Views or "
-                                    f"Ropes, not {type(p).__name__!r}") from None
-                out.extend(memoryview(s) for s in segments())
+                raise TypeError(f"writelines() items must be bytes-like objects, Views or "
+                                f"Ropes, not {t.__name__!r}") from None
         if out:
             self._transport.writelines(out)
 
