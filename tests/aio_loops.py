@@ -2,6 +2,7 @@
 installed (it is in the test extra).  `run(loop, coro_fn)` runs one test body
 on a fresh loop and closes it."""
 import asyncio
+import traceback
 
 try:
     import uvloop
@@ -18,5 +19,13 @@ def run(loop_name, fn, *args, timeout=20):
         async with asyncio.timeout(timeout):
             return await fn(*args)
 
-    with asyncio.Runner(loop_factory=factory) as runner:
+    runner = asyncio.Runner(loop_factory=factory)
+    try:
         return runner.run(guarded())
+    except BaseException as e:
+        # A failed body's frames may still reference transports (uvloop's
+        # loop.close() then waits for them forever): drop the locals first.
+        traceback.clear_frames(e.__traceback__)
+        raise
+    finally:
+        runner.close()
