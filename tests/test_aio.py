@@ -737,3 +737,47 @@ def test_lines_iterator_leaks_nothing(loop):
         await close_all(w, pw)
 
     run(loop, body)
+
+
+@pytest.fixture(scope="module")
+def tls_cert(tmp_path_factory):
+    import shutil
+    import subprocess
+    if shutil.which("openssl") is None:  # pragma: no cover - Debian ships it
+        pytest.skip("openssl is needed to make a test certificate")
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(d / "k.pem"), "-out", str(d / "c.pem"), "-days", "1", "-subj", "/CN=localhost"],
+                   check=True, capture_output=True)
+    return str(d / "c.pem"), str(d / "k.pem")
+
+
+def test_tls_streams(loop, tls_cert):
+    import ssl
+
+    async def body():
+        sctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        sctx.load_cert_chain(*tls_cert)
+        cctx = ssl.create_default_context()
+        cctx.load_verify_locations(tls_cert[0])
+
+        async def echo(reader, writer):
+            async for line in reader:
+                writer.write(line)
+            writer.close()
+
+        server = await aio.start_server(echo, "127.0.0.1", 0, ssl=sctx)
+        port = server.sockets[0].getsockname()[1]
+        r, w = await aio.open_connection("127.0.0.1", port, ssl=cctx, server_hostname="localhost")
+        assert w.get_extra_info("sslcontext") is cctx
+        for i in range(20):
+            w.write(b"line %d " % i + b"x" * (i * 500) + b"\n")
+            got = await r.readline()
+            assert got == b"line %d " % i + b"x" * (i * 500) + b"\n"
+        assert not w.can_write_eof()  # TLS: no half-close
+        w.close()
+        await w.wait_closed()
+        server.close()
+        await server.wait_closed()
+
+    run(loop, body)
