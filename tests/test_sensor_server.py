@@ -21,6 +21,27 @@ import sensor_common  # noqa: E402
 import sensor_server  # noqa: E402
 import sensor_server_plain  # noqa: E402
 
+from nocopy import _core  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _alloc_counter_off_afterwards():
+    """The servers' Stats start nocopy's allocation counter; leave the
+    process's allocators as this module found them."""
+    try:
+        _core._alloc_count_start()
+        _core._alloc_count_stop()
+        was_running = False
+    except RuntimeError:
+        was_running = True
+    yield
+    if not was_running:
+        try:
+            _core._alloc_count_stop()
+        except RuntimeError:
+            pass  # not running (no server was made)
+
+
 SERVERS = {"nocopy": sensor_server.SensorServer, "plain": sensor_server_plain.PlainSensorServer}
 GET = b"GET /sensors HTTP/1.1\r\nHost: t\r\n\r\n"
 
