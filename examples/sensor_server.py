@@ -98,11 +98,8 @@ class SensorServer:
             end = dumps_into(doc, w, GAP)
             n = end - GAP
             tail = _END_CLOSE if code & F_CLOSE else _END_KEEP
-            ndig = 1
-            d = 10
-            while n >= d:
-                ndig += 1
-                d *= 10
+            ndig = (1 if n < 10 else 2 if n < 100 else 3 if n < 1000 else 4 if n < 10000
+                    else len(str(n)))
             start = GAP - len(tail) - ndig - len(_H200)
             w.copy_from(_H200, start)
             p = GAP - len(tail)

@@ -140,7 +140,11 @@ class Pool:
             timeout = self._check_timeout(timeout)
         else:
             timeout = self._timeout
-        with self._lock:  # the condition's lock: its wait() below works under it
+        # lock.acquire()/release() rather than `with`: no bound-method objects
+        # on the hot path.  The condition's wait() below works under this lock.
+        lock = self._lock
+        lock.acquire()
+        try:
             if self._free:
                 b = self._free.pop()
                 self._lent.add(self._key(b))
@@ -164,6 +168,8 @@ class Pool:
                         return b
             finally:
                 self._sync_waiters -= 1
+        finally:
+            lock.release()
 
     async def acquire_async(self, timeout=_DEFAULT):
         """``acquire()`` for coroutines: waits without blocking the event loop."""
@@ -213,7 +219,9 @@ class Pool:
         """Take back a lent buffer (cleared if it is a ByteBuffer).  ValueError
         for a buffer that is not lent by this pool (or was already returned)."""
         bid = self._key(buf)
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             if bid not in self._lent:
                 if bid in self._keys:
                     raise ValueError("this buffer was already returned to the pool")
@@ -229,6 +237,8 @@ class Pool:
             # Every asyncio waiter retries; the ones that lose the race wait again.
             waiters = list(self._async_waiters)
             self._async_waiters.clear()
+        finally:
+            lock.release()
         if waiters:
             running = _running_loop()
             for loop, fut in waiters:
