@@ -729,3 +729,40 @@ def test_ascii_fast_path_every_length_and_position(special):
             for ensure_ascii in (False, True):
                 assert nj.dumps({s: s}, ensure_ascii=ensure_ascii) == \
                     oracle({s: s}, ensure_ascii=ensure_ascii), (s, ensure_ascii)
+
+
+def test_real_bytebuffer_fills_free_space_and_commits():
+    from nocopy import ByteBuffer
+    bb = ByteBuffer(128)
+    bb.write(b"HDR:")
+    assert nj.dumps_into(DOC, bb) == len(EXP)
+    assert bytes(bb.peek()) == b"HDR:" + EXP
+    bb.consume(4)
+    with pytest.raises(BufferTooSmall) as ei:
+        nj.dumps_into(["x" * 200], bb)
+    assert ei.value.needed == len(oracle(["x" * 200]))
+    assert bytes(bb.peek()) == EXP  # nothing committed
+    with pytest.raises(ValueError):
+        nj.dumps_into(DOC, bb, 2)
+
+
+def test_dump_to_nocopy_writer():
+    from nocopy.io import Writer
+    out = io.BytesIO()
+    with Writer(out, buffer_size=256) as w:
+        nj.dump(BIG, w, buffer_size=100)
+    assert out.getvalue() == BIG_EXP
+
+
+def test_real_bytebuffer_is_busy_while_encoding():
+    from nocopy import ByteBuffer
+    bb = ByteBuffer(256)
+
+    def default(o):
+        bb.write(b"intruder")  # must not race with the bytes being encoded
+        return None
+    with pytest.raises(RuntimeError):  # the ByteBuffer's own "is being filled" refusal
+        nj.dumps_into([1, object()], bb, default=default)
+    assert len(bb) == 0
+    assert nj.dumps_into([1, object()], bb, default=lambda o: None) == len(b"[1,null]")
+    assert bytes(bb.peek()) == b"[1,null]"

@@ -62,7 +62,9 @@ __all__ = ["dumps_into", "dumps", "dump", "BufferTooSmall"]
 #: offset. ``buf``: bytearray, writable memoryview, ``View`` (its window), mmap,
 #: array, or an object with ``writable()`` and ``commit(n)`` such as a
 #: ``ByteBuffer`` (the document goes into its free space and is committed;
-#: ``offset`` must be 0 and the result is the number of bytes committed).
+#: ``offset`` must be 0 and the result is the number of bytes committed;
+#: nocopy's ByteBuffer refuses to be mutated with RuntimeError while the
+#: document is being encoded into it, e.g. by a ``default`` callback).
 #: No intermediate str or bytes is made.
 #:
 #: If the document does not fit, ``BufferTooSmall`` is raised and its

@@ -75,6 +75,7 @@ holder_alloc(nc_state *st)
     h->epoch = 0;
     h->readonly = 0;
     h->owned = 0;
+    h->acyclic = 0;
     return h;
 }
 
@@ -108,7 +109,11 @@ nc_holder_from_object(nc_state *st, PyObject *obj)
     h->buf = (char *)h->pybuf.buf;
     h->len = h->pybuf.len;
     h->readonly = h->pybuf.readonly;
-    PyObject_GC_Track(h);
+    /* bytes and bytearray hold no references, so nothing reached from this
+     * holder can lead back to it: tracking it would only cost collections. */
+    h->acyclic = PyBytes_CheckExact(obj) || PyByteArray_CheckExact(obj);
+    if (!h->acyclic)
+        PyObject_GC_Track(h);
     return h;
 fail:
     Py_DECREF(h);  /* obj is still NULL: dealloc releases nothing */
@@ -129,6 +134,6 @@ nc_holder_new_owned(nc_state *st, Py_ssize_t len)
     }
     h->len = len;
     h->owned = 1;
-    PyObject_GC_Track(h);
+    h->acyclic = 1;  /* owned storage references no object */
     return h;
 }

@@ -25,6 +25,7 @@
  *   subclasses (a list of items), and nesting deeper than 32 with
  *   check_circular (the ancestor stack moves to the heap). */
 #include "json.h"
+#include "buffer.h"
 #include "numfmt.h"
 
 #include <math.h>
@@ -892,18 +893,31 @@ parse_offset(PyObject *o)
     return off;
 }
 
-/* dumps_into for an object with writable() and commit(n) (a ByteBuffer):
- * encode into its free space, commit what was written. */
+/* dumps_into for an object with writable() and commit(n): encode into its
+ * free space, commit what was written.  For nocopy's own ByteBuffer the
+ * buffer is marked busy while encoding, so a `default` callback that tries
+ * to write into, compact or clear it gets RuntimeError instead of racing
+ * with the bytes being encoded; the commit then goes straight through
+ * buffer.h. */
 static PyObject *
 dumps_into_committing(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, PyObject *bb,
                       Py_ssize_t offset)
 {
     Py_buffer view;
     int overflow = 0;
+    NcByteBuffer *own = NULL;
     if (offset != 0) {
         PyErr_SetString(PyExc_ValueError,
                         "offset must be 0 when writing into a ByteBuffer's free space");
         return NULL;
+    }
+    if (st->ByteBufferType != NULL && PyObject_TypeCheck(bb, st->ByteBufferType)) {
+        own = (NcByteBuffer *)bb;
+        if (own->busy) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "ByteBuffer is busy (a fill or a dumps_into is running on it)");
+            return NULL;
+        }
     }
     PyObject *space = PyObject_CallMethod(bb, "writable", NULL);
     if (space == NULL)
@@ -912,7 +926,11 @@ dumps_into_committing(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, PyObjec
     Py_DECREF(space);
     if (got < 0)
         return NULL;
+    if (own != NULL)
+        own->busy = 1;
     Py_ssize_t n = encode_fixed(e, w, obj, view.buf, view.len, 0, &overflow);
+    if (own != NULL)
+        own->busy = 0;
     Py_ssize_t have = view.len;
     PyBuffer_Release(&view);  /* before commit: the owner may check exports */
     if (n < 0)
@@ -921,10 +939,15 @@ dumps_into_committing(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, PyObjec
         raise_too_small(st, n, have);
         return NULL;
     }
-    PyObject *r = PyObject_CallMethod(bb, "commit", "n", n);
-    if (r == NULL)
-        return NULL;
-    Py_DECREF(r);
+    if (own != NULL) {
+        nc_bytebuffer_commit(own, n);
+    }
+    else {
+        PyObject *r = PyObject_CallMethod(bb, "commit", "n", n);
+        if (r == NULL)
+            return NULL;
+        Py_DECREF(r);
+    }
     return PyLong_FromSsize_t(n);
 }
 

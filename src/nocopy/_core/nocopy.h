@@ -62,6 +62,9 @@ typedef struct {
     uint64_t epoch;       /* bumped by an owner that moves bytes under views */
     int readonly;
     int owned;            /* buf is PyMem_Malloc'd and freed with the holder */
+    int acyclic;          /* obj cannot reach back to a view (exact bytes or
+                             bytearray, or owned storage): the holder and exact
+                             Views over it stay out of the cyclic GC */
 } NcHolder;
 
 /* New holder over obj's C-contiguous export; TypeError/BufferError on failure. */
@@ -147,11 +150,11 @@ PyObject *nc_view_remainder(PyObject *a, PyObject *b);         /* view_transform
 /* Per-file type/function registration, called from module.c. */
 int nc_view_module_init(PyObject *m, nc_state *st);
 int nc_viewiter_module_init(PyObject *m, nc_state *st);       /* view_search.c */
+int nc_numfmt_module_init(PyObject *m, nc_state *st);         /* numfmt_test.c */
 int nc_bytebuffer_module_init(PyObject *m, nc_state *st);     /* buffer.c */
+int nc_rope_module_init(PyObject *m, nc_state *st);            /* rope.c */
 int nc_json_module_init(PyObject *m, nc_state *st);           /* json_encode.c */
 int nc_alloccount_module_init(PyObject *m, nc_state *st);     /* alloccount.c */
 int nc_aiolines_module_init(PyObject *m, nc_state *st);       /* aiolines.c */
-int nc_numfmt_module_init(PyObject *m, nc_state *st);         /* numfmt_test.c */
-int nc_rope_module_init(PyObject *m, nc_state *st);            /* rope.c */
 
 #endif /* NOCOPY_H */
