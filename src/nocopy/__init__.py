@@ -6,11 +6,13 @@ stitch with Ropes instead of concatenation, serialize straight into the output.
 from .errors import BufferTooSmall, IncompleteRead, LimitOverrun, PoolExhausted, StaleViewError
 from ._core import View
 from ._core import ByteBuffer
+from .pool import Pool
 from ._core import Rope
 
 __all__ = [
     "View",
     "ByteBuffer",
+    "Pool",
     "Rope",
     "StaleViewError",
     "BufferTooSmall",

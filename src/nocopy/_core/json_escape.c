@@ -232,61 +232,196 @@ put_surrogate(char *out, Py_UCS4 c)
     return out + 3;
 }
 
+/* A word of W-bit lanes, each below 0x80: is any lane a control char, '"',
+ * '\\' or (ensure_ascii) DEL?  The borrow of a flagged lane can only spill
+ * into higher lanes, which does not change the "any" answer. */
+static inline int
+lanes_dirty(uint64_t x, uint64_t ones, uint64_t highs, int ensure_ascii)
+{
+    uint64_t bad = (x - ones * 0x20) | ((x ^ (ones * '"')) - ones) | ((x ^ (ones * '\\')) - ones);
+    if (ensure_ascii)
+        bad |= (x ^ (ones * 0x7f)) - ones;
+    return (bad & highs) != 0;
+}
+
+/* Clean ASCII words of each kind: when the next WORD_CHARS code points are
+ * all ASCII and need no escape, store them as bytes at out and return 1. */
+static inline int
+ascii_word_1(const Py_UCS1 *s, char *out, int ensure_ascii)
+{
+    uint64_t x;
+    memcpy(&x, s, 8);
+    if ((x & 0x8080808080808080ULL) ||
+        lanes_dirty(x, 0x0101010101010101ULL, 0x8080808080808080ULL, ensure_ascii))
+        return 0;
+    memcpy(out, &x, 8);
+    return 1;
+}
+
+static inline int
+ascii_word_2(const Py_UCS2 *s, char *out, int ensure_ascii)
+{
+    uint64_t x;
+    memcpy(&x, s, 8);
+    if ((x & 0xFF80FF80FF80FF80ULL) ||
+        lanes_dirty(x, 0x0001000100010001ULL, 0x8000800080008000ULL, ensure_ascii))
+        return 0;
+    /* lanes c0 c1 c2 c3 (16 bits each, little or big endian alike in value
+     * order) -> bytes c0 c1 c2 c3 */
+    Py_UCS2 c[4];
+    memcpy(c, &x, 8);
+    out[0] = (char)c[0];
+    out[1] = (char)c[1];
+    out[2] = (char)c[2];
+    out[3] = (char)c[3];
+    return 1;
+}
+
+static inline int
+ascii_word_4(const Py_UCS4 *s, char *out, int ensure_ascii)
+{
+    uint64_t a, b;
+    memcpy(&a, s, 8);
+    memcpy(&b, s + 2, 8);
+    if (((a | b) & 0xFFFFFF80FFFFFF80ULL) ||
+        lanes_dirty(a, 0x0000000100000001ULL, 0x8000000080000000ULL, ensure_ascii) ||
+        lanes_dirty(b, 0x0000000100000001ULL, 0x8000000080000000ULL, ensure_ascii))
+        return 0;
+    out[0] = (char)s[0];
+    out[1] = (char)s[1];
+    out[2] = (char)s[2];
+    out[3] = (char)s[3];
+    return 1;
+}
+
+/* The most bytes one code point can become without ensure_ascii: a control
+ * char's \u00XX. */
+#define MAX_PER_CHAR_UTF8 6
+
+/* The UTF-8 hot loop of a string without ensure_ascii: encode chars from
+ * *pp while they need no escape and are not surrogates; stop at the first
+ * that does (or at stop) and leave *pp there.  Kept apart from the rare
+ * cases so the loop stays in registers.  (Four-chars-at-once SWAR variants
+ * for ASCII and 2-byte runs were measured slower on mixed-script text: the
+ * failed attempts cost more than the runs saved.) */
+#define DEFINE_PLAIN_RUN(NAME, T)                                                      \
+static inline char *                                                                   \
+NAME(const T **pp, const T *stop, char *out)                                           \
+{                                                                                      \
+    const T *p = *pp;                                                                  \
+    while (p < stop) {                                                                 \
+        Py_UCS4 c = *p;                                                                \
+        if (c < 0x80) {                                                                \
+            if (ESC[c] != 0)                                                           \
+                break;                                                                 \
+            *out++ = (char)c;                                                          \
+        }                                                                              \
+        else if (c < 0x800) {                                                          \
+            out[0] = (char)(0xc0 | (c >> 6));                                          \
+            out[1] = (char)(0x80 | (c & 0x3f));                                        \
+            out += 2;                                                                  \
+        }                                                                              \
+        else if (sizeof(T) == 2 || c < 0x10000) {                                      \
+            if (Py_UNICODE_IS_SURROGATE(c))                                            \
+                break;                                                                 \
+            out[0] = (char)(0xe0 | (c >> 12));                                         \
+            out[1] = (char)(0x80 | ((c >> 6) & 0x3f));                                 \
+            out[2] = (char)(0x80 | (c & 0x3f));                                        \
+            out += 3;                                                                  \
+        }                                                                              \
+        else {                                                                         \
+            out[0] = (char)(0xf0 | (c >> 18));                                         \
+            out[1] = (char)(0x80 | ((c >> 12) & 0x3f));                                \
+            out[2] = (char)(0x80 | ((c >> 6) & 0x3f));                                 \
+            out[3] = (char)(0x80 | (c & 0x3f));                                        \
+            out += 4;                                                                  \
+        }                                                                              \
+        p++;                                                                           \
+    }                                                                                  \
+    *pp = p;                                                                           \
+    return out;                                                                        \
+}
+
+DEFINE_PLAIN_RUN(plain_run1, Py_UCS1)
+DEFINE_PLAIN_RUN(plain_run2, Py_UCS2)
+DEFINE_PLAIN_RUN(plain_run4, Py_UCS4)
+
 /* Encode [i, n) of a 1/2/4-byte-kind string.  Runs of chars that fit the
- * room at worst-case size go without bounds checks; near the end of the room
- * one char at a time goes through a local array so the room is filled
- * exactly (see json.h). */
-#define DEFINE_WRITE_KIND(NAME, T, ensure_ascii)                                       \
+ * room at worst-case size go without bounds checks (the room is checked once
+ * per run, not per char); clean ASCII goes a word at a time (8 chars of a
+ * 1-byte, 4 of a 2- or 4-byte kind).  Near the end of the room one char at a
+ * time goes through a local array so the room is filled exactly (json.h). */
+#define DEFINE_WRITE_KIND(NAME, T, WORD, ASCII_WORD, PLAIN, USE_PLAIN, ensure_ascii)   \
 static int                                                                             \
 NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n)                                \
 {                                                                                      \
+    const Py_ssize_t maxper = ensure_ascii ? MAX_PER_CHAR : MAX_PER_CHAR_UTF8;         \
     Py_ssize_t i = 0;                                                                  \
     while (i < n) {                                                                    \
-        Py_ssize_t chunk = nc_jw_room(w) / MAX_PER_CHAR;                               \
+        Py_ssize_t chunk = nc_jw_room(w) / maxper;                                     \
         if (chunk > n - i)                                                             \
             chunk = n - i;                                                             \
         if (chunk > 0) {                                                               \
             char *out = w->p;                                                          \
-            Py_ssize_t stop = i + chunk, next_word = i;                                \
-            for (; i < stop; i++) {                                                    \
-                /* 1-byte kind: eight clean ASCII chars at once; after a dirty \
-                 * word, go char by char to its end before trying again. */    \
-                if (sizeof(T) == 1 && i >= next_word && i + 8 <= stop) {               \
-                    uint64_t x;                                                        \
-                    memcpy(&x, s + i, 8);                                              \
-                    if (!(x & 0x8080808080808080ULL) && !word_dirty(x, ensure_ascii)) { \
-                        memcpy(out, &x, 8);                                            \
-                        out += 8;                                                      \
-                        i += 7;                                                        \
-                        continue;                                                      \
-                    }                                                                  \
-                    next_word = i + 8;                                                 \
+            const T *p = s + i, *stop = p + chunk;                                      \
+            const T *next_word = p;                                                    \
+            while (p < stop) {                                                         \
+                if (USE_PLAIN && !ensure_ascii) {                                      \
+                    out = PLAIN(&p, stop, out);                                        \
+                    if (p == stop)                                                     \
+                        break;                                                         \
                 }                                                                      \
-                Py_UCS4 c = s[i];                                                      \
+                Py_UCS4 c = *p;                                                        \
                 if (c < 0x80) {                                                        \
+                    /* after a word that was not clean, go char by char to \
+                     * its end before trying again */                          \
+                    if (sizeof(T) == 1 && p >= next_word && stop - p >= WORD) {                          \
+                        if (ASCII_WORD(p, out, ensure_ascii)) {                        \
+                            p += WORD;                                                 \
+                            out += WORD;                                               \
+                            continue;                                                  \
+                        }                                                              \
+                        next_word = p + WORD;                                          \
+                    }                                                                  \
+                    p++;                                                               \
                     if (ESC[c] == 0 && !(ensure_ascii && c == 0x7f))                   \
                         *out++ = (char)c;                                              \
                     else                                                               \
                         out = put_ascii_escape(out, c);                                \
                     continue;                                                          \
                 }                                                                      \
-                if (!ensure_ascii && c < 0x800) {                                      \
+                p++;                                                                   \
+                if (ensure_ascii) {                                                    \
+                    out = put_char(out, c, 1);                                         \
+                    continue;                                                          \
+                }                                                                      \
+                if (c < 0x800) {                                                       \
                     out[0] = (char)(0xc0 | (c >> 6));                                  \
                     out[1] = (char)(0x80 | (c & 0x3f));                                \
                     out += 2;                                                          \
                     continue;                                                          \
                 }                                                                      \
-                char *next = put_char(out, c, ensure_ascii);                           \
-                if (next == NULL) {                                                    \
-                    if (surrogate_seen(w, str, i) < 0) {                               \
+                if (sizeof(T) == 4 && c >= 0x10000) {                                  \
+                    out[0] = (char)(0xf0 | (c >> 18));                                 \
+                    out[1] = (char)(0x80 | ((c >> 12) & 0x3f));                        \
+                    out[2] = (char)(0x80 | ((c >> 6) & 0x3f));                         \
+                    out[3] = (char)(0x80 | (c & 0x3f));                                \
+                    out += 4;                                                          \
+                    continue;                                                          \
+                }                                                                      \
+                if (Py_UNICODE_IS_SURROGATE(c)) {                                      \
+                    if (surrogate_seen(w, str, p - 1 - s) < 0) {                       \
                         w->p = out;                                                    \
                         return -1;                                                     \
                     }                                                                  \
-                    next = put_surrogate(out, c);                                      \
                 }                                                                      \
-                out = next;                                                            \
+                out[0] = (char)(0xe0 | (c >> 12));                                     \
+                out[1] = (char)(0x80 | ((c >> 6) & 0x3f));                             \
+                out[2] = (char)(0x80 | (c & 0x3f));                                    \
+                out += 3;                                                              \
             }                                                                          \
             w->p = out;                                                                \
+            i += chunk;                                                                \
             continue;                                                                  \
         }                                                                              \
         char tmp[MAX_PER_CHAR];                                                        \
@@ -305,12 +440,12 @@ NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n)                         
 
 /* One instance per kind and ensure_ascii mode, so the mode is a constant in
  * the per-char loop. */
-DEFINE_WRITE_KIND(write_ucs1, Py_UCS1, 0)
-DEFINE_WRITE_KIND(write_ucs2, Py_UCS2, 0)
-DEFINE_WRITE_KIND(write_ucs4, Py_UCS4, 0)
-DEFINE_WRITE_KIND(write_ucs1_ea, Py_UCS1, 1)
-DEFINE_WRITE_KIND(write_ucs2_ea, Py_UCS2, 1)
-DEFINE_WRITE_KIND(write_ucs4_ea, Py_UCS4, 1)
+DEFINE_WRITE_KIND(write_ucs1, Py_UCS1, 8, ascii_word_1, plain_run1, 0, 0)
+DEFINE_WRITE_KIND(write_ucs2, Py_UCS2, 4, ascii_word_2, plain_run2, 1, 0)
+DEFINE_WRITE_KIND(write_ucs4, Py_UCS4, 4, ascii_word_4, plain_run4, 1, 0)
+DEFINE_WRITE_KIND(write_ucs1_ea, Py_UCS1, 8, ascii_word_1, plain_run1, 0, 1)
+DEFINE_WRITE_KIND(write_ucs2_ea, Py_UCS2, 4, ascii_word_2, plain_run2, 0, 1)
+DEFINE_WRITE_KIND(write_ucs4_ea, Py_UCS4, 4, ascii_word_4, plain_run4, 0, 1)
 
 int
 nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii)

@@ -49,6 +49,8 @@ nc_exec(PyObject *m)
     if (nc_bytebuffer_module_init(m, st) < 0) return -1;
     if (nc_rope_module_init(m, st) < 0) return -1;
     if (nc_json_module_init(m, st) < 0) return -1;
+    if (nc_alloccount_module_init(m, st) < 0) return -1;
+    if (nc_aiolines_module_init(m, st) < 0) return -1;
     return 0;
 }
 

@@ -160,5 +160,7 @@ int nc_numfmt_module_init(PyObject *m, nc_state *st);         /* numfmt_test.c *
 int nc_bytebuffer_module_init(PyObject *m, nc_state *st);     /* buffer.c */
 int nc_rope_module_init(PyObject *m, nc_state *st);            /* rope.c */
 int nc_json_module_init(PyObject *m, nc_state *st);           /* json_encode.c */
+int nc_alloccount_module_init(PyObject *m, nc_state *st);     /* alloccount.c */
+int nc_aiolines_module_init(PyObject *m, nc_state *st);       /* aiolines.c */
 
 #endif /* NOCOPY_H */

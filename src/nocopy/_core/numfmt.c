@@ -228,53 +228,119 @@ shortest(uint64_t c, int q, uint64_t *d_out, int *e_out)
     *d_out = (vb < mid || (vb == mid && (s & 1) == 0)) ? s : t;
 }
 
-/* Lay out d * 10^e (d > 0) at p the way float.__repr__ does; returns the end. */
+/* ---- digits ------------------------------------------------------------ */
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
+    (defined(__GNUC__) || defined(__clang__))
+#define NC_SWAR_DIGITS 1
+/* The eight decimal digits of n < 10^8 (leading zeros included) as byte
+ * values 0..9 in one word, most significant digit in the lowest byte, i.e.
+ * in memory order once stored little-endian.  Three rounds of "divide every
+ * lane by 10^k" with multiply-shift reciprocals exact for the lane ranges
+ * (n / 10^4 for n < 10^8, lanes < 10^4 by 100, lanes < 100 by 10); checked
+ * for every n by tools' swar test (tests/test_numfmt.py covers the paths). */
+static inline uint64_t
+swar8(uint32_t n)
+{
+    uint64_t x = n;
+    uint64_t hi4 = (x * 109951163) >> 40;
+    uint64_t m = hi4 | ((x - hi4 * 10000) << 32);
+    uint64_t hi2 = ((m * 10486) >> 20) & ((UINT64_C(0x7f) << 32) | 0x7f);
+    uint64_t h = hi2 | ((m - 100 * hi2) << 16);
+    uint64_t hi1 = ((h * 103) >> 10) & UINT64_C(0x000f000f000f000f);
+    return hi1 | ((h - 10 * hi1) << 8);
+}
+#else
+#define NC_SWAR_DIGITS 0
+#endif
+
+#define ZEROS8 UINT64_C(0x3030303030303030)
+
+/* The digits of 0 < d <= 10^17 right-aligned in dg[0..18), followed by at
+ * least 24 '0' characters (dg holds DG_SIZE bytes).  Returns the number of
+ * trailing zero digits of d; *n0 gets its digit count. */
+#define DG_END 18
+#define DG_SIZE 48
+static inline int
+digits18(uint64_t d, char *dg, int *n0)
+{
+    int tz;
+    *n0 = ndigits(d);
+    memset(dg + DG_END, '0', DG_SIZE - DG_END);
+#if NC_SWAR_DIGITS
+    uint64_t lo, mid = 0, w;
+    unsigned hi = 0;
+    if (d < 100000000) {
+        lo = swar8((uint32_t)d);
+    }
+    else {
+        uint64_t q = d / 100000000;
+        lo = swar8((uint32_t)(d - q * 100000000));
+        if (q >= 100000000) {
+            hi = (unsigned)(q / 100000000);   /* 1..10: d <= 10^17 */
+            q -= (uint64_t)hi * 100000000;
+        }
+        mid = swar8((uint32_t)q);
+    }
+    memcpy(dg, digits2 + 2 * hi, 2);
+    w = mid + ZEROS8;
+    memcpy(dg + 2, &w, 8);
+    w = lo + ZEROS8;
+    memcpy(dg + 10, &w, 8);
+    /* the last digit is the top byte: trailing zero digits are zero top bytes */
+    if (lo != 0)
+        tz = __builtin_clzll(lo) >> 3;
+    else if (mid != 0)
+        tz = 8 + (__builtin_clzll(mid) >> 3);
+    else
+        tz = 16 + (hi % 10 == 0);
+#else
+    write_digits(dg + DG_END, d);
+    tz = 0;
+    while (dg[DG_END - 1 - tz] == '0')
+        tz++;
+#endif
+    return tz;
+}
+
+/* Lay out d * 10^e (d > 0) at p the way float.__repr__ does; returns the
+ * end.  p has room for 40 bytes: the copies below are fixed-size and may
+ * write past the end they return (nc_format_double composes in a local
+ * array for that reason). */
 static char *
 layout(char *p, uint64_t d, int e)
 {
-    while (d % 10000 == 0) {
-        d /= 10000;
-        e += 4;
-    }
-    if (d % 100 == 0) {
-        d /= 100;
-        e += 2;
-    }
-    if (d % 10 == 0) {
-        d /= 10;
-        e += 1;
-    }
-    int n = ndigits(d);
+    char dg[DG_SIZE];
+    int n0;
+    int tz = digits18(d, dg, &n0);
+    const char *ds = dg + DG_END - n0;
+    int n = n0 - tz;               /* significant digits */
+    e += tz;
     int E = e + n - 1;             /* v = d.ddd * 10^E */
 
     if (E >= 0 && E < 16) {
+        /* ds is followed by '0's: the integral case gets its zeros free */
+        memcpy(p, ds, 16);
         if (n <= E + 1) {
-            /* Integral: digits, the zeros e stands for, ".0". */
-            write_digits(p + n, d);
-            p += n;
-            memset(p, '0', (size_t)(E + 1 - n));
-            p += E + 1 - n;
+            p += E + 1;
             memcpy(p, ".0", 2);
             return p + 2;
         }
-        /* Digits written one place right, then the integer part slides back
-         * over the gap to make room for the point. */
-        write_digits(p + 1 + n, d);
-        memmove(p, p + 1, (size_t)(E + 1));
         p[E + 1] = '.';
-        return p + 1 + n;
+        memcpy(p + E + 2, ds + E + 1, 16);
+        return p + n + 1;
     }
     if (E < 0 && E >= -4) {
-        memcpy(p, "0.000", 2 + (size_t)(-E - 1));
+        memcpy(p, "0.000000", 8);
         p += 2 + (-E - 1);
-        write_digits(p + n, d);
+        memcpy(p, ds, 24);
         return p + n;
     }
     /* Scientific: d.ddd e+XX with at least two exponent digits. */
-    write_digits(p + 1 + n, d);
-    p[0] = p[1];
+    p[0] = ds[0];
     if (n > 1) {
         p[1] = '.';
+        memcpy(p + 2, ds + 1, 16);
         p += 1 + n;
     }
     else
@@ -295,22 +361,50 @@ layout(char *p, uint64_t d, int e)
     return p + 2;
 }
 
+/* Copy the n <= 32 bytes of t to out without touching out[n:]: two
+ * overlapping fixed-size copies instead of a memcpy call. */
+static inline int
+copy_out(char *out, const char *t, int n)
+{
+    if (n >= 16) {
+        memcpy(out, t, 16);
+        memcpy(out + n - 16, t + n - 16, 16);
+    }
+    else if (n >= 8) {
+        memcpy(out, t, 8);
+        memcpy(out + n - 8, t + n - 8, 8);
+    }
+    else if (n >= 4) {
+        memcpy(out, t, 4);
+        memcpy(out + n - 4, t + n - 4, 4);
+    }
+    else {
+        for (int i = 0; i < n; i++)
+            out[i] = t[i];
+    }
+    return n;
+}
+
 /* ---- entry points --------------------------------------------------------- */
 
 int
 nc_format_double(double x, char *out)
 {
+    /* Composed in t, whose slack takes layout's fixed-size copies; only
+     * the text itself is copied out. */
+    char t[64];
     uint64_t bits;
     memcpy(&bits, &x, sizeof bits);
-    uint64_t t = bits & (C_MIN - 1);
+    uint64_t m = bits & (C_MIN - 1);
     int bq = (int)(bits >> 52) & 0x7ff;
-    char *p = out;
+    char *p = t;
 
     if (bq == 0x7ff) {
-        if (t != 0) {
-            memcpy(p, "nan", 3);   /* repr drops a NaN's sign */
+        if (m != 0) {
+            memcpy(out, "nan", 3);   /* repr drops a NaN's sign */
             return 3;
         }
+        p = out;
         if (bits >> 63)
             *p++ = '-';
         memcpy(p, "inf", 3);
@@ -322,33 +416,40 @@ nc_format_double(double x, char *out)
     uint64_t c;
     int q;
     if (bq != 0) {
-        c = C_MIN | t;
+        c = C_MIN | m;
         q = bq - 1075;
         /* Integers below 2^53: their neighbours are integers too, so no
-         * shorter decimal lies within half a unit; print them as they are. */
+         * shorter decimal lies within half a unit; print them as they are
+         * (at most 16 digits, always in fixed notation). */
         if (q < 0 && q > -53) {
             uint64_t f = c >> -q;
             if (f << -q == c) {
-                int n = ndigits(f);
-                write_digits(p + n, f);
+                char dg[DG_SIZE];
+                int n;
+                (void)digits18(f, dg, &n);
+                memcpy(p, dg + DG_END - n, 16);
                 memcpy(p + n, ".0", 2);
-                return (int)(p - out) + n + 2;
+                p += n + 2;
+                goto done;
             }
         }
     }
-    else if (t != 0) {
-        c = t;
+    else if (m != 0) {
+        c = m;
         q = Q_MIN;
     }
     else {
         memcpy(p, "0.0", 3);
-        return (int)(p - out) + 3;
+        p += 3;
+        goto done;
     }
 
     uint64_t d;
     int e;
     shortest(c, q, &d, &e);
-    return (int)(layout(p, d, e) - out);
+    p = layout(p, d, e);
+done:
+    return copy_out(out, t, (int)(p - t));
 }
 
 int

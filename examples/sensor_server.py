@@ -1,0 +1,188 @@
+"""The seed's sensor server on nocopy: HTTP/1.1 keep-alive, ~600 bytes of JSON
+per GET /sensors, without allocating per request.
+
+    python examples/sensor_server.py [--port 8080] [--uvloop]
+
+How a request is answered:
+* the transport receives straight into the connection's ByteBuffer
+  (nocopy.aio's BufferedProtocol); the request head comes out as a borrowed
+  View (``read_until``) and is validated by one compiled regex matched on the
+  View itself — no bytes, no str, no header dict;
+* the readings dict is updated in place and serialized by
+  ``nocopy.json.dumps_into`` straight into a pooled ByteBuffer, after a gap
+  the header is then written into, right-aligned (its Content-Length is known
+  by then);
+* one ``writer.write`` of a View of header + body.
+
+Bad input: a head that is not HTTP/1.x with CRLF line ends gets 400, one past
+MAX_HEAD bytes 431, other methods 405, a request that does not arrive in full
+within the head timeout 408, all with a close; a peer that disconnects
+mid-response just ends its connection.
+"""
+import asyncio
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import sensor_common as common  # noqa: E402
+from nocopy import IncompleteRead, LimitOverrun  # noqa: E402
+from nocopy.aio import start_server  # noqa: E402
+from nocopy.json import dumps_into  # noqa: E402
+from nocopy.pool import Pool  # noqa: E402
+
+_allocs = common.alloc_count
+
+# A whole request head in one match, on the View itself: request line with
+# the route as numbered groups 2..5, header lines (names case-insensitive where
+# they matter), the empty line; all CRLF.
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_HEAD = re.compile(
+    rb"([A-Z]{1,16}) (?:(/sensors)|(/stats)|(/stats/reset)|(/|/index\.html)|/[!-~]*)"
+    rb" HTTP/1\.(?:1|(0))\r\n"
+    rb"(?:(?:((?i:connection):[ \t]*(?i:close)[ \t]*)"
+    rb"|((?i:content-length):[ \t]*0*[1-9][0-9]*[ \t]*|(?i:transfer-encoding):[\t -~]*)"
+    rb"|" + _TOKEN + rb":[\t -~\x80-\xff]*)\r\n)*\r\n")
+G_ROUTE0, G_V10, G_CLOSE, G_BODY = 2, 6, 7, 8
+
+# Route codes, small ints: flags are added to them.
+R_SENSORS, R_STATS, R_RESET, R_PAGE, R_NOT_FOUND, R_BAD, R_METHOD = range(7)
+F_HEAD, F_CLOSE = 8, 16
+
+GAP = 192  # bytes reserved before the JSON body for the header
+_H200 = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: "
+_END_KEEP = b"\r\n\r\n"
+_END_CLOSE = b"\r\nConnection: close\r\n\r\n"
+
+
+def parse(head):
+    """Route code (+ F_HEAD, F_CLOSE) for a request head View: one regex
+    match, read through small ints only."""
+    m = _HEAD.fullmatch(head)
+    if m is None:
+        return R_BAD | F_CLOSE
+    method = m.end(1)  # its length: the method starts the head
+    if method == 4 and head[0] == 72:  # HEAD
+        code = F_HEAD
+    elif method == 3 and head[0] == 71 and head[1] == 69:  # GET
+        code = 0
+    else:
+        return R_METHOD | F_CLOSE
+    if m.start(G_BODY) >= 0:
+        return R_BAD | F_CLOSE  # no request bodies here: framing would be ours to guess
+    for r in range(4):
+        if m.start(G_ROUTE0 + r) >= 0:
+            code |= r  # R_SENSORS, R_STATS, R_RESET, R_PAGE in group order
+            break
+    else:
+        code |= R_NOT_FOUND
+    if m.start(G_V10) >= 0 or m.start(G_CLOSE) >= 0:
+        code |= F_CLOSE
+    return code
+
+
+class SensorServer:
+    def __init__(self, head_timeout=common.HEAD_TIMEOUT):
+        self.sensors = common.Sensors()
+        self.stats = common.Stats("nocopy")
+        self.pool = Pool(4096, 1, timeout=0)  # no await while a buffer is out: one suffices
+        self.watchdog = common.Watchdog(head_timeout)
+
+    def respond_json(self, writer, doc, code):
+        """header + dumps_into(doc) in one pooled buffer, one write."""
+        pool = self.pool
+        out = pool.acquire(0)
+        try:
+            w = out.writable()
+            end = dumps_into(doc, w, GAP)
+            n = end - GAP
+            tail = _END_CLOSE if code & F_CLOSE else _END_KEEP
+            ndig = (1 if n < 10 else 2 if n < 100 else 3 if n < 1000 else 4 if n < 10000
+                    else len(str(n)))
+            start = GAP - len(tail) - ndig - len(_H200)
+            w.copy_from(_H200, start)
+            p = GAP - len(tail)
+            w.copy_from(tail, p)
+            k = n
+            while True:  # Content-Length digits, right to left
+                p -= 1
+                w[p] = 48 + k % 10
+                k //= 10
+                if not k:
+                    break
+            out.commit(end)
+            out.consume(start)
+            writer.write(out.read(end - start if not code & F_HEAD else GAP - start))
+        finally:
+            pool.release(out)
+
+    async def handle(self, reader, writer):
+        dog = self.watchdog
+        slot = dog.register(writer, lambda: reader.buffered)
+        loop = asyncio.get_running_loop()
+        stats = self.stats
+        try:
+            while True:
+                slot[0] = loop.time() + dog.timeout
+                try:
+                    head = await reader.read_until(b"\r\n\r\n", limit=common.MAX_HEAD)
+                except LimitOverrun:
+                    await common.answer_and_linger(reader, writer, common.TOO_LARGE)
+                    return
+                except IncompleteRead as e:
+                    if len(e.partial):
+                        writer.write(common.BAD_REQUEST)
+                    return
+                a0 = _allocs()
+                code = parse(head)
+                route = code & 7
+                if route == R_SENSORS:
+                    self.respond_json(writer, self.sensors.update(), code)
+                elif route == R_PAGE:
+                    if code & F_HEAD:
+                        writer.write(common.PAGE_RESPONSE[:common.PAGE_RESPONSE.index(b"\r\n\r\n") + 4])
+                    else:
+                        writer.write(common.PAGE_RESPONSE_CLOSE if code & F_CLOSE
+                                     else common.PAGE_RESPONSE)
+                elif route == R_STATS:
+                    self.respond_json(writer, stats.snapshot(), code)
+                elif route == R_RESET:
+                    stats.reset()
+                    self.respond_json(writer, {"reset": True}, code)
+                    stats.reset()
+                    continue
+                elif route == R_NOT_FOUND:
+                    writer.write(common.NOT_FOUND_CLOSE if code & F_CLOSE else common.NOT_FOUND)
+                elif route == R_METHOD:
+                    stats.requests += 1
+                    await common.answer_and_linger(reader, writer, common.NOT_ALLOWED)
+                    return
+                else:
+                    stats.requests += 1
+                    await common.answer_and_linger(reader, writer, common.BAD_REQUEST)
+                    return
+                stats.handling += _allocs() - a0
+                stats.requests += 1
+                if code & F_CLOSE:
+                    return
+                await writer.drain()
+        except (ConnectionError, RuntimeError):
+            return  # the peer went away mid-response (uvloop: RuntimeError on a closed handle)
+        finally:
+            dog.unregister(writer)
+            writer.close()
+
+    async def start(self, host="127.0.0.1", port=8080, **kwds):
+        server = await start_server(self.handle, host, port, limit=common.MAX_HEAD, **kwds)
+        self.watchdog.start()
+        return server
+
+
+async def make_server(host, port, head_timeout):
+    s = SensorServer(head_timeout)
+    return await s.start(host, port), s.watchdog
+
+
+if __name__ == "__main__":
+    common.serve_forever(make_server, common.parse_args(__doc__.splitlines()[0]))

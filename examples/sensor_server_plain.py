@@ -1,0 +1,133 @@
+"""The same sensor server written the plain asyncio way, for comparison:
+``StreamReader.readuntil`` + ``json.dumps`` + ``write``.
+
+    python examples/sensor_server_plain.py [--port 8081] [--uvloop]
+
+Same routes, same responses (byte for byte: compact JSON separators), same
+limits and watchdog as sensor_server.py; only the I/O, parsing and
+serialization are the usual ones: a bytes object per received chunk and per
+request head, a str per header line, a dict of headers, a str and a bytes of
+the JSON document, a header str, and their concatenation.
+"""
+import asyncio
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import sensor_common as common  # noqa: E402
+
+_allocs = common.alloc_count
+_TOKEN = set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def parse(head):
+    """(method, path, headers, keep_alive) or None for a malformed head."""
+    try:
+        text = head.decode("latin-1")
+    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes anything
+        return None
+    lines = text.split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[1].startswith("/") or parts[2] not in ("HTTP/1.1", "HTTP/1.0"):
+        return None
+    method, path, version = parts
+    if not method.isupper() or not method.isalpha() or any(c < "!" or c > "~" for c in path):
+        return None
+    headers = {}
+    for line in lines[1:-2]:
+        name, sep, value = line.partition(":")
+        if not sep or not name or not set(name) <= _TOKEN or "\n" in value or "\r" in value:
+            return None
+        headers[name.lower()] = value.strip(" \t")
+    keep_alive = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+    return method, path, headers, keep_alive
+
+
+class PlainSensorServer:
+    def __init__(self, head_timeout=common.HEAD_TIMEOUT):
+        self.sensors = common.Sensors()
+        self.stats = common.Stats("plain asyncio")
+        self.watchdog = common.Watchdog(head_timeout)
+
+    def respond_json(self, writer, doc, keep_alive, head_only=False):
+        body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        header = ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
+                  f"Content-Length: {len(body)}\r\n"
+                  f"{'' if keep_alive else 'Connection: close' + chr(13) + chr(10)}\r\n")
+        writer.write(header.encode("latin-1") + (b"" if head_only else body))
+
+    async def handle(self, reader, writer):
+        dog = self.watchdog
+        slot = dog.register(writer, lambda: len(reader._buffer))
+        loop = asyncio.get_running_loop()
+        stats = self.stats
+        try:
+            while True:
+                slot[0] = loop.time() + dog.timeout
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.LimitOverrunError:
+                    await common.answer_and_linger(reader, writer, common.TOO_LARGE)
+                    return
+                except asyncio.IncompleteReadError as e:
+                    if e.partial:
+                        writer.write(common.BAD_REQUEST)
+                    return
+                a0 = _allocs()
+                req = parse(head)
+                if req is None:
+                    stats.requests += 1
+                    await common.answer_and_linger(reader, writer, common.BAD_REQUEST)
+                    return
+                method, path, headers, keep_alive = req
+                if method not in ("GET", "HEAD"):
+                    stats.requests += 1
+                    await common.answer_and_linger(reader, writer, common.NOT_ALLOWED)
+                    return
+                if "content-length" in headers and headers["content-length"].strip("0") \
+                        or "transfer-encoding" in headers:
+                    stats.requests += 1
+                    await common.answer_and_linger(reader, writer, common.BAD_REQUEST)
+                    return
+                if path == "/sensors":
+                    self.respond_json(writer, self.sensors.update(), keep_alive, method == "HEAD")
+                elif path in ("/", "/index.html"):
+                    resp = common.PAGE_RESPONSE if keep_alive else common.PAGE_RESPONSE_CLOSE
+                    if method == "HEAD":
+                        resp = resp[:resp.index(b"\r\n\r\n") + 4]
+                    writer.write(resp)
+                elif path == "/stats":
+                    self.respond_json(writer, stats.snapshot(), keep_alive, method == "HEAD")
+                elif path == "/stats/reset":
+                    stats.reset()
+                    self.respond_json(writer, {"reset": True}, keep_alive)
+                    stats.reset()
+                    continue
+                else:
+                    writer.write(common.NOT_FOUND if keep_alive else common.NOT_FOUND_CLOSE)
+                stats.handling += _allocs() - a0
+                stats.requests += 1
+                if not keep_alive:
+                    return
+                await writer.drain()
+        except (ConnectionError, RuntimeError):
+            return
+        finally:
+            dog.unregister(writer)
+            writer.close()
+
+    async def start(self, host="127.0.0.1", port=8081, **kwds):
+        server = await asyncio.start_server(self.handle, host, port, limit=common.MAX_HEAD, **kwds)
+        self.watchdog.start()
+        return server
+
+
+async def make_server(host, port, head_timeout):
+    s = PlainSensorServer(head_timeout)
+    return await s.start(host, port), s.watchdog
+
+
+if __name__ == "__main__":
+    common.serve_forever(make_server, common.parse_args(__doc__.splitlines()[0]))

@@ -1,0 +1,569 @@
+"""nocopy.aio: asyncio streams that receive straight into the reader's buffer.
+
+``open_connection``, ``start_server``, ``open_unix_connection`` and
+``start_unix_server`` mirror asyncio's and give ``(StreamReader, StreamWriter)``.
+
+Reading.  The protocol is an ``asyncio.BufferedProtocol``: the transport is
+handed the free space of the reader's ``ByteBuffer`` (``get_buffer``) and
+``recv_into`` writes there; ``buffer_updated(n)`` commits it.  No ``bytes``
+object is made per received chunk, none per line or frame: the read methods
+return *borrowed* ``View``\\ s of the buffer.
+
+* A View returned by a read method stays valid at least until the next read
+  call on the reader (the reader never compacts its buffer under it before
+  that).  From then on it may go stale: using it raises ``StaleViewError``,
+  it never shows other bytes.  Copy (``bytes(view)``) what you keep.
+* ``limit`` (default 64 KiB, as asyncio's) is the buffer's capacity: the
+  longest line, delimited record or frame the reader can hand out in one
+  View.  Past it ``LimitOverrun`` (a ValueError, as asyncio raises) — the
+  bytes stay in the buffer.
+* At EOF before the requested amount ``IncompleteRead`` (an EOFError) with
+  ``.partial``, a borrowed View of what was there (consumed).
+* Backpressure: when the buffer is full (or holds only bytes still lent out),
+  the transport is paused; it resumes when the application next waits for
+  data.  A fast sender never makes the reader hold more than ``limit`` bytes.
+* Reads are cancellation-safe: a read cancelled while waiting consumes nothing.
+* After the connection was lost with an error, reads that must wait raise it;
+  bytes received before it can still be read.
+
+Writing.  ``write()`` takes bytes-likes, Views and Ropes (any object with
+``segments()``), ``writelines()`` hands several buffers to the transport's
+``writelines`` (``sendmsg`` on loops that support it, uvloop and asyncio from
+3.12), ``write_json(obj, **options)`` serializes with ``nocopy.json``
+straight into the writer's own ``ByteBuffer`` (grown to the exact size when a
+document does not fit).  Memory passed to ``write()`` is exported to the
+transport, which may keep sending from it after ``write()`` returns when the
+socket is full: a ``ByteBuffer`` handles that (a held export makes it move to
+fresh storage instead of overwriting), a ``bytearray`` you write must not be
+changed before ``drain()`` — as with asyncio.  ``drain()`` waits while the
+transport's buffer is above its high-water mark (``set_write_buffer_limits``).
+"""
+import asyncio
+import socket
+
+from ._core import ByteBuffer, View, _AsyncLines, _Ready
+from .errors import BufferTooSmall, IncompleteRead, LimitOverrun
+from .json import dumps_into as _dumps_into
+
+__all__ = [
+    "StreamReader", "StreamWriter", "open_connection", "start_server",
+    "open_unix_connection", "start_unix_server",
+]
+
+_DEFAULT_LIMIT = 2 ** 16
+
+
+class _Source:
+    """What the C line iterator reads from: never blocks.  The transport fills
+    the buffer behind it; readinto() only reports EOF (0) or 'no data yet'."""
+
+    __slots__ = ("_reader",)
+
+    def __init__(self, reader):
+        self._reader = reader
+
+    def readinto(self, view):
+        r = self._reader
+        if r._eof:
+            return 0
+        if r._exception is not None:
+            raise r._exception
+        return None
+
+
+class StreamReader:
+    """Bytes received by the transport, in one ``ByteBuffer`` of ``limit`` bytes.
+
+    Every read method returns a borrowed ``View`` (see the module doc)."""
+
+    def __init__(self, limit=_DEFAULT_LIMIT, loop=None):
+        if not isinstance(limit, int) or isinstance(limit, bool):
+            raise TypeError(f"limit must be an int, not {type(limit).__name__}")
+        if limit <= 0:
+            raise ValueError("Limit cannot be <= 0")
+        self._limit = limit
+        self._buf = ByteBuffer(limit)
+        self._loop = loop
+        self._transport = None
+        self._eof = False
+        self._exception = None
+        self._waiter = None
+        self._paused = False
+        self._lent = False      # views handed out since the last read call may not move
+        self._source = _Source(self)
+
+    def __repr__(self):
+        info = [f"limit={self._limit}", f"buffered={len(self._buf)}"]
+        if self._eof:
+            info.append("eof")
+        if self._exception is not None:
+            info.append(f"exception={self._exception!r}")
+        if self._paused:
+            info.append("paused")
+        return f"<nocopy.aio.StreamReader {' '.join(info)}>"
+
+    # -- protocol side ----------------------------------------------------------------
+
+    def _get_buffer(self, sizehint=-1):
+        b = self._buf
+        if self._lent:
+            n = b.free
+            if n:
+                return b.writable(n)  # the tail only: lent views keep their bytes
+        return b.writable()  # may compact (the lent views, if any, go stale)
+
+    def _buffer_updated(self, n):
+        b = self._buf
+        b.commit(n)
+        w = self._waiter
+        if w is not None:
+            self._waiter = None
+            if not w.done():
+                w.set_result(None)
+        if b.free == 0 and (self._lent or len(b) == self._limit) and not self._paused:
+            t = self._transport
+            if t is not None:
+                try:
+                    t.pause_reading()
+                except NotImplementedError:
+                    return
+                self._paused = True
+
+    def _wakeup(self, exc=None):
+        w = self._waiter
+        if w is not None:
+            self._waiter = None
+            if not w.done():
+                if exc is None:
+                    w.set_result(None)
+                else:
+                    w.set_exception(exc)
+
+    def feed_eof(self):
+        self._eof = True
+        self._wakeup()
+
+    def set_exception(self, exc):
+        self._exception = exc
+        self._wakeup(exc)
+
+    def set_transport(self, transport):
+        if self._transport is not None:
+            raise RuntimeError("Transport already set")
+        self._transport = transport
+
+    def exception(self):
+        return self._exception
+
+    def at_eof(self):
+        """True when the peer has closed and everything buffered was read."""
+        return self._eof and not len(self._buf)
+
+    @property
+    def limit(self):
+        return self._limit
+
+    @property
+    def buffered(self):
+        """Bytes received and not read yet."""
+        return len(self._buf)
+
+    # -- waiting ------------------------------------------------------------------------
+
+    def _new_waiter(self, func_name):
+        """The future a read awaits for more data (resuming a paused
+        transport first).  Returned rather than awaited here, so a waiting
+        read resumes through one coroutine frame less."""
+        w = self._waiter
+        if w is not None and not w.done():
+            raise RuntimeError(f"{func_name}() called while another coroutine is "
+                               "already waiting for incoming data")
+        if self._exception is not None:
+            raise self._exception
+        if self._paused:
+            self._paused = False
+            self._transport.resume_reading()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        self._waiter = w = loop.create_future()
+        return w
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def read(self, n=-1):
+        """Up to n bytes as soon as any are there (n < 0: everything up to EOF,
+        which must fit ``limit``, else LimitOverrun).  An empty View at EOF."""
+        self._lent = False
+        b = self._buf
+        if n == 0:
+            return b.read(0)
+        if n < 0:
+            while not self._eof:
+                if len(b) >= self._limit:
+                    raise LimitOverrun(f"read(-1): more than limit={self._limit} bytes before EOF",
+                                       b.peek())
+                await self._new_waiter("read")
+            self._lent = True
+            return b.read()
+        while not len(b) and not self._eof:
+            await self._new_waiter("read")
+        self._lent = True
+        return b.read(n)
+
+    async def read_exact(self, n):
+        """Exactly n bytes (n <= limit).  IncompleteRead (``.partial``: what
+        was there, consumed) at EOF before that."""
+        self._lent = False
+        b = self._buf
+        if len(b) < n:
+            if not isinstance(n, int) or isinstance(n, bool):
+                raise TypeError(f"n must be an int, not {type(n).__name__}")
+            if n > self._limit:
+                raise ValueError(f"read_exact({n}) exceeds the reader's limit={self._limit}")
+            while len(b) < n:
+                if self._eof:
+                    self._lent = True
+                    raise IncompleteRead(b.read(), n)
+                await self._new_waiter("read_exact")
+        elif n < 0:
+            raise ValueError("read_exact size can not be less than zero")
+        self._lent = True
+        return b.read(n)
+
+    readexactly = read_exact
+
+    async def read_until(self, separator=b"\n", *, limit=None):
+        """Bytes up to and including ``separator``.  LimitOverrun when
+        ``limit`` (default and at most: the reader's) bytes came without it
+        (the bytes stay buffered); IncompleteRead at EOF without it."""
+        self._lent = False
+        lim = self._limit if limit is None or limit > self._limit else limit
+        b = self._buf
+        v = b.read_until(separator, limit=lim)  # LimitOverrun when lim bytes came without it
+        if v is None:
+            # Wait in this frame; rescan only the bytes that came since.
+            seplen = len(separator) if type(separator) is bytes else memoryview(separator).nbytes
+            while True:
+                avail = len(b)
+                if self._eof:
+                    self._lent = True
+                    raise IncompleteRead(b.read(), None)
+                await self._new_waiter("read_until")
+                i = b.find(separator, avail - seplen + 1 if avail >= seplen else 0)
+                if i >= 0:
+                    end = i + seplen
+                    if end > lim:
+                        raise LimitOverrun("separator found past the limit", b.peek(lim))
+                    v = b.read(end)
+                    break
+                if len(b) >= lim:
+                    raise LimitOverrun("separator not found within the limit", b.peek(lim))
+        self._lent = True
+        return v
+
+    readuntil = read_until
+
+    async def readline(self):
+        """A line with its b"\\n"; at EOF the last, unterminated line (empty
+        View when nothing is left).  LimitOverrun past ``limit``."""
+        self._lent = False
+        v = self._buf.read_until(b"\n", limit=self._limit)
+        if v is None:
+            try:
+                v = await self.read_until(b"\n")
+            except IncompleteRead as e:
+                v = e.partial
+        self._lent = True
+        return v
+
+    def __aiter__(self):
+        return self.lines(keepends=True, reuse=False)
+
+    def lines(self, keepends=False, *, reuse=True):
+        """Async iterator over lines (without b"\\n" unless keepends), run by
+        the ByteBuffer's C line iterator: a buffered line costs one C call,
+        no coroutine.  reuse=True yields the same View every step, retargeted
+        (nothing allocated per line); each yielded line is valid until the
+        next step.  LimitOverrun for a line longer than ``limit``."""
+        self._lent = True
+        return _AsyncLines(self._buf.iterlines(self._source, keepends, reuse), self._lines_wait,
+                           _Ready())
+
+    async def _lines_wait(self, it):
+        """No complete line buffered: wait for data, then the next line."""
+        while True:
+            if not self._eof:
+                await self._new_waiter("lines")
+            self._lent = True
+            try:
+                return next(it)
+            except BlockingIOError:
+                continue
+            except StopIteration:
+                raise StopAsyncIteration from None
+
+    def peek(self, n=None):
+        """A borrowed View of up to n buffered bytes, not consumed.  O(1)."""
+        return self._buf.peek(n)
+
+
+class StreamWriter:
+    """Writes to a transport without intermediate copies; see the module doc."""
+
+    def __init__(self, transport, protocol, reader, loop):
+        self._transport = transport
+        self._protocol = protocol
+        self._reader = reader
+        self._loop = loop
+        self._jbuf = None  # the write_json buffer, made on first use
+
+    def __repr__(self):
+        return f"<nocopy.aio.StreamWriter transport={self._transport!r}>"
+
+    @property
+    def transport(self):
+        return self._transport
+
+    def write(self, data):
+        """Send data: bytes, bytearray, memoryview, View, anything with the
+        buffer protocol, or a Rope (scatter-gather of its segments: never
+        flattened)."""
+        t = type(data)
+        if t is bytes:
+            self._transport.write(data)
+            return
+        if t is not View:
+            segments = getattr(data, "segments", None)
+            if segments is not None:  # a Rope: its buffer export would flatten it
+                self.writelines(segments())
+                return
+        try:
+            mv = memoryview(data)
+        except TypeError:
+            raise TypeError(f"data argument must be a bytes-like object, a View or a "
+                            f"Rope, not {t.__name__!r}") from None
+        self._transport.write(mv)
+
+    def writelines(self, parts):
+        """Send several buffers in order: one ``sendmsg`` where the loop does
+        scatter-gather, no joined copy made here.  Ropes contribute their
+        segments."""
+        out = []
+        for p in parts:
+            t = type(p)
+            if t is bytes:
+                out.append(p)
+                continue
+            if t is not View:
+                segments = getattr(p, "segments", None)
+                if segments is not None:
+                    out.extend(s if type(s) is bytes else memoryview(s) for s in segments())
+                    continue
+            try:
+                out.append(memoryview(p))
+            except TypeError:
+                raise TypeError(f"writelines() items must be bytes-like objects, Views or "
+                                f"Ropes, not {t.__name__!r}") from None
+        if out:
+            self._transport.writelines(out)
+
+    def write_json(self, obj, **options):
+        """Serialize obj with ``nocopy.json`` (same options, compact separators
+        and ensure_ascii=False by default) into the writer's own ByteBuffer
+        and send it.  Returns the document's size.  The buffer starts at 4 KiB
+        and is replaced by one of the exact size needed when a document does
+        not fit."""
+        jb = self._jbuf
+        if jb is None:
+            jb = self._jbuf = ByteBuffer(4096)
+        try:
+            n = _dumps_into(obj, jb.writable(), **options)
+        except BufferTooSmall as e:
+            need = e.needed
+            if need is None:
+                raise
+            jb = self._jbuf = ByteBuffer(max(need, 2 * jb.capacity))
+            n = _dumps_into(obj, jb.writable(), **options)
+        jb.commit(n)
+        self._transport.write(memoryview(jb.read(n)))
+        jb.clear()  # a transport still holding the bytes keeps them: clear() moves instead
+        return n
+
+    def can_write_eof(self):
+        return self._transport.can_write_eof()
+
+    def write_eof(self):
+        return self._transport.write_eof()
+
+    def set_write_buffer_limits(self, high=None, low=None):
+        """The transport's water marks: drain() waits while more than ``high``
+        bytes are queued, until fewer than ``low`` are."""
+        self._transport.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_size(self):
+        return self._transport.get_write_buffer_size()
+
+    def close(self):
+        return self._transport.close()
+
+    def is_closing(self):
+        return self._transport.is_closing()
+
+    async def wait_closed(self):
+        await self._protocol._closed_waiter()
+
+    def get_extra_info(self, name, default=None):
+        return self._transport.get_extra_info(name, default)
+
+    async def drain(self):
+        """Wait until the transport's buffer is under its low-water mark.
+        Raises the connection's error once it is lost."""
+        p = self._protocol
+        if not p._paused and not p._connection_lost and self._reader._exception is None \
+                and not self._transport.is_closing():
+            return  # the common case, without another coroutine
+        exc = self._reader._exception
+        if exc is not None:
+            raise exc
+        if self._transport.is_closing():
+            # Let connection_lost() run first, so the error below is the real one.
+            await asyncio.sleep(0)
+        await p._drain_helper()
+
+
+class _StreamProtocol(asyncio.BufferedProtocol):
+    """Connects a transport to one StreamReader / StreamWriter pair."""
+
+    def __init__(self, limit, loop, client_connected_cb=None):
+        self._loop = loop
+        self._limit = limit
+        self._cb = client_connected_cb
+        self._reader = StreamReader(limit, loop)
+        self._writer = None
+        self._task = None
+        self._paused = False
+        self._drain_waiters = []
+        self._connection_lost = False
+        self._lost_exc = None
+        self._closed = loop.create_future()
+        self._over_ssl = False
+
+    def connection_made(self, transport):
+        # The transport calls these per read: straight to the reader, one
+        # Python frame instead of two (uvloop caches them after this).
+        self.get_buffer = self._reader._get_buffer
+        self.buffer_updated = self._reader._buffer_updated
+        self._reader.set_transport(transport)
+        self._over_ssl = transport.get_extra_info("sslcontext") is not None
+        self._writer = StreamWriter(transport, self, self._reader, self._loop)
+        if self._cb is not None:
+            res = self._cb(self._reader, self._writer)
+            if asyncio.iscoroutine(res):
+                self._task = task = self._loop.create_task(res)
+                task.add_done_callback(self._cb_done)
+
+    def _cb_done(self, task):
+        self._task = None
+        if task.cancelled():
+            self._writer.close()
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._loop.call_exception_handler({
+                "message": "Unhandled exception in client_connected_cb",
+                "exception": exc,
+                "transport": self._writer.transport,
+            })
+            self._writer.close()
+
+    def get_buffer(self, sizehint):
+        return self._reader._get_buffer()
+
+    def buffer_updated(self, nbytes):
+        self._reader._buffer_updated(nbytes)
+
+    def eof_received(self):
+        self._reader.feed_eof()
+        return not self._over_ssl  # keep the write side open (as asyncio's streams)
+
+    def connection_lost(self, exc):
+        self._connection_lost = True
+        self._lost_exc = exc
+        if exc is None:
+            self._reader.feed_eof()
+        else:
+            self._reader.set_exception(exc)
+        if not self._closed.done():
+            self._closed.set_result(None)
+        for w in self._drain_waiters:
+            if not w.done():
+                if exc is None:
+                    w.set_result(None)
+                else:
+                    w.set_exception(exc)
+        self._drain_waiters.clear()
+
+    def pause_writing(self):
+        self._paused = True
+
+    def resume_writing(self):
+        self._paused = False
+        for w in self._drain_waiters:
+            if not w.done():
+                w.set_result(None)
+        self._drain_waiters.clear()
+
+    async def _drain_helper(self):
+        if self._connection_lost:
+            raise ConnectionResetError("Connection lost")
+        if not self._paused:
+            return
+        w = self._loop.create_future()
+        self._drain_waiters.append(w)
+        try:
+            await w
+        finally:
+            try:
+                self._drain_waiters.remove(w)
+            except ValueError:
+                pass
+
+    async def _closed_waiter(self):
+        await asyncio.shield(self._closed)
+        if self._lost_exc is not None:
+            raise self._lost_exc
+
+
+def _factory(limit, cb=None):
+    loop = asyncio.get_running_loop()
+    return loop, (lambda: _StreamProtocol(limit, loop, cb))
+
+
+async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, **kwds):
+    """Connect and return ``(StreamReader, StreamWriter)``; the arguments are
+    ``loop.create_connection``'s (as ``asyncio.open_connection``)."""
+    loop, factory = _factory(limit)
+    transport, protocol = await loop.create_connection(factory, host, port, **kwds)
+    return protocol._reader, protocol._writer
+
+
+async def start_server(client_connected_cb, host=None, port=None, *, limit=_DEFAULT_LIMIT,
+                       **kwds):
+    """Serve: ``client_connected_cb(reader, writer)`` (a coroutine function
+    runs as a task) per connection.  Arguments as ``asyncio.start_server``."""
+    loop, factory = _factory(limit, client_connected_cb)
+    return await loop.create_server(factory, host, port, **kwds)
+
+
+if hasattr(socket, "AF_UNIX"):
+    async def open_unix_connection(path=None, *, limit=_DEFAULT_LIMIT, **kwds):
+        """``open_connection`` over a Unix socket."""
+        loop, factory = _factory(limit)
+        transport, protocol = await loop.create_unix_connection(factory, path, **kwds)
+        return protocol._reader, protocol._writer
+
+    async def start_unix_server(client_connected_cb, path=None, *, limit=_DEFAULT_LIMIT, **kwds):
+        """``start_server`` over a Unix socket."""
+        loop, factory = _factory(limit, client_connected_cb)
+        return await loop.create_unix_server(factory, path, **kwds)
