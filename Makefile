@@ -1,13 +1,14 @@
 # make test  : .venv (if missing) + editable install with the test extra + full suite
 # make bench : benchmark suite (installs the bench extra), writes bench/results.json
 # make asan  : ASan + UBSan build, whole suite under the sanitizers (.venv-asan)
-# make demo  : the main job (examples/tour.py until the streaming issues land)
+# make demo  : the main job: the sensor server vs plain asyncio under load, then serve
+# make tour  : a short tour of each capability next to the plain-bytes way
 PY ?= python3
 VENV ?= .venv
 VPY := $(VENV)/bin/python
 PYTEST_ARGS ?= -q
 
-.PHONY: test bench asan demo build clean
+.PHONY: test bench asan demo tour build clean
 
 $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -38,6 +39,9 @@ asan:
 	$(VPY) setup.py -q build_ext --inplace --force >/dev/null 2>&1 || true
 
 demo: build
+	$(VPY) examples/demo.py
+
+tour: build
 	$(VPY) examples/tour.py
 
 clean:
