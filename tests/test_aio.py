@@ -206,7 +206,7 @@ def test_async_for_and_lines(loop):
         r, w, pr, pw = await pair(limit=256)
         t = asyncio.ensure_future(feed())
         seen, ids = [], set()
-        async for line in r.lines():
+        async for line in r.lines(reuse=True):
             seen.append(bytes(line))
             ids.add(id(line))
         await t

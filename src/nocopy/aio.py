@@ -280,7 +280,7 @@ class StreamReader:
     def __aiter__(self):
         return self.lines(keepends=True, reuse=False)
 
-    def lines(self, keepends=False, *, reuse=True):
+    def lines(self, keepends=False, *, reuse=False):
         """Async iterator over lines (without b"\\n" unless keepends), run by
         the ByteBuffer's C line iterator: a buffered line costs one C call,
         no coroutine.  reuse=True yields the same View every step, retargeted
