@@ -11,6 +11,24 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* A non-negative Py_ssize_t argument (at least `min`) of _read_fd. */
+static int
+size_arg(PyObject *obj, const char *what, Py_ssize_t min, Py_ssize_t *out)
+{
+    if (!PyLong_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int, not '%.100s'", what, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    *out = PyLong_AsSsize_t(obj);
+    if (*out == -1 && PyErr_Occurred())
+        return -1;
+    if (*out < min) {
+        PyErr_Format(PyExc_ValueError, "%s must be at least %zd, not %zd", what, min, *out);
+        return -1;
+    }
+    return 0;
+}
+
 /* Position in the Rope: segment i, offset off inside it. */
 typedef struct {
     Py_ssize_t i, off;
@@ -149,7 +167,9 @@ write_method(NcRope *r, PyObject *meth, int gather)
         for (Py_ssize_t j = 0; j < k; j++) {
             nc_seg *s = NC_SEG(r, c.i + j);
             Py_ssize_t o = j == 0 ? c.off : 0;
-            PyObject *v = (PyObject *)nc_view_new(st->ViewType, s->holder, s->start + o, s->stop);
+            NcHolder *h = nc_seg_holder(st, s);
+            PyObject *v = h ? (PyObject *)nc_view_new(st->ViewType, h, s->start + o, s->stop)
+                            : NULL;
             if (v == NULL) {
                 Py_XDECREF(list);
                 goto fail;
@@ -347,5 +367,104 @@ nc_rope_write_to(PyObject *self, PyObject *dst)
         PyErr_Format(PyExc_TypeError,
                      "write_to() needs an int fd, a socket or a writable file object, not '%.100s'",
                      Py_TYPE(dst)->tp_name);
+    return NULL;
+}
+
+
+/* ---- read_chunks' fast path --------------------------------------------------------- */
+
+const char nc_rope_read_fd_doc[] =
+"_read_fd($type, fd, chunk_size, budget, /)\n--\n\n"
+"nocopy.io.read_chunks' path for a file descriptor it may read directly:\n"
+"read until EOF, or until `budget` bytes (-1: no budget), into fresh\n"
+"uninitialised chunk_size-byte chunks with the GIL released during each\n"
+"read(2), and return (rope, blocked).  blocked is True when a non-blocking\n"
+"fd had no data; the Rope then holds everything read before.  The last\n"
+"chunk's storage is shrunk to its data.  EINTR retries after running signal\n"
+"handlers; any other error raises OSError.  Copies nothing: the kernel\n"
+"writes into the chunks.";
+
+PyObject *
+nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
+{
+    int fd;
+    Py_ssize_t chunk, budget, total = 0;
+    int blocked = 0;
+    NcHolder *h = NULL;
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "_read_fd() takes exactly 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (!PyLong_Check(args[0])) {
+        PyErr_Format(PyExc_TypeError, "fd must be an int, not '%.100s'", Py_TYPE(args[0])->tp_name);
+        return NULL;
+    }
+    if (fd_from_long(args[0], &fd) < 0 || size_arg(args[1], "chunk_size", 1, &chunk) < 0
+        || size_arg(args[2], "budget", -1, &budget) < 0)
+        return NULL;
+    nc_state *st = nc_state_of_type((PyTypeObject *)type);
+    NcRope *r = nc_rope_alloc((PyTypeObject *)type, PY_SSIZE_T_MAX);
+    if (r == NULL)
+        return NULL;
+    for (;;) {
+        Py_ssize_t want = chunk, filled = 0;
+        if (budget >= 0) {
+            if (total >= budget)
+                break;
+            if (budget - total < want)
+                want = budget - total;
+        }
+        /* uninitialised: the kernel fills it, nothing reads past `filled` */
+        if ((h = nc_holder_new_owned(st, want)) == NULL)
+            goto fail;
+        while (filled < want) {
+            ssize_t k;
+            int err;
+            Py_BEGIN_ALLOW_THREADS
+            k = read(fd, h->buf + filled, (size_t)(want - filled));
+            err = errno;
+            Py_END_ALLOW_THREADS
+            if (k < 0) {
+                if (err == EINTR) {
+                    if (PyErr_CheckSignals() < 0)
+                        goto fail;
+                    continue;
+                }
+                if (err == EAGAIN || err == EWOULDBLOCK) {
+                    blocked = 1;
+                    break;
+                }
+                errno = err;
+                PyErr_SetFromErrno(PyExc_OSError);
+                goto fail;
+            }
+            if (k == 0)
+                break;
+            filled += k;
+        }
+        if (filled == 0) {
+            Py_CLEAR(h);
+            break;
+        }
+        if (filled < want) {
+            /* The holder is ours alone (no view yet): its storage may move. */
+            char *p = PyMem_Realloc(h->buf, (size_t)filled);
+            if (p != NULL) {
+                h->buf = p;
+                h->len = filled;
+            }
+        }
+        total += filled;
+        int rc = nc_rope_push_owned(r, h, filled);
+        h = NULL;
+        if (rc < 0)
+            goto fail;
+        if (filled < want)
+            break;
+    }
+    return Py_BuildValue("(NO)", (PyObject *)r, blocked ? Py_True : Py_False);
+fail:
+    Py_XDECREF(h);
+    Py_DECREF(r);
     return NULL;
 }
