@@ -4,8 +4,10 @@ import errno
 import io
 import os
 import socket
+import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -424,3 +426,48 @@ def test_write_all_more_segments_than_iov_max(make):
         a.shutdown(socket.SHUT_WR)
         t.join()
     assert b"".join(out) == b"".join(parts)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/cmdline"), reason="needs Linux /proc")
+def test_direct_path_file_larger_than_its_stat_size():
+    # /proc files are regular files that report size 0: the EOF probe finds
+    # data, which goes into a chunk of its own and reading goes on chunk by chunk
+    with open("/proc/self/cmdline", "rb", buffering=0) as f:
+        expected = f.read()
+    assert len(expected) > 20
+    for chunk_size in (1, 7, 65536):
+        with open("/proc/self/cmdline", "rb", buffering=0) as f:
+            assert check_chunks(read_chunks(f, chunk_size), expected, chunk_size) is True
+        with open("/proc/self/cmdline", "rb", buffering=0) as f:
+            with pytest.raises(LimitOverrun) as ei:
+                read_chunks(f, chunk_size, limit=10)
+            assert ei.value.partial == expected[:11]
+
+
+def test_direct_path_file_growing_while_read(tmp_path):
+    # The last chunk is sized to the file's end at fstat time; when another
+    # process appends before the EOF probe, that chunk becomes a full one and
+    # reading goes on.  Timing-dependent, so it runs for a while: every result
+    # must be a prefix of the file with fixed-size chunks.
+    p = tmp_path / "g"
+    base = os.urandom(10_500)
+    p.write_bytes(base)
+    writer = subprocess.Popen([sys.executable, "-c", "import os, sys\n"
+                               "fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)\n"
+                               "while True: os.write(fd, b'z' * 37)", str(p)])
+    try:
+        deadline = time.monotonic() + 10
+        while os.path.getsize(p) == len(base) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 0.3:
+            with open(p, "rb", buffering=0) as f:
+                try:
+                    r = read_chunks(f, 1000, limit=1 << 16)
+                except LimitOverrun as e:
+                    r = e.partial
+            assert len(r) >= len(base)
+            check_chunks(r, base + b"z" * (len(r) - len(base)), 1000)
+    finally:
+        writer.kill()
+        writer.wait()

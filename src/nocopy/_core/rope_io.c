@@ -8,6 +8,7 @@
 #include "rope.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -378,19 +379,97 @@ const char nc_rope_read_fd_doc[] =
 "nocopy.io.read_chunks' path for a file descriptor it may read directly:\n"
 "read until EOF, or until `budget` bytes (-1: no budget), into fresh\n"
 "uninitialised chunk_size-byte chunks with the GIL released during each\n"
-"read(2), and return (rope, blocked).  blocked is True when a non-blocking\n"
-"fd had no data; the Rope then holds everything read before.  The last\n"
-"chunk's storage is shrunk to its data.  EINTR retries after running signal\n"
-"handlers; any other error raises OSError.  Copies nothing: the kernel\n"
-"writes into the chunks.";
+"read, and return (rope, blocked).  blocked is True when a non-blocking fd\n"
+"had no data; the Rope then holds everything read before.  A regular file's\n"
+"size (fstat) sets how many chunks one readv(2) fills (up to IOV_MAX), so a\n"
+"file costs about as many system calls as one read(); other fds get one\n"
+"read per chunk.  The last chunk's storage is shrunk to its data.  EINTR\n"
+"retries after running signal handlers; any other error raises OSError.\n"
+"Copies nothing: the kernel writes into the chunks.";
+
+/* Chunks of one readv: holders[i] owns want[i] bytes, all filled in order. */
+typedef struct {
+    NcHolder **h;
+    struct iovec *iov;
+    Py_ssize_t *want;
+    Py_ssize_t n;
+} batch;
+
+/* Bytes of a regular file left after the current offset, or -1 when fd is
+ * not a regular file (or its offset is unknown): those are read a chunk at
+ * a time. */
+static Py_ssize_t
+file_remaining(int fd)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+        return -1;
+    off_t pos = lseek(fd, 0, SEEK_CUR);
+    if (pos < 0)
+        return -1;
+    return sb.st_size > pos ? (Py_ssize_t)(sb.st_size - pos) : 0;
+}
+
+/* Fill b's chunks in order with readv until full, EOF, or a non-blocking fd
+ * has no data (*blocked).  Returns the bytes read, -1 with an exception. */
+static Py_ssize_t
+fill_batch(int fd, batch *b, int *blocked)
+{
+    Py_ssize_t filled = 0, first = 0, off = 0;
+    while (first < b->n) {
+        struct iovec save = b->iov[first];
+        b->iov[first].iov_base = (char *)save.iov_base + off;
+        b->iov[first].iov_len = save.iov_len - (size_t)off;
+        ssize_t k;
+        int err;
+        Py_BEGIN_ALLOW_THREADS
+        k = b->n - first == 1 ? read(fd, b->iov[first].iov_base, b->iov[first].iov_len)
+                              : readv(fd, b->iov + first, (int)(b->n - first));
+        err = errno;
+        Py_END_ALLOW_THREADS
+        b->iov[first] = save;
+        if (k < 0) {
+            if (err == EINTR) {
+                if (PyErr_CheckSignals() < 0)
+                    return -1;
+                continue;
+            }
+            if (err == EAGAIN || err == EWOULDBLOCK) {
+                *blocked = 1;
+                break;
+            }
+            errno = err;
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        if (k == 0)
+            break;
+        filled += k;
+        /* advance the cursor (first, off) by k bytes */
+        while (k > 0) {
+            Py_ssize_t rem = b->want[first] - off;
+            if (k < rem) {
+                off += k;
+                k = 0;
+            }
+            else {
+                k -= rem;
+                first++;
+                off = 0;
+            }
+        }
+    }
+    return filled;
+}
 
 PyObject *
 nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
 {
     int fd;
-    Py_ssize_t chunk, budget, total = 0;
-    int blocked = 0;
-    NcHolder *h = NULL;
+    Py_ssize_t chunk, budget, total = 0, maxv = iov_max();
+    int blocked = 0, eof = 0;
+    batch b = {NULL, NULL, NULL, 0};
+    NcRope *r = NULL;
     if (nargs != 3) {
         PyErr_Format(PyExc_TypeError, "_read_fd() takes exactly 3 arguments (%zd given)", nargs);
         return NULL;
@@ -403,68 +482,131 @@ nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
         || size_arg(args[2], "budget", -1, &budget) < 0)
         return NULL;
     nc_state *st = nc_state_of_type((PyTypeObject *)type);
-    NcRope *r = nc_rope_alloc((PyTypeObject *)type, PY_SSIZE_T_MAX);
-    if (r == NULL)
-        return NULL;
-    for (;;) {
-        Py_ssize_t want = chunk, filled = 0;
-        if (budget >= 0) {
-            if (total >= budget)
-                break;
-            if (budget - total < want)
-                want = budget - total;
-        }
-        /* uninitialised: the kernel fills it, nothing reads past `filled` */
-        if ((h = nc_holder_new_owned(st, want)) == NULL)
-            goto fail;
-        while (filled < want) {
-            ssize_t k;
-            int err;
-            Py_BEGIN_ALLOW_THREADS
-            k = read(fd, h->buf + filled, (size_t)(want - filled));
-            err = errno;
-            Py_END_ALLOW_THREADS
-            if (k < 0) {
-                if (err == EINTR) {
-                    if (PyErr_CheckSignals() < 0)
-                        goto fail;
-                    continue;
-                }
-                if (err == EAGAIN || err == EWOULDBLOCK) {
-                    blocked = 1;
-                    break;
-                }
-                errno = err;
-                PyErr_SetFromErrno(PyExc_OSError);
-                goto fail;
-            }
-            if (k == 0)
-                break;
-            filled += k;
-        }
-        if (filled == 0) {
-            Py_CLEAR(h);
-            break;
-        }
-        if (filled < want) {
-            /* The holder is ours alone (no view yet): its storage may move. */
-            char *p = PyMem_Realloc(h->buf, (size_t)filled);
-            if (p != NULL) {
-                h->buf = p;
-                h->len = filled;
-            }
-        }
-        total += filled;
-        int rc = nc_rope_push_owned(r, h, filled);
-        h = NULL;
-        if (rc < 0)
-            goto fail;
-        if (filled < want)
-            break;
+    Py_ssize_t left = file_remaining(fd);  /* -1: not a regular file */
+    Py_ssize_t cap = left > 0 ? (left - 1) / chunk + 1 : 1;
+    if (cap > maxv)
+        cap = maxv;
+    b.h = PyMem_New(NcHolder *, (size_t)cap);
+    b.iov = PyMem_New(struct iovec, (size_t)cap);
+    b.want = PyMem_New(Py_ssize_t, (size_t)cap);
+    if (b.h == NULL || b.iov == NULL || b.want == NULL) {
+        PyErr_NoMemory();
+        goto fail;
     }
+    if ((r = nc_rope_alloc((PyTypeObject *)type, PY_SSIZE_T_MAX)) == NULL)
+        goto fail;
+    while (!eof && !blocked && (budget < 0 || total < budget)) {
+        /* How many bytes to ask for now: the file's known rest (its last
+         * chunk's storage only as big as the rest), or one chunk. */
+        Py_ssize_t ask = left > 0 ? left : chunk;
+        if (ask > cap * chunk)
+            ask = cap * chunk;
+        if (budget >= 0 && ask > budget - total)
+            ask = budget - total;
+        Py_ssize_t asked = 0, pre = 0;
+        char probe;
+        if (left == 0) {
+            /* A regular file read up to its size: see EOF with a one-byte
+             * read instead of a fresh chunk (whose allocation and release
+             * would cost more than the read).  Should the file have grown,
+             * that byte is copied into the next chunk. */
+            struct iovec piov = {&probe, 1};
+            Py_ssize_t pwant = 1;
+            batch pb = {NULL, &piov, &pwant, 1};
+            if ((pre = fill_batch(fd, &pb, &blocked)) < 0)
+                goto fail;
+            if (pre == 0)
+                break;
+            left = -1;  /* size unknown from now on: chunk by chunk */
+            nc_seg *s = r->n ? NC_SEG(r, r->n - 1) : NULL;
+            if (s != NULL && NC_SEG_LEN(s) < chunk) {
+                /* The file grew past the short chunk sized to its old end,
+                 * which is not the last chunk any more: grow it to chunk_size
+                 * (one realloc, only in this race; no View of it exists yet)
+                 * and fill it. */
+                NcHolder *h = (NcHolder *)s->owner;
+                Py_ssize_t have = NC_SEG_LEN(s), w = chunk;
+                if (budget >= 0 && w - have > budget - total)
+                    w = have + (budget - total);
+                char *p = PyMem_Realloc(h->buf, (size_t)w);
+                if (p == NULL) {
+                    PyErr_NoMemory();
+                    goto fail;
+                }
+                h->buf = s->base = p;
+                h->len = w;
+                p[have] = probe;
+                Py_ssize_t rwant = w - have - 1, got = 0;
+                struct iovec riov = {p + have + 1, (size_t)rwant};
+                batch rb = {NULL, &riov, &rwant, 1};
+                if (rwant > 0 && (got = fill_batch(fd, &rb, &blocked)) < 0)
+                    goto fail;
+                got += 1;
+                s->stop += got;
+                s->end += got;
+                r->len += got;
+                total += got;
+                eof = got < w - have && !blocked;
+                continue;
+            }
+        }
+        /* uninitialised chunks: the kernel fills them, nothing reads past the data */
+        for (b.n = 0; asked < ask; b.n++) {
+            Py_ssize_t w = ask - asked < chunk ? ask - asked : chunk;
+            if ((b.h[b.n] = nc_holder_new_owned(st, w)) == NULL)
+                goto fail;
+            b.want[b.n] = w;
+            b.iov[b.n].iov_base = b.h[b.n]->buf;
+            b.iov[b.n].iov_len = (size_t)w;
+            asked += w;
+        }
+        if (pre) {
+            b.h[0]->buf[0] = probe;
+            b.want[0] -= 1;
+            b.iov[0].iov_base = b.h[0]->buf + 1;
+            b.iov[0].iov_len -= 1;
+        }
+        Py_ssize_t got = b.n > 1 || b.want[0] > 0 ? fill_batch(fd, &b, &blocked) : 0;
+        if (got < 0)
+            goto fail;
+        b.want[0] += pre;
+        got += pre;
+        eof = got < asked && !blocked;
+        total += got;
+        if (left > 0)
+            left = got < left ? left - got : 0;
+        /* chunks to the Rope in order; the unfilled tail is dropped */
+        Py_ssize_t i = 0;
+        for (; i < b.n && got > 0; i++) {
+            NcHolder *h = b.h[i];
+            Py_ssize_t n = got < b.want[i] ? got : b.want[i];
+            if (n < b.want[i]) {
+                /* The holder is ours alone (no view yet): its storage may move. */
+                char *p = PyMem_Realloc(h->buf, (size_t)n);
+                if (p != NULL) {
+                    h->buf = p;
+                    h->len = n;
+                }
+            }
+            got -= n;
+            b.h[i] = NULL;
+            if (nc_rope_push_owned(r, h, n) < 0)
+                goto fail;
+        }
+        for (; i < b.n; i++)
+            Py_CLEAR(b.h[i]);
+        b.n = 0;
+    }
+    PyMem_Free(b.h);
+    PyMem_Free(b.iov);
+    PyMem_Free(b.want);
     return Py_BuildValue("(NO)", (PyObject *)r, blocked ? Py_True : Py_False);
 fail:
-    Py_XDECREF(h);
-    Py_DECREF(r);
+    for (Py_ssize_t i = 0; i < b.n; i++)
+        Py_XDECREF(b.h[i]);
+    PyMem_Free(b.h);
+    PyMem_Free(b.iov);
+    PyMem_Free(b.want);
+    Py_XDECREF(r);
     return NULL;
 }
