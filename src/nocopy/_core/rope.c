@@ -342,6 +342,7 @@ coalesce_pass(NcRope *r, nc_state *st, Py_ssize_t limit)
             r->n = w + (n - i);
             return -1;
         }
+        PyObject_GC_UnTrack(h);  /* owned storage: no references, never in a cycle */
         h->readonly = 1;
         char *p = h->buf;
         for (Py_ssize_t k = i; k <= j; k++) {

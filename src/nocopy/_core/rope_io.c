@@ -555,6 +555,9 @@ nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
             Py_ssize_t w = ask - asked < chunk ? ask - asked : chunk;
             if ((b.h[b.n] = nc_holder_new_owned(st, w)) == NULL)
                 goto fail;
+            /* Owned storage holds no references, so the holder is never in a
+             * cycle: untracked, a big read triggers no collections. */
+            PyObject_GC_UnTrack(b.h[b.n]);
             b.want[b.n] = w;
             b.iov[b.n].iov_base = b.h[b.n]->buf;
             b.iov[b.n].iov_len = (size_t)w;
