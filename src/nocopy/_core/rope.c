@@ -228,6 +228,16 @@ is_part(nc_state *st, PyObject *part)
 static int
 segvec_add(nc_state *st, segvec *sv, PyObject *part)
 {
+    if (PyBytes_CheckExact(part)) {  /* the common part: checked first */
+        /* immutable storage that never moves: referenced as it is */
+        if (PyBytes_GET_SIZE(part) == 0)
+            return 0;
+        if (sv->n == sv->cap && segvec_room(sv, 1) < 0)
+            return -1;
+        nc_seg s = {Py_NewRef(part), PyBytes_AS_STRING(part), 0, PyBytes_GET_SIZE(part), 0, 0, 1};
+        sv->v[sv->n++] = s;
+        return 0;
+    }
     if (Py_IS_TYPE(part, st->RopeType)) {
         NcRope *o = (NcRope *)part;
         if (segvec_room(sv, o->n) < 0)
@@ -249,16 +259,6 @@ segvec_add(nc_state *st, segvec *sv, PyObject *part)
             return -1;
         nc_seg s = {Py_NewRef(v->holder), v->holder->buf, v->start, v->stop, 0, v->epoch,
                     holder_immutable(v->holder)};
-        sv->v[sv->n++] = s;
-        return 0;
-    }
-    if (PyBytes_CheckExact(part)) {
-        /* immutable storage that never moves: referenced as it is */
-        if (PyBytes_GET_SIZE(part) == 0)
-            return 0;
-        if (segvec_room(sv, 1) < 0)
-            return -1;
-        nc_seg s = {Py_NewRef(part), PyBytes_AS_STRING(part), 0, PyBytes_GET_SIZE(part), 0, 0, 1};
         sv->v[sv->n++] = s;
         return 0;
     }
@@ -290,6 +290,20 @@ segvec_add_parts(nc_state *st, segvec *sv, PyObject *parts)
 {
     if (is_part(st, parts))
         return segvec_add(st, sv, parts);
+    if (PyList_CheckExact(parts) || PyTuple_CheckExact(parts)) {
+        /* No iterator; the size is re-read each step because adding a part
+         * may run Python code (a __buffer__ method) that changes the list. */
+        if (segvec_room(sv, PySequence_Fast_GET_SIZE(parts)) < 0)
+            return -1;
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(parts); i++) {
+            PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(parts, i));
+            int rc = segvec_add(st, sv, item);
+            Py_DECREF(item);
+            if (rc < 0)
+                return -1;
+        }
+        return 0;
+    }
     PyObject *it = PyObject_GetIter(parts);
     if (it == NULL) {
         if (PyErr_ExceptionMatches(PyExc_TypeError)) {
@@ -390,11 +404,28 @@ enforce_cap(NcRope *r)
 static int
 commit(NcRope *r, segvec *sv)
 {
-    if (check_mutable(r) < 0 || reserve(r, sv->n) < 0)
+    if (check_mutable(r) < 0)
         return -1;
-    for (Py_ssize_t i = 0; i < sv->n; i++)
-        push_seg(r, sv->v[i]);
-    sv->n = 0;
+    if (r->segs == NULL) {
+        /* a new Rope: the staging array becomes its array, nothing is moved */
+        r->segs = sv->v;
+        r->cap = sv->cap;
+        r->head = r->n = r->len = r->base = 0;
+        sv->v = NULL;
+        for (Py_ssize_t i = 0; i < sv->n; i++) {
+            r->len += NC_SEG_LEN(&r->segs[i]);
+            r->segs[i].end = r->len;
+        }
+        r->n = sv->n;
+        sv->n = sv->cap = 0;
+    }
+    else {
+        if (reserve(r, sv->n) < 0)
+            return -1;
+        for (Py_ssize_t i = 0; i < sv->n; i++)
+            push_seg(r, sv->v[i]);
+        sv->n = 0;
+    }
     enforce_cap(r);
     return 0;
 }
