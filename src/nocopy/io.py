@@ -479,9 +479,12 @@ def read_chunks(src, chunk_size=65536, *, limit=None):
     2x); the last chunk is trimmed by its window, not copied.  An int fd, a
     FileIO, a socket without a timeout, or a BufferedReader over a file with
     nothing buffered are read with read(2) straight into uninitialised
-    chunks, the GIL released (the BufferedReader's position is resynced
-    after); other sources go through readinto()/recv_into() into
-    ``bytearray`` chunks.  The returned Rope
+    storage, the GIL released (the BufferedReader's position is resynced
+    after): a regular file's rest (its fstat size) is read with one read(2)
+    into one block that its chunks share (at most 1024 chunks per block;
+    freed when the last of its chunks goes), other fds a chunk at a time.
+    Other sources go through readinto()/recv_into() into ``bytearray``
+    chunks.  The returned Rope
     has no segment cap (``max_segments=sys.maxsize``): coalescing would copy
     the chunks.  `src`: a binary file, a raw fd (int), a socket, or anything
     with readinto().

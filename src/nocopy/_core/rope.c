@@ -133,13 +133,11 @@ push_seg(NcRope *r, nc_seg s)
 }
 
 int
-nc_rope_push_owned(NcRope *r, NcHolder *h, Py_ssize_t len)
+nc_rope_push_window(NcRope *r, NcHolder *h, Py_ssize_t start, Py_ssize_t stop)
 {
-    if (reserve(r, 1) < 0) {
-        Py_DECREF(h);
+    if (reserve(r, 1) < 0)
         return -1;
-    }
-    nc_seg s = {(PyObject *)h, h->buf, 0, len, 0, h->epoch, 0};
+    nc_seg s = {Py_NewRef(h), h->buf, start, stop, 0, h->epoch, 0};
     push_seg(r, s);
     return 0;
 }

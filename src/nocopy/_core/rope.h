@@ -55,10 +55,10 @@ nc_seg_stale(const nc_seg *s)
 NcHolder *nc_seg_holder(nc_state *st, nc_seg *s);
 /* A new empty Rope of `type`. */
 NcRope *nc_rope_alloc(PyTypeObject *type, Py_ssize_t max_segments);
-/* Append the owned holder h as the segment [0, len) (the reference moves in,
- * also on failure: -1 + MemoryError).  For C code building a Rope chunk by
- * chunk; no segment cap is applied. */
-int nc_rope_push_owned(NcRope *r, NcHolder *h, Py_ssize_t len);
+/* Append the window [start, stop) of h (non-empty) as a new segment with
+ * its own new reference to h; -1 + MemoryError.  For C code building a Rope
+ * chunk by chunk; no segment cap is applied. */
+int nc_rope_push_window(NcRope *r, NcHolder *h, Py_ssize_t start, Py_ssize_t stop);
 
 /* Logical offset of segment s's first byte. */
 static inline Py_ssize_t

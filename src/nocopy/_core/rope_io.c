@@ -4,7 +4,12 @@
  * writev runs with the GIL released and sendmsg/write run Python code: no
  * thread or callback can drop a segment (and free its memory) under the
  * iovec array.  The iovec array and the per-batch lists are freed on every
- * path; the pin is dropped on every path. */
+ * path; the pin is dropped on every path.
+ *
+ * Rope._read_fd (read_chunks' direct path) builds a new Rope that nobody else
+ * has seen until it returns: its blocks are owned holders, each shared by the
+ * chunk segments cut from it, so it may still move a block's storage
+ * (realloc) and repoint those segments. */
 #include "rope.h"
 
 #include <errno.h>
@@ -378,22 +383,15 @@ const char nc_rope_read_fd_doc[] =
 "_read_fd($type, fd, chunk_size, budget, /)\n--\n\n"
 "nocopy.io.read_chunks' path for a file descriptor it may read directly:\n"
 "read until EOF, or until `budget` bytes (-1: no budget), into fresh\n"
-"uninitialised chunk_size-byte chunks with the GIL released during each\n"
-"read, and return (rope, blocked).  blocked is True when a non-blocking fd\n"
-"had no data; the Rope then holds everything read before.  A regular file's\n"
-"size (fstat) sets how many chunks one readv(2) fills (up to IOV_MAX), so a\n"
-"file costs about as many system calls as one read(); other fds get one\n"
-"read per chunk.  The last chunk's storage is shrunk to its data.  EINTR\n"
+"uninitialised storage with the GIL released during each read(2), as\n"
+"chunk_size-byte segments, and return (rope, blocked).  blocked is True when\n"
+"a non-blocking fd had no data; the Rope then holds everything read before.\n"
+"A regular file's rest (fstat) is read into one block of storage (at most\n"
+"1024 chunks; the segments share it, so it is freed when the last of them\n"
+"goes), costing the system calls and the allocation of one read(); other\n"
+"fds get one block per chunk.  The last block is shrunk to its data.  EINTR\n"
 "retries after running signal handlers; any other error raises OSError.\n"
-"Copies nothing: the kernel writes into the chunks.";
-
-/* Chunks of one readv: holders[i] owns want[i] bytes, all filled in order. */
-typedef struct {
-    NcHolder **h;
-    struct iovec *iov;
-    Py_ssize_t *want;
-    Py_ssize_t n;
-} batch;
+"Copies nothing: the kernel writes into the segments' storage.";
 
 /* Bytes of a regular file left after the current offset, or -1 when fd is
  * not a regular file (or its offset is unknown): those are read a chunk at
@@ -410,24 +408,19 @@ file_remaining(int fd)
     return sb.st_size > pos ? (Py_ssize_t)(sb.st_size - pos) : 0;
 }
 
-/* Fill b's chunks in order with readv until full, EOF, or a non-blocking fd
- * has no data (*blocked).  Returns the bytes read, -1 with an exception. */
+/* read(2) into [p, p + n) until full, EOF, or a non-blocking fd has no data
+ * (*blocked).  Returns the bytes read, -1 with an exception. */
 static Py_ssize_t
-fill_batch(int fd, batch *b, int *blocked)
+fill(int fd, char *p, Py_ssize_t n, int *blocked)
 {
-    Py_ssize_t filled = 0, first = 0, off = 0;
-    while (first < b->n) {
-        struct iovec save = b->iov[first];
-        b->iov[first].iov_base = (char *)save.iov_base + off;
-        b->iov[first].iov_len = save.iov_len - (size_t)off;
+    Py_ssize_t filled = 0;
+    while (filled < n) {
         ssize_t k;
         int err;
         Py_BEGIN_ALLOW_THREADS
-        k = b->n - first == 1 ? read(fd, b->iov[first].iov_base, b->iov[first].iov_len)
-                              : readv(fd, b->iov + first, (int)(b->n - first));
+        k = read(fd, p + filled, (size_t)(n - filled));
         err = errno;
         Py_END_ALLOW_THREADS
-        b->iov[first] = save;
         if (k < 0) {
             if (err == EINTR) {
                 if (PyErr_CheckSignals() < 0)
@@ -445,30 +438,35 @@ fill_batch(int fd, batch *b, int *blocked)
         if (k == 0)
             break;
         filled += k;
-        /* advance the cursor (first, off) by k bytes */
-        while (k > 0) {
-            Py_ssize_t rem = b->want[first] - off;
-            if (k < rem) {
-                off += k;
-                k = 0;
-            }
-            else {
-                k -= rem;
-                first++;
-                off = 0;
-            }
-        }
     }
     return filled;
+}
+
+/* Move h's storage to `size` bytes (a fresh holder nobody but r's last
+ * segments, given `from` the index of its first, has seen): the segments'
+ * base pointers follow.  -1 + MemoryError, h unchanged. */
+static int
+move_block(NcRope *r, Py_ssize_t from, NcHolder *h, Py_ssize_t size)
+{
+    char *p = PyMem_Realloc(h->buf, (size_t)size);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    h->buf = p;
+    h->len = size;
+    for (Py_ssize_t i = from; i < r->n; i++)
+        NC_SEG(r, i)->base = p;
+    return 0;
 }
 
 PyObject *
 nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
 {
     int fd;
-    Py_ssize_t chunk, budget, total = 0, maxv = iov_max();
+    Py_ssize_t chunk, budget, total = 0;
     int blocked = 0, eof = 0;
-    batch b = {NULL, NULL, NULL, 0};
+    NcHolder *h = NULL;
     NcRope *r = NULL;
     if (nargs != 3) {
         PyErr_Format(PyExc_TypeError, "_read_fd() takes exactly 3 arguments (%zd given)", nargs);
@@ -483,63 +481,36 @@ nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     nc_state *st = nc_state_of_type((PyTypeObject *)type);
     Py_ssize_t left = file_remaining(fd);  /* -1: not a regular file */
-    Py_ssize_t cap = left > 0 ? (left - 1) / chunk + 1 : 1;
-    if (cap > maxv)
-        cap = maxv;
-    b.h = PyMem_New(NcHolder *, (size_t)cap);
-    b.iov = PyMem_New(struct iovec, (size_t)cap);
-    b.want = PyMem_New(Py_ssize_t, (size_t)cap);
-    if (b.h == NULL || b.iov == NULL || b.want == NULL) {
-        PyErr_NoMemory();
-        goto fail;
-    }
+    Py_ssize_t maxblock = chunk > PY_SSIZE_T_MAX / 1024 ? chunk : chunk * 1024;
+    Py_ssize_t first = 0;  /* index of the first segment of the last block */
     if ((r = nc_rope_alloc((PyTypeObject *)type, PY_SSIZE_T_MAX)) == NULL)
-        goto fail;
+        return NULL;
     while (!eof && !blocked && (budget < 0 || total < budget)) {
-        /* How many bytes to ask for now: the file's known rest (its last
-         * chunk's storage only as big as the rest), or one chunk. */
-        Py_ssize_t ask = left > 0 ? left : chunk;
-        if (ask > cap * chunk)
-            ask = cap * chunk;
-        if (budget >= 0 && ask > budget - total)
-            ask = budget - total;
-        Py_ssize_t asked = 0, pre = 0;
         char probe;
+        Py_ssize_t pre = 0;
         if (left == 0) {
             /* A regular file read up to its size: see EOF with a one-byte
-             * read instead of a fresh chunk (whose allocation and release
-             * would cost more than the read).  Should the file have grown,
-             * that byte is copied into the next chunk. */
-            struct iovec piov = {&probe, 1};
-            Py_ssize_t pwant = 1;
-            batch pb = {NULL, &piov, &pwant, 1};
-            if ((pre = fill_batch(fd, &pb, &blocked)) < 0)
+             * read instead of a fresh chunk, whose allocation would cost
+             * more than the read. */
+            if ((pre = fill(fd, &probe, 1, &blocked)) < 0)
                 goto fail;
             if (pre == 0)
                 break;
-            left = -1;  /* size unknown from now on: chunk by chunk */
+            left = -1;  /* the file grew: its size is unknown, chunk by chunk */
             nc_seg *s = r->n ? NC_SEG(r, r->n - 1) : NULL;
             if (s != NULL && NC_SEG_LEN(s) < chunk) {
-                /* The file grew past the short chunk sized to its old end,
-                 * which is not the last chunk any more: grow it to chunk_size
-                 * (one realloc, only in this race; no View of it exists yet)
-                 * and fill it. */
-                NcHolder *h = (NcHolder *)s->owner;
+                /* The short last chunk, sized to the file's old end, is not
+                 * the last any more: grow it to a full chunk (one realloc,
+                 * only in this race; no View of it exists yet) and fill it. */
+                NcHolder *bh = (NcHolder *)s->owner;
                 Py_ssize_t have = NC_SEG_LEN(s), w = chunk;
                 if (budget >= 0 && w - have > budget - total)
                     w = have + (budget - total);
-                char *p = PyMem_Realloc(h->buf, (size_t)w);
-                if (p == NULL) {
-                    PyErr_NoMemory();
+                if (move_block(r, first, bh, s->stop + (w - have)) < 0)
                     goto fail;
-                }
-                h->buf = s->base = p;
-                h->len = w;
-                p[have] = probe;
-                Py_ssize_t rwant = w - have - 1, got = 0;
-                struct iovec riov = {p + have + 1, (size_t)rwant};
-                batch rb = {NULL, &riov, &rwant, 1};
-                if (rwant > 0 && (got = fill_batch(fd, &rb, &blocked)) < 0)
+                bh->buf[s->stop] = probe;
+                Py_ssize_t got = fill(fd, bh->buf + s->stop + 1, w - have - 1, &blocked);
+                if (got < 0)
                     goto fail;
                 got += 1;
                 s->stop += got;
@@ -549,67 +520,49 @@ nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
                 eof = got < w - have && !blocked;
                 continue;
             }
+            /* else the byte starts the next block */
         }
-        /* uninitialised chunks: the kernel fills them, nothing reads past the data */
-        for (b.n = 0; asked < ask; b.n++) {
-            Py_ssize_t w = ask - asked < chunk ? ask - asked : chunk;
-            if ((b.h[b.n] = nc_holder_new_owned(st, w)) == NULL)
-                goto fail;
-            /* Owned storage holds no references, so the holder is never in a
-             * cycle: untracked, a big read triggers no collections. */
-            PyObject_GC_UnTrack(b.h[b.n]);
-            b.want[b.n] = w;
-            b.iov[b.n].iov_base = b.h[b.n]->buf;
-            b.iov[b.n].iov_len = (size_t)w;
-            asked += w;
-        }
-        if (pre) {
-            b.h[0]->buf[0] = probe;
-            b.want[0] -= 1;
-            b.iov[0].iov_base = b.h[0]->buf + 1;
-            b.iov[0].iov_len -= 1;
-        }
-        Py_ssize_t got = b.n > 1 || b.want[0] > 0 ? fill_batch(fd, &b, &blocked) : 0;
+        /* The block: the file's known rest (up to 1024 chunks) or one chunk,
+         * within the budget.  Uninitialised: nothing reads past the data. */
+        Py_ssize_t ask = left > 0 ? (left < maxblock ? left : maxblock) : chunk;
+        if (budget >= 0 && ask > budget - total)
+            ask = budget - total;
+        if ((h = nc_holder_new_owned(st, ask)) == NULL)
+            goto fail;
+        /* Owned storage holds no references, so the holder is never in a
+         * cycle: untracked, a big read triggers no collections. */
+        PyObject_GC_UnTrack(h);
+        if (pre)
+            h->buf[0] = probe;
+        Py_ssize_t got = ask > pre ? fill(fd, h->buf + pre, ask - pre, &blocked) : 0;
         if (got < 0)
             goto fail;
-        b.want[0] += pre;
         got += pre;
-        eof = got < asked && !blocked;
+        eof = got < ask && !blocked;
+        if (got == 0) {
+            Py_CLEAR(h);
+            break;
+        }
+        if (got < ask) {
+            /* nobody has seen the block yet: its storage may move */
+            char *p = PyMem_Realloc(h->buf, (size_t)got);
+            if (p != NULL) {
+                h->buf = p;
+                h->len = got;
+            }
+        }
+        first = r->n;
+        for (Py_ssize_t off = 0; off < got; off += chunk)
+            if (nc_rope_push_window(r, h, off, got - off < chunk ? got : off + chunk) < 0)
+                goto fail;
+        Py_CLEAR(h);
         total += got;
         if (left > 0)
             left = got < left ? left - got : 0;
-        /* chunks to the Rope in order; the unfilled tail is dropped */
-        Py_ssize_t i = 0;
-        for (; i < b.n && got > 0; i++) {
-            NcHolder *h = b.h[i];
-            Py_ssize_t n = got < b.want[i] ? got : b.want[i];
-            if (n < b.want[i]) {
-                /* The holder is ours alone (no view yet): its storage may move. */
-                char *p = PyMem_Realloc(h->buf, (size_t)n);
-                if (p != NULL) {
-                    h->buf = p;
-                    h->len = n;
-                }
-            }
-            got -= n;
-            b.h[i] = NULL;
-            if (nc_rope_push_owned(r, h, n) < 0)
-                goto fail;
-        }
-        for (; i < b.n; i++)
-            Py_CLEAR(b.h[i]);
-        b.n = 0;
     }
-    PyMem_Free(b.h);
-    PyMem_Free(b.iov);
-    PyMem_Free(b.want);
     return Py_BuildValue("(NO)", (PyObject *)r, blocked ? Py_True : Py_False);
 fail:
-    for (Py_ssize_t i = 0; i < b.n; i++)
-        Py_XDECREF(b.h[i]);
-    PyMem_Free(b.h);
-    PyMem_Free(b.iov);
-    PyMem_Free(b.want);
+    Py_XDECREF(h);
     Py_XDECREF(r);
     return NULL;
 }
