@@ -105,9 +105,10 @@ reserve(NcRope *r, Py_ssize_t extra)
         PyErr_NoMemory();
         return -1;
     }
-    Py_ssize_t cap = r->cap < 8 ? 8 : r->cap;
-    while (cap < r->n + extra)
-        cap = cap > PY_SSIZE_T_MAX / 4 ? r->n + extra : cap * 2;
+    /* double, or exactly what a big batch needs (no 2x slack for it) */
+    Py_ssize_t cap = r->cap < 4 ? 8 : r->cap > PY_SSIZE_T_MAX / 4 ? r->n + extra : r->cap * 2;
+    if (cap < r->n + extra)
+        cap = r->n + extra;
     if (r->head > 0) {
         memmove(r->segs, r->segs + r->head, (size_t)r->n * sizeof(nc_seg));
         r->head = 0;
@@ -130,6 +131,12 @@ push_seg(NcRope *r, nc_seg s)
     s.end = (r->n ? NC_SEG(r, r->n - 1)->end : r->base) + len;
     r->segs[r->head + r->n++] = s;
     r->len += len;
+}
+
+int
+nc_rope_reserve(NcRope *r, Py_ssize_t extra)
+{
+    return reserve(r, extra);
 }
 
 int

@@ -59,6 +59,9 @@ NcRope *nc_rope_alloc(PyTypeObject *type, Py_ssize_t max_segments);
  * its own new reference to h; -1 + MemoryError.  For C code building a Rope
  * chunk by chunk; no segment cap is applied. */
 int nc_rope_push_window(NcRope *r, NcHolder *h, Py_ssize_t start, Py_ssize_t stop);
+/* Room for `extra` more segments (exactly, when that is more than doubling
+ * gives); -1 + MemoryError. */
+int nc_rope_reserve(NcRope *r, Py_ssize_t extra);
 
 /* Logical offset of segment s's first byte. */
 static inline Py_ssize_t

@@ -485,6 +485,14 @@ nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t first = 0;  /* index of the first segment of the last block */
     if ((r = nc_rope_alloc((PyTypeObject *)type, PY_SSIZE_T_MAX)) == NULL)
         return NULL;
+    if (left > 0) {
+        /* The segment array sized once for the whole file (within the
+         * budget), unless its size is implausible (a special file). */
+        Py_ssize_t expect = budget >= 0 && budget < left ? budget : left;
+        Py_ssize_t nsegs = (expect - 1) / chunk + 1;
+        if (nsegs <= 65536 && nc_rope_reserve(r, nsegs) < 0)
+            goto fail;
+    }
     while (!eof && !blocked && (budget < 0 || total < budget)) {
         char probe;
         Py_ssize_t pre = 0;
@@ -552,6 +560,8 @@ nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
             }
         }
         first = r->n;
+        if (nc_rope_reserve(r, (got - 1) / chunk + 1) < 0)
+            goto fail;
         for (Py_ssize_t off = 0; off < got; off += chunk)
             if (nc_rope_push_window(r, h, off, got - off < chunk ? got : off + chunk) < 0)
                 goto fail;
