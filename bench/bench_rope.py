@@ -139,6 +139,32 @@ def bench_read_chunks(report):
                "f.read(64K) chunks + join", peak_memory(joined), unit="bytes", target=1.8)
 
 
+def bench_read_file(report):
+    """A regular file through the direct read(2) path, raw and buffered."""
+    import tempfile
+    total = 4 << 20
+    with tempfile.NamedTemporaryFile(delete=False) as f:
+        f.write(os.urandom(total))
+        path = f.name
+    try:
+        for buffering, label in ((0, "FileIO"), (-1, "BufferedReader")):
+            def ours():
+                with open(path, "rb", buffering=buffering) as f:
+                    return read_chunks(f)
+
+            def peer():
+                with open(path, "rb", buffering=buffering) as f:
+                    return f.read()
+            assert ours() == peer()
+            t_ours, t_peer = paired(ours, peer, rounds=200)
+            report.row(SECTION, f"read_chunks 4 MiB file, {label}", t_ours, "f.read()", t_peer,
+                       target=1.0)
+        report.row(SECTION, "read_chunks 4 MiB file peak memory", peak_memory(ours), "f.read() peak",
+                   peak_memory(peer), unit="bytes", target=1 / 1.1)
+    finally:
+        os.unlink(path)
+
+
 def bench_find(report):
     parts = [bytes([97 + i % 20]) * 1024 for i in range(1000)]
     needle = parts[-3][-6:] + parts[-2][:6]   # straddles the last boundary but one
@@ -150,9 +176,14 @@ def bench_find(report):
                best_time(lambda: data.find(needle)))
     report.row(SECTION, "find across boundaries, 1000 x 1 KiB", t_ours, "b''.join + bytes.find",
                best_time(lambda: b"".join(parts).find(needle)), target=1.0)
+    t_ours, t_peer = paired(lambda: Rope(parts, max_segments=4096).find(needle),
+                            lambda: b"".join(parts).find(needle), rounds=300)
+    report.row(SECTION, "Rope(parts).find, 1000 x 1 KiB", t_ours, "b''.join + bytes.find", t_peer,
+               target=1.0)
 
 
 def run(report):
     bench_writes(report)
     bench_read_chunks(report)
+    bench_read_file(report)
     bench_find(report)

@@ -6,6 +6,8 @@ import os
 import threading
 import tracemalloc
 
+import pytest
+
 from nocopy import Rope, View
 from nocopy.io import read_chunks
 
@@ -102,3 +104,23 @@ def test_read_chunks_peak_near_data_size():
     print(f"\npeak / data: read_chunks {ours:.3f}x, f.read() {f_read:.3f}x, chunks+join {joined:.3f}x")
     assert ours <= 1.1, ours
     assert joined >= 1.9, joined
+
+
+@pytest.mark.parametrize("chunk_size", [4096, 65536, 1 << 24])
+def test_read_chunks_regular_file_peak_is_the_data(tmp_path, chunk_size):
+    # The direct path reads a file's rest into one block sized by fstat: no
+    # chunk past the end, and a chunk_size larger than the file costs nothing
+    # (the block is the file's size, not chunk_size).
+    total = (4 << 20) + 123
+    p = tmp_path / "d"
+    p.write_bytes(os.urandom(total))
+    for buffering in (0, -1):
+        out = []
+
+        def run():
+            with open(p, "rb", buffering=buffering) as f:
+                out.append(read_chunks(f, chunk_size))
+        peak = peak_of(run)
+        assert len(out[0]) == total
+        out.clear()
+        assert peak <= total * 1.01 + 65536, (peak, total)

@@ -1,8 +1,10 @@
 """nocopy.io.read_chunks and write_all over files, fds, pipes, socket pairs
 and readinto objects."""
+import errno
 import io
 import os
 import socket
+import sys
 import threading
 
 import pytest
@@ -41,10 +43,15 @@ def check_chunks(rope, data, chunk_size):
     assert type(rope) is Rope and rope == data
     sizes = [len(s) for s in rope.segments()]
     assert all(s == chunk_size for s in sizes[:-1]) and 0 < sizes[-1] <= chunk_size if sizes else not data
-    # the last chunk is a window on a full-size bytearray, not a trimmed copy
+    # the last chunk is a window on its own chunk, not a trimmed copy: a
+    # full-size bytearray (readinto path) or the chunk's storage, owned by the
+    # Rope and shrunk to the data (direct read(2) path: obj is None)
     if sizes and sizes[-1] < chunk_size:
         last = rope.segments()[-1]
-        assert type(last.obj) is bytearray and len(last.obj) == chunk_size
+        assert (type(last.obj) is bytearray and len(last.obj) == chunk_size) or last.obj is None
+    direct = [s.obj is None for s in rope.segments()]
+    assert all(direct) or not any(direct)
+    return direct[0] if direct else None
 
 
 @pytest.mark.parametrize("chunk_size", [1000, 65536])
@@ -55,6 +62,113 @@ def test_from_file(tmp_path, chunk_size):
         check_chunks(read_chunks(f, chunk_size), DATA, chunk_size)
     with open(p, "rb", buffering=0) as f:
         check_chunks(read_chunks(f, chunk_size), DATA, chunk_size)
+
+
+def test_direct_path_for_fds_fileio_and_fresh_buffered_readers(tmp_path):
+    p = tmp_path / "d"
+    p.write_bytes(DATA)
+    with open(p, "rb", buffering=0) as f:
+        assert check_chunks(read_chunks(f, 4096), DATA, 4096) is True
+        f.seek(12345)
+        assert check_chunks(read_chunks(f, 4096), DATA[12345:], 4096) is True
+        assert f.tell() == len(DATA)
+    with open(p, "rb") as f:
+        assert check_chunks(read_chunks(f, 4096), DATA, 4096) is True
+        # the BufferedReader's position follows the raw reads
+        assert f.tell() == len(DATA) and f.read() == b""
+        f.seek(0)
+        assert f.read(3) == DATA[:3]
+        # bytes buffered by the read above: the readinto path keeps them
+        assert check_chunks(read_chunks(f, 4096), DATA[3:], 4096) is False
+        f.seek(7)
+        assert check_chunks(read_chunks(f, 4096), DATA[7:], 4096) is True
+        f.seek(0)
+        assert f.read() == DATA
+    # the chunks are the Rope's own storage: writable through segments(), like bytearrays
+    with open(p, "rb", buffering=0) as f:
+        r = read_chunks(f, 4096)
+    seg = r.segments()[0]
+    assert not seg.readonly
+    seg[:1] = b"\x00"
+    assert r[0] == 0 and r[1:] == DATA[1:]
+
+
+def test_direct_path_keeps_the_source_errors(tmp_path):
+    p = tmp_path / "d"
+    p.write_bytes(DATA)
+    with open(p, "wb", buffering=0) as f:
+        with pytest.raises(io.UnsupportedOperation):
+            read_chunks(f)
+    f = open(p, "rb", buffering=0)
+    f.close()
+    with pytest.raises(ValueError):
+        read_chunks(f)
+    f = open(p, "rb")
+    f.close()
+    with pytest.raises(ValueError):
+        read_chunks(f)
+    with pytest.raises(ValueError):
+        read_chunks(-1)
+    fd = os.open(p, os.O_RDONLY)
+    os.close(fd)
+    with pytest.raises(OSError) as ei:
+        read_chunks(fd)
+    assert ei.value.errno == errno.EBADF
+
+
+def test_direct_path_limit(tmp_path):
+    p = tmp_path / "d"
+    p.write_bytes(DATA)
+    for limit in (0, 999, 1000, 1001, 5000, len(DATA) - 1):
+        with open(p, "rb", buffering=0) as f:
+            with pytest.raises(LimitOverrun) as ei:
+                read_chunks(f, 1000, limit=limit)
+            assert type(ei.value.partial) is Rope and ei.value.partial == DATA[:limit + 1]
+            assert f.tell() == limit + 1  # read exactly one byte past the limit
+    with open(p, "rb", buffering=0) as f:
+        assert read_chunks(f, 1000, limit=len(DATA)) == DATA
+
+
+def test_read_fd_arguments():
+    rd, wr = os.pipe()
+    try:
+        os.write(wr, b"abc")
+        os.close(wr)
+        wr = None
+        with pytest.raises(TypeError, match="exactly 3"):
+            Rope._read_fd(rd, 10)
+        with pytest.raises(TypeError, match="'str'"):
+            Rope._read_fd("3", 10, -1)
+        with pytest.raises(TypeError, match="'float'"):
+            Rope._read_fd(rd, 1.0, -1)
+        with pytest.raises(ValueError, match="chunk_size"):
+            Rope._read_fd(rd, 0, -1)
+        with pytest.raises(ValueError, match="budget"):
+            Rope._read_fd(rd, 10, -2)
+        with pytest.raises(ValueError):
+            Rope._read_fd(-1, 10, -1)
+        r, blocked = Rope._read_fd(rd, 2, 0)
+        assert r == b"" and blocked is False
+        r, blocked = Rope._read_fd(rd, 2, -1)
+        assert r == b"abc" and blocked is False and r.nsegments == 2
+        assert r.max_segments == sys.maxsize
+    finally:
+        os.close(rd)
+        if wr is not None:
+            os.close(wr)
+
+
+def test_nonblocking_socket_raises_with_partial():
+    a, b = socket.socketpair()
+    with a, b:
+        a.setblocking(False)
+        b.sendall(b"y" * 2500)
+        with pytest.raises(BlockingIOError) as ei:
+            read_chunks(a, 1000)
+        assert ei.value.partial == b"y" * 2500 and ei.value.partial.nsegments == 3
+        a.settimeout(0.05)  # timeout mode: recv_into, which raises TimeoutError itself
+        with pytest.raises(TimeoutError):
+            read_chunks(a, 1000)
 
 
 def test_from_fd(tmp_path):
@@ -310,3 +424,54 @@ def test_write_all_more_segments_than_iov_max(make):
         a.shutdown(socket.SHUT_WR)
         t.join()
     assert b"".join(out) == b"".join(parts)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/cmdline"), reason="needs Linux /proc")
+def test_direct_path_file_larger_than_its_stat_size():
+    # /proc files are regular files that report size 0: the EOF probe finds
+    # data, which goes into a chunk of its own and reading goes on chunk by chunk
+    with open("/proc/self/cmdline", "rb", buffering=0) as f:
+        expected = f.read()
+    assert len(expected) > 20
+    for chunk_size in (1, 7, 65536):
+        with open("/proc/self/cmdline", "rb", buffering=0) as f:
+            assert check_chunks(read_chunks(f, chunk_size), expected, chunk_size) is True
+        with open("/proc/self/cmdline", "rb", buffering=0) as f:
+            with pytest.raises(LimitOverrun) as ei:
+                read_chunks(f, chunk_size, limit=10)
+            assert ei.value.partial == expected[:11]
+
+
+def test_direct_path_file_growing_while_read(tmp_path):
+    # The last chunk is sized to the file's end at fstat time.  A thread that
+    # waits for the GIL appends while read(2) runs without it, so the EOF
+    # probe finds more: that chunk becomes a full one and reading goes on.
+    # Every result is a prefix of the file with fixed-size chunks.  Timing
+    # decides whether an attempt sees the growth: attempts go on until a few
+    # have.
+    p = tmp_path / "g"
+    base = os.urandom((4 << 20) + 500)
+    grown = 0
+    for _ in range(60):
+        p.write_bytes(base)
+        go = threading.Event()
+        w = open(p, "ab", buffering=0)
+
+        def grow():
+            go.wait()
+            w.write(b"z" * 3000)
+        t = threading.Thread(target=grow)
+        t.start()
+        try:
+            with open(p, "rb", buffering=0) as f:
+                go.set()
+                r = read_chunks(f, 1000)
+        finally:
+            t.join()
+            w.close()
+        assert len(base) <= len(r) <= len(base) + 3000
+        check_chunks(r, base + b"z" * (len(r) - len(base)), 1000)
+        grown += len(r) > len(base)
+        if grown >= 3:
+            break
+    assert grown > 0

@@ -21,6 +21,11 @@ SCRIPT = textwrap.dedent(r"""
     s1.setblocking(False)
     s2.setblocking(False)
     big = [bytes(65536)] * 64
+    import tempfile
+    tf = tempfile.TemporaryFile()
+    tf.write(bs * 3)
+    tf.flush()
+    tfd = tf.fileno()
 
     def once():
         r = Rope([bs, ba, View(ba, 3, 50), b"", memoryview(bs)[5:20]])
@@ -99,6 +104,28 @@ SCRIPT = textwrap.dedent(r"""
         except TypeError:
             pass
         read_chunks(io.BytesIO(bs), 7)
+        os.lseek(tfd, 0, 0)
+        read_chunks(tfd, 64)
+        os.lseek(tfd, 0, 0)
+        try:
+            read_chunks(tfd, 64, limit=100)
+        except LimitOverrun:
+            pass
+        try:
+            read_chunks(s2, 64)
+        except BlockingIOError:
+            pass
+        for bad in ((tfd, 0, -1), (tfd, 1, -2), ("x", 1, -1), (1 << 20, 1, -1)):
+            try:
+                Rope._read_fd(*bad)
+            except (TypeError, ValueError, OSError):
+                pass
+        # bytes parts get a holder only when a View of them is asked for
+        rb = Rope([bs, bs[:7]])
+        rb.segments()
+        rb[:3].flatten()
+        with memoryview(Rope(bs)) as m:
+            m[0]
         try:
             read_chunks(io.BytesIO(bs), 7, limit=10)
         except LimitOverrun:

@@ -443,12 +443,48 @@ class Writer:
 
 # ---- read_chunks / write_all (Rope-based) -------------------------------------
 
+def _direct_fd(src):
+    """The file descriptor read_chunks may read(2) directly instead of calling
+    src's methods, or None.  Only where that is exactly what the methods
+    would do: an int fd, an exact io.FileIO open for reading, an exact
+    socket.socket without a timeout (blocking or non-blocking), and an exact
+    io.BufferedReader over such a FileIO whose buffer is empty (tell() equals
+    the raw tell(); so never for unseekable files, whose tell() fails)."""
+    t = type(src)
+    if t is int:
+        return src if src >= 0 else None
+    if t is _io.FileIO:
+        return src.fileno() if not src.closed and src.readable() else None
+    if t is _socket.socket:
+        fd = src.fileno()
+        return fd if fd >= 0 and src.gettimeout() in (None, 0.0) else None
+    if t is _io.BufferedReader:
+        raw = getattr(src, "raw", None)
+        if type(raw) is not _io.FileIO or src.closed or raw.closed or not raw.readable():
+            return None
+        try:
+            if src.tell() != raw.tell():
+                return None
+        except OSError:
+            return None
+        return raw.fileno()
+    return None
+
+
 def read_chunks(src, chunk_size=65536, *, limit=None):
     """Read src to EOF into fresh fixed-size chunks chained in a Rope.
 
-    Each chunk is a new ``bytearray(chunk_size)`` filled in place (no
+    Each chunk is fresh storage of chunk_size bytes filled in place (no
     realloc-and-copy growth, so peak memory is the data plus one chunk, not
-    2x); the last chunk is trimmed by a View, not copied.  The returned Rope
+    2x); the last chunk is trimmed by its window, not copied.  An int fd, a
+    FileIO, a socket without a timeout, or a BufferedReader over a file with
+    nothing buffered are read with read(2) straight into uninitialised
+    storage, the GIL released (the BufferedReader's position is resynced
+    after): a regular file's rest (its fstat size) is read with one read(2)
+    into one block that its chunks share (at most 1024 chunks per block;
+    freed when the last of its chunks goes), other fds a chunk at a time.
+    Other sources go through readinto()/recv_into() into ``bytearray``
+    chunks.  The returned Rope
     has no segment cap (``max_segments=sys.maxsize``): coalescing would copy
     the chunks.  `src`: a binary file, a raw fd (int), a socket, or anything
     with readinto().
@@ -466,9 +502,21 @@ def read_chunks(src, chunk_size=65536, *, limit=None):
             raise TypeError(f"limit must be an int or None, not '{type(limit).__name__}'")
         if limit < 0:
             raise ValueError(f"limit must be >= 0, not {limit}")
+    budget = None if limit is None else limit + 1  # one byte past the limit proves the overrun
+    fd = _direct_fd(src)
+    if fd is not None:
+        rope, blocked = Rope._read_fd(fd, chunk_size, -1 if budget is None else budget)
+        if type(src) is _io.BufferedReader:
+            src.tell()  # the raw position moved under it: refresh its cached position
+        if blocked:
+            e = BlockingIOError(_errno.EAGAIN, "read would block", 0)
+            e.partial = rope
+            raise e
+        if limit is not None and len(rope) > limit:
+            raise LimitOverrun(f"more than {limit} bytes before EOF", rope)
+        return rope
     rope = Rope(max_segments=_sys.maxsize)
     total = 0
-    budget = None if limit is None else limit + 1  # one byte past the limit proves the overrun
     while budget is None or total < budget:
         want = chunk_size if budget is None else min(chunk_size, budget - total)
         chunk = bytearray(want)

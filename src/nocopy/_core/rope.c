@@ -1,8 +1,9 @@
 /* rope.c -- Rope: bytes as an ordered array of shared segments.
  *
- * Ownership: every segment owns one reference to an NcHolder (see rope.h);
- * a View part shares the View's holder, a Rope part shares each of its
- * segments' holders, any other buffer is exported once into a new holder.
+ * Ownership: every segment owns one reference to its owner (see rope.h); a
+ * bytes part is referenced as it is (no export, no holder), a View part
+ * shares the View's holder, a Rope part shares each of its segments' owners,
+ * any other buffer is exported once into a new holder.
  * Copies are made in exactly three places, each documented: flatten (and the
  * buffer export, which flattens), the segment cap's coalescing, and
  * frozen()/tobytes().  Those copies live in holders we own (obj == NULL) and
@@ -48,7 +49,7 @@ nc_rope_check(NcRope *r)
 {
     for (Py_ssize_t i = 0; i < r->n; i++) {
         nc_seg *s = NC_SEG(r, i);
-        if (s->epoch != s->holder->epoch)
+        if (nc_seg_stale(s))
             return stale_error(r);
     }
     return 0;
@@ -104,9 +105,10 @@ reserve(NcRope *r, Py_ssize_t extra)
         PyErr_NoMemory();
         return -1;
     }
-    Py_ssize_t cap = r->cap < 8 ? 8 : r->cap;
-    while (cap < r->n + extra)
-        cap = cap > PY_SSIZE_T_MAX / 4 ? r->n + extra : cap * 2;
+    /* double, or exactly what a big batch needs (no 2x slack for it) */
+    Py_ssize_t cap = r->cap < 4 ? 8 : r->cap > PY_SSIZE_T_MAX / 4 ? r->n + extra : r->cap * 2;
+    if (cap < r->n + extra)
+        cap = r->n + extra;
     if (r->head > 0) {
         memmove(r->segs, r->segs + r->head, (size_t)r->n * sizeof(nc_seg));
         r->head = 0;
@@ -131,11 +133,43 @@ push_seg(NcRope *r, nc_seg s)
     r->len += len;
 }
 
+int
+nc_rope_reserve(NcRope *r, Py_ssize_t extra)
+{
+    return reserve(r, extra);
+}
+
+int
+nc_rope_push_window(NcRope *r, NcHolder *h, Py_ssize_t start, Py_ssize_t stop)
+{
+    if (reserve(r, 1) < 0)
+        return -1;
+    nc_seg s = {Py_NewRef(h), h->buf, start, stop, 0, h->epoch, 0};
+    push_seg(r, s);
+    return 0;
+}
+
+NcHolder *
+nc_seg_holder(nc_state *st, nc_seg *s)
+{
+    if (!PyBytes_CheckExact(s->owner))
+        return (NcHolder *)s->owner;
+    NcHolder *h = nc_holder_from_object(st, s->owner);
+    if (h == NULL)
+        return NULL;
+    /* A holder of bytes cannot be part of a reference cycle (bytes hold no
+     * references): keep it out of the collector. */
+    PyObject_GC_UnTrack(h);
+    /* Same storage (bytes export their own array): the window stays valid. */
+    Py_SETREF(s->owner, (PyObject *)h);
+    return h;
+}
+
 static void
 release_segs(NcRope *r)
 {
     for (Py_ssize_t i = 0; i < r->n; i++)
-        Py_DECREF(NC_SEG(r, i)->holder);
+        Py_DECREF(NC_SEG(r, i)->owner);
     r->n = 0;
     r->head = 0;
     r->len = 0;
@@ -153,7 +187,7 @@ static void
 segvec_clear(segvec *sv)
 {
     for (Py_ssize_t i = 0; i < sv->n; i++)
-        Py_DECREF(sv->v[i].holder);
+        Py_DECREF(sv->v[i].owner);
     PyMem_Free(sv->v);
     sv->v = NULL;
     sv->n = sv->cap = 0;
@@ -199,13 +233,23 @@ is_part(nc_state *st, PyObject *part)
 static int
 segvec_add(nc_state *st, segvec *sv, PyObject *part)
 {
+    if (PyBytes_CheckExact(part)) {  /* the common part: checked first */
+        /* immutable storage that never moves: referenced as it is */
+        if (PyBytes_GET_SIZE(part) == 0)
+            return 0;
+        if (sv->n == sv->cap && segvec_room(sv, 1) < 0)
+            return -1;
+        nc_seg s = {Py_NewRef(part), PyBytes_AS_STRING(part), 0, PyBytes_GET_SIZE(part), 0, 0, 1};
+        sv->v[sv->n++] = s;
+        return 0;
+    }
     if (Py_IS_TYPE(part, st->RopeType)) {
         NcRope *o = (NcRope *)part;
         if (segvec_room(sv, o->n) < 0)
             return -1;
         for (Py_ssize_t i = 0; i < o->n; i++) {
             nc_seg s = *NC_SEG(o, i);
-            Py_INCREF(s.holder);
+            Py_INCREF(s.owner);
             sv->v[sv->n++] = s;
         }
         return 0;
@@ -218,7 +262,7 @@ segvec_add(nc_state *st, segvec *sv, PyObject *part)
             return 0;
         if (segvec_room(sv, 1) < 0)
             return -1;
-        nc_seg s = {(NcHolder *)Py_NewRef(v->holder), v->start, v->stop, 0, v->epoch,
+        nc_seg s = {Py_NewRef(v->holder), v->holder->buf, v->start, v->stop, 0, v->epoch,
                     holder_immutable(v->holder)};
         sv->v[sv->n++] = s;
         return 0;
@@ -236,16 +280,11 @@ segvec_add(nc_state *st, segvec *sv, PyObject *part)
         Py_DECREF(h);
         return 0;
     }
-    /* A holder of bytes cannot be part of a reference cycle (bytes hold no
-     * references): keep it out of the collector's young generation, which
-     * otherwise costs Rope(many bytes parts) a third of its time. */
-    if (PyBytes_CheckExact(part))
-        PyObject_GC_UnTrack(h);
     if (segvec_room(sv, 1) < 0) {
         Py_DECREF(h);
         return -1;
     }
-    nc_seg s = {h, 0, h->len, 0, h->epoch, holder_immutable(h)};
+    nc_seg s = {(PyObject *)h, h->buf, 0, h->len, 0, h->epoch, holder_immutable(h)};
     sv->v[sv->n++] = s;
     return 0;
 }
@@ -256,6 +295,20 @@ segvec_add_parts(nc_state *st, segvec *sv, PyObject *parts)
 {
     if (is_part(st, parts))
         return segvec_add(st, sv, parts);
+    if (PyList_CheckExact(parts) || PyTuple_CheckExact(parts)) {
+        /* No iterator; the size is re-read each step because adding a part
+         * may run Python code (a __buffer__ method) that changes the list. */
+        if (segvec_room(sv, PySequence_Fast_GET_SIZE(parts)) < 0)
+            return -1;
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(parts); i++) {
+            PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(parts, i));
+            int rc = segvec_add(st, sv, item);
+            Py_DECREF(item);
+            if (rc < 0)
+                return -1;
+        }
+        return 0;
+    }
     PyObject *it = PyObject_GetIter(parts);
     if (it == NULL) {
         if (PyErr_ExceptionMatches(PyExc_TypeError)) {
@@ -291,8 +344,8 @@ coalesce_pass(NcRope *r, nc_state *st, Py_ssize_t limit)
     Py_ssize_t w = 0, i = 0, n = r->n;
     while (i < n) {
         Py_ssize_t j = i, sum = NC_SEG_LEN(&segs[i]);
-        if (segs[i].epoch == segs[i].holder->epoch) {
-            while (j + 1 < n && segs[j + 1].epoch == segs[j + 1].holder->epoch
+        if (!nc_seg_stale(&segs[i])) {
+            while (j + 1 < n && !nc_seg_stale(&segs[j + 1])
                    && NC_SEG_LEN(&segs[j + 1]) <= limit - sum) {
                 j++;
                 sum += NC_SEG_LEN(&segs[j]);
@@ -308,14 +361,15 @@ coalesce_pass(NcRope *r, nc_state *st, Py_ssize_t limit)
             r->n = w + (n - i);
             return -1;
         }
+        PyObject_GC_UnTrack(h);  /* owned storage: no references, never in a cycle */
         h->readonly = 1;
         char *p = h->buf;
         for (Py_ssize_t k = i; k <= j; k++) {
             memcpy(p, NC_SEG_PTR(&segs[k]), (size_t)NC_SEG_LEN(&segs[k]));
             p += NC_SEG_LEN(&segs[k]);
-            Py_DECREF(segs[k].holder);
+            Py_DECREF(segs[k].owner);
         }
-        nc_seg s = {h, 0, sum, segs[j].end, h->epoch, 1};
+        nc_seg s = {(PyObject *)h, h->buf, 0, sum, segs[j].end, h->epoch, 1};
         segs[w++] = s;
         i = j + 1;
     }
@@ -355,19 +409,36 @@ enforce_cap(NcRope *r)
 static int
 commit(NcRope *r, segvec *sv)
 {
-    if (check_mutable(r) < 0 || reserve(r, sv->n) < 0)
+    if (check_mutable(r) < 0)
         return -1;
-    for (Py_ssize_t i = 0; i < sv->n; i++)
-        push_seg(r, sv->v[i]);
-    sv->n = 0;
+    if (r->segs == NULL) {
+        /* a new Rope: the staging array becomes its array, nothing is moved */
+        r->segs = sv->v;
+        r->cap = sv->cap;
+        r->head = r->n = r->len = r->base = 0;
+        sv->v = NULL;
+        for (Py_ssize_t i = 0; i < sv->n; i++) {
+            r->len += NC_SEG_LEN(&r->segs[i]);
+            r->segs[i].end = r->len;
+        }
+        r->n = sv->n;
+        sv->n = sv->cap = 0;
+    }
+    else {
+        if (reserve(r, sv->n) < 0)
+            return -1;
+        for (Py_ssize_t i = 0; i < sv->n; i++)
+            push_seg(r, sv->v[i]);
+        sv->n = 0;
+    }
     enforce_cap(r);
     return 0;
 }
 
 /* ---- construction and lifetime ------------------------------------------------------ */
 
-static NcRope *
-rope_alloc(PyTypeObject *type, Py_ssize_t max_segments)
+NcRope *
+nc_rope_alloc(PyTypeObject *type, Py_ssize_t max_segments)
 {
     NcRope *r = (NcRope *)type->tp_alloc(type, 0);
     if (r == NULL)
@@ -404,7 +475,7 @@ rope_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     nc_state *st = nc_state_of_type(type);
     if (parts != NULL && segvec_add_parts(st, &sv, parts) < 0)
         goto fail;
-    NcRope *r = rope_alloc(type, max_segments);
+    NcRope *r = nc_rope_alloc(type, max_segments);
     if (r == NULL)
         goto fail;
     if (commit(r, &sv) < 0) {
@@ -423,7 +494,8 @@ rope_traverse(NcRope *r, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(r));
     for (Py_ssize_t i = 0; i < r->n; i++)
-        Py_VISIT(NC_SEG(r, i)->holder);
+        if (!PyBytes_CheckExact(NC_SEG(r, i)->owner))  /* bytes hold no references */
+            Py_VISIT(NC_SEG(r, i)->owner);
     return 0;
 }
 
@@ -452,7 +524,7 @@ rope_dealloc(NcRope *r)
 static NcRope *
 rope_sub(NcRope *r, Py_ssize_t a, Py_ssize_t b)
 {
-    NcRope *o = rope_alloc(Py_TYPE(r), r->max_segments);
+    NcRope *o = nc_rope_alloc(Py_TYPE(r), r->max_segments);
     if (o == NULL || a == b)
         return o;
     Py_ssize_t i0 = nc_rope_seg_index(r, a), i1 = nc_rope_seg_index(r, b - 1);
@@ -467,7 +539,7 @@ rope_sub(NcRope *r, Py_ssize_t a, Py_ssize_t b)
             s.start += a - ls;
         if (le > b)
             s.stop -= le - b;
-        Py_INCREF(s.holder);
+        Py_INCREF(s.owner);
         push_seg(o, s);
     }
     return o;
@@ -486,7 +558,7 @@ drop_front(NcRope *r, Py_ssize_t k)
             s->start += k;
             break;
         }
-        Py_DECREF(s->holder);
+        Py_DECREF(s->owner);
         r->head++;
         r->n--;
         k -= len;
@@ -550,7 +622,7 @@ rope_join(PyTypeObject *type, PyObject *parts)
     NcRope *r = NULL;
     if (segvec_add_parts(st, &sv, parts) < 0)
         goto fail;
-    r = rope_alloc(type, DEFAULT_MAX_SEGMENTS);
+    r = nc_rope_alloc(type, DEFAULT_MAX_SEGMENTS);
     if (r == NULL || commit(r, &sv) < 0)
         goto fail;
     segvec_clear(&sv);
@@ -589,7 +661,7 @@ rope_add(PyObject *a, PyObject *b)
     NcRope *res = NULL;
     if (segvec_add(st, &sv, a) < 0 || segvec_add(st, &sv, b) < 0)
         goto fail;
-    res = rope_alloc(Py_TYPE(r), r->max_segments);
+    res = nc_rope_alloc(Py_TYPE(r), r->max_segments);
     if (res == NULL || commit(res, &sv) < 0)
         goto fail;
     segvec_clear(&sv);
@@ -630,7 +702,7 @@ rope_item(NcRope *r, Py_ssize_t i)
         return NULL;
     }
     nc_seg *s = NC_SEG(r, nc_rope_seg_index(r, i));
-    if (s->epoch != s->holder->epoch)
+    if (nc_seg_stale(s))
         return (PyObject *)(stale_error(r), NULL);
     return PyLong_FromLong((unsigned char)NC_SEG_PTR(s)[i - nc_seg_lstart(r, s)]);
 }
@@ -683,7 +755,8 @@ rope_segments(NcRope *r, PyObject *Py_UNUSED(ignored))
         return NULL;
     for (Py_ssize_t i = 0; i < r->n; i++) {
         nc_seg *s = NC_SEG(r, i);
-        PyObject *v = (PyObject *)nc_view_new(st->ViewType, s->holder, s->start, s->stop);
+        NcHolder *h = nc_seg_holder(st, s);
+        PyObject *v = h ? (PyObject *)nc_view_new(st->ViewType, h, s->start, s->stop) : NULL;
         if (v == NULL) {
             Py_DECREF(t);
             return NULL;
@@ -765,7 +838,7 @@ make_flat(NcRope *r)
     nc_rope_copy_out(r, 0, r->len, h->buf);
     Py_ssize_t len = r->len;
     release_segs(r);
-    nc_seg s = {h, 0, len, 0, h->epoch, 1};
+    nc_seg s = {(PyObject *)h, h->buf, 0, len, 0, h->epoch, 1};
     push_seg(r, s);  /* cap >= 1: the Rope had two or more segments */
     return 0;
 }
@@ -786,9 +859,10 @@ rope_flatten(NcRope *r, PyObject *Py_UNUSED(ignored))
     if (r->n == 0)
         return PyObject_CallNoArgs((PyObject *)st->ViewType);
     nc_seg *s = NC_SEG(r, 0);
-    if (s->epoch != s->holder->epoch)
+    if (nc_seg_stale(s))
         return (PyObject *)(stale_error(r), NULL);
-    return (PyObject *)nc_view_new(st->ViewType, s->holder, s->start, s->stop);
+    NcHolder *h = nc_seg_holder(st, s);
+    return h ? (PyObject *)nc_view_new(st->ViewType, h, s->start, s->stop) : NULL;
 }
 
 PyDoc_STRVAR(tobytes_doc,
@@ -822,7 +896,7 @@ rope_frozen(NcRope *r, PyObject *Py_UNUSED(ignored))
     for (Py_ssize_t i = 0; i < r->n; i++)
         if (!NC_SEG(r, i)->frozen)
             mutable_bytes += NC_SEG_LEN(NC_SEG(r, i));
-    NcRope *o = rope_alloc(Py_TYPE(r), r->max_segments);
+    NcRope *o = nc_rope_alloc(Py_TYPE(r), r->max_segments);
     NcHolder *h = NULL;
     if (o == NULL || reserve(o, r->n) < 0)
         goto fail;
@@ -837,14 +911,15 @@ rope_frozen(NcRope *r, PyObject *Py_UNUSED(ignored))
         if (!s.frozen) {
             Py_ssize_t len = NC_SEG_LEN(&s);
             memcpy(h->buf + at, NC_SEG_PTR(&s), (size_t)len);
-            s.holder = h;
+            s.owner = (PyObject *)h;
+            s.base = h->buf;
             s.start = at;
             s.stop = at + len;
             s.epoch = h->epoch;
             s.frozen = 1;
             at += len;
         }
-        Py_INCREF(s.holder);
+        Py_INCREF(s.owner);
         push_seg(o, s);
     }
     Py_XDECREF(h);
@@ -867,9 +942,11 @@ rope_getbuffer(NcRope *r, Py_buffer *b, int flags)
         return -1;
     if (r->n == 1) {
         nc_seg *s = NC_SEG(r, 0);
-        if (s->epoch != s->holder->epoch)
+        if (nc_seg_stale(s))
             return stale_error(r);
-        h = s->holder;
+        /* a bytes owner needs no export count: nothing can move it */
+        if (!PyBytes_CheckExact(s->owner))
+            h = (NcHolder *)s->owner;
         p = NC_SEG_PTR(s);
         len = NC_SEG_LEN(s);
     }
@@ -940,6 +1017,8 @@ static PyMethodDef rope_methods[] = {
     {"startswith", FASTCALL(nc_rope_startswith), nc_rope_startswith_doc},
     {"endswith", FASTCALL(nc_rope_endswith), nc_rope_endswith_doc},
     {"write_to", (PyCFunction)nc_rope_write_to, METH_O, nc_rope_write_to_doc},
+    {"_read_fd", (PyCFunction)(void (*)(void))nc_rope_read_fd, METH_FASTCALL | METH_CLASS,
+     nc_rope_read_fd_doc},
     {NULL},
 };
 

@@ -3,7 +3,10 @@
  * (scatter-gather writes).
  *
  * Ownership: a Rope owns a C array of segments; each live segment owns one
- * reference to its NcHolder and reads the window [start, stop) of it.  The
+ * reference to its owner -- an NcHolder, or an exact bytes object taken as a
+ * part (bytes are immutable and keep their storage, so they need no export
+ * and no holder; one is made only when a View of the segment is asked for) --
+ * and reads the window [start, stop) of the owner's storage `base`.  The
  * Rope never writes through a segment.  Live segments are segs[head ..
  * head + n): consuming from the front advances head instead of moving the
  * array.  No live segment is empty. */
@@ -13,12 +16,14 @@
 #include "nocopy.h"
 
 typedef struct {
-    NcHolder *holder;     /* owned */
-    Py_ssize_t start;     /* window [start, stop) into holder->buf */
+    PyObject *owner;      /* owned: an NcHolder, or an exact bytes object */
+    char *base;           /* owner's storage: a holder's buf never moves */
+    Py_ssize_t start;     /* window [start, stop) of base */
     Py_ssize_t stop;
     Py_ssize_t end;       /* cumulative end offset, in the Rope's base frame */
     uint64_t epoch;       /* holder->epoch when the source View was made */
-    int frozen;           /* content can never change (bytes, or our own copy) */
+    int frozen;           /* content can never change (bytes, or our own copy);
+                             always set for a bytes owner */
 } nc_seg;
 
 typedef struct {
@@ -35,7 +40,28 @@ typedef struct {
 
 #define NC_SEG(r, i) (&(r)->segs[(r)->head + (i)])
 #define NC_SEG_LEN(s) ((s)->stop - (s)->start)
-#define NC_SEG_PTR(s) ((s)->holder->buf + (s)->start)
+#define NC_SEG_PTR(s) ((s)->base + (s)->start)
+
+/* Has the segment's ByteBuffer moved or overwritten its bytes?  A frozen
+ * segment's owner never changes its epoch (and may not be a holder). */
+static inline int
+nc_seg_stale(const nc_seg *s)
+{
+    return !s->frozen && s->epoch != ((NcHolder *)s->owner)->epoch;
+}
+
+/* The segment's holder (borrowed), made on first use for a bytes owner and
+ * then kept in the segment in its place.  NULL + MemoryError. */
+NcHolder *nc_seg_holder(nc_state *st, nc_seg *s);
+/* A new empty Rope of `type`. */
+NcRope *nc_rope_alloc(PyTypeObject *type, Py_ssize_t max_segments);
+/* Append the window [start, stop) of h (non-empty) as a new segment with
+ * its own new reference to h; -1 + MemoryError.  For C code building a Rope
+ * chunk by chunk; no segment cap is applied. */
+int nc_rope_push_window(NcRope *r, NcHolder *h, Py_ssize_t start, Py_ssize_t stop);
+/* Room for `extra` more segments (exactly, when that is more than doubling
+ * gives); -1 + MemoryError. */
+int nc_rope_reserve(NcRope *r, Py_ssize_t extra);
 
 /* Logical offset of segment s's first byte. */
 static inline Py_ssize_t
@@ -70,5 +96,8 @@ extern const char nc_rope_find_doc[], nc_rope_rfind_doc[], nc_rope_index_doc[],
 /* rope_io.c: write every byte to dst (fd, socket, file); pins the Rope. */
 PyObject *nc_rope_write_to(PyObject *self, PyObject *dst);
 extern const char nc_rope_write_to_doc[];
+/* rope_io.c: read_chunks' fast path for a file descriptor (a classmethod). */
+PyObject *nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs);
+extern const char nc_rope_read_fd_doc[];
 
 #endif /* NOCOPY_ROPE_H */

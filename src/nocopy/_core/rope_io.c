@@ -4,12 +4,36 @@
  * writev runs with the GIL released and sendmsg/write run Python code: no
  * thread or callback can drop a segment (and free its memory) under the
  * iovec array.  The iovec array and the per-batch lists are freed on every
- * path; the pin is dropped on every path. */
+ * path; the pin is dropped on every path.
+ *
+ * Rope._read_fd (read_chunks' direct path) builds a new Rope that nobody else
+ * has seen until it returns: its blocks are owned holders, each shared by the
+ * chunk segments cut from it, so it may still move a block's storage
+ * (realloc) and repoint those segments. */
 #include "rope.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+/* A non-negative Py_ssize_t argument (at least `min`) of _read_fd. */
+static int
+size_arg(PyObject *obj, const char *what, Py_ssize_t min, Py_ssize_t *out)
+{
+    if (!PyLong_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int, not '%.100s'", what, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    *out = PyLong_AsSsize_t(obj);
+    if (*out == -1 && PyErr_Occurred())
+        return -1;
+    if (*out < min) {
+        PyErr_Format(PyExc_ValueError, "%s must be at least %zd, not %zd", what, min, *out);
+        return -1;
+    }
+    return 0;
+}
 
 /* Position in the Rope: segment i, offset off inside it. */
 typedef struct {
@@ -149,7 +173,9 @@ write_method(NcRope *r, PyObject *meth, int gather)
         for (Py_ssize_t j = 0; j < k; j++) {
             nc_seg *s = NC_SEG(r, c.i + j);
             Py_ssize_t o = j == 0 ? c.off : 0;
-            PyObject *v = (PyObject *)nc_view_new(st->ViewType, s->holder, s->start + o, s->stop);
+            NcHolder *h = nc_seg_holder(st, s);
+            PyObject *v = h ? (PyObject *)nc_view_new(st->ViewType, h, s->start + o, s->stop)
+                            : NULL;
             if (v == NULL) {
                 Py_XDECREF(list);
                 goto fail;
@@ -347,5 +373,206 @@ nc_rope_write_to(PyObject *self, PyObject *dst)
         PyErr_Format(PyExc_TypeError,
                      "write_to() needs an int fd, a socket or a writable file object, not '%.100s'",
                      Py_TYPE(dst)->tp_name);
+    return NULL;
+}
+
+
+/* ---- read_chunks' fast path --------------------------------------------------------- */
+
+const char nc_rope_read_fd_doc[] =
+"_read_fd($type, fd, chunk_size, budget, /)\n--\n\n"
+"nocopy.io.read_chunks' path for a file descriptor it may read directly:\n"
+"read until EOF, or until `budget` bytes (-1: no budget), into fresh\n"
+"uninitialised storage with the GIL released during each read(2), as\n"
+"chunk_size-byte segments, and return (rope, blocked).  blocked is True when\n"
+"a non-blocking fd had no data; the Rope then holds everything read before.\n"
+"A regular file's rest (fstat) is read into one block of storage (at most\n"
+"1024 chunks; the segments share it, so it is freed when the last of them\n"
+"goes), costing the system calls and the allocation of one read(); other\n"
+"fds get one block per chunk.  The last block is shrunk to its data.  EINTR\n"
+"retries after running signal handlers; any other error raises OSError.\n"
+"Copies nothing: the kernel writes into the segments' storage.";
+
+/* Bytes of a regular file left after the current offset, or -1 when fd is
+ * not a regular file (or its offset is unknown): those are read a chunk at
+ * a time. */
+static Py_ssize_t
+file_remaining(int fd)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+        return -1;
+    off_t pos = lseek(fd, 0, SEEK_CUR);
+    if (pos < 0)
+        return -1;
+    return sb.st_size > pos ? (Py_ssize_t)(sb.st_size - pos) : 0;
+}
+
+/* read(2) into [p, p + n) until full, EOF, or a non-blocking fd has no data
+ * (*blocked).  Returns the bytes read, -1 with an exception. */
+static Py_ssize_t
+fill(int fd, char *p, Py_ssize_t n, int *blocked)
+{
+    Py_ssize_t filled = 0;
+    while (filled < n) {
+        ssize_t k;
+        int err;
+        Py_BEGIN_ALLOW_THREADS
+        k = read(fd, p + filled, (size_t)(n - filled));
+        err = errno;
+        Py_END_ALLOW_THREADS
+        if (k < 0) {
+            if (err == EINTR) {
+                if (PyErr_CheckSignals() < 0)
+                    return -1;
+                continue;
+            }
+            if (err == EAGAIN || err == EWOULDBLOCK) {
+                *blocked = 1;
+                break;
+            }
+            errno = err;
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        if (k == 0)
+            break;
+        filled += k;
+    }
+    return filled;
+}
+
+/* Move h's storage to `size` bytes (a fresh holder nobody but r's last
+ * segments, given `from` the index of its first, has seen): the segments'
+ * base pointers follow.  -1 + MemoryError, h unchanged. */
+static int
+move_block(NcRope *r, Py_ssize_t from, NcHolder *h, Py_ssize_t size)
+{
+    char *p = PyMem_Realloc(h->buf, (size_t)size);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    h->buf = p;
+    h->len = size;
+    for (Py_ssize_t i = from; i < r->n; i++)
+        NC_SEG(r, i)->base = p;
+    return 0;
+}
+
+PyObject *
+nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
+{
+    int fd;
+    Py_ssize_t chunk, budget, total = 0;
+    int blocked = 0, eof = 0;
+    NcHolder *h = NULL;
+    NcRope *r = NULL;
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "_read_fd() takes exactly 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (!PyLong_Check(args[0])) {
+        PyErr_Format(PyExc_TypeError, "fd must be an int, not '%.100s'", Py_TYPE(args[0])->tp_name);
+        return NULL;
+    }
+    if (fd_from_long(args[0], &fd) < 0 || size_arg(args[1], "chunk_size", 1, &chunk) < 0
+        || size_arg(args[2], "budget", -1, &budget) < 0)
+        return NULL;
+    nc_state *st = nc_state_of_type((PyTypeObject *)type);
+    Py_ssize_t left = file_remaining(fd);  /* -1: not a regular file */
+    Py_ssize_t maxblock = chunk > PY_SSIZE_T_MAX / 1024 ? chunk : chunk * 1024;
+    Py_ssize_t first = 0;  /* index of the first segment of the last block */
+    if ((r = nc_rope_alloc((PyTypeObject *)type, PY_SSIZE_T_MAX)) == NULL)
+        return NULL;
+    if (left > 0) {
+        /* The segment array sized once for the whole file (within the
+         * budget), unless its size is implausible (a special file). */
+        Py_ssize_t expect = budget >= 0 && budget < left ? budget : left;
+        Py_ssize_t nsegs = (expect - 1) / chunk + 1;
+        if (nsegs <= 65536 && nc_rope_reserve(r, nsegs) < 0)
+            goto fail;
+    }
+    while (!eof && !blocked && (budget < 0 || total < budget)) {
+        char probe;
+        Py_ssize_t pre = 0;
+        if (left == 0) {
+            /* A regular file read up to its size: see EOF with a one-byte
+             * read instead of a fresh chunk, whose allocation would cost
+             * more than the read. */
+            if ((pre = fill(fd, &probe, 1, &blocked)) < 0)
+                goto fail;
+            if (pre == 0)
+                break;
+            left = -1;  /* the file grew: its size is unknown, chunk by chunk */
+            nc_seg *s = r->n ? NC_SEG(r, r->n - 1) : NULL;
+            if (s != NULL && NC_SEG_LEN(s) < chunk) {
+                /* The short last chunk, sized to the file's old end, is not
+                 * the last any more: grow it to a full chunk (one realloc,
+                 * only in this race; no View of it exists yet) and fill it. */
+                NcHolder *bh = (NcHolder *)s->owner;
+                Py_ssize_t have = NC_SEG_LEN(s), w = chunk;
+                if (budget >= 0 && w - have > budget - total)
+                    w = have + (budget - total);
+                if (move_block(r, first, bh, s->stop + (w - have)) < 0)
+                    goto fail;
+                bh->buf[s->stop] = probe;
+                Py_ssize_t got = fill(fd, bh->buf + s->stop + 1, w - have - 1, &blocked);
+                if (got < 0)
+                    goto fail;
+                got += 1;
+                s->stop += got;
+                s->end += got;
+                r->len += got;
+                total += got;
+                eof = got < w - have && !blocked;
+                continue;
+            }
+            /* else the byte starts the next block */
+        }
+        /* The block: the file's known rest (up to 1024 chunks) or one chunk,
+         * within the budget.  Uninitialised: nothing reads past the data. */
+        Py_ssize_t ask = left > 0 ? (left < maxblock ? left : maxblock) : chunk;
+        if (budget >= 0 && ask > budget - total)
+            ask = budget - total;
+        if ((h = nc_holder_new_owned(st, ask)) == NULL)
+            goto fail;
+        /* Owned storage holds no references, so the holder is never in a
+         * cycle: untracked, a big read triggers no collections. */
+        PyObject_GC_UnTrack(h);
+        if (pre)
+            h->buf[0] = probe;
+        Py_ssize_t got = ask > pre ? fill(fd, h->buf + pre, ask - pre, &blocked) : 0;
+        if (got < 0)
+            goto fail;
+        got += pre;
+        eof = got < ask && !blocked;
+        if (got == 0) {
+            Py_CLEAR(h);
+            break;
+        }
+        if (got < ask) {
+            /* nobody has seen the block yet: its storage may move */
+            char *p = PyMem_Realloc(h->buf, (size_t)got);
+            if (p != NULL) {
+                h->buf = p;
+                h->len = got;
+            }
+        }
+        first = r->n;
+        if (nc_rope_reserve(r, (got - 1) / chunk + 1) < 0)
+            goto fail;
+        for (Py_ssize_t off = 0; off < got; off += chunk)
+            if (nc_rope_push_window(r, h, off, got - off < chunk ? got : off + chunk) < 0)
+                goto fail;
+        Py_CLEAR(h);
+        total += got;
+        if (left > 0)
+            left = got < left ? left - got : 0;
+    }
+    return Py_BuildValue("(NO)", (PyObject *)r, blocked ? Py_True : Py_False);
+fail:
+    Py_XDECREF(h);
+    Py_XDECREF(r);
     return NULL;
 }
