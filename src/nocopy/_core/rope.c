@@ -157,10 +157,7 @@ nc_seg_holder(nc_state *st, nc_seg *s)
     NcHolder *h = nc_holder_from_object(st, s->owner);
     if (h == NULL)
         return NULL;
-    /* A holder of bytes cannot be part of a reference cycle (bytes hold no
-     * references): keep it out of the collector. */
-    PyObject_GC_UnTrack(h);
-    /* Same storage (bytes export their own array): the window stays valid. */
+    /* (holder.c keeps holders of bytes out of the cyclic GC.)  Same storage (bytes export their own array): the window stays valid. */
     Py_SETREF(s->owner, (PyObject *)h);
     return h;
 }
@@ -361,7 +358,6 @@ coalesce_pass(NcRope *r, nc_state *st, Py_ssize_t limit)
             r->n = w + (n - i);
             return -1;
         }
-        PyObject_GC_UnTrack(h);  /* owned storage: no references, never in a cycle */
         h->readonly = 1;
         char *p = h->buf;
         for (Py_ssize_t k = i; k <= j; k++) {

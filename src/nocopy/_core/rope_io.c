@@ -537,9 +537,6 @@ nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
             ask = budget - total;
         if ((h = nc_holder_new_owned(st, ask)) == NULL)
             goto fail;
-        /* Owned storage holds no references, so the holder is never in a
-         * cycle: untracked, a big read triggers no collections. */
-        PyObject_GC_UnTrack(h);
         if (pre)
             h->buf[0] = probe;
         Py_ssize_t got = ask > pre ? fill(fd, h->buf + pre, ask - pre, &blocked) : 0;
