@@ -452,6 +452,43 @@ done:
     return copy_out(out, t, (int)(p - t));
 }
 
+#if NC_SWAR_DIGITS
+/* Store the low n (1..8) bytes of w at p, exactly n bytes. */
+static inline void
+store_low(char *p, uint64_t w, int n)
+{
+    if (n >= 4) {
+        uint32_t a = (uint32_t)w, b = (uint32_t)(w >> (8 * (n - 4)));
+        memcpy(p, &a, 4);
+        memcpy(p + n - 4, &b, 4);
+    }
+    else {
+        p[0] = (char)w;
+        if (n > 1) {
+            p[1] = (char)(w >> 8);
+            if (n > 2)
+                p[2] = (char)(w >> 16);
+        }
+    }
+}
+
+/* The n = ndigits(u) digits of u < 10^8 at p (exactly n bytes). */
+static inline char *
+put_upto8(char *p, uint32_t u, int n)
+{
+    store_low(p, (swar8(u) + ZEROS8) >> (8 * (8 - n)), n);
+    return p + n;
+}
+
+static inline char *
+put8(char *p, uint32_t u)
+{
+    uint64_t w = swar8(u) + ZEROS8;
+    memcpy(p, &w, 8);
+    return p + 8;
+}
+#endif
+
 int
 nc_format_int64(int64_t v, char *out)
 {
@@ -461,7 +498,46 @@ nc_format_int64(int64_t v, char *out)
         *p++ = '-';
         u = 0 - u;                 /* well defined for INT64_MIN too */
     }
+#if NC_SWAR_DIGITS
+    /* Eight digits per SWAR word; the leading group gets only its own
+     * digits, so exactly the text's bytes are written. */
+    if (u < 10000) {
+        /* short ints: one or two table pairs beat the SWAR word */
+        if (u < 100) {
+            if (u < 10) {
+                *p = (char)('0' + u);
+                return (int)(p - out) + 1;
+            }
+            memcpy(p, digits2 + 2 * u, 2);
+            return (int)(p - out) + 2;
+        }
+        uint32_t h = (uint32_t)u / 100, l = (uint32_t)u - h * 100;
+        if (h < 10) {
+            *p++ = (char)('0' + h);
+        }
+        else {
+            memcpy(p, digits2 + 2 * h, 2);
+            p += 2;
+        }
+        memcpy(p, digits2 + 2 * l, 2);
+        return (int)(p - out) + 2;
+    }
+    if (u < 100000000)
+        return (int)(put_upto8(p, (uint32_t)u, ndigits(u)) - out);
+    uint64_t hi = u / 100000000;
+    uint32_t lo = (uint32_t)(u - hi * 100000000);
+    if (hi < 100000000) {
+        p = put_upto8(p, (uint32_t)hi, ndigits(hi));
+    }
+    else {
+        uint64_t top = hi / 100000000;   /* < 10^4: u < 2^64 */
+        p = put_upto8(p, (uint32_t)top, ndigits(top));
+        p = put8(p, (uint32_t)(hi - top * 100000000));
+    }
+    return (int)(put8(p, lo) - out);
+#else
     int n = ndigits(u);
     write_digits(p + n, u);
     return (int)(p - out) + n;
+#endif
 }
