@@ -478,17 +478,32 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first)
     nc_jw *w = e->w;
     int kind;  /* 0 str, 1 float, 2 const, 3 int */
     if (PyUnicode_CheckExact(key) && !e->indented) {
-        /* Hot path: str key of a compact document. */
-        if (*first)
-            *first = 0;
-        else if (write_sep(w, e->item_sep, e->item_sep_len) < 0)
-            return -1;
-        if (!nc_json_try_ascii(w, key, e->ensure_ascii) &&
-            nc_json_write_str(w, key, e->ensure_ascii) < 0)
-            return -1;
-        if (write_sep(w, e->key_sep, e->key_sep_len) < 0)
-            return -1;
-        return PyLong_CheckExact(value) ? enc_int(e, value, 0) : enc_obj(e, value);
+        /* Hot path: str key of a compact document; with one-byte
+         * separators (the default) the separator, the quoted key and the
+         * colon go out under one room check. */
+        int done = 0;
+        if (e->item_sep_len == 1 && e->key_sep_len == 1)
+            done = nc_json_try_ascii_wrapped(w, key, e->ensure_ascii,
+                                             *first ? 0 : e->item_sep[0], e->key_sep[0]);
+        if (!done) {
+            if (!*first && write_sep(w, e->item_sep, e->item_sep_len) < 0)
+                return -1;
+            if (!nc_json_try_ascii(w, key, e->ensure_ascii) &&
+                nc_json_write_str(w, key, e->ensure_ascii) < 0)
+                return -1;
+            if (write_sep(w, e->key_sep, e->key_sep_len) < 0)
+                return -1;
+        }
+        *first = 0;
+        /* the common value types without enc_obj's dispatch */
+        if (PyLong_CheckExact(value))
+            return enc_int(e, value, 0);
+        if (PyUnicode_CheckExact(value))
+            return nc_json_try_ascii(w, value, e->ensure_ascii)
+                       ? 0 : nc_json_write_str(w, value, e->ensure_ascii);
+        if (PyFloat_CheckExact(value))
+            return enc_float(e, value, 0);
+        return enc_obj(e, value);
     }
     if (PyUnicode_Check(key))
         kind = 0;
