@@ -316,9 +316,10 @@ write_item_sep(nc_jenc *e)
     return e->indented ? write_newline_indent(e) : 0;
 }
 
-/* Integer text, optionally in quotes (dict keys). */
-static int
-enc_int(nc_jenc *e, PyObject *o, int quoted)
+/* Integer text, optionally in quotes (dict keys).  The general case; the
+ * inline enc_int below takes the common small ints. */
+static int __attribute__((noinline))
+enc_int_slow(nc_jenc *e, PyObject *o, int quoted)
 {
     nc_jw *w = e->w;
     char tmp[24], *out, *end;
@@ -380,6 +381,36 @@ enc_int(nc_jenc *e, PyObject *o, int quoted)
     return nc_jw_write(w, tmp, end - tmp);
 }
 
+/* Fast path: an int that fits one machine word (compact: at most two
+ * 30-bit digits on 3.11) written straight into a room that holds any
+ * int64 text. */
+static inline int
+enc_int(nc_jenc *e, PyObject *o, int quoted)
+{
+    nc_jw *w = e->w;
+    long long v;
+    if (nc_jw_room(w) < 24)
+        return enc_int_slow(e, o, quoted);
+#if PY_VERSION_HEX >= 0x030C0000
+    if (!PyUnstable_Long_IsCompact((PyLongObject *)o))
+        return enc_int_slow(e, o, quoted);
+    v = (long long)PyUnstable_Long_CompactValue((PyLongObject *)o);
+#else
+    Py_ssize_t size = Py_SIZE(o);
+    if ((size_t)(size + 1) > 2)
+        return enc_int_slow(e, o, quoted);
+    v = size * (long long)((PyLongObject *)o)->ob_digit[0];
+#endif
+    char *p = w->p;
+    if (quoted)
+        *p++ = '"';
+    p += nc_format_int64((int64_t)v, p);
+    if (quoted)
+        *p++ = '"';
+    w->p = p;
+    return 0;
+}
+
 static void
 raise_out_of_range(PyObject *o)
 {
@@ -393,8 +424,8 @@ raise_out_of_range(PyObject *o)
 
 /* float.__repr__ text of o's value (subclasses' own __repr__ is ignored, as
  * in the stdlib), or NaN/Infinity/-Infinity per allow_nan. */
-static int
-enc_float(nc_jenc *e, PyObject *o, int quoted)
+static int __attribute__((noinline))
+enc_float_slow(nc_jenc *e, PyObject *o, int quoted)
 {
     nc_jw *w = e->w;
     double x = PyFloat_AS_DOUBLE(o);
@@ -425,6 +456,25 @@ enc_float(nc_jenc *e, PyObject *o, int quoted)
         return 0;
     }
     return nc_jw_write(w, tmp, end - tmp);
+}
+
+/* Fast path: a finite double formatted straight into a room that holds
+ * any double's text. */
+static inline int
+enc_float(nc_jenc *e, PyObject *o, int quoted)
+{
+    nc_jw *w = e->w;
+    double x = PyFloat_AS_DOUBLE(o);
+    if (!isfinite(x) || nc_jw_room(w) < NC_DOUBLE_MAX_CHARS + 2)
+        return enc_float_slow(e, o, quoted);
+    char *p = w->p;
+    if (quoted)
+        *p++ = '"';
+    p += nc_format_double(x, p);
+    if (quoted)
+        *p++ = '"';
+    w->p = p;
+    return 0;
 }
 
 static int
