@@ -246,6 +246,7 @@ typedef struct {
 } nc_jenc;
 
 static int enc_obj(nc_jenc *e, PyObject *o);
+static int enc_obj_rest(nc_jenc *e, PyObject *o);
 
 static int
 push_marker(nc_jenc *e, PyObject *o)
@@ -477,6 +478,21 @@ enc_float(nc_jenc *e, PyObject *o, int quoted)
     return 0;
 }
 
+/* The common scalar types without enc_obj's full dispatch (dict values and
+ * list items). */
+static inline int
+enc_value(nc_jenc *e, PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (t == &PyLong_Type)
+        return enc_int(e, o, 0);
+    if (t == &PyUnicode_Type)
+        return nc_json_try_ascii(e->w, o, e->ensure_ascii) ? 0 : nc_json_write_str(e->w, o, e->ensure_ascii);
+    if (t == &PyFloat_Type)
+        return enc_float(e, o, 0);
+    return enc_obj_rest(e, o);
+}
+
 static int
 enc_seq(nc_jenc *e, PyObject *seq)
 {
@@ -502,7 +518,7 @@ enc_seq(nc_jenc *e, PyObject *seq)
             goto done;
         PyObject *item = is_list ? PyList_GET_ITEM(seq, i) : PyTuple_GET_ITEM(seq, i);
         Py_INCREF(item);
-        int r = enc_obj(e, item);
+        int r = enc_value(e, item);
         Py_DECREF(item);
         if (r < 0)
             goto done;
@@ -545,15 +561,7 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first)
                 return -1;
         }
         *first = 0;
-        /* the common value types without enc_obj's dispatch */
-        if (PyLong_CheckExact(value))
-            return enc_int(e, value, 0);
-        if (PyUnicode_CheckExact(value))
-            return nc_json_try_ascii(w, value, e->ensure_ascii)
-                       ? 0 : nc_json_write_str(w, value, e->ensure_ascii);
-        if (PyFloat_CheckExact(value))
-            return enc_float(e, value, 0);
-        return enc_obj(e, value);
+        return enc_value(e, value);
     }
     if (PyUnicode_Check(key))
         kind = 0;
@@ -705,22 +713,17 @@ enc_container(nc_jenc *e, PyObject *o, int is_dict)
     return rc;
 }
 
+/* Everything but the exact str, int and float that enc_value takes: exact
+ * containers and singletons (one compare each), then the stdlib's order for
+ * subclasses. */
 static int
-enc_obj(nc_jenc *e, PyObject *o)
+enc_obj_rest(nc_jenc *e, PyObject *o)
 {
     PyTypeObject *t = Py_TYPE(o);
-    /* Exact types first (the common case, one compare each), then the
-     * stdlib's order for singletons and subclasses. */
-    if (t == &PyUnicode_Type)
-        return nc_json_write_str(e->w, o, e->ensure_ascii);
-    if (t == &PyLong_Type)
-        return enc_int(e, o, 0);
     if (t == &PyDict_Type)
         return enc_container(e, o, 1);
     if (t == &PyList_Type || t == &PyTuple_Type)
         return enc_container(e, o, 0);
-    if (t == &PyFloat_Type)
-        return enc_float(e, o, 0);
     if (o == Py_None)
         return nc_jw_write(e->w, "null", 4);
     if (o == Py_True)
@@ -738,6 +741,12 @@ enc_obj(nc_jenc *e, PyObject *o)
     if (PyDict_Check(o))
         return enc_container(e, o, 1);
     return enc_default(e, o);
+}
+
+static int
+enc_obj(nc_jenc *e, PyObject *o)
+{
+    return enc_value(e, o);
 }
 
 /* ---- options ---------------------------------------------------------------- */
