@@ -398,9 +398,18 @@ enc_int(nc_jenc *e, PyObject *o, int quoted)
     v = (long long)PyUnstable_Long_CompactValue((PyLongObject *)o);
 #else
     Py_ssize_t size = Py_SIZE(o);
-    if ((size_t)(size + 1) > 2)
+    if ((size_t)(size + 1) <= 2) {
+        v = size * (long long)((PyLongObject *)o)->ob_digit[0];
+    }
+    else if ((size_t)(size + 2) <= 4) {
+        const digit *dg = ((PyLongObject *)o)->ob_digit;
+        v = (long long)(((uint64_t)dg[1] << PyLong_SHIFT) | dg[0]);
+        if (size < 0)
+            v = -v;
+    }
+    else {
         return enc_int_slow(e, o, quoted);
-    v = size * (long long)((PyLongObject *)o)->ob_digit[0];
+    }
 #endif
     char *p = w->p;
     if (quoted)
@@ -1069,7 +1078,8 @@ json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyOb
     PyObject *buf = args[1];
     /* A ByteBuffer exports its *readable* bytes through the buffer protocol;
      * what dumps_into fills is its free space: check for it first. */
-    if (st->ByteBufferType != NULL && PyObject_TypeCheck(buf, st->ByteBufferType)) {
+    if (!PyByteArray_CheckExact(buf) && st->ByteBufferType != NULL &&
+        PyObject_TypeCheck(buf, st->ByteBufferType)) {
         result = dumps_into_committing(st, &e, &w, args[0], buf, offset);
         goto done;
     }

@@ -480,6 +480,30 @@ put_upto8(char *p, uint32_t u, int n)
     return p + n;
 }
 
+/* The digits of u < 10^4: one or two table pairs beat the SWAR word. */
+static inline char *
+put_upto4(char *p, uint32_t u)
+{
+    if (u < 100) {
+        if (u < 10) {
+            *p = (char)('0' + u);
+            return p + 1;
+        }
+        memcpy(p, digits2 + 2 * u, 2);
+        return p + 2;
+    }
+    uint32_t h = u / 100, l = u - h * 100;
+    if (h < 10) {
+        *p++ = (char)('0' + h);
+    }
+    else {
+        memcpy(p, digits2 + 2 * h, 2);
+        p += 2;
+    }
+    memcpy(p, digits2 + 2 * l, 2);
+    return p + 2;
+}
+
 static inline char *
 put8(char *p, uint32_t u)
 {
@@ -501,37 +525,21 @@ nc_format_int64(int64_t v, char *out)
 #if NC_SWAR_DIGITS
     /* Eight digits per SWAR word; the leading group gets only its own
      * digits, so exactly the text's bytes are written. */
-    if (u < 10000) {
-        /* short ints: one or two table pairs beat the SWAR word */
-        if (u < 100) {
-            if (u < 10) {
-                *p = (char)('0' + u);
-                return (int)(p - out) + 1;
-            }
-            memcpy(p, digits2 + 2 * u, 2);
-            return (int)(p - out) + 2;
-        }
-        uint32_t h = (uint32_t)u / 100, l = (uint32_t)u - h * 100;
-        if (h < 10) {
-            *p++ = (char)('0' + h);
-        }
-        else {
-            memcpy(p, digits2 + 2 * h, 2);
-            p += 2;
-        }
-        memcpy(p, digits2 + 2 * l, 2);
-        return (int)(p - out) + 2;
-    }
+    if (u < 10000)
+        return (int)(put_upto4(p, (uint32_t)u) - out);
     if (u < 100000000)
         return (int)(put_upto8(p, (uint32_t)u, ndigits(u)) - out);
     uint64_t hi = u / 100000000;
     uint32_t lo = (uint32_t)(u - hi * 100000000);
-    if (hi < 100000000) {
+    if (hi < 10000) {
+        p = put_upto4(p, (uint32_t)hi);
+    }
+    else if (hi < 100000000) {
         p = put_upto8(p, (uint32_t)hi, ndigits(hi));
     }
     else {
         uint64_t top = hi / 100000000;   /* < 10^4: u < 2^64 */
-        p = put_upto8(p, (uint32_t)top, ndigits(top));
+        p = put_upto4(p, (uint32_t)top);
         p = put8(p, (uint32_t)(hi - top * 100000000));
     }
     return (int)(put8(p, lo) - out);
