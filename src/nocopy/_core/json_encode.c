@@ -546,9 +546,10 @@ done:
 
 /* One "key": value pair; *first tracks the item separator.  Keys are
  * converted as the stdlib converts them; unsupported keys are skipped with
- * skipkeys, else TypeError. */
-static int
-enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first)
+ * skipkeys, else TypeError.  The general case: enc_item below takes exact
+ * str keys of compact documents inline. */
+static int __attribute__((noinline))
+enc_item_general(nc_jenc *e, PyObject *key, PyObject *value, int *first)
 {
     nc_jw *w = e->w;
     int kind;  /* 0 str, 1 float, 2 const, 3 int */
@@ -610,6 +611,21 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first)
     if (rc < 0 || write_sep(w, e->key_sep, e->key_sep_len) < 0)
         return -1;
     return enc_obj(e, value);
+}
+
+static inline int
+enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first)
+{
+    /* Hot path: exact str key, compact document, one-byte separators (the
+     * default): separator, quoted key and colon under one room check. */
+    if (PyUnicode_CheckExact(key) && !e->indented && e->item_sep_len == 1 &&
+        e->key_sep_len == 1 &&
+        nc_json_try_ascii_wrapped(e->w, key, e->ensure_ascii, *first ? 0 : e->item_sep[0],
+                                  e->key_sep[0])) {
+        *first = 0;
+        return enc_value(e, value);
+    }
+    return enc_item_general(e, key, value, first);
 }
 
 static int
