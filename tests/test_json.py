@@ -696,6 +696,20 @@ def test_strings_with_cached_utf8(s, ensure_ascii):
     check_all_forms({s: [s, s + "\n\"\\\x01"]}, ensure_ascii=ensure_ascii)
 
 
+def test_escape_at_every_offset_of_the_block_scans():
+    # the escape scans go sixteen (SSE2) and eight bytes at a time: put each
+    # kind of escapable char at every offset across two blocks, in cached
+    # UTF-8, plain ASCII and 1/2/4-byte strs, with and without ensure_ascii
+    for fill in ("a", "é", "ж", "日", "\U0001f600"):
+        for bad in ('"', "\\", "\n", "\x01", "\x1f", "\x7f"):
+            for i in range(0, 40):
+                s = "".join([fill * i, bad, "b" * (40 - i)])
+                if fill != "a":
+                    _cache_utf8(s)
+                for ea in (False, True):
+                    assert nj.dumps(s, ensure_ascii=ea) == oracle(s, ensure_ascii=ea), (fill, bad, i)
+
+
 def test_c_lint_recursion_guards_are_balanced():
     # msgspec's trick: no `return`/`goto` may sit between a successful
     # Py_EnterRecursiveCall and its Py_LeaveRecursiveCall, or the recursion

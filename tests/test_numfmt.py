@@ -303,3 +303,28 @@ def test_table_header_is_generated_and_constants_exact():
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
     assert gen.main(["--check"]) == 0
+
+
+def test_int64_dense_digit_groups():
+    # every value around the 10^4 / 10^8 / 10^16 group boundaries the
+    # formatter switches at, so each lane of the eight-digit words and each
+    # leading-group length is hit with every digit
+    ranges = [range(0, 20_000), range(10 ** 8 - 10_000, 10 ** 8 + 10_000),
+              range(10 ** 16 - 10_000, 10 ** 16 + 10_000),
+              range(12_345_678_000_000_000, 12_345_678_000_010_000)]
+    for r in ranges:
+        for v in r:
+            assert fmt_int(v) == str(v).encode(), v
+            assert fmt_int(-v) == str(-v).encode(), -v
+
+
+def test_double_trailing_zero_digits():
+    # shortest digits with 0..16 trailing zeros removed, in every layout
+    # (integral, fixed with fraction, 0.000ddd, scientific)
+    mantissas = [1, 12, 120, 1200, 10203, 1020300, 12345678, 123456780, 1234567800,
+                 10 ** 8, 10 ** 15, 12 * 10 ** 15, 99999999999999999, 10000000000000001]
+    for m in mantissas:
+        for k in range(-40, 40):
+            x = float(f"{m}e{k}")
+            assert fmt(x) == repr(x).encode(), (m, k)
+            assert fmt(-x) == repr(-x).encode(), (m, k)

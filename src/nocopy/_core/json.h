@@ -111,17 +111,20 @@ nc_json_ascii_word_dirty(uint64_t x, int ensure_ascii)
 /* Fast path for a clean ASCII str (nothing to escape) that fits the room:
  * written with its quotes, scanned and copied eight bytes at a time (short
  * strings and tails as overlapping words, never reading outside the str).
- * Returns 1 when written, 0 when the caller must use nc_json_write_str. */
+ * `pre` and `post` (0: none) are single bytes written before and after in
+ * the same room check: a dict key goes out as ,"key": in one piece.
+ * Returns 1 when written, 0 when nothing was written and the caller must
+ * take the general path. */
 static inline int
-nc_json_try_ascii(nc_jw *w, PyObject *s, int ensure_ascii)
+nc_json_try_ascii_wrapped(nc_jw *w, PyObject *s, int ensure_ascii, char pre, char post)
 {
     if (!PyUnicode_IS_ASCII(s))
         return 0;
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
-    if (nc_jw_room(w) < n + 2)
+    if (nc_jw_room(w) < n + 4)
         return 0;
     const unsigned char *src = PyUnicode_DATA(s);
-    char *out = w->p + 1;
+    char *out = w->p + 1 + (pre != 0);
     if (n >= 8) {
         Py_ssize_t i = 0;
         uint64_t x;
@@ -155,10 +158,20 @@ nc_json_try_ascii(nc_jw *w, PyObject *s, int ensure_ascii)
             out[i] = (char)c;
         }
     }
-    w->p[0] = '"';
+    out[-1] = '"';
+    if (pre != 0)
+        out[-2] = pre;
     out[n] = '"';
     w->p = out + n + 1;
+    if (post != 0)
+        *w->p++ = post;
     return 1;
+}
+
+static inline int
+nc_json_try_ascii(nc_jw *w, PyObject *s, int ensure_ascii)
+{
+    return nc_json_try_ascii_wrapped(w, s, ensure_ascii, 0, 0);
 }
 
 /* json_escape.c: write the str `s` as a JSON string literal (quotes included)

@@ -246,6 +246,7 @@ typedef struct {
 } nc_jenc;
 
 static int enc_obj(nc_jenc *e, PyObject *o);
+static int enc_obj_rest(nc_jenc *e, PyObject *o);
 
 static int
 push_marker(nc_jenc *e, PyObject *o)
@@ -316,9 +317,10 @@ write_item_sep(nc_jenc *e)
     return e->indented ? write_newline_indent(e) : 0;
 }
 
-/* Integer text, optionally in quotes (dict keys). */
-static int
-enc_int(nc_jenc *e, PyObject *o, int quoted)
+/* Integer text, optionally in quotes (dict keys).  The general case; the
+ * inline enc_int below takes the common small ints. */
+static int __attribute__((noinline))
+enc_int_slow(nc_jenc *e, PyObject *o, int quoted)
 {
     nc_jw *w = e->w;
     char tmp[24], *out, *end;
@@ -380,6 +382,45 @@ enc_int(nc_jenc *e, PyObject *o, int quoted)
     return nc_jw_write(w, tmp, end - tmp);
 }
 
+/* Fast path: an int that fits one machine word (compact: at most two
+ * 30-bit digits on 3.11) written straight into a room that holds any
+ * int64 text. */
+static inline int
+enc_int(nc_jenc *e, PyObject *o, int quoted)
+{
+    nc_jw *w = e->w;
+    long long v;
+    if (nc_jw_room(w) < 24)
+        return enc_int_slow(e, o, quoted);
+#if PY_VERSION_HEX >= 0x030C0000
+    if (!PyUnstable_Long_IsCompact((PyLongObject *)o))
+        return enc_int_slow(e, o, quoted);
+    v = (long long)PyUnstable_Long_CompactValue((PyLongObject *)o);
+#else
+    Py_ssize_t size = Py_SIZE(o);
+    if ((size_t)(size + 1) <= 2) {
+        v = size * (long long)((PyLongObject *)o)->ob_digit[0];
+    }
+    else if ((size_t)(size + 2) <= 4) {
+        const digit *dg = ((PyLongObject *)o)->ob_digit;
+        v = (long long)(((uint64_t)dg[1] << PyLong_SHIFT) | dg[0]);
+        if (size < 0)
+            v = -v;
+    }
+    else {
+        return enc_int_slow(e, o, quoted);
+    }
+#endif
+    char *p = w->p;
+    if (quoted)
+        *p++ = '"';
+    p += nc_format_int64((int64_t)v, p);
+    if (quoted)
+        *p++ = '"';
+    w->p = p;
+    return 0;
+}
+
 static void
 raise_out_of_range(PyObject *o)
 {
@@ -393,8 +434,8 @@ raise_out_of_range(PyObject *o)
 
 /* float.__repr__ text of o's value (subclasses' own __repr__ is ignored, as
  * in the stdlib), or NaN/Infinity/-Infinity per allow_nan. */
-static int
-enc_float(nc_jenc *e, PyObject *o, int quoted)
+static int __attribute__((noinline))
+enc_float_slow(nc_jenc *e, PyObject *o, int quoted)
 {
     nc_jw *w = e->w;
     double x = PyFloat_AS_DOUBLE(o);
@@ -427,6 +468,40 @@ enc_float(nc_jenc *e, PyObject *o, int quoted)
     return nc_jw_write(w, tmp, end - tmp);
 }
 
+/* Fast path: a finite double formatted straight into a room that holds
+ * any double's text. */
+static inline int
+enc_float(nc_jenc *e, PyObject *o, int quoted)
+{
+    nc_jw *w = e->w;
+    double x = PyFloat_AS_DOUBLE(o);
+    if (!isfinite(x) || nc_jw_room(w) < NC_DOUBLE_MAX_CHARS + 2)
+        return enc_float_slow(e, o, quoted);
+    char *p = w->p;
+    if (quoted)
+        *p++ = '"';
+    p += nc_format_double(x, p);
+    if (quoted)
+        *p++ = '"';
+    w->p = p;
+    return 0;
+}
+
+/* The common scalar types without enc_obj's full dispatch (dict values and
+ * list items). */
+static inline int
+enc_value(nc_jenc *e, PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (t == &PyLong_Type)
+        return enc_int(e, o, 0);
+    if (t == &PyUnicode_Type)
+        return nc_json_try_ascii(e->w, o, e->ensure_ascii) ? 0 : nc_json_write_str(e->w, o, e->ensure_ascii);
+    if (t == &PyFloat_Type)
+        return enc_float(e, o, 0);
+    return enc_obj_rest(e, o);
+}
+
 static int
 enc_seq(nc_jenc *e, PyObject *seq)
 {
@@ -452,7 +527,7 @@ enc_seq(nc_jenc *e, PyObject *seq)
             goto done;
         PyObject *item = is_list ? PyList_GET_ITEM(seq, i) : PyTuple_GET_ITEM(seq, i);
         Py_INCREF(item);
-        int r = enc_obj(e, item);
+        int r = enc_value(e, item);
         Py_DECREF(item);
         if (r < 0)
             goto done;
@@ -471,24 +546,32 @@ done:
 
 /* One "key": value pair; *first tracks the item separator.  Keys are
  * converted as the stdlib converts them; unsupported keys are skipped with
- * skipkeys, else TypeError. */
-static int
-enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first)
+ * skipkeys, else TypeError.  The general case: enc_item below takes exact
+ * str keys of compact documents inline. */
+static int __attribute__((noinline))
+enc_item_general(nc_jenc *e, PyObject *key, PyObject *value, int *first)
 {
     nc_jw *w = e->w;
     int kind;  /* 0 str, 1 float, 2 const, 3 int */
     if (PyUnicode_CheckExact(key) && !e->indented) {
-        /* Hot path: str key of a compact document. */
-        if (*first)
-            *first = 0;
-        else if (write_sep(w, e->item_sep, e->item_sep_len) < 0)
-            return -1;
-        if (!nc_json_try_ascii(w, key, e->ensure_ascii) &&
-            nc_json_write_str(w, key, e->ensure_ascii) < 0)
-            return -1;
-        if (write_sep(w, e->key_sep, e->key_sep_len) < 0)
-            return -1;
-        return PyLong_CheckExact(value) ? enc_int(e, value, 0) : enc_obj(e, value);
+        /* Hot path: str key of a compact document; with one-byte
+         * separators (the default) the separator, the quoted key and the
+         * colon go out under one room check. */
+        int done = 0;
+        if (e->item_sep_len == 1 && e->key_sep_len == 1)
+            done = nc_json_try_ascii_wrapped(w, key, e->ensure_ascii,
+                                             *first ? 0 : e->item_sep[0], e->key_sep[0]);
+        if (!done) {
+            if (!*first && write_sep(w, e->item_sep, e->item_sep_len) < 0)
+                return -1;
+            if (!nc_json_try_ascii(w, key, e->ensure_ascii) &&
+                nc_json_write_str(w, key, e->ensure_ascii) < 0)
+                return -1;
+            if (write_sep(w, e->key_sep, e->key_sep_len) < 0)
+                return -1;
+        }
+        *first = 0;
+        return enc_value(e, value);
     }
     if (PyUnicode_Check(key))
         kind = 0;
@@ -528,6 +611,21 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first)
     if (rc < 0 || write_sep(w, e->key_sep, e->key_sep_len) < 0)
         return -1;
     return enc_obj(e, value);
+}
+
+static inline int
+enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first)
+{
+    /* Hot path: exact str key, compact document, one-byte separators (the
+     * default): separator, quoted key and colon under one room check. */
+    if (PyUnicode_CheckExact(key) && !e->indented && e->item_sep_len == 1 &&
+        e->key_sep_len == 1 &&
+        nc_json_try_ascii_wrapped(e->w, key, e->ensure_ascii, *first ? 0 : e->item_sep[0],
+                                  e->key_sep[0])) {
+        *first = 0;
+        return enc_value(e, value);
+    }
+    return enc_item_general(e, key, value, first);
 }
 
 static int
@@ -640,22 +738,17 @@ enc_container(nc_jenc *e, PyObject *o, int is_dict)
     return rc;
 }
 
+/* Everything but the exact str, int and float that enc_value takes: exact
+ * containers and singletons (one compare each), then the stdlib's order for
+ * subclasses. */
 static int
-enc_obj(nc_jenc *e, PyObject *o)
+enc_obj_rest(nc_jenc *e, PyObject *o)
 {
     PyTypeObject *t = Py_TYPE(o);
-    /* Exact types first (the common case, one compare each), then the
-     * stdlib's order for singletons and subclasses. */
-    if (t == &PyUnicode_Type)
-        return nc_json_write_str(e->w, o, e->ensure_ascii);
-    if (t == &PyLong_Type)
-        return enc_int(e, o, 0);
     if (t == &PyDict_Type)
         return enc_container(e, o, 1);
     if (t == &PyList_Type || t == &PyTuple_Type)
         return enc_container(e, o, 0);
-    if (t == &PyFloat_Type)
-        return enc_float(e, o, 0);
     if (o == Py_None)
         return nc_jw_write(e->w, "null", 4);
     if (o == Py_True)
@@ -673,6 +766,12 @@ enc_obj(nc_jenc *e, PyObject *o)
     if (PyDict_Check(o))
         return enc_container(e, o, 1);
     return enc_default(e, o);
+}
+
+static int
+enc_obj(nc_jenc *e, PyObject *o)
+{
+    return enc_value(e, o);
 }
 
 /* ---- options ---------------------------------------------------------------- */
@@ -995,7 +1094,8 @@ json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyOb
     PyObject *buf = args[1];
     /* A ByteBuffer exports its *readable* bytes through the buffer protocol;
      * what dumps_into fills is its free space: check for it first. */
-    if (st->ByteBufferType != NULL && PyObject_TypeCheck(buf, st->ByteBufferType)) {
+    if (!PyByteArray_CheckExact(buf) && st->ByteBufferType != NULL &&
+        PyObject_TypeCheck(buf, st->ByteBufferType)) {
         result = dumps_into_committing(st, &e, &w, args[0], buf, offset);
         goto done;
     }

@@ -76,10 +76,45 @@ word_dirty(uint64_t x, int ensure_ascii)
     return (bad & highs) != 0;
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* Sixteen bytes at a time (SSE2 is part of x86-64): the index of the first
+ * byte below 0x20, '"', '\\' or (ensure_ascii) DEL in s[0:n], or the length
+ * of the whole 16-byte blocks scanned clean.  Bytes >= 0x80 pass (UTF-8). */
+static inline Py_ssize_t
+clean_blocks(const unsigned char *s, Py_ssize_t n, int ensure_ascii)
+{
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    const __m128i ctl = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
+    Py_ssize_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash));
+        /* unsigned x <= 0x1f  <=>  min(x, 0x1f) == x */
+        bad = _mm_or_si128(bad, _mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x));
+        if (ensure_ascii)
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, del));
+        int m = _mm_movemask_epi8(bad);
+        if (m != 0)
+            return i + __builtin_ctz((unsigned)m);
+    }
+    return i;
+}
+#else
+static inline Py_ssize_t
+clean_blocks(const unsigned char *s, Py_ssize_t n, int ensure_ascii)
+{
+    (void)s;
+    (void)n;
+    (void)ensure_ascii;
+    return 0;
+}
+#endif
+
 static Py_ssize_t
 ascii_clean_prefix(const unsigned char *s, Py_ssize_t n, int ensure_ascii)
 {
-    Py_ssize_t i = 0;
+    Py_ssize_t i = clean_blocks(s, n, ensure_ascii);
     for (; i + 8 <= n; i += 8) {
         uint64_t x;
         memcpy(&x, s + i, 8);
@@ -111,7 +146,7 @@ write_utf8(nc_jw *w, const unsigned char *s, Py_ssize_t n)
 {
     Py_ssize_t i = 0;
     while (i < n) {
-        Py_ssize_t j = i;
+        Py_ssize_t j = i + clean_blocks(s + i, n - i, 0);
         for (; j + 8 <= n; j += 8) {
             uint64_t x;
             memcpy(&x, s + j, 8);
@@ -244,8 +279,8 @@ lanes_dirty(uint64_t x, uint64_t ones, uint64_t highs, int ensure_ascii)
     return (bad & highs) != 0;
 }
 
-/* Clean ASCII words of each kind: when the next WORD_CHARS code points are
- * all ASCII and need no escape, store them as bytes at out and return 1. */
+/* A clean ASCII word of a 1-byte-kind string: when the next eight chars
+ * are all ASCII and need no escape, copy them to out and return 1. */
 static inline int
 ascii_word_1(const Py_UCS1 *s, char *out, int ensure_ascii)
 {
@@ -255,42 +290,6 @@ ascii_word_1(const Py_UCS1 *s, char *out, int ensure_ascii)
         lanes_dirty(x, 0x0101010101010101ULL, 0x8080808080808080ULL, ensure_ascii))
         return 0;
     memcpy(out, &x, 8);
-    return 1;
-}
-
-static inline int
-ascii_word_2(const Py_UCS2 *s, char *out, int ensure_ascii)
-{
-    uint64_t x;
-    memcpy(&x, s, 8);
-    if ((x & 0xFF80FF80FF80FF80ULL) ||
-        lanes_dirty(x, 0x0001000100010001ULL, 0x8000800080008000ULL, ensure_ascii))
-        return 0;
-    /* lanes c0 c1 c2 c3 (16 bits each, little or big endian alike in value
-     * order) -> bytes c0 c1 c2 c3 */
-    Py_UCS2 c[4];
-    memcpy(c, &x, 8);
-    out[0] = (char)c[0];
-    out[1] = (char)c[1];
-    out[2] = (char)c[2];
-    out[3] = (char)c[3];
-    return 1;
-}
-
-static inline int
-ascii_word_4(const Py_UCS4 *s, char *out, int ensure_ascii)
-{
-    uint64_t a, b;
-    memcpy(&a, s, 8);
-    memcpy(&b, s + 2, 8);
-    if (((a | b) & 0xFFFFFF80FFFFFF80ULL) ||
-        lanes_dirty(a, 0x0000000100000001ULL, 0x8000000080000000ULL, ensure_ascii) ||
-        lanes_dirty(b, 0x0000000100000001ULL, 0x8000000080000000ULL, ensure_ascii))
-        return 0;
-    out[0] = (char)s[0];
-    out[1] = (char)s[1];
-    out[2] = (char)s[2];
-    out[3] = (char)s[3];
     return 1;
 }
 
@@ -342,16 +341,19 @@ NAME(const T **pp, const T *stop, char *out)                                    
     return out;                                                                        \
 }
 
+/* plain_run1 only gives DEFINE_WRITE_KIND a function of the right type:
+ * 1-byte strings keep their eight-at-a-time ASCII words instead. */
 DEFINE_PLAIN_RUN(plain_run1, Py_UCS1)
 DEFINE_PLAIN_RUN(plain_run2, Py_UCS2)
 DEFINE_PLAIN_RUN(plain_run4, Py_UCS4)
 
 /* Encode [i, n) of a 1/2/4-byte-kind string.  Runs of chars that fit the
  * room at worst-case size go without bounds checks (the room is checked once
- * per run, not per char); clean ASCII goes a word at a time (8 chars of a
- * 1-byte, 4 of a 2- or 4-byte kind).  Near the end of the room one char at a
+ * per run, not per char); in a 1-byte string clean ASCII goes eight chars
+ * at a time, in 2- and 4-byte strings without ensure_ascii the plain run
+ * above takes everything but escapes and surrogates.  Near the end of the room one char at a
  * time goes through a local array so the room is filled exactly (json.h). */
-#define DEFINE_WRITE_KIND(NAME, T, WORD, ASCII_WORD, PLAIN, USE_PLAIN, ensure_ascii)   \
+#define DEFINE_WRITE_KIND(NAME, T, PLAIN, USE_PLAIN, ensure_ascii)                    \
 static int                                                                             \
 NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n)                                \
 {                                                                                      \
@@ -375,13 +377,13 @@ NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n)                         
                 if (c < 0x80) {                                                        \
                     /* after a word that was not clean, go char by char to \
                      * its end before trying again */                          \
-                    if (sizeof(T) == 1 && p >= next_word && stop - p >= WORD) {                          \
-                        if (ASCII_WORD(p, out, ensure_ascii)) {                        \
-                            p += WORD;                                                 \
-                            out += WORD;                                               \
+                    if (sizeof(T) == 1 && p >= next_word && stop - p >= 8) {           \
+                        if (ascii_word_1((const Py_UCS1 *)p, out, ensure_ascii)) {     \
+                            p += 8;                                                    \
+                            out += 8;                                                  \
                             continue;                                                  \
                         }                                                              \
-                        next_word = p + WORD;                                          \
+                        next_word = p + 8;                                             \
                     }                                                                  \
                     p++;                                                               \
                     if (ESC[c] == 0 && !(ensure_ascii && c == 0x7f))                   \
@@ -440,12 +442,12 @@ NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n)                         
 
 /* One instance per kind and ensure_ascii mode, so the mode is a constant in
  * the per-char loop. */
-DEFINE_WRITE_KIND(write_ucs1, Py_UCS1, 8, ascii_word_1, plain_run1, 0, 0)
-DEFINE_WRITE_KIND(write_ucs2, Py_UCS2, 4, ascii_word_2, plain_run2, 1, 0)
-DEFINE_WRITE_KIND(write_ucs4, Py_UCS4, 4, ascii_word_4, plain_run4, 1, 0)
-DEFINE_WRITE_KIND(write_ucs1_ea, Py_UCS1, 8, ascii_word_1, plain_run1, 0, 1)
-DEFINE_WRITE_KIND(write_ucs2_ea, Py_UCS2, 4, ascii_word_2, plain_run2, 0, 1)
-DEFINE_WRITE_KIND(write_ucs4_ea, Py_UCS4, 4, ascii_word_4, plain_run4, 0, 1)
+DEFINE_WRITE_KIND(write_ucs1, Py_UCS1, plain_run1, 0, 0)
+DEFINE_WRITE_KIND(write_ucs2, Py_UCS2, plain_run2, 1, 0)
+DEFINE_WRITE_KIND(write_ucs4, Py_UCS4, plain_run4, 1, 0)
+DEFINE_WRITE_KIND(write_ucs1_ea, Py_UCS1, plain_run1, 0, 1)
+DEFINE_WRITE_KIND(write_ucs2_ea, Py_UCS2, plain_run2, 0, 1)
+DEFINE_WRITE_KIND(write_ucs4_ea, Py_UCS4, plain_run4, 0, 1)
 
 int
 nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii)
