@@ -448,8 +448,8 @@ enc_float_slow(nc_jenc *e, PyObject *o, int quoted)
         size_t n = strlen(t);
         return quoted ? nc_jw_write(w, t, (Py_ssize_t)n) : nc_jw_write(w, t + 1, (Py_ssize_t)n - 2);
     }
-    char tmp[NC_DOUBLE_MAX_CHARS + 2];
-    char *out = nc_jw_room(w) >= (Py_ssize_t)sizeof tmp ? w->p : tmp;
+    char tmp[NC_DOUBLE_ROOM + 2];
+    char *out = w->mode == NC_JW_GROW && nc_jw_room(w) >= (Py_ssize_t)sizeof tmp ? w->p : tmp;
     char *end = out;
     if (quoted)
         *end++ = '"';
@@ -468,6 +468,17 @@ enc_float_slow(nc_jenc *e, PyObject *o, int quoted)
     return nc_jw_write(w, tmp, end - tmp);
 }
 
+/* The caller's buffer (dumps_into) or chunk: bytes past the document stay
+ * untouched, so the text is composed aside and copied. */
+static char * __attribute__((noinline))
+format_double_exact(double x, char *p)
+{
+    char tmp[NC_DOUBLE_ROOM];
+    int n = nc_format_double(x, tmp);
+    memcpy(p, tmp, (size_t)n);
+    return p + n;
+}
+
 /* Fast path: a finite double formatted straight into a room that holds
  * any double's text. */
 static inline int
@@ -475,12 +486,19 @@ enc_float(nc_jenc *e, PyObject *o, int quoted)
 {
     nc_jw *w = e->w;
     double x = PyFloat_AS_DOUBLE(o);
-    if (!isfinite(x) || nc_jw_room(w) < NC_DOUBLE_MAX_CHARS + 2)
+    if (!isfinite(x) || nc_jw_room(w) < NC_DOUBLE_ROOM + 2)
         return enc_float_slow(e, o, quoted);
     char *p = w->p;
     if (quoted)
         *p++ = '"';
-    p += nc_format_double(x, p);
+    if (w->mode == NC_JW_GROW) {
+        /* our own bytes object: nc_format_double may use the room past
+         * the text as scratch */
+        p += nc_format_double(x, p);
+    }
+    else {
+        p = format_double_exact(x, p);
+    }
     if (quoted)
         *p++ = '"';
     w->p = p;
