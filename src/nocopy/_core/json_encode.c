@@ -932,6 +932,17 @@ finish_options(nc_jenc *e, nc_jopt_raw *raw)
     return 0;
 }
 
+/* The options of a call without keywords (what finish_options resolves to
+ * then), without its generic work: dumps(obj) is the hot call. */
+static inline void
+default_options(nc_jenc *e)
+{
+    e->item_sep = ",";
+    e->item_sep_len = 1;
+    e->key_sep = ":";
+    e->key_sep_len = 1;
+}
+
 /* Keywords of a FASTCALL call: options, plus `offset` when offset_out is
  * given.  Raises TypeError for unknown or repeated names. */
 static int
@@ -1196,7 +1207,9 @@ json_dumps(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyObject 
     w.base = w.p = w.scratch;
     w.end = w.scratch + NC_JW_SCRATCH;
     enc_init(&e, &w);
-    if (parse_keywords("dumps", &e, args + nargs, kwnames, NULL) < 0)
+    if (kwnames == NULL)
+        default_options(&e);
+    else if (parse_keywords("dumps", &e, args + nargs, kwnames, NULL) < 0)
         goto done;
     if (enc_obj(&e, args[0]) < 0 || nc_jw_check_surrogate(&w) < 0)
         goto done;
