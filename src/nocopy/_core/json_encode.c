@@ -475,7 +475,22 @@ format_double_exact(double x, char *p)
 {
     char tmp[NC_DOUBLE_ROOM];
     int n = nc_format_double(x, tmp);
-    memcpy(p, tmp, (size_t)n);
+    /* n is 3..24: two overlapping fixed-size copies, not a memcpy call */
+    if (n >= 16) {
+        memcpy(p, tmp, 16);
+        memcpy(p + n - 16, tmp + n - 16, 16);
+    }
+    else if (n >= 8) {
+        memcpy(p, tmp, 8);
+        memcpy(p + n - 8, tmp + n - 8, 8);
+    }
+    else if (n >= 4) {
+        memcpy(p, tmp, 4);
+        memcpy(p + n - 4, tmp + n - 4, 4);
+    }
+    else {
+        memcpy(p, tmp, 3);  /* "nan", "inf", "0.0", "1.0": exactly 3 */
+    }
     return p + n;
 }
 
