@@ -325,13 +325,15 @@ static inline int
 digits18(uint64_t d, char *dg, int *n0)
 {
     int tz;
-    *n0 = ndigits(d);
     memset(dg + DG_END, '0', DG_SIZE - DG_END);
 #if NC_SWAR_DIGITS
     uint64_t lo, mid = 0, w;
     unsigned hi = 0;
+    /* The leading digit is the lowest byte: the leading zero digits of the
+     * top word are its zero low bytes, which gives the digit count. */
     if (d < 100000000) {
         lo = swar8((uint32_t)d);
+        *n0 = 8 - (__builtin_ctzll(lo) >> 3);   /* lo != 0: d > 0 */
     }
     else {
         uint64_t q = d / 100000000;
@@ -339,8 +341,11 @@ digits18(uint64_t d, char *dg, int *n0)
         if (q >= 100000000) {
             hi = (unsigned)(q / 100000000);   /* 1..10: d <= 10^17 */
             q -= (uint64_t)hi * 100000000;
+            *n0 = 17 + (hi >= 10);
         }
         mid = swar8((uint32_t)q);
+        if (hi == 0)
+            *n0 = 16 - (__builtin_ctzll(mid) >> 3);   /* mid != 0: q > 0 */
     }
     memcpy(dg, digits2 + 2 * hi, 2);
     w = mid + ZEROS8;
@@ -355,6 +360,7 @@ digits18(uint64_t d, char *dg, int *n0)
     else
         tz = 16 + (hi % 10 == 0);
 #else
+    *n0 = ndigits(d);
     write_digits(dg + DG_END, d);
     tz = 0;
     while (dg[DG_END - 1 - tz] == '0')
