@@ -9,6 +9,7 @@ import json
 import math
 import mmap
 import os
+import random
 import socket
 import sys
 import tempfile
@@ -780,3 +781,18 @@ def test_real_bytebuffer_is_busy_while_encoding():
     assert len(bb) == 0
     assert nj.dumps_into([1, object()], bb, default=lambda o: None) == len(b"[1,null]")
     assert bytes(bb.peek()) == b"[1,null]"
+
+
+def test_dumps_into_floats_leave_bytes_past_the_document():
+    # nc_format_double may use room past its text as scratch; the caller's
+    # buffer must still only change inside the document.
+    rng = random.Random(11)
+    for _ in range(3000):
+        x = [rng.choice([rng.random() * 10 ** rng.randint(-30, 30),
+                         round(rng.uniform(-1e3, 1e3), rng.randint(0, 5)), 1.0, 0.0, 1e300, -2.5])]
+        ref = nj.dumps(x)
+        buf = bytearray(b"\xaa" * 120)
+        off = rng.randint(0, 50)
+        end = nj.dumps_into(x, buf, off)
+        assert buf[off:end] == ref
+        assert buf[:off] == b"\xaa" * off and buf[end:] == b"\xaa" * (120 - end)

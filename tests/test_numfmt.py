@@ -328,3 +328,18 @@ def test_double_trailing_zero_digits():
             x = float(f"{m}e{k}")
             assert fmt(x) == repr(x).encode(), (m, k)
             assert fmt(-x) == repr(-x).encode(), (m, k)
+
+
+def test_short_decimals_and_neighbours():
+    # The exact short-decimal fast path: decimals with up to 16 digits at
+    # every scale it accepts, their neighbours (which must fall back), and
+    # values around its 2^49 magnitude limit.
+    rng = random.Random(RNG_SEED + 2)
+    values = []
+    for _ in range(20_000):
+        x = float(f"{rng.randint(1, 10 ** rng.randint(1, 16))}e-{rng.randint(0, 24)}")
+        values += [x, math.nextafter(x, 0.0), math.nextafter(x, math.inf)]
+    for eb in range(40, 54):
+        for x in (2.0 ** eb, 2.0 ** eb + 0.5, 2.0 ** eb - 0.25, 2.0 ** eb + 0.1):
+            values += [x, math.nextafter(x, 0.0), math.nextafter(x, math.inf)]
+    check_all(values)

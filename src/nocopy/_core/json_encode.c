@@ -448,8 +448,8 @@ enc_float_slow(nc_jenc *e, PyObject *o, int quoted)
         size_t n = strlen(t);
         return quoted ? nc_jw_write(w, t, (Py_ssize_t)n) : nc_jw_write(w, t + 1, (Py_ssize_t)n - 2);
     }
-    char tmp[NC_DOUBLE_MAX_CHARS + 2];
-    char *out = nc_jw_room(w) >= (Py_ssize_t)sizeof tmp ? w->p : tmp;
+    char tmp[NC_DOUBLE_ROOM + 2];
+    char *out = w->mode == NC_JW_GROW && nc_jw_room(w) >= (Py_ssize_t)sizeof tmp ? w->p : tmp;
     char *end = out;
     if (quoted)
         *end++ = '"';
@@ -468,6 +468,32 @@ enc_float_slow(nc_jenc *e, PyObject *o, int quoted)
     return nc_jw_write(w, tmp, end - tmp);
 }
 
+/* The caller's buffer (dumps_into) or chunk: bytes past the document stay
+ * untouched, so the text is composed aside and copied. */
+static char * __attribute__((noinline))
+format_double_exact(double x, char *p)
+{
+    char tmp[NC_DOUBLE_ROOM];
+    int n = nc_format_double(x, tmp);
+    /* n is 3..24: two overlapping fixed-size copies, not a memcpy call */
+    if (n >= 16) {
+        memcpy(p, tmp, 16);
+        memcpy(p + n - 16, tmp + n - 16, 16);
+    }
+    else if (n >= 8) {
+        memcpy(p, tmp, 8);
+        memcpy(p + n - 8, tmp + n - 8, 8);
+    }
+    else if (n >= 4) {
+        memcpy(p, tmp, 4);
+        memcpy(p + n - 4, tmp + n - 4, 4);
+    }
+    else {
+        memcpy(p, tmp, 3);  /* "nan", "inf", "0.0", "1.0": exactly 3 */
+    }
+    return p + n;
+}
+
 /* Fast path: a finite double formatted straight into a room that holds
  * any double's text. */
 static inline int
@@ -475,12 +501,19 @@ enc_float(nc_jenc *e, PyObject *o, int quoted)
 {
     nc_jw *w = e->w;
     double x = PyFloat_AS_DOUBLE(o);
-    if (!isfinite(x) || nc_jw_room(w) < NC_DOUBLE_MAX_CHARS + 2)
+    if (!isfinite(x) || nc_jw_room(w) < NC_DOUBLE_ROOM + 2)
         return enc_float_slow(e, o, quoted);
     char *p = w->p;
     if (quoted)
         *p++ = '"';
-    p += nc_format_double(x, p);
+    if (w->mode == NC_JW_GROW) {
+        /* our own bytes object: nc_format_double may use the room past
+         * the text as scratch */
+        p += nc_format_double(x, p);
+    }
+    else {
+        p = format_double_exact(x, p);
+    }
     if (quoted)
         *p++ = '"';
     w->p = p;
@@ -914,6 +947,17 @@ finish_options(nc_jenc *e, nc_jopt_raw *raw)
     return 0;
 }
 
+/* The options of a call without keywords (what finish_options resolves to
+ * then), without its generic work: dumps(obj) is the hot call. */
+static inline void
+default_options(nc_jenc *e)
+{
+    e->item_sep = ",";
+    e->item_sep_len = 1;
+    e->key_sep = ":";
+    e->key_sep_len = 1;
+}
+
 /* Keywords of a FASTCALL call: options, plus `offset` when offset_out is
  * given.  Raises TypeError for unknown or repeated names. */
 static int
@@ -1178,7 +1222,9 @@ json_dumps(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyObject 
     w.base = w.p = w.scratch;
     w.end = w.scratch + NC_JW_SCRATCH;
     enc_init(&e, &w);
-    if (parse_keywords("dumps", &e, args + nargs, kwnames, NULL) < 0)
+    if (kwnames == NULL)
+        default_options(&e);
+    else if (parse_keywords("dumps", &e, args + nargs, kwnames, NULL) < 0)
         goto done;
     if (enc_obj(&e, args[0]) < 0 || nc_jw_check_surrogate(&w) < 0)
         goto done;

@@ -44,6 +44,11 @@
 static inline int
 floor_shift(int64_t x, int n)
 {
+#if defined(__GNUC__) || defined(__clang__)
+    /* GCC and Clang define >> of a negative value as an arithmetic shift,
+     * which is the floor; one instruction instead of a branch. */
+    return (int)(x >> n);
+#endif
     if (x >= 0)
         return (int)(x >> n);
     return (int)(-((-x - 1) >> n) - 1);
@@ -228,6 +233,55 @@ shortest(uint64_t c, int q, uint64_t *d_out, int *e_out)
     *d_out = (vb < mid || (vb == mid && (s & 1) == 0)) ? s : t;
 }
 
+/* ---- exact short decimals ------------------------------------------------ */
+
+static const double pow10_dbl[23] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* Fast path for the doubles that sensors and humans write (21.5, 0.25,
+ * 1013.25, 3.14159): when some integer r makes r * 10^-K read back as v,
+ * with K the largest such that v * 10^K < 2^50, the shortest decimal is r
+ * with its trailing zeros dropped (layout drops them).  Why:
+ *   - The check below is exact: r < 2^50 and 10^K (K <= 22) are exact
+ *     doubles, so r / 10^K is the correctly rounded quotient, the same
+ *     half-even rounding the decimal reader applies to r * 10^-K.  A pass
+ *     therefore proves r * 10^-K lies in v's rounding interval.
+ *   - v * 10^K < 2^50 gives ulp(v) <= 2^-52 v < 2^-2 * 10^-K: the interval
+ *     is narrower than the 10^-K grid, so it holds no other grid point, and
+ *     no other point of any coarser grid 10^-j (j < K) either, as those are
+ *     grid points too.  A shorter decimal with the same leading digit
+ *     position would sit on a coarser grid; one with a lower leading
+ *     position would need the interval to straddle a power of ten, which is
+ *     itself on every grid.  So r, stripped, is the unique shortest decimal
+ *     in the interval, which is what repr prints (no tie to break).
+ * A miss (r rounded the wrong way, or v needs more than K digits) only
+ * costs the few instructions here; Schubfach then runs as usual.  Only
+ * normal v with binary exponent below 49 qualify.  Returns 1 on a hit. */
+static inline int
+exact_decimal(int bq, uint64_t abits, uint64_t *d_out, int *e_out)
+{
+    int eb = bq - 1023;            /* 2^eb <= v < 2^(eb + 1) */
+    if (bq == 0 || eb > 48)
+        return 0;
+    /* K = floor((49 - eb) * log10(2)); 78913 / 2^18 is exact here */
+    int K = ((49 - eb) * 78913) >> 18;
+    if (K > 22)
+        K = 22;
+    double v;
+    memcpy(&v, &abits, sizeof v);
+    double y = v * pow10_dbl[K];
+    /* signed conversions are single instructions on x86-64; r == 0 fails
+     * the check by itself (v > 0) */
+    int64_t r = (int64_t)(y + 0.5);
+    if ((double)r / pow10_dbl[K] != v)
+        return 0;
+    *d_out = (uint64_t)r;
+    *e_out = -K;
+    return 1;
+}
+
 /* ---- digits ------------------------------------------------------------ */
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
@@ -271,13 +325,15 @@ static inline int
 digits18(uint64_t d, char *dg, int *n0)
 {
     int tz;
-    *n0 = ndigits(d);
     memset(dg + DG_END, '0', DG_SIZE - DG_END);
 #if NC_SWAR_DIGITS
     uint64_t lo, mid = 0, w;
     unsigned hi = 0;
+    /* The leading digit is the lowest byte: the leading zero digits of the
+     * top word are its zero low bytes, which gives the digit count. */
     if (d < 100000000) {
         lo = swar8((uint32_t)d);
+        *n0 = 8 - (__builtin_ctzll(lo) >> 3);   /* lo != 0: d > 0 */
     }
     else {
         uint64_t q = d / 100000000;
@@ -285,8 +341,11 @@ digits18(uint64_t d, char *dg, int *n0)
         if (q >= 100000000) {
             hi = (unsigned)(q / 100000000);   /* 1..10: d <= 10^17 */
             q -= (uint64_t)hi * 100000000;
+            *n0 = 17 + (hi >= 10);
         }
         mid = swar8((uint32_t)q);
+        if (hi == 0)
+            *n0 = 16 - (__builtin_ctzll(mid) >> 3);   /* mid != 0: q > 0 */
     }
     memcpy(dg, digits2 + 2 * hi, 2);
     w = mid + ZEROS8;
@@ -301,6 +360,7 @@ digits18(uint64_t d, char *dg, int *n0)
     else
         tz = 16 + (hi % 10 == 0);
 #else
+    *n0 = ndigits(d);
     write_digits(dg + DG_END, d);
     tz = 0;
     while (dg[DG_END - 1 - tz] == '0')
@@ -311,8 +371,7 @@ digits18(uint64_t d, char *dg, int *n0)
 
 /* Lay out d * 10^e (d > 0) at p the way float.__repr__ does; returns the
  * end.  p has room for 40 bytes: the copies below are fixed-size and may
- * write past the end they return (nc_format_double composes in a local
- * array for that reason). */
+ * write past the end they return (nc_format_double's out has the room). */
 static char *
 layout(char *p, uint64_t d, int e)
 {
@@ -367,38 +426,14 @@ layout(char *p, uint64_t d, int e)
     return p + 2;
 }
 
-/* Copy the n <= 32 bytes of t to out without touching out[n:]: two
- * overlapping fixed-size copies instead of a memcpy call. */
-static inline int
-copy_out(char *out, const char *t, int n)
-{
-    if (n >= 16) {
-        memcpy(out, t, 16);
-        memcpy(out + n - 16, t + n - 16, 16);
-    }
-    else if (n >= 8) {
-        memcpy(out, t, 8);
-        memcpy(out + n - 8, t + n - 8, 8);
-    }
-    else if (n >= 4) {
-        memcpy(out, t, 4);
-        memcpy(out + n - 4, t + n - 4, 4);
-    }
-    else {
-        for (int i = 0; i < n; i++)
-            out[i] = t[i];
-    }
-    return n;
-}
-
 /* ---- entry points --------------------------------------------------------- */
 
 int
 nc_format_double(double x, char *out)
 {
-    /* Composed in t, whose slack takes layout's fixed-size copies; only
-     * the text itself is copied out. */
-    char t[64];
+    /* Composed straight in out: its NC_DOUBLE_ROOM bytes take layout's
+     * fixed-size copies (at most 1 + 34 bytes). */
+    char *t = out;
     uint64_t bits;
     memcpy(&bits, &x, sizeof bits);
     uint64_t m = bits & (C_MIN - 1);
@@ -452,10 +487,11 @@ nc_format_double(double x, char *out)
 
     uint64_t d;
     int e;
-    shortest(c, q, &d, &e);
+    if (exact_decimal(bq, bits & ~(UINT64_C(1) << 63), &d, &e) == 0)
+        shortest(c, q, &d, &e);
     p = layout(p, d, e);
 done:
-    return copy_out(out, t, (int)(p - t));
+    return (int)(p - t);
 }
 
 #if NC_SWAR_DIGITS

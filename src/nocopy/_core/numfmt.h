@@ -14,7 +14,12 @@
 /* Longest text nc_format_int64 writes ("-9223372036854775808" is 20). */
 #define NC_INT64_MAX_CHARS 20
 
-/* Write repr(x) into out (at least NC_DOUBLE_MAX_CHARS bytes) and return the
+/* Room nc_format_double needs at out: it composes with fixed-size copies
+ * (no length-dependent loops), so it may overwrite bytes past the text. */
+#define NC_DOUBLE_ROOM 48
+
+/* Write repr(x) into out (at least NC_DOUBLE_ROOM bytes; the bytes after the
+ * returned count are scratch and may be overwritten) and return the
  * number of bytes.  For finite x: the shortest digits that round-trip
  * (closest to x among those, ties to even), laid out as Python's
  * float.__repr__ does: "1.0", "-0.0", "1e+16", "1.5e-07", "123456789012345.6".

@@ -21,7 +21,7 @@ format_double(PyObject *module, PyObject *arg)
                      Py_TYPE(arg)->tp_name);
         return NULL;
     }
-    char buf[NC_DOUBLE_MAX_CHARS];
+    char buf[NC_DOUBLE_ROOM];
     int n = nc_format_double(PyFloat_AS_DOUBLE(arg), buf);
     return PyBytes_FromStringAndSize(buf, n);
 }
