@@ -123,11 +123,7 @@ check_idle(NcByteBuffer *b)
 static void
 raise_too_small(NcByteBuffer *b, Py_ssize_t needed, const char *what)
 {
-    PyObject *exc = PyObject_CallFunction(bb_state(b)->BufferTooSmall, "(sn)", what, needed);
-    if (exc != NULL) {
-        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-        Py_DECREF(exc);
-    }
+    nc_raise_new(bb_state(b)->BufferTooSmall, "(sn)", what, needed);
 }
 
 /* A borrowed view of [a, b) of the current storage. */
@@ -145,12 +141,8 @@ raise_limit(NcByteBuffer *b, Py_ssize_t scanned, const char *msg)
     PyObject *partial = bb_view(b, b->rpos, b->rpos + scanned);
     if (partial == NULL)
         return;
-    PyObject *exc = PyObject_CallFunction(bb_state(b)->LimitOverrun, "(sO)", msg, partial);
+    nc_raise_new(bb_state(b)->LimitOverrun, "(sO)", msg, partial);
     Py_DECREF(partial);
-    if (exc != NULL) {
-        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-        Py_DECREF(exc);
-    }
 }
 
 /* The cached writable() view no longer matches the free space. */
@@ -965,12 +957,8 @@ raise_incomplete(NcByteBuffer *b, const char *p, Py_ssize_t got, Py_ssize_t expe
     PyObject *partial = PyBytes_FromStringAndSize(p, got);
     if (partial == NULL)
         return;
-    PyObject *exc = PyObject_CallFunction(bb_state(b)->IncompleteRead, "(On)", partial, expected);
+    nc_raise_new(bb_state(b)->IncompleteRead, "(On)", partial, expected);
     Py_DECREF(partial);
-    if (exc != NULL) {
-        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-        Py_DECREF(exc);
-    }
 }
 
 /* BlockingIOError carrying the bytes read so far as .partial: nothing may be

@@ -996,12 +996,8 @@ raise_too_small(nc_state *st, Py_ssize_t needed, Py_ssize_t have)
         "JSON document does not fit: the buffer needs %zd bytes, it has %zd", needed, have);
     if (msg == NULL)
         return -1;
-    PyObject *exc = PyObject_CallFunction(st->BufferTooSmall, "On", msg, needed);
+    nc_raise_new(st->BufferTooSmall, "(On)", msg, needed);
     Py_DECREF(msg);
-    if (exc != NULL) {
-        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-        Py_DECREF(exc);
-    }
     return -1;
 }
 

@@ -13,6 +13,23 @@ nc_state_of(PyObject *obj)
     return (nc_state *)PyModule_GetState(m);
 }
 
+void
+nc_raise_new(PyObject *type, const char *fmt, ...)
+{
+    va_list va;
+    va_start(va, fmt);
+    PyObject *args = Py_VaBuildValue(fmt, va);
+    va_end(va);
+    if (args == NULL)
+        return;
+    PyObject *exc = PyObject_CallObject(type, args);
+    Py_DECREF(args);
+    if (exc != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+}
+
 static int
 load_exceptions(nc_state *st)
 {

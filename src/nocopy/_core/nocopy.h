@@ -50,6 +50,11 @@ nc_state_of_type(PyTypeObject *type)
  * module def lookup (slower; error paths only). */
 nc_state *nc_state_of(PyObject *obj);  /* NULL + TypeError if foreign */
 
+/* Raise type(*Py_BuildValue(fmt, ...)): for nocopy's exceptions whose
+ * constructor takes more than a message (BufferTooSmall's needed,
+ * LimitOverrun's and IncompleteRead's partial).  fmt must build a tuple. */
+void nc_raise_new(PyObject *type, const char *fmt, ...);
+
 /* ---- holder: one acquired export (or owned storage) shared by views ---- */
 
 typedef struct {

@@ -736,12 +736,8 @@ view_copy_from(NcView *v, PyObject *const *args, Py_ssize_t nargs)
     }
     if (src.len > n - at) {
         nc_state *st = nc_state_of_type(Py_TYPE(v));
-        PyObject *exc = PyObject_CallFunction(st->BufferTooSmall, "sn",
-                                              "source does not fit the View window", at + src.len);
-        if (exc) {
-            PyErr_SetObject(st->BufferTooSmall, exc);
-            Py_DECREF(exc);
-        }
+        nc_raise_new(st->BufferTooSmall, "(sn)", "source does not fit the View window",
+                     at + src.len);
         goto done;
     }
     if (src.len)
