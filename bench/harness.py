@@ -38,6 +38,69 @@ def best_time(fn, *, min_time=0.2, repeat=5, number=None):
     return best
 
 
+def _calibrate(fn, slice_time):
+    number = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= slice_time or number >= 1 << 24:
+            return number
+        number *= 2 if dt == 0 else max(2, min(10, int(slice_time / dt) + 1))
+
+
+def best_times(fns, *, budget=2.0, slice_time=0.003, min_rounds=15, **_):
+    """Best seconds per call of each of fns (a dict name -> callable).
+
+    The shared machines this runs on change speed by up to 2x for tenths of
+    a second at a time, so the candidates are interleaved finely: each round
+    runs every candidate for about `slice_time`, and rounds repeat until
+    `budget` seconds have passed (at least `min_rounds`).  A quiet moment
+    then benefits all of them alike, and the minimum finds it."""
+    numbers = {name: _calibrate(fn, slice_time) for name, fn in fns.items()}
+    best = {name: float("inf") for name in fns}
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        rounds = 0
+        while rounds < min_rounds or time.perf_counter() - start < budget:
+            for name, fn in fns.items():
+                n = numbers[name]
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    fn()
+                best[name] = min(best[name], (time.perf_counter() - t0) / n)
+            rounds += 1
+    finally:
+        if gc_was:
+            gc.enable()
+    return best
+
+
+def best_times_fresh(make, fns, *, rounds=60):
+    """Best seconds of one call of each fn(arg) on an argument make() built
+    anew for every call and kept out of the timing: for costs that the
+    first call on an object pays and later calls do not (CPython caches a
+    str's UTF-8 form on the str once an encoder asks for it)."""
+    best = {name: float("inf") for name in fns}
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            for name, fn in fns.items():
+                arg = make()
+                t0 = time.perf_counter()
+                fn(arg)
+                best[name] = min(best[name], time.perf_counter() - t0)
+                del arg
+    finally:
+        if gc_was:
+            gc.enable()
+    return best
+
+
 def peak_memory(fn):
     """Peak traced bytes allocated while fn() runs (tracemalloc)."""
     gc.collect()

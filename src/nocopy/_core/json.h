@@ -108,6 +108,45 @@ nc_json_ascii_word_dirty(uint64_t x, int ensure_ascii)
     return (bad & highs) != 0;
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* Copy n >= 16 bytes from src to out sixteen at a time (SSE2 is part of
+ * x86-64) while checking them: 1 when none needs an escape ('"', '\\',
+ * below 0x20, and DEL under ensure_ascii; bytes >= 0x80 pass, so this
+ * serves UTF-8 too), 0 otherwise (out then holds garbage the caller does
+ * not count).  Exactly n bytes are written: the tail is one overlapping
+ * block. */
+static inline int
+nc_json_copy_clean16(char *out, const unsigned char *src, Py_ssize_t n, int ensure_ascii)
+{
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    const __m128i ctl = _mm_set1_epi8(0x1f);
+    const __m128i del = _mm_set1_epi8(ensure_ascii ? 0x7f : '"');
+    __m128i acc = _mm_setzero_si128();
+    Py_ssize_t i = 0;
+    for (;;) {
+        if (i + 16 > n)
+            i = n - 16;
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+        __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash));
+        /* unsigned x <= 0x1f  <=>  min(x, 0x1f) == x */
+        bad = _mm_or_si128(bad, _mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x));
+        acc = _mm_or_si128(acc, _mm_or_si128(bad, _mm_cmpeq_epi8(x, del)));
+        _mm_storeu_si128((__m128i *)(void *)(out + i), x);
+        i += 16;
+        if (i >= n)
+            break;
+        /* check once per 64 bytes: long clean strings are the common case */
+        if ((i & 63) == 0 && _mm_movemask_epi8(acc) != 0)
+            return 0;
+    }
+    return _mm_movemask_epi8(acc) == 0;
+}
+#define NC_JSON_HAVE_CLEAN16 1
+#else
+#define NC_JSON_HAVE_CLEAN16 0
+#endif
+
 /* Fast path for a clean ASCII str (nothing to escape) that fits the room:
  * written with its quotes, scanned and copied eight bytes at a time (short
  * strings and tails as overlapping words, never reading outside the str).
@@ -125,6 +164,13 @@ nc_json_try_ascii_wrapped(nc_jw *w, PyObject *s, int ensure_ascii, char pre, cha
         return 0;
     const unsigned char *src = PyUnicode_DATA(s);
     char *out = w->p + 1 + (pre != 0);
+#if NC_JSON_HAVE_CLEAN16
+    if (n >= 16) {
+        if (!nc_json_copy_clean16(out, src, n, ensure_ascii))
+            return 0;
+    }
+    else
+#endif
     if (n >= 8) {
         Py_ssize_t i = 0;
         uint64_t x;
@@ -150,13 +196,16 @@ nc_json_try_ascii_wrapped(nc_jw *w, PyObject *s, int ensure_ascii, char pre, cha
         memcpy(out, &lo, 4);
         memcpy(out + n - 4, &hi, 4);
     }
-    else {
-        for (Py_ssize_t i = 0; i < n; i++) {
-            unsigned char c = src[i];
-            if (c < 0x20 || c == '"' || c == '\\' || (ensure_ascii && c == 0x7f))
-                return 0;
-            out[i] = (char)c;
-        }
+    else if (n > 0) {
+        /* 1..3 bytes: src[0], src[n / 2] and src[n - 1] cover them all;
+         * checked as one word padded with harmless 'a's */
+        unsigned char a = src[0], b = src[n >> 1], c = src[n - 1];
+        uint64_t x = a | ((uint64_t)b << 8) | ((uint64_t)c << 16) | (UINT64_C(0x6161616161) << 24);
+        if (nc_json_ascii_word_dirty(x, ensure_ascii))
+            return 0;
+        out[0] = (char)a;
+        out[n >> 1] = (char)b;
+        out[n - 1] = (char)c;
     }
     out[-1] = '"';
     if (pre != 0)

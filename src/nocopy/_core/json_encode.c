@@ -25,6 +25,7 @@
  *   subclasses (a list of items), and nesting deeper than 32 with
  *   check_circular (the ancestor stack moves to the heap). */
 #include "json.h"
+#include "dictiter.h"
 #include "buffer.h"
 #include "numfmt.h"
 
@@ -520,19 +521,56 @@ enc_float(nc_jenc *e, PyObject *o, int quoted)
     return 0;
 }
 
-/* The common scalar types without enc_obj's full dispatch (dict values and
- * list items). */
+/* o (borrowed from its container) under a reference of our own: encoding
+ * it may run Python code (`default`, dump()'s sink) that mutates the
+ * container and drops the container's reference. */
+static int __attribute__((noinline))
+enc_value_held(nc_jenc *e, PyObject *o)
+{
+    Py_INCREF(o);
+    PyTypeObject *t = Py_TYPE(o);
+    int rc;
+    if (t == &PyLong_Type)
+        rc = enc_int(e, o, 0);
+    else if (t == &PyUnicode_Type)
+        rc = nc_json_try_ascii(e->w, o, e->ensure_ascii) ? 0 : nc_json_write_str(e->w, o, e->ensure_ascii);
+    else if (t == &PyFloat_Type)
+        rc = enc_float(e, o, 0);
+    else
+        rc = enc_obj_rest(e, o);
+    Py_DECREF(o);
+    return rc;
+}
+
+/* A dict value or list item, borrowed from its container.  The leaves
+ * (exact str, int, float and the three constants) are written without an
+ * INCREF/DECREF pair: writing them runs no Python code -- no `default`, no
+ * __repr__ of a subclass; the allocations of dumps() make bytes objects,
+ * which the GC does not track, so no collection (and no finalizer) can
+ * start -- hence nothing can drop the container's reference meanwhile.
+ * An error, whose exception object could start one, ends the walk before
+ * the value is touched again.  dump()'s sink is Python code that runs
+ * whenever the chunk fills: in STREAM mode every value is held. */
 static inline int
 enc_value(nc_jenc *e, PyObject *o)
 {
+    nc_jw *w = e->w;
+    if (w->mode == NC_JW_STREAM)
+        return enc_value_held(e, o);
     PyTypeObject *t = Py_TYPE(o);
     if (t == &PyLong_Type)
         return enc_int(e, o, 0);
     if (t == &PyUnicode_Type)
-        return nc_json_try_ascii(e->w, o, e->ensure_ascii) ? 0 : nc_json_write_str(e->w, o, e->ensure_ascii);
+        return nc_json_try_ascii(w, o, e->ensure_ascii) ? 0 : nc_json_write_str(w, o, e->ensure_ascii);
     if (t == &PyFloat_Type)
         return enc_float(e, o, 0);
-    return enc_obj_rest(e, o);
+    if (o == Py_None)
+        return nc_jw_write(w, "null", 4);
+    if (o == Py_True)
+        return nc_jw_write(w, "true", 4);
+    if (o == Py_False)
+        return nc_jw_write(w, "false", 5);
+    return enc_value_held(e, o);
 }
 
 static int
@@ -559,9 +597,7 @@ enc_seq(nc_jenc *e, PyObject *seq)
         if (i > 0 && write_item_sep(e) < 0)
             goto done;
         PyObject *item = is_list ? PyList_GET_ITEM(seq, i) : PyTuple_GET_ITEM(seq, i);
-        Py_INCREF(item);
         int r = enc_value(e, item);
-        Py_DECREF(item);
         if (r < 0)
             goto done;
     }
@@ -661,6 +697,51 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first)
     return enc_item_general(e, key, value, first);
 }
 
+/* The items of an exact dict in insertion order.  The common item (exact
+ * str key, leaf value: see enc_value) runs no Python code, so the direct
+ * cursor of dictiter.h stays valid across it and neither object needs a
+ * reference of ours.  Any other item may run Python code that mutates the
+ * dict: it is held, the size is checked as the stdlib checks it, and the
+ * cursor is re-read from the dict's current table. */
+static int
+enc_dict_items(nc_jenc *e, PyObject *d, int *first)
+{
+    Py_ssize_t pos = 0, size = PyDict_GET_SIZE(d);
+    PyObject *k, *v;
+    nc_dict_cursor c;
+    int direct = e->w->mode != NC_JW_STREAM && nc_dict_cursor_init(&c, d, 0);
+    for (;;) {
+        if (direct) {
+            if (!nc_dict_cursor_next(&c, &k, &v))
+                return 0;
+            PyTypeObject *vt = Py_TYPE(v);
+            if (PyUnicode_CheckExact(k) &&
+                (vt == &PyLong_Type || vt == &PyUnicode_Type || vt == &PyFloat_Type ||
+                 v == Py_None || v == Py_True || v == Py_False)) {
+                if (enc_item(e, k, v, first) < 0)
+                    return -1;
+                continue;
+            }
+        }
+        else if (!PyDict_Next(d, &pos, &k, &v)) {
+            return 0;
+        }
+        Py_INCREF(k);
+        Py_INCREF(v);
+        int r = enc_item(e, k, v, first);
+        Py_DECREF(k);
+        Py_DECREF(v);
+        if (r < 0)
+            return -1;
+        if (PyDict_GET_SIZE(d) != size) {
+            PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+            return -1;
+        }
+        if (direct)
+            direct = nc_dict_cursor_init(&c, d, pos = nc_dict_cursor_pos(&c));
+    }
+}
+
 static int
 enc_dict(nc_jenc *e, PyObject *d)
 {
@@ -682,21 +763,8 @@ enc_dict(nc_jenc *e, PyObject *d)
             goto done;
     }
     if (PyDict_CheckExact(d) && !e->sort_keys) {
-        Py_ssize_t pos = 0, size = PyDict_GET_SIZE(d);
-        PyObject *k, *v;  /* borrowed from PyDict_Next, then owned */
-        while (PyDict_Next(d, &pos, &k, &v)) {
-            Py_INCREF(k);
-            Py_INCREF(v);
-            int r = enc_item(e, k, v, &first);
-            Py_DECREF(k);
-            Py_DECREF(v);
-            if (r < 0)
-                goto done;
-            if (PyDict_GET_SIZE(d) != size) {
-                PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
-                goto done;
-            }
-        }
+        if (enc_dict_items(e, d, &first) < 0)
+            goto done;
     }
     else {
         items = PyMapping_Items(d);
@@ -1283,7 +1351,17 @@ done:
     return result;
 }
 
+static PyObject *
+json_dict_walk_direct(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return PyBool_FromLong(nc_dictiter_direct());
+}
+
 static PyMethodDef json_methods[] = {
+    {"_json_dict_walk_direct", json_dict_walk_direct, METH_NOARGS,
+     "True when the encoder walks dicts directly (dictiter.h), False when through PyDict_Next."},
     {"json_dumps_into", (PyCFunction)(void (*)(void))json_dumps_into, METH_FASTCALL | METH_KEYWORDS,
      dumps_into_doc},
     {"json_dumps", (PyCFunction)(void (*)(void))json_dumps, METH_FASTCALL | METH_KEYWORDS, dumps_doc},
@@ -1296,5 +1374,7 @@ int
 nc_json_module_init(PyObject *m, nc_state *st)
 {
     (void)st;
+    if (nc_dictiter_selfcheck() < 0)
+        return -1;
     return PyModule_AddFunctions(m, json_methods);
 }

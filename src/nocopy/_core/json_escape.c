@@ -145,6 +145,13 @@ static int
 write_utf8(nc_jw *w, const unsigned char *s, Py_ssize_t n)
 {
     Py_ssize_t i = 0;
+#if NC_JSON_HAVE_CLEAN16
+    /* the common case, a clean string that fits: one pass, copied as checked */
+    if (n >= 16 && nc_jw_room(w) >= n && nc_json_copy_clean16(w->p, s, n, 0)) {
+        w->p += n;
+        return 0;
+    }
+#endif
     while (i < n) {
         Py_ssize_t j = i + clean_blocks(s + i, n - i, 0);
         for (; j + 8 <= n; j += 8) {
