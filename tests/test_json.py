@@ -854,3 +854,14 @@ def test_default_resizing_dict_same_size_never_crashes():
     out = json.loads(nj.dumps(d, default=default))
     assert set(out) <= set(d)
     assert out["a"] is None
+
+
+@pytest.mark.parametrize("ensure_ascii", [False, True])
+def test_every_ascii_char_in_short_and_long_strings(ensure_ascii):
+    # 1-3 char strings take a table lookup, 4-15 a word check, 16+ SSE2
+    # blocks: every ASCII char at every position class of each
+    for c in map(chr, range(128)):
+        for s in (c, c + "a", "a" + c, "a" + c + "b", c * 3, "abc" + c, "abcdefg" + c,
+                  c + "x" * 15, "x" * 15 + c, "x" * 20 + c + "y" * 40):
+            doc = {s: s}
+            assert nj.dumps(doc, ensure_ascii=ensure_ascii) == oracle(doc, ensure_ascii=ensure_ascii)

@@ -102,11 +102,15 @@ nc_json_ascii_word_dirty(uint64_t x, int ensure_ascii)
     /* bytes are < 0x80: a high bit after subtracting flags a control char,
      * '"', '\\' or (ensure_ascii) DEL */
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    const uint64_t del = ensure_ascii ? ones * 0x7f : ones * 0x22;
-    uint64_t bad = (x - ones * 0x20) | ((x ^ ones * 0x22) - ones) |
-                   ((x ^ ones * 0x5c) - ones) | ((x ^ del) - ones);
+    uint64_t bad = (x - ones * 0x20) | ((x ^ ones * 0x22) - ones) | ((x ^ ones * 0x5c) - ones);
+    if (ensure_ascii)
+        bad |= (x ^ ones * 0x7f) - ones;
     return (bad & highs) != 0;
 }
+
+/* 1 for the ASCII bytes a JSON string takes verbatim: [0] without,
+ * [1] with ensure_ascii (which also escapes DEL).  json_escape.c. */
+extern const unsigned char nc_json_verbatim[2][128];
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -197,11 +201,10 @@ nc_json_try_ascii_wrapped(nc_jw *w, PyObject *s, int ensure_ascii, char pre, cha
         memcpy(out + n - 4, &hi, 4);
     }
     else if (n > 0) {
-        /* 1..3 bytes: src[0], src[n / 2] and src[n - 1] cover them all;
-         * checked as one word padded with harmless 'a's */
+        /* 1..3 bytes: src[0], src[n / 2] and src[n - 1] cover them all */
         unsigned char a = src[0], b = src[n >> 1], c = src[n - 1];
-        uint64_t x = a | ((uint64_t)b << 8) | ((uint64_t)c << 16) | (UINT64_C(0x6161616161) << 24);
-        if (nc_json_ascii_word_dirty(x, ensure_ascii))
+        const unsigned char *verbatim = nc_json_verbatim[ensure_ascii != 0];
+        if (!(verbatim[a] & verbatim[b] & verbatim[c]))  /* ASCII str: all < 0x80 */
             return 0;
         out[0] = (char)a;
         out[n >> 1] = (char)b;

@@ -29,6 +29,19 @@ static const char ESC[128] = {
 
 static const char HEX[16] = "0123456789abcdef";
 
+#define V16 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+#define C32 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, \
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+const unsigned char nc_json_verbatim[2][128] = {
+    {C32, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, V16, V16,
+     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, V16, V16},
+    {C32, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, V16, V16,
+     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, V16,
+     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+};
+#undef V16
+#undef C32
+
 /* The most bytes one code point can become: an astral char under
  * ensure_ascii is two \uXXXX escapes. */
 #define MAX_PER_CHAR 12
