@@ -865,3 +865,17 @@ def test_every_ascii_char_in_short_and_long_strings(ensure_ascii):
                   c + "x" * 15, "x" * 15 + c, "x" * 20 + c + "y" * 40):
             doc = {s: s}
             assert nj.dumps(doc, ensure_ascii=ensure_ascii) == oracle(doc, ensure_ascii=ensure_ascii)
+
+
+@pytest.mark.parametrize("n", [16, 17, 63, 64, 65, 80, 127, 128, 130, 200])
+def test_escape_at_every_position_of_long_strings(n):
+    # 64-byte rounds, 16-byte blocks and the overlapping tail block each
+    # have to notice a char needing an escape wherever it sits; the same
+    # for a str whose UTF-8 form is cached (copied from the cache)
+    for bad in ('"', "\\", "\n", "\x1f", "\x7f"):
+        for i in range(n):
+            s = "k" * i + bad + "v" * (n - 1 - i)
+            u = "é" + s
+            _cache_utf8(u)
+            for ea in (False, True):
+                assert nj.dumps([s, u], ensure_ascii=ea) == oracle([s, u], ensure_ascii=ea)

@@ -120,29 +120,47 @@ extern const unsigned char nc_json_verbatim[2][128];
  * serves UTF-8 too), 0 otherwise (out then holds garbage the caller does
  * not count).  Exactly n bytes are written: the tail is one overlapping
  * block. */
-static inline int
-nc_json_copy_clean16(char *out, const unsigned char *src, Py_ssize_t n, int ensure_ascii)
+static inline __m128i
+nc_json_bad16(__m128i x, __m128i del)
 {
     const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
     const __m128i ctl = _mm_set1_epi8(0x1f);
+    __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash));
+    /* unsigned x <= 0x1f  <=>  min(x, 0x1f) == x */
+    bad = _mm_or_si128(bad, _mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x));
+    return _mm_or_si128(bad, _mm_cmpeq_epi8(x, del));
+}
+
+static inline int
+nc_json_copy_clean16(char *out, const unsigned char *src, Py_ssize_t n, int ensure_ascii)
+{
     const __m128i del = _mm_set1_epi8(ensure_ascii ? 0x7f : '"');
-    __m128i acc = _mm_setzero_si128();
     Py_ssize_t i = 0;
-    for (;;) {
-        if (i + 16 > n)
-            i = n - 16;
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
-        __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash));
-        /* unsigned x <= 0x1f  <=>  min(x, 0x1f) == x */
-        bad = _mm_or_si128(bad, _mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x));
-        acc = _mm_or_si128(acc, _mm_or_si128(bad, _mm_cmpeq_epi8(x, del)));
-        _mm_storeu_si128((__m128i *)(void *)(out + i), x);
-        i += 16;
-        if (i >= n)
-            break;
-        /* check once per 64 bytes: long clean strings are the common case */
-        if ((i & 63) == 0 && _mm_movemask_epi8(acc) != 0)
+    /* 64 bytes a round, one test of the combined flags per round */
+    for (; i + 64 <= n; i += 64) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + i + 16));
+        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(src + i + 32));
+        __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(src + i + 48));
+        __m128i bad = _mm_or_si128(_mm_or_si128(nc_json_bad16(a, del), nc_json_bad16(b, del)),
+                                   _mm_or_si128(nc_json_bad16(c, del), nc_json_bad16(d, del)));
+        if (_mm_movemask_epi8(bad) != 0)
             return 0;
+        _mm_storeu_si128((__m128i *)(void *)(out + i), a);
+        _mm_storeu_si128((__m128i *)(void *)(out + i + 16), b);
+        _mm_storeu_si128((__m128i *)(void *)(out + i + 32), c);
+        _mm_storeu_si128((__m128i *)(void *)(out + i + 48), d);
+    }
+    __m128i acc = _mm_setzero_si128();
+    for (; i + 16 <= n; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+        acc = _mm_or_si128(acc, nc_json_bad16(x, del));
+        _mm_storeu_si128((__m128i *)(void *)(out + i), x);
+    }
+    if (i < n) {  /* the tail as one block overlapping what came before */
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(src + n - 16));
+        acc = _mm_or_si128(acc, nc_json_bad16(x, del));
+        _mm_storeu_si128((__m128i *)(void *)(out + n - 16), x);
     }
     return _mm_movemask_epi8(acc) == 0;
 }
