@@ -28,8 +28,8 @@
  * Schubfach (R. Giulietti, "The Schubfach way to render doubles"). */
 int nc_format_double(double x, char *out);
 
-/* Write str(v) into out (at least NC_INT64_MAX_CHARS bytes) and return the
- * number of bytes. */
-int nc_format_int64(int64_t v, char *out);
+/* nc_format_int64(v, out): str(v) into out (at least NC_INT64_MAX_CHARS
+ * bytes), returns the number of bytes; static inline in numfmt_digits.h. */
+#include "numfmt_digits.h"
 
 #endif
