@@ -879,3 +879,42 @@ def test_escape_at_every_position_of_long_strings(n):
             _cache_utf8(u)
             for ea in (False, True):
                 assert nj.dumps([s, u], ensure_ascii=ea) == oracle([s, u], ensure_ascii=ea)
+
+
+@pytest.mark.parametrize("buffer_size", [64, 100, 1000])
+def test_dump_sink_mutating_dicts_and_strings_never_crashes(buffer_size):
+    # dump() writes leaves without holding them only when they cannot reach
+    # the end of the chunk; a sink (Python code, run when the chunk is full)
+    # that deletes, replaces and clears the document's items must find every
+    # object it frees already written or held.  ASan runs this too.
+    rnd = random.Random(buffer_size)
+    doc = [{f"k{i}": ("v" * (i % 70) + str(j)) if i % 3 else i * 1.5 for i in range(60)}
+           for j in range(8)]
+    doc.append([("s" * n) + str(n) for n in range(0, 300, 7)])
+
+    class Vandal:
+        def write(self, data):
+            d = rnd.choice(doc[:-1])
+            if d:
+                k = rnd.choice(list(d))
+                d[k] = "replaced" * rnd.randrange(4)
+                if rnd.random() < 0.2:
+                    del d[k]
+                    d["new" + k] = 1
+            if rnd.random() < 0.1:
+                doc[-1][:] = ["x" * 500]
+            return len(data)
+    try:
+        nj.dump(doc, Vandal(), buffer_size=buffer_size)
+    except RuntimeError as exc:
+        assert "changed size" in str(exc)
+
+
+def test_dump_output_equals_dumps_for_every_buffer_size():
+    doc = {"a": ["é" * 40, 1.25, 10 ** 30, None], "b": {"c": "x" * 300, "d": [True] * 50},
+           "e": [{"k": i, "s": "\n" * (i % 5)} for i in range(40)]}
+    exp = nj.dumps(doc)
+    for size in (64, 65, 100, 127, 512, 4096):
+        out = io.BytesIO()
+        nj.dump(doc, out, buffer_size=size)
+        assert out.getvalue() == exp == oracle(doc)

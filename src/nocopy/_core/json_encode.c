@@ -542,6 +542,40 @@ enc_value_held(nc_jenc *e, PyObject *o)
     return rc;
 }
 
+/* The most bytes the leaf o can take in the output (a bound, not the
+ * size): a str's char becomes at most 12 bytes (an astral char as two
+ * \\uXXXX escapes), a compact int or a float at most 24; 0 for anything
+ * that is not a leaf or has no small bound (a big int). */
+static inline Py_ssize_t
+leaf_bound(PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (t == &PyUnicode_Type) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(o);
+        return n < PY_SSIZE_T_MAX / 16 ? 12 * n + 2 : 0;
+    }
+    if (t == &PyFloat_Type)
+        return NC_DOUBLE_ROOM + 2;
+    if (t == &PyLong_Type) {
+#if PY_VERSION_HEX >= 0x030C0000
+        return PyUnstable_Long_IsCompact((PyLongObject *)o) ? 24 : 0;
+#else
+        return (size_t)(Py_SIZE(o) + 2) <= 4 ? 24 : 0;
+#endif
+    }
+    return o == Py_None || o == Py_True || o == Py_False ? 5 : 0;
+}
+
+/* 1 when writing the leaf o cannot reach the end of the room.  Only then
+ * can dump() (STREAM mode) write it without holding it: the sink, which is
+ * Python code, runs only when the room is used up. */
+static inline int
+fits_unflushed(const nc_jw *w, PyObject *o)
+{
+    Py_ssize_t b = leaf_bound(o);
+    return b > 0 && nc_jw_room(w) > b;
+}
+
 /* A dict value or list item, borrowed from its container.  The leaves
  * (exact str, int, float and the three constants) are written without an
  * INCREF/DECREF pair: writing them runs no Python code -- no `default`, no
@@ -550,12 +584,13 @@ enc_value_held(nc_jenc *e, PyObject *o)
  * start -- hence nothing can drop the container's reference meanwhile.
  * An error, whose exception object could start one, ends the walk before
  * the value is touched again.  dump()'s sink is Python code that runs
- * whenever the chunk fills: in STREAM mode every value is held. */
+ * whenever the chunk fills: there a leaf goes without a reference only
+ * when it fits the room left. */
 static inline int
 enc_value(nc_jenc *e, PyObject *o)
 {
     nc_jw *w = e->w;
-    if (w->mode == NC_JW_STREAM)
+    if (w->mode == NC_JW_STREAM && !fits_unflushed(w, o))
         return enc_value_held(e, o);
     PyTypeObject *t = Py_TYPE(o);
     if (t == &PyLong_Type)
@@ -697,10 +732,28 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first)
     return enc_item_general(e, key, value, first);
 }
 
+/* dump(): 1 when the item k: v (k an exact str, v a leaf) cannot reach
+ * the end of the room, so no sink call (Python code) can happen while it
+ * is written. */
+static inline int
+item_fits_unflushed(const nc_jenc *e, PyObject *k, PyObject *v)
+{
+    Py_ssize_t kb = leaf_bound(k), vb = leaf_bound(v);
+    Py_ssize_t seps = e->item_sep_len + e->key_sep_len;
+    if (kb == 0 || vb == 0)
+        return 0;
+    if (e->indented) {  /* a newline and the indentation */
+        if (e->level > 0 && e->indent_len > PY_SSIZE_T_MAX / 4 / e->level)
+            return 0;
+        seps += 1 + e->level * e->indent_len;
+    }
+    return nc_jw_room(e->w) - seps > kb + vb;
+}
+
 /* The items of an exact dict in insertion order.  The common item (exact
- * str key, leaf value: see enc_value) runs no Python code, so the direct
- * cursor of dictiter.h stays valid across it and neither object needs a
- * reference of ours.  Any other item may run Python code that mutates the
+ * str key, leaf value: see enc_value; in dump() one that fits the room
+ * left) runs no Python code, so the direct cursor of dictiter.h stays
+ * valid across it and neither object needs a reference of ours.  Any other item may run Python code that mutates the
  * dict: it is held, the size is checked as the stdlib checks it, and the
  * cursor is re-read from the dict's current table. */
 static int
@@ -709,7 +762,8 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
     Py_ssize_t pos = 0, size = PyDict_GET_SIZE(d);
     PyObject *k, *v;
     nc_dict_cursor c;
-    int direct = e->w->mode != NC_JW_STREAM && nc_dict_cursor_init(&c, d, 0);
+    int stream = e->w->mode == NC_JW_STREAM;
+    int direct = nc_dict_cursor_init(&c, d, 0);
     for (;;) {
         if (direct) {
             if (!nc_dict_cursor_next(&c, &k, &v))
@@ -717,7 +771,8 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
             PyTypeObject *vt = Py_TYPE(v);
             if (PyUnicode_CheckExact(k) &&
                 (vt == &PyLong_Type || vt == &PyUnicode_Type || vt == &PyFloat_Type ||
-                 v == Py_None || v == Py_True || v == Py_False)) {
+                 v == Py_None || v == Py_True || v == Py_False) &&
+                (!stream || item_fits_unflushed(e, k, v))) {
                 if (enc_item(e, k, v, first) < 0)
                     return -1;
                 continue;
