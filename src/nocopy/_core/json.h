@@ -164,6 +164,17 @@ nc_json_copy_clean16(char *out, const unsigned char *src, Py_ssize_t n, int ensu
     }
     return _mm_movemask_epi8(acc) == 0;
 }
+/* The same as a call: nc_json_try_ascii_wrapped, inlined into every
+ * key and value path, stays small (measured: the 1 MB document of small
+ * dicts 10% faster with the call, long cached-UTF-8 strings 15% slower). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static int
+nc_json_copy_clean16_call(char *out, const unsigned char *src, Py_ssize_t n, int ensure_ascii)
+{
+    return nc_json_copy_clean16(out, src, n, ensure_ascii);
+}
 #define NC_JSON_HAVE_CLEAN16 1
 #else
 #define NC_JSON_HAVE_CLEAN16 0
@@ -188,7 +199,7 @@ nc_json_try_ascii_wrapped(nc_jw *w, PyObject *s, int ensure_ascii, char pre, cha
     char *out = w->p + 1 + (pre != 0);
 #if NC_JSON_HAVE_CLEAN16
     if (n >= 16) {
-        if (!nc_json_copy_clean16(out, src, n, ensure_ascii))
+        if (!nc_json_copy_clean16_call(out, src, n, ensure_ascii))
             return 0;
     }
     else
