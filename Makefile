@@ -45,4 +45,4 @@ tour: build
 	$(VPY) examples/tour.py
 
 clean:
-	rm -rf build .venv .venv-asan .venv313 src/nocopy/*.so src/*.egg-info
+	rm -rf build .venv .venv-asan .venv312 .venv313 src/nocopy/*.so src/*.egg-info

@@ -918,3 +918,45 @@ def test_dump_output_equals_dumps_for_every_buffer_size():
         out = io.BytesIO()
         nj.dump(doc, out, buffer_size=size)
         assert out.getvalue() == exp == oracle(doc)
+
+
+# ---- the key cache (enc_item) --------------------------------------------------
+
+_CACHE_KEYS = ["a", "bb", "ccc", "dddd", "k" * 29, "k" * 30, "k" * 31, "k" * 40, "",
+               "é", "q\"", "tab\t", "\x7f", "日本"]
+
+
+@pytest.mark.parametrize("opts", [{}, {"ensure_ascii": True}, {"separators": (",", ":")},
+                                  {"separators": (", ", ": ")}, {"indent": 1},
+                                  {"sort_keys": True}, {"separators": (";", "=")}])
+def test_repeated_keys_match_stdlib(opts):
+    # the same key objects in many dicts: from the second dict on their
+    # text comes from the cache; keys too long or needing escapes do not
+    rows = [{k: i for k in _CACHE_KEYS} for i in range(5)]
+    many = [{f"key{j}": j for j in range(200)} for _ in range(3)]  # > 64 slots: evictions
+    doc = [rows, many, {"x": rows[0]}]
+    assert nj.dumps(doc, **opts) == oracle(doc, **opts)
+    buf = bytearray(len(oracle(doc, **opts)) + 10)
+    n = nj.dumps_into(doc, buf, 3, **opts)
+    assert bytes(buf[3:n]) == oracle(doc, **opts)
+    out = io.BytesIO()
+    nj.dump(doc, out, buffer_size=64, **opts)
+    assert out.getvalue() == oracle(doc, **opts)
+
+
+def test_key_cache_with_fresh_key_objects_from_default():
+    # `default` returns dicts whose keys are new str objects each time (and
+    # free them after): a freed key's address may be reused by another str;
+    # the cache holds its keys, so it can never mistake one for another
+    counter = iter(range(10 ** 6))
+
+    def default(o):
+        i = next(counter)
+        return {"".join(["k", str(i % 3)]): i, "".join(["v", str(i)]): -i}
+    doc = [{"a": 1}, {"a": 2}] + [object() for _ in range(300)]
+    counter2 = iter(range(10 ** 6))
+
+    def default2(o):
+        i = next(counter2)
+        return {"".join(["k", str(i % 3)]): i, "".join(["v", str(i)]): -i}
+    assert nj.dumps(doc, default=default) == oracle(doc, default=default2)

@@ -72,7 +72,15 @@ CASES = {
     "dump_surrogate": (lambda buf: nj.dump(["ok", "\ud800"], Null()), UnicodeEncodeError),
     "committing": lambda buf: nj.dumps_into([1, "x"], Committing()),
     "committing_too_small": (lambda buf: nj.dumps_into(["x" * 300], Committing()), BufferTooSmall),
+    # the key cache holds the keys it caches until the end of the call
+    "key_cache": lambda buf: nj.dumps(KEYED),
+    "key_cache_into": lambda buf: nj.dumps_into(KEYED[:3], buf),
+    "key_cache_fresh_keys": lambda buf: nj.dumps([{f"k{i % 7}x": i} for i in range(80)]),
+    "key_cache_error": (lambda buf: nj.dumps(KEYED + [{"a": object()}]), TypeError),
+    "key_cache_dump": lambda buf: nj.dump(KEYED, Null(), buffer_size=64),
 }
+
+KEYED = [{"a": 1, "bb": 2, "k" * 40: 3, "é": 4, "q\"": 5}] * 3 + [{f"k{i}": i for i in range(100)}]
 
 DEEP = 1
 for _ in range(100_000):  # beyond any version's limit (3.13 counts C depth to 10,000)

@@ -406,7 +406,7 @@ class Releasing:
         self.view.release()
         return self.value
 
-    def __bool__(self):  # 3.13's bytes.splitlines takes keepends by truth
+    def __bool__(self):  # from 3.12 bytes.splitlines takes keepends by truth
         self.view.release()
         return bool(self.value)
 

@@ -227,6 +227,8 @@ fmt_u64(char *out, uint64_t v)
 /* ---- the encoder ---------------------------------------------------------- */
 
 #define NC_JSTACK_SMALL 32
+#define NC_KC_SLOTS 64          /* key cache slots: one bit each in kc_used */
+#define NC_KC_TEXT 32           /* longest cached text: '"' key '"' ':' */
 
 typedef struct {
     nc_jw *w;
@@ -243,7 +245,19 @@ typedef struct {
     PyObject **stack;               /* ancestors (borrowed: each is kept alive
                                      * by its own parent's strong reference) */
     Py_ssize_t depth, stack_cap;
+    int kc_on;                      /* the key cache is in use */
+    uint64_t kc_used;               /* bit i: kc_key[i] holds a key */
+    Py_ssize_t kc_dicts;            /* dicts started (the cache starts at 2) */
     PyObject *stack_small[NC_JSTACK_SMALL];
+    /* Key cache (see enc_item): from the second dict of a compact document
+     * on, the text "key": of each exact str key written is kept, keyed by
+     * the key object; the same object again is a fixed-size copy.  Every
+     * cached key is held (an owned reference), so its address cannot be
+     * reused by another str while cached.  Not cleared by enc_init's memset:
+     * a slot is valid only while its bit is set in kc_used. */
+    PyObject *kc_key[NC_KC_SLOTS];
+    unsigned char kc_len[NC_KC_SLOTS];
+    char kc_text[NC_KC_SLOTS][NC_KC_TEXT];
 } nc_jenc;
 
 static int enc_obj(nc_jenc *e, PyObject *o);
@@ -717,17 +731,99 @@ enc_item_general(nc_jenc *e, PyObject *key, PyObject *value, int *first)
     return enc_obj(e, value);
 }
 
+/* Two candidate slots per key, from its str hash (computed for every dict
+ * key; the address otherwise): a key goes to the first free one, so two
+ * keys that share one slot do not keep evicting each other. */
+static inline uint64_t
+kc_hash(PyObject *key)
+{
+    Py_hash_t h = ((PyASCIIObject *)key)->hash;
+    return h != -1 ? (uint64_t)h : (uint64_t)(uintptr_t)key >> 4;
+}
+
+/* The slot holding key, or -1. */
+static inline int
+kc_find(const nc_jenc *e, uint64_t hv, PyObject *key)
+{
+    int a = (int)(hv & (NC_KC_SLOTS - 1)), b = (int)((hv >> 6) & (NC_KC_SLOTS - 1));
+    if (((e->kc_used >> a) & 1) && e->kc_key[a] == key)
+        return a;
+    if (((e->kc_used >> b) & 1) && e->kc_key[b] == key)
+        return b;
+    return -1;
+}
+
+/* Exactly n (3..NC_KC_TEXT) bytes from src to dst, as two overlapping
+ * fixed-size copies. */
+static inline void
+copy_short(char *dst, const char *src, size_t n)
+{
+    if (n >= 16) {
+        memcpy(dst, src, 16);
+        memcpy(dst + n - 16, src + n - 16, 16);
+    }
+    else if (n >= 8) {
+        memcpy(dst, src, 8);
+        memcpy(dst + n - 8, src + n - 8, 8);
+    }
+    else if (n >= 4) {
+        memcpy(dst, src, 4);
+        memcpy(dst + n - 4, src + n - 4, 4);
+    }
+    else {
+        memcpy(dst, src, 3);  /* "": */
+    }
+}
+
+static void
+kc_insert(nc_jenc *e, uint64_t hv, PyObject *key, const char *text, Py_ssize_t n)
+{
+    if (n > NC_KC_TEXT)
+        return;
+    int h = (int)(hv & (NC_KC_SLOTS - 1)), b = (int)((hv >> 6) & (NC_KC_SLOTS - 1));
+    if (((e->kc_used >> h) & 1) && !((e->kc_used >> b) & 1))
+        h = b;
+    /* the key replaced is an exact str: its release runs no Python code */
+    PyObject *old = (e->kc_used >> h) & 1 ? e->kc_key[h] : NULL;
+    e->kc_key[h] = Py_NewRef(key);
+    e->kc_used |= UINT64_C(1) << h;
+    Py_XDECREF(old);
+    e->kc_len[h] = (unsigned char)n;
+    memcpy(e->kc_text[h], text, (size_t)n);
+}
+
 static inline int
 enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first)
 {
     /* Hot path: exact str key, compact document, one-byte separators (the
-     * default): separator, quoted key and colon under one room check. */
+     * default): separator, quoted key and colon under one room check, or
+     * as one copy from the key cache. */
     if (PyUnicode_CheckExact(key) && !e->indented && e->item_sep_len == 1 &&
-        e->key_sep_len == 1 &&
-        nc_json_try_ascii_wrapped(e->w, key, e->ensure_ascii, *first ? 0 : e->item_sep[0],
-                                  e->key_sep[0])) {
-        *first = 0;
-        return enc_value(e, value);
+        e->key_sep_len == 1) {
+        nc_jw *w = e->w;
+        int sep = !*first;
+        uint64_t hv = 0;
+        if (e->kc_on) {
+            hv = kc_hash(key);
+            int h = kc_find(e, hv, key);
+            if (h >= 0 && nc_jw_room(w) > NC_KC_TEXT) {
+                char *p = w->p;
+                *p = e->item_sep[0];   /* overwritten by the text when first */
+                p += sep;
+                copy_short(p, e->kc_text[h], e->kc_len[h]);
+                w->p = p + e->kc_len[h];
+                *first = 0;
+                return enc_value(e, value);
+            }
+        }
+        char *start = w->p;
+        if (nc_json_try_ascii_wrapped(w, key, e->ensure_ascii, sep ? e->item_sep[0] : 0,
+                                      e->key_sep[0])) {
+            if (e->kc_on)
+                kc_insert(e, hv, key, start + sep, w->p - start - sep);
+            *first = 0;
+            return enc_value(e, value);
+        }
     }
     return enc_item_general(e, key, value, first);
 }
@@ -764,6 +860,8 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
     nc_dict_cursor c;
     int stream = e->w->mode == NC_JW_STREAM;
     int direct = nc_dict_cursor_init(&c, d, 0);
+    if (!e->kc_on && ++e->kc_dicts == 2)
+        e->kc_on = 1;   /* a second dict: keys are likely to repeat from here on */
     for (;;) {
         if (direct) {
             if (!nc_dict_cursor_next(&c, &k, &v))
@@ -954,6 +1052,13 @@ enc_dispose(nc_jenc *e)
     if (e->stack != e->stack_small)
         PyMem_Free(e->stack);
     e->stack = e->stack_small;
+    for (int i = 0; e->kc_used != 0; i++) {
+        if ((e->kc_used >> i) & 1) {
+            e->kc_used &= ~(UINT64_C(1) << i);
+            Py_DECREF(e->kc_key[i]);
+        }
+    }
+    e->kc_on = 0;
 }
 
 static int

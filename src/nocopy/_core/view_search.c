@@ -99,13 +99,13 @@ ssize_arg(PyObject *o, Py_ssize_t *out)
     return *out == -1 && PyErr_Occurred() ? -1 : 0;
 }
 
-/* A flag as bytes.splitlines(keepends) converts it: up to 3.12 any integer
- * that fits a C int, tested for truth; from 3.13 (a `bool` converter) the
+/* A flag as bytes.splitlines(keepends) converts it: in 3.11 any integer
+ * that fits a C int, tested for truth; from 3.12 (a `bool` converter) the
  * truth of any object. */
 static int
 int_flag_arg(PyObject *o, int *out)
 {
-#if PY_VERSION_HEX >= 0x030D0000
+#if PY_VERSION_HEX >= 0x030C0000
     int t = PyObject_IsTrue(o);
     if (t < 0)
         return -1;
