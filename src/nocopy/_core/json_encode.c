@@ -260,10 +260,12 @@ typedef struct {
     char kc_text[NC_KC_SLOTS][NC_KC_TEXT];
 } nc_jenc;
 
-static int enc_obj(nc_jenc *e, PyObject *o);
+static int enc_owned(nc_jenc *e, PyObject *o);
 static int enc_obj_rest(nc_jenc *e, PyObject *o);
 
-static int
+static int grow_markers(nc_jenc *e);
+
+static inline int
 push_marker(nc_jenc *e, PyObject *o)
 {
     for (Py_ssize_t i = 0; i < e->depth; i++) {
@@ -272,26 +274,32 @@ push_marker(nc_jenc *e, PyObject *o)
             return -1;
         }
     }
-    if (e->depth == e->stack_cap) {
-        Py_ssize_t ncap = e->stack_cap * 2;
-        PyObject **ns;
-        if (e->stack == e->stack_small) {
-            ns = PyMem_New(PyObject *, ncap);
-            if (ns != NULL)
-                memcpy(ns, e->stack, sizeof(PyObject *) * (size_t)e->depth);
-        }
-        else {
-            ns = e->stack;
-            PyMem_Resize(ns, PyObject *, ncap);
-        }
-        if (ns == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        e->stack = ns;
-        e->stack_cap = ncap;
-    }
+    if (e->depth == e->stack_cap && grow_markers(e) < 0)
+        return -1;
     e->stack[e->depth++] = o;
+    return 0;
+}
+
+static int
+grow_markers(nc_jenc *e)
+{
+    Py_ssize_t ncap = e->stack_cap * 2;
+    PyObject **ns;
+    if (e->stack == e->stack_small) {
+        ns = PyMem_New(PyObject *, ncap);
+        if (ns != NULL)
+            memcpy(ns, e->stack, sizeof(PyObject *) * (size_t)e->depth);
+    }
+    else {
+        ns = e->stack;
+        PyMem_Resize(ns, PyObject *, ncap);
+    }
+    if (ns == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    e->stack = ns;
+    e->stack_cap = ncap;
     return 0;
 }
 
@@ -728,7 +736,7 @@ enc_item_general(nc_jenc *e, PyObject *key, PyObject *value, int *first)
     }
     if (rc < 0 || write_sep(w, e->key_sep, e->key_sep_len) < 0)
         return -1;
-    return enc_obj(e, value);
+    return enc_value(e, value);
 }
 
 /* Two candidate slots per key, from its str hash (computed for every dict
@@ -972,7 +980,7 @@ enc_default(nc_jenc *e, PyObject *o)
     if (newobj == NULL)
         goto done;
     if (Py_EnterRecursiveCall(" while encoding a JSON object") == 0) {
-        rc = enc_obj(e, newobj);
+        rc = enc_owned(e, newobj);
         Py_LeaveRecursiveCall();
     }
     Py_DECREF(newobj);
@@ -1022,10 +1030,19 @@ enc_obj_rest(nc_jenc *e, PyObject *o)
     return enc_default(e, o);
 }
 
+/* An object kept alive by someone else than a container being walked (the
+ * caller's argument, the result of `default`): nothing to hold. */
 static int
-enc_obj(nc_jenc *e, PyObject *o)
+enc_owned(nc_jenc *e, PyObject *o)
 {
-    return enc_value(e, o);
+    PyTypeObject *t = Py_TYPE(o);
+    if (t == &PyLong_Type)
+        return enc_int(e, o, 0);
+    if (t == &PyUnicode_Type)
+        return nc_json_try_ascii(e->w, o, e->ensure_ascii) ? 0 : nc_json_write_str(e->w, o, e->ensure_ascii);
+    if (t == &PyFloat_Type)
+        return enc_float(e, o, 0);
+    return enc_obj_rest(e, o);
 }
 
 /* ---- options ---------------------------------------------------------------- */
@@ -1052,11 +1069,16 @@ enc_dispose(nc_jenc *e)
     if (e->stack != e->stack_small)
         PyMem_Free(e->stack);
     e->stack = e->stack_small;
-    for (int i = 0; e->kc_used != 0; i++) {
-        if ((e->kc_used >> i) & 1) {
-            e->kc_used &= ~(UINT64_C(1) << i);
-            Py_DECREF(e->kc_key[i]);
-        }
+    while (e->kc_used != 0) {
+#if defined(__GNUC__) || defined(__clang__)
+        int i = __builtin_ctzll(e->kc_used);
+#else
+        int i = 0;
+        while (!((e->kc_used >> i) & 1))
+            i++;
+#endif
+        e->kc_used &= e->kc_used - 1;   /* clears bit i, the lowest set */
+        Py_DECREF(e->kc_key[i]);
     }
     e->kc_on = 0;
 }
@@ -1239,7 +1261,7 @@ encode_fixed(nc_jenc *e, nc_jw *w, PyObject *obj, char *dst, Py_ssize_t len, Py_
     w->mode = NC_JW_FIXED;
     w->base = w->p = dst + offset;
     w->end = dst + len;
-    if (enc_obj(e, obj) < 0 || nc_jw_check_surrogate(w) < 0)
+    if (enc_owned(e, obj) < 0 || nc_jw_check_surrogate(w) < 0)
         return -1;
     *overflow = w->overflowed;
     return nc_jw_total(w);
@@ -1450,7 +1472,7 @@ json_dumps(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyObject 
         default_options(&e);
     else if (parse_keywords("dumps", &e, args + nargs, kwnames, NULL) < 0)
         goto done;
-    if (enc_obj(&e, args[0]) < 0 || nc_jw_check_surrogate(&w) < 0)
+    if (enc_owned(&e, args[0]) < 0 || nc_jw_check_surrogate(&w) < 0)
         goto done;
     result = nc_jw_grow_finish(&w);
 done:
@@ -1501,7 +1523,7 @@ json_dump_stream(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyO
     w.holder = holder;
     w.base = w.p = holder->buf;
     w.end = holder->buf + holder->len;
-    if (enc_obj(&e, args[0]) < 0 || nc_jw_flush(&w) < 0)
+    if (enc_owned(&e, args[0]) < 0 || nc_jw_flush(&w) < 0)
         goto done;
     result = PyLong_FromSsize_t(w.flushed);
 done:
