@@ -1036,8 +1036,6 @@ static int
 enc_owned(nc_jenc *e, PyObject *o)
 {
     PyTypeObject *t = Py_TYPE(o);
-    if (t == &PyDict_Type)   /* the usual document: skip the leaf tests */
-        return enc_container(e, o, 1);
     if (t == &PyLong_Type)
         return enc_int(e, o, 0);
     if (t == &PyUnicode_Type)
