@@ -100,7 +100,8 @@ static inline int
 nc_json_ascii_word_dirty(uint64_t x, int ensure_ascii)
 {
     /* bytes are < 0x80: a high bit after subtracting flags a control char,
-     * '"', '\\' or (ensure_ascii) DEL */
+     * '"', '\\' or (ensure_ascii) DEL; the borrow of a flagged byte only
+     * spills into higher bytes, which keeps the "any" answer exact */
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     uint64_t bad = (x - ones * 0x20) | ((x ^ ones * 0x22) - ones) | ((x ^ ones * 0x5c) - ones);
     if (ensure_ascii)

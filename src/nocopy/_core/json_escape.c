@@ -71,43 +71,18 @@ put_ascii_escape(char *out, Py_UCS4 c)
     return put_u(out, c);
 }
 
-/* Length of the prefix of the ASCII bytes s[0:n] that is copied verbatim.
- * Eight bytes at a time: a word is clean when no byte is below 0x20, none is
- * '"' or '\\' and (ensure_ascii) none is DEL.  All bytes are < 0x80 here, so
- * the classic "has byte less than / has zero byte" tricks are exact as
- * predicates; a dirty word is rescanned bytewise. */
-static inline int
-word_dirty(uint64_t x, int ensure_ascii)
-{
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-    /* x, q, b (and x ^ DEL) have clear high bits, so a set high bit after the
-     * subtraction means a byte below 0x20 / a zero byte somewhere. */
-    uint64_t bad = (x - ones * 0x20) | (q - ones) | (b - ones);
-    if (ensure_ascii)
-        bad |= (x ^ (ones * 0x7f)) - ones;
-    return (bad & highs) != 0;
-}
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-/* Sixteen bytes at a time (SSE2 is part of x86-64): the index of the first
+#if NC_JSON_HAVE_CLEAN16
+/* Sixteen bytes at a time with json.h's block check: the index of the first
  * byte below 0x20, '"', '\\' or (ensure_ascii) DEL in s[0:n], or the length
  * of the whole 16-byte blocks scanned clean.  Bytes >= 0x80 pass (UTF-8). */
 static inline Py_ssize_t
 clean_blocks(const unsigned char *s, Py_ssize_t n, int ensure_ascii)
 {
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-    const __m128i ctl = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
+    const __m128i del = _mm_set1_epi8(ensure_ascii ? 0x7f : '"');
     Py_ssize_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash));
-        /* unsigned x <= 0x1f  <=>  min(x, 0x1f) == x */
-        bad = _mm_or_si128(bad, _mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x));
-        if (ensure_ascii)
-            bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, del));
-        int m = _mm_movemask_epi8(bad);
+        int m = _mm_movemask_epi8(nc_json_bad16(x, del));
         if (m != 0)
             return i + __builtin_ctz((unsigned)m);
     }
@@ -124,6 +99,9 @@ clean_blocks(const unsigned char *s, Py_ssize_t n, int ensure_ascii)
 }
 #endif
 
+/* Length of the prefix of the ASCII bytes s[0:n] that is copied verbatim:
+ * blocks, then words (json.h's word check, exact on bytes < 0x80), then the
+ * bytes of the first dirty word one by one. */
 static Py_ssize_t
 ascii_clean_prefix(const unsigned char *s, Py_ssize_t n, int ensure_ascii)
 {
@@ -131,7 +109,7 @@ ascii_clean_prefix(const unsigned char *s, Py_ssize_t n, int ensure_ascii)
     for (; i + 8 <= n; i += 8) {
         uint64_t x;
         memcpy(&x, s + i, 8);
-        if (word_dirty(x, ensure_ascii))
+        if (nc_json_ascii_word_dirty(x, ensure_ascii))
             break;
     }
     for (; i < n; i++) {
@@ -142,7 +120,8 @@ ascii_clean_prefix(const unsigned char *s, Py_ssize_t n, int ensure_ascii)
     return n;
 }
 
-/* As word_dirty without ensure_ascii, for UTF-8 bytes (high bytes pass). */
+/* As nc_json_ascii_word_dirty without ensure_ascii, for UTF-8 bytes (high
+ * bytes pass). */
 static inline int
 utf8_word_dirty(uint64_t x)
 {
@@ -287,18 +266,6 @@ put_surrogate(char *out, Py_UCS4 c)
     return out + 3;
 }
 
-/* A word of W-bit lanes, each below 0x80: is any lane a control char, '"',
- * '\\' or (ensure_ascii) DEL?  The borrow of a flagged lane can only spill
- * into higher lanes, which does not change the "any" answer. */
-static inline int
-lanes_dirty(uint64_t x, uint64_t ones, uint64_t highs, int ensure_ascii)
-{
-    uint64_t bad = (x - ones * 0x20) | ((x ^ (ones * '"')) - ones) | ((x ^ (ones * '\\')) - ones);
-    if (ensure_ascii)
-        bad |= (x ^ (ones * 0x7f)) - ones;
-    return (bad & highs) != 0;
-}
-
 /* A clean ASCII word of a 1-byte-kind string: when the next eight chars
  * are all ASCII and need no escape, copy them to out and return 1. */
 static inline int
@@ -306,8 +273,7 @@ ascii_word_1(const Py_UCS1 *s, char *out, int ensure_ascii)
 {
     uint64_t x;
     memcpy(&x, s, 8);
-    if ((x & 0x8080808080808080ULL) ||
-        lanes_dirty(x, 0x0101010101010101ULL, 0x8080808080808080ULL, ensure_ascii))
+    if ((x & 0x8080808080808080ULL) || nc_json_ascii_word_dirty(x, ensure_ascii))
         return 0;
     memcpy(out, &x, 8);
     return 1;
