@@ -10,19 +10,23 @@ import time
 import tracemalloc
 
 
+def _calibrate(fn, slice_time):
+    number = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= slice_time or number >= 1 << 24:
+            return number
+        number *= 2 if dt == 0 else max(2, min(10, int(slice_time / dt) + 1))
+
+
 def best_time(fn, *, min_time=0.2, repeat=5, number=None):
     """Best seconds per call of fn() over `repeat` rounds of `number` calls.
     `number` is calibrated so one round lasts about min_time / repeat."""
     if number is None:
-        number = 1
-        while True:
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-            dt = time.perf_counter() - t0
-            if dt >= min_time / repeat or number >= 1 << 24:
-                break
-            number *= 2 if dt == 0 else max(2, min(10, int(min_time / repeat / dt) + 1))
+        number = _calibrate(fn, min_time / repeat)
     best = float("inf")
     gc_was = gc.isenabled()
     gc.disable()
@@ -38,19 +42,7 @@ def best_time(fn, *, min_time=0.2, repeat=5, number=None):
     return best
 
 
-def _calibrate(fn, slice_time):
-    number = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        dt = time.perf_counter() - t0
-        if dt >= slice_time or number >= 1 << 24:
-            return number
-        number *= 2 if dt == 0 else max(2, min(10, int(slice_time / dt) + 1))
-
-
-def best_times(fns, *, budget=2.0, slice_time=0.003, min_rounds=15, **_):
+def best_times(fns, *, budget=2.0, slice_time=0.003, min_rounds=15):
     """Best seconds per call of each of fns (a dict name -> callable).
 
     The shared machines this runs on change speed by up to 2x for tenths of
