@@ -1318,7 +1318,7 @@ dumps_into_committing(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, PyObjec
             return NULL;
         }
     }
-    PyObject *space = PyObject_CallMethod(bb, "writable", NULL);
+    PyObject *space = PyObject_CallMethodNoArgs(bb, st->str_writable);
     if (space == NULL)
         return NULL;
     int got = PyObject_GetBuffer(space, &view, PyBUF_WRITABLE);
@@ -1342,7 +1342,11 @@ dumps_into_committing(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, PyObjec
         nc_bytebuffer_commit(own, n);
     }
     else {
-        PyObject *r = PyObject_CallMethod(bb, "commit", "n", n);
+        PyObject *nobj = PyLong_FromSsize_t(n);
+        if (nobj == NULL)
+            return NULL;
+        PyObject *r = PyObject_CallMethodOneArg(bb, st->str_commit, nobj);
+        Py_DECREF(nobj);
         if (r == NULL)
             return NULL;
         Py_DECREF(r);
@@ -1400,7 +1404,7 @@ json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyOb
         goto done;
     }
     if (!PyByteArray_CheckExact(buf) && !PyObject_CheckBuffer(buf)) {
-        if (PyObject_HasAttrString(buf, "writable") && PyObject_HasAttrString(buf, "commit")) {
+        if (PyObject_HasAttr(buf, st->str_writable) && PyObject_HasAttr(buf, st->str_commit)) {
             result = dumps_into_committing(st, &e, &w, args[0], buf, offset);
             goto done;
         }
@@ -1565,7 +1569,10 @@ static PyMethodDef json_methods[] = {
 int
 nc_json_module_init(PyObject *m, nc_state *st)
 {
-    (void)st;
+    st->str_writable = PyUnicode_InternFromString("writable");
+    st->str_commit = PyUnicode_InternFromString("commit");
+    if (st->str_writable == NULL || st->str_commit == NULL)
+        return -1;
     if (nc_dictiter_selfcheck() < 0)
         return -1;
     return PyModule_AddFunctions(m, json_methods);

@@ -84,6 +84,8 @@ nc_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->BufferTooSmall);
     Py_VISIT(st->LimitOverrun);
     Py_VISIT(st->IncompleteRead);
+    Py_VISIT(st->str_writable);
+    Py_VISIT(st->str_commit);
     return 0;
 }
 
@@ -100,6 +102,8 @@ nc_clear(PyObject *m)
     Py_CLEAR(st->BufferTooSmall);
     Py_CLEAR(st->LimitOverrun);
     Py_CLEAR(st->IncompleteRead);
+    Py_CLEAR(st->str_writable);
+    Py_CLEAR(st->str_commit);
     return 0;
 }
 

@@ -32,6 +32,10 @@ typedef struct {
     PyObject *BufferTooSmall;
     PyObject *LimitOverrun;
     PyObject *IncompleteRead;
+    /* interned method names of the writable()/commit() protocol that
+     * json.dumps_into calls on every use (json_encode.c) */
+    PyObject *str_writable;
+    PyObject *str_commit;
 } nc_state;
 
 extern PyModuleDef nc_moduledef;
