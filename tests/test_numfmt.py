@@ -343,3 +343,72 @@ def test_short_decimals_and_neighbours():
         for x in (2.0 ** eb, 2.0 ** eb + 0.5, 2.0 ** eb - 0.25, 2.0 ** eb + 0.1):
             values += [x, math.nextafter(x, 0.0), math.nextafter(x, math.inf)]
     check_all(values)
+
+
+# ---- the one-product fast path against Schubfach ---------------------------
+
+def paths_agree(values):
+    """Run both shortest-digit paths on every value; return how many the fast
+    path declined.  Every value the fast path decides must match Schubfach."""
+    declined = taken = 0
+    for x in values:
+        r = _core._double_paths(x)
+        if r is None:
+            continue
+        fell_back, fast, exact = r
+        assert fast == exact, (x, fast, exact)
+        declined += fell_back
+        taken += not fell_back
+    return declined, taken
+
+
+def test_fast_path_matches_schubfach_on_random_doubles():
+    declined, taken = paths_agree(random_doubles(100_000, random.Random(RNG_SEED + 3)))
+    assert taken > 50_000
+
+
+def test_fast_path_rarely_declines_random_significands():
+    # Random significands almost never come near a rounding decision (large
+    # values with short binary fractions, e.g. 919891093272803.2, do: their
+    # scaled value is an exact quarter, a tie repr must break exactly).
+    rng = random.Random(RNG_SEED + 6)
+    values = [from_bits((rng.randrange(1, 2047) << 52) | rng.getrandbits(52)) for _ in range(50_000)]
+    declined, taken = paths_agree(values)
+    assert declined < 250 and taken > 49_000   # measured: 64
+
+
+def test_fast_path_declines_near_decisions():
+    # Short decimals at every scale and their neighbours put interval ends
+    # and midpoints on decimal points: the fast path must hand those to
+    # Schubfach (declined > 0 shows that branch runs) and agree elsewhere.
+    rng = random.Random(RNG_SEED + 4)
+    values = []
+    for _ in range(20_000):
+        x = float(f"{rng.randint(1, 10 ** rng.randint(1, 17))}e{rng.randint(-320, 300)}")
+        values += [x, math.nextafter(x, 0.0), math.nextafter(x, math.inf)]
+    declined, taken = paths_agree(values)
+    assert declined > 0 and taken > 0
+    check_all(values)
+
+
+def test_fast_path_every_exponent():
+    # every binary exponent, with the smallest, largest and a random
+    # significand above the power of two
+    rng = random.Random(RNG_SEED + 5)
+    values = []
+    for bq in range(1, 2047):
+        for m in (1, (1 << 52) - 1, rng.getrandbits(52) | 1):
+            values.append(from_bits((bq << 52) | m))
+    paths_agree(values)
+    check_all(values)
+
+
+def test_double_paths_hook():
+    assert _core._double_paths(0.0) is None
+    assert _core._double_paths(5e-324) is None     # subnormal
+    assert _core._double_paths(1.0) is None        # power of two
+    assert _core._double_paths(math.inf) is None
+    fell_back, fast, exact = _core._double_paths(0.1)
+    assert fast == exact and fell_back in (True, False)
+    with pytest.raises(TypeError):
+        _core._double_paths(1)

@@ -26,6 +26,10 @@
  *   odd marker keeps every "<" and "<=" exactly as on the real numbers,
  *   without ever computing the real products.
  *
+ * Most doubles take a shorter road to the same digits: fast_decimal below
+ * needs one product where Schubfach needs three, and hands the rare input
+ * that lies too near a rounding decision to shortest().
+ *
  * Java's reference implementation always emits at least two digits
  * (Double.toString's specification); Python's repr does not ("5e-324",
  * "1e-322"), so the one-digit-shorter candidate is tried for every s here. */
@@ -169,6 +173,59 @@ shortest(uint64_t c, int q, uint64_t *d_out, int *e_out)
     /* Both inside: compare 4v with 4(s + 1/2); exact thanks to rounding to odd. */
     uint64_t mid = (s + t) << 1;
     *d_out = (vb < mid || (vb == mid && (s & 1) == 0)) ? s : t;
+}
+
+/* ---- one-product fast path --------------------------------------------- */
+
+/* Schubfach needs three products (v and both bounds); the idea behind yy
+ * and zmij is that one suffices almost always.  f = v * 10^-k (k as in
+ * shortest(), so the scaled unit 2^q * 10^-k is in [1, 10)) is computed
+ * once as a fixed-point number with 64 fraction bits, from the same table
+ * g: M = floor(g * (c << (h + 1)) / 2^64), integral part s = M >> 64.
+ * The scaled half-unit hw = 2^(q-1) * 10^-k comes from g's high word by a
+ * shift.  Then, with r = f mod 10:
+ *   r < hw         the multiple of 10 below f is inside the interval;
+ *   r + hw > 10    the multiple of 10 above f is;
+ *   neither        no decimal shorter than s is, and the nearest integer
+ *                  to f is (it is at most 1/2 <= hw away), which is what
+ *                  repr picks among the equally short.
+ * Both cannot hold, as hw < 5.  The products are not exact: g exceeds the
+ * real power by less than one unit, so M is f * 2^64 minus less than 1 or
+ * plus less than 2^-5; r and hw are compared in units of 2^-60 where they
+ * are off by less than 1 and 3 units.  Any comparison that comes within
+ * NEAR units of its threshold (a tie, an interval end that is itself a
+ * short decimal) goes to shortest(), which is exact -- so is this.  The
+ * regular case only: the lower neighbour of a power of two is half as far
+ * (c == C_MIN) and subnormals go to shortest() too. */
+#define NEAR 16
+static inline int
+fast_decimal(uint64_t c, int q, uint64_t *d_out, int *e_out)
+{
+    int k = flog10_pow2(q);
+    int h = q + flog2_pow10(-k) + 2;                      /* 2..5 */
+    const uint64_t *g = nc_g_table[-k - NC_G_EMIN];
+    uint64_t y = c << (h + 1), hi1, hi2;
+    uint64_t lo1 = umul128(g[0], y, &hi1);
+    (void)umul128(g[1], y, &hi2);
+    uint64_t frac = lo1 + hi2;
+    uint64_t s = hi1 + (frac < lo1);                      /* floor(f) */
+    uint64_t s10 = s / 10 * 10;
+    const uint64_t ten = UINT64_C(10) << 60, half = UINT64_C(1) << 63;
+    uint64_t r = ((s - s10) << 60) | (frac >> 4);         /* f mod 10, 2^-60 units */
+    uint64_t hw = (g[0] << 2) >> (6 - h);                 /* hw, 2^-60 units */
+    uint64_t top = r + hw;
+    /* |a - b| <= NEAR as one unsigned compare each; rarely true, so one
+     * predictable branch for the three */
+    if ((r - hw + NEAR <= 2 * NEAR) | (top - ten + NEAR <= 2 * NEAR) |
+        (frac - half + NEAR <= 2 * NEAR))
+        return 0;
+    /* selects, not branches: which case holds is a coin flip for data */
+    uint64_t d = s + (frac >> 63);
+    d = top > ten ? s10 + 10 : d;
+    d = r < hw ? s10 : d;
+    *d_out = d;
+    *e_out = k;
+    return 1;
 }
 
 /* ---- exact short decimals ------------------------------------------------ */
@@ -393,10 +450,30 @@ nc_format_double(double x, char *out)
 
     uint64_t d;
     int e;
-    if (exact_decimal(bq, bits & ~(UINT64_C(1) << 63), &d, &e) == 0)
-        shortest(c, q, &d, &e);
+    if (exact_decimal(bq, bits & ~(UINT64_C(1) << 63), &d, &e) == 0) {
+        if (bq == 0 || m == 0 || !fast_decimal(c, q, &d, &e))
+            shortest(c, q, &d, &e);
+    }
     p = layout(p, d, e);
 done:
     return (int)(p - t);
 }
 
+
+int
+nc_double_paths(double x, uint64_t d[2], int e[2])
+{
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    uint64_t m = bits & (C_MIN - 1);
+    int bq = (int)(bits >> 52) & 0x7ff;
+    if (bq == 0 || bq == 0x7ff || m == 0)
+        return -1;
+    shortest(C_MIN | m, bq - 1075, &d[1], &e[1]);
+    if (!fast_decimal(C_MIN | m, bq - 1075, &d[0], &e[0])) {
+        d[0] = d[1];
+        e[0] = e[1];
+        return 1;
+    }
+    return 0;
+}

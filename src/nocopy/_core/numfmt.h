@@ -28,6 +28,14 @@
  * Schubfach (R. Giulietti, "The Schubfach way to render doubles"). */
 int nc_format_double(double x, char *out);
 
+/* Test hook for the two paths of the shortest-digits step.  For a normal x
+ * whose significand bits are not all zero (the inputs the one-product fast
+ * path takes): d[0], e[0] from the fast path and d[1], e[1] from Schubfach,
+ * d * 10^e each; returns 0, or 1 when the fast path declined (it was too
+ * near a rounding decision; d[0], e[0] then copy Schubfach's).  Returns -1
+ * for other x. */
+int nc_double_paths(double x, uint64_t d[2], int e[2]);
+
 /* nc_format_int64(v, out): str(v) into out (at least NC_INT64_MAX_CHARS
  * bytes), returns the number of bytes; static inline in numfmt_digits.h. */
 #include "numfmt_digits.h"

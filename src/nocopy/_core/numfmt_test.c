@@ -47,7 +47,32 @@ format_int64(PyObject *module, PyObject *arg)
     return PyBytes_FromStringAndSize(buf, n);
 }
 
+PyDoc_STRVAR(double_paths_doc,
+"_double_paths($module, x, /)\n--\n\n"
+"Test hook: None when the one-product fast path does not apply to x (zero,\n"
+"subnormal, a power of two, non-finite); else (declined, (d, e) of the fast\n"
+"path, (d, e) of Schubfach), where declined is True when the fast path left\n"
+"x to Schubfach.  O(1).");
+
+static PyObject *
+double_paths(PyObject *module, PyObject *arg)
+{
+    if (!PyFloat_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "_double_paths() argument must be float, not '%.200s'",
+                     Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    uint64_t d[2];
+    int e[2];
+    int r = nc_double_paths(PyFloat_AS_DOUBLE(arg), d, e);
+    if (r < 0)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(O(Ki)(Ki))", r ? Py_True : Py_False, (unsigned long long)d[0], e[0],
+                         (unsigned long long)d[1], e[1]);
+}
+
 static PyMethodDef numfmt_test_functions[] = {
+    {"_double_paths", (PyCFunction)double_paths, METH_O, double_paths_doc},
     {"_format_double", (PyCFunction)format_double, METH_O, format_double_doc},
     {"_format_int64", (PyCFunction)format_int64, METH_O, format_int64_doc},
     {NULL, NULL, 0, NULL},
