@@ -960,3 +960,62 @@ def test_key_cache_with_fresh_key_objects_from_default():
         i = next(counter2)
         return {"".join(["k", str(i % 3)]): i, "".join(["v", str(i)]): -i}
     assert nj.dumps(doc, default=default) == oracle(doc, default=default2)
+
+
+# ---- floats into the caller's buffer: bytes after the document ---------------
+# The float formatter stores 32 bytes whatever the text's length; in
+# dumps_into the encoder keeps the originals of the bytes ahead and puts back
+# those past the document (json_encode.c, nc_jw_guard_tail).
+
+def _patterned(n, seed):
+    rng = random.Random(seed)
+    return bytearray(rng.getrandbits(8) for _ in range(n))
+
+
+def _check_into(obj, offset, slack, seed, **options):
+    doc = json.dumps(obj, **{"separators": (",", ":"), "ensure_ascii": False, **options}).encode()
+    buf = _patterned(offset + len(doc) + slack, seed)
+    orig = bytes(buf)
+    end = nj.dumps_into(obj, buf, offset, **options)
+    assert end == offset + len(doc)
+    assert buf[offset:end] == doc
+    assert buf[:offset] == orig[:offset]
+    assert buf[end:] == orig[end:], (obj, offset, slack)
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=120),
+       st.integers(0, 40), st.integers(0, 90), st.sampled_from([None, ("", ":"), (", ", ": ")]))
+def test_floats_leave_bytes_after_document(xs, offset, slack, seps):
+    opts = {} if seps is None else {"separators": seps}
+    _check_into(xs, offset, slack, len(xs) + slack, **opts)
+    if xs:
+        _check_into({"k": xs[-1]}, offset, slack, slack, **opts)      # a float last
+        _check_into({x: 1 for x in xs[:5]}, offset, slack, 9, **opts)  # float keys, quoted
+
+
+def test_floats_leave_bytes_after_document_long_lists():
+    # past several window refills (256 bytes, doubling to 2048), short and
+    # long float texts, every slack around the 32 bytes a float may reach
+    rng = random.Random(77)
+    longs = [rng.uniform(-1e6, 1e6) for _ in range(3000)]
+    shorts = [float(rng.randrange(10)) for _ in range(3000)]            # "3.0"
+    mixed = [rng.choice([1.5, -0.25, 1e-300 * rng.random(), 12.0, rng.random()]) for _ in range(3000)]
+    for xs in (longs, shorts, mixed):
+        for slack in (0, 1, 5, 16, 31, 32, 33, 50, 81, 82, 83, 300):
+            _check_into(xs, 3, slack, slack)
+            _check_into(xs[:rng.randrange(1, 200)], 0, slack, slack + 1)
+
+
+def test_floats_into_bytebuffer_leave_free_space_after_document():
+    from nocopy import ByteBuffer
+    xs = [random.Random(5).uniform(-1, 1) for _ in range(50)]
+    doc = json.dumps(xs, separators=(",", ":")).encode()
+    bb = ByteBuffer(len(doc) + 40)
+    space = bb.writable()
+    space[:] = bytes(i % 251 for i in range(len(space)))
+    orig = bytes(space)
+    del space
+    assert nj.dumps_into(xs, bb) == len(doc)
+    assert bytes(bb) == doc
+    space = bb.writable()
+    assert bytes(space) == orig[len(doc):]

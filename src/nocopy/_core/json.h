@@ -16,6 +16,7 @@
 #define NOCOPY_JSON_H
 
 #include "nocopy.h"
+#include "numfmt.h"
 
 enum {
     NC_JW_FIXED = 0,   /* caller's memory; on overflow keep counting in scratch */
@@ -29,6 +30,25 @@ enum {
 /* The largest single item written without a loop (an escaped astral char is
  * 12 bytes, a double 32 with quotes 34); STREAM buffers are at least this. */
 #define NC_JW_MIN_CHUNK 64
+
+/* FIXED mode: nc_format_double stores up to NC_DOUBLE_ROOM bytes whatever
+ * the length of its text (fixed-size stores at addresses known early are
+ * what keeps it fast: exact-length ones made a float list 15% slower).  So
+ * that bytes after the document stay as they were, before each such write
+ * into the caller's memory the bytes it may reach that were never written
+ * are saved, and when encoding ends those past the document are put back.
+ * Only the last NC_JW_SAVES saves can matter: writes start at least 3
+ * bytes apart (the shortest float text), so these cover the NC_JW_TAIL
+ * bytes after the last float.  (A window of originals refilled ahead of
+ * the writes was tried: it copies the whole document once more, 5% of the
+ * ~1 MB document of make bench.) */
+#define NC_JW_TAIL NC_DOUBLE_ROOM
+#define NC_JW_SAVES 16
+
+typedef struct {
+    char *at;
+    char bytes[NC_JW_TAIL];
+} nc_jw_save;
 
 typedef struct {
     char *p;              /* write position */
@@ -50,6 +70,9 @@ typedef struct {
     int defer_surrogates;
     PyObject *bad_str;    /* owned: first str with a lone surrogate, or NULL */
     Py_ssize_t bad_pos;
+    char *clobbered;      /* FIXED: end of the fixed-size writes so far */
+    unsigned nsaved;      /* FIXED: saves made; the last NC_JW_SAVES kept */
+    nc_jw_save saved[NC_JW_SAVES];
     char scratch[NC_JW_SCRATCH];
 } nc_jw;
 

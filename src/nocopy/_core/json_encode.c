@@ -135,6 +135,40 @@ nc_jw_init(nc_jw *w, nc_state *st, int mode)
     w->defer_surrogates = mode != NC_JW_STREAM;
     w->bad_str = NULL;
     w->bad_pos = 0;
+    w->clobbered = NULL;
+    w->nsaved = 0;
+}
+
+/* FIXED: save the never-written bytes a NC_JW_TAIL-byte write at p may
+ * reach (p + 2 * NC_JW_TAIL <= end).  They start at p or where the last
+ * such write ended, whichever is later: everything before was written. */
+static inline void
+nc_jw_guard_tail(nc_jw *w, char *p)
+{
+    char *from = w->clobbered != NULL && w->clobbered > p ? w->clobbered : p;
+    nc_jw_save *t = &w->saved[w->nsaved++ % NC_JW_SAVES];
+    t->at = from;
+    memcpy(t->bytes, from, NC_JW_TAIL);
+    w->clobbered = p + NC_JW_TAIL;
+}
+
+/* FIXED, destination not overflowed: put back the saved bytes past the
+ * write position (each save holds originals only: it was taken where
+ * nothing had been written yet). */
+static void
+nc_jw_restore_tail(nc_jw *w)
+{
+    char *end = w->p;
+    unsigned n = w->nsaved < NC_JW_SAVES ? w->nsaved : NC_JW_SAVES;
+    if (w->clobbered == NULL || w->clobbered <= end)
+        return;
+    for (unsigned i = 0; i < n; i++) {
+        nc_jw_save *t = &w->saved[i];
+        if (t->at + NC_JW_TAIL > end) {
+            char *from = t->at > end ? t->at : end;
+            memcpy(from, t->bytes + (from - t->at), (size_t)(t->at + NC_JW_TAIL - from));
+        }
+    }
 }
 
 /* After a successful encode: the deferred lone-surrogate error, if any. */
@@ -491,32 +525,6 @@ enc_float_slow(nc_jenc *e, PyObject *o, int quoted)
     return nc_jw_write(w, tmp, end - tmp);
 }
 
-/* The caller's buffer (dumps_into) or chunk: bytes past the document stay
- * untouched, so the text is composed aside and copied. */
-static char * __attribute__((noinline))
-format_double_exact(double x, char *p)
-{
-    char tmp[NC_DOUBLE_ROOM];
-    int n = nc_format_double(x, tmp);
-    /* n is 3..24: two overlapping fixed-size copies, not a memcpy call */
-    if (n >= 16) {
-        memcpy(p, tmp, 16);
-        memcpy(p + n - 16, tmp + n - 16, 16);
-    }
-    else if (n >= 8) {
-        memcpy(p, tmp, 8);
-        memcpy(p + n - 8, tmp + n - 8, 8);
-    }
-    else if (n >= 4) {
-        memcpy(p, tmp, 4);
-        memcpy(p + n - 4, tmp + n - 4, 4);
-    }
-    else {
-        memcpy(p, tmp, 3);  /* "nan", "inf", "0.0", "1.0": exactly 3 */
-    }
-    return p + n;
-}
-
 /* Fast path: a finite double formatted straight into a room that holds
  * any double's text. */
 static inline int
@@ -529,13 +537,18 @@ enc_float(nc_jenc *e, PyObject *o, int quoted)
     char *p = w->p;
     if (quoted)
         *p++ = '"';
-    if (w->mode == NC_JW_GROW) {
-        /* our own bytes object: nc_format_double may use the room past
-         * the text as scratch */
+    if (w->mode != NC_JW_FIXED || w->overflowed) {
+        /* our own memory (dumps()'s bytes object, dump()'s chunk, the
+         * counting scratch): the room past the text is scratch */
+        p += nc_format_double(x, p);
+    }
+    else if (nc_jw_room(w) >= NC_DOUBLE_ROOM + 2 + NC_JW_TAIL) {
+        /* the caller's: what lies past the text is saved first */
+        nc_jw_guard_tail(w, p);
         p += nc_format_double(x, p);
     }
     else {
-        p = format_double_exact(x, p);
+        p += nc_format_double_exact(x, p);   /* near its end */
     }
     if (quoted)
         *p++ = '"';
@@ -1271,7 +1284,10 @@ encode_fixed(nc_jenc *e, nc_jw *w, PyObject *obj, char *dst, Py_ssize_t len, Py_
     w->mode = NC_JW_FIXED;
     w->base = w->p = dst + offset;
     w->end = dst + len;
-    if (enc_owned(e, obj) < 0 || nc_jw_check_surrogate(w) < 0)
+    int rc = enc_owned(e, obj);
+    if (!w->overflowed)
+        nc_jw_restore_tail(w);
+    if (rc < 0 || nc_jw_check_surrogate(w) < 0)
         return -1;
     *overflow = w->overflowed;
     return nc_jw_total(w);

@@ -38,6 +38,9 @@
 #include "numfmt.h"
 #include "numfmt_digits.h"
 #include "numfmt_table.h"
+#if defined(__SSE2__) && !defined(NC_NO_SIMD)
+#include <emmintrin.h>
+#endif
 
 #define C_MIN (UINT64_C(1) << 52)   /* hidden bit of a normal double */
 #define Q_MIN (-1074)               /* exponent of the subnormals' unit */
@@ -336,7 +339,7 @@ digits18(uint64_t d, char *dg, int *n0)
  * end.  p has room for 40 bytes: the copies below are fixed-size and may
  * write past the end they return (nc_format_double's out has the room). */
 static char *
-layout(char *p, uint64_t d, int e)
+layout_text(char *p, uint64_t d, int e)
 {
     char dg[DG_SIZE];
     int n0;
@@ -389,36 +392,204 @@ layout(char *p, uint64_t d, int e)
     return p + 2;
 }
 
+/* The text of (-1)^neg * d * 10^e at out; returns its length. */
+static inline int
+layout_scalar(char *out, int neg, uint64_t d, int e)
+{
+    char *p = out;
+    if (neg)
+        *p++ = '-';
+    return (int)(layout_text(p, d, e) - out);
+}
+
+#if defined(__SSE2__) && !defined(NC_NO_SIMD)
+/* ---- digits and layout with SSE2 (every x86-64) ---------------------------
+ *
+ * The digits are made in registers and stored once, straight into the
+ * output: the scalar layout above goes through a stack array, and reading
+ * it back at a data-dependent offset right after the stores stalls store
+ * forwarding.  d is first scaled to exactly 17 digits (d17 = d * 10^z), so
+ * the leading digit is never zero and the digits past the significant
+ * ones are the '0's an integral value needs. */
+
+/* The 16 digits of x < 10^16 as bytes 0..9, most significant first: the
+ * two 8-digit halves side by side, split into 4 + 4, 2 + 2 and 1 + 1
+ * digits by multiply-shift division in every lane at once. */
+static inline __m128i
+bcd16(uint64_t x)
+{
+    uint64_t hi = x / 100000000, lo = x - hi * 100000000;
+    __m128i v = _mm_set_epi64x((long long)lo, (long long)hi);
+    /* v / 10^4 = (v * ceil(2^40 / 10^4)) >> 40 for v < 10^8; each 64-bit
+     * lane becomes (v / 10^4) << 32 | v % 10^4 */
+    __m128i q = _mm_srli_epi64(_mm_mul_epu32(v, _mm_set1_epi64x(109951163)), 40);
+    v = _mm_add_epi64(v, _mm_mul_epu32(q, _mm_set1_epi64x(INT64_C(4294967296) - 10000)));
+    /* w / 100 = (w * 5243) >> 19 for w < 10^4; each 32-bit lane becomes
+     * (w % 100) << 16 | w / 100 */
+    __m128i t = _mm_srli_epi16(_mm_mulhi_epu16(v, _mm_set1_epi16(5243)), 3);
+    __m128i m = _mm_sub_epi16(v, _mm_mullo_epi16(t, _mm_set1_epi16(100)));
+    v = _mm_or_si128(_mm_slli_epi32(m, 16), t);
+    /* u / 10 = (u * 6554) >> 16 for u < 100; each 16-bit lane becomes
+     * (u % 10) << 8 | u / 10 = u * 256 - (u / 10) * 2559 */
+    t = _mm_mulhi_epu16(v, _mm_set1_epi16(6554));
+    v = _mm_sub_epi16(_mm_slli_epi16(v, 8), _mm_mullo_epi16(t, _mm_set1_epi16(2559)));
+    /* the first 4 digits of each half sit in the upper 32 bits of its lane */
+    return _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 3, 0, 1));
+}
+
+/* d (0 < d <= 10^17) as 17 digits: the leading one (nonzero) into *lead,
+ * the other 16 as ASCII in the result.  *n gets the count of significant
+ * digits (trailing zeros excluded), *nd the digit count of d. */
+static inline __m128i
+digits17(uint64_t d, int *lead, int *n, int *nd)
+{
+    if (d >= UINT64_C(100000000000000000)) {   /* only 10^17 itself */
+        d /= 10;
+        *nd = 18;
+    }
+    else {
+        *nd = ndigits(d);
+        d *= pow10_table[17 - *nd];
+    }
+    uint64_t a = d / UINT64_C(10000000000000000);
+    __m128i b = bcd16(d - a * UINT64_C(10000000000000000));
+    unsigned nz = (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(b, _mm_setzero_si128()));
+    *lead = (int)a;
+    /* the last nonzero digit among the 16, or only the leading one */
+    *n = nz ? 33 - __builtin_clz(nz) : 1;
+    return _mm_or_si128(b, _mm_set1_epi8('0'));
+}
+
+/* Bytes of x where m is set, of y elsewhere. */
+static inline __m128i
+select128(__m128i m, __m128i x, __m128i y)
+{
+    return _mm_or_si128(_mm_and_si128(m, x), _mm_andnot_si128(m, y));
+}
+
+/* "0." and up to three more '0's before the digits: -4 <= E < 0. */
+#define SMALL_CASE(z, prefix)                                                   \
+    case z:                                                                     \
+        a = _mm_or_si128(_mm_slli_si128(lo, z), _mm_cvtsi64_si128(prefix));     \
+        b = _mm_or_si128(_mm_srli_si128(lo, 16 - z), _mm_slli_si128(hi, z));    \
+        break;
+
+/* The text of (-1)^neg * d * 10^e (0 < d <= 10^17) as float.__repr__ lays it
+ * out, composed in two registers: bytes 0..16 in *pa, 16..32 in *pb;
+ * returns its length (at most 25). */
+static inline int
+layout_regs(int neg, uint64_t d, int e, __m128i *pa, __m128i *pb)
+{
+    const __m128i iota = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m128i dots = _mm_set1_epi8('.');
+    int lead, n, nd, len;
+    __m128i v = digits17(d, &lead, &n, &nd);
+    int E = e + nd - 1;            /* v = d.ddd * 10^E */
+    /* D, the 17 digits: lo = D[0..16), hi = D[16] */
+    __m128i lo = _mm_or_si128(_mm_slli_si128(v, 1), _mm_cvtsi32_si128('0' + lead));
+    __m128i hi = _mm_srli_si128(v, 15);
+    __m128i a, b;
+    if (E >= 0 && E < 16) {
+        /* D[0..E] '.' D[E+1..n), or D[0..E] ".0" for an integral value:
+         * then D[E+1] is a '0' already.  Byte 16 is the '.' when E is 15. */
+        __m128i at = _mm_set1_epi8((char)(E + 1));
+        a = select128(_mm_cmpgt_epi8(at, iota), lo,
+                      select128(_mm_cmpeq_epi8(at, iota), dots, _mm_slli_si128(lo, 1)));
+        b = select128(_mm_cmpeq_epi8(_mm_set1_epi8((char)(E - 15)), iota), dots,
+                      _mm_or_si128(_mm_srli_si128(lo, 15), _mm_slli_si128(hi, 1)));
+        len = n > E + 1 ? n + 1 : E + 3;
+    }
+    else if (E < 0 && E >= -4) {
+        switch (1 - E) {
+        SMALL_CASE(2, 0x2E30)                   /* "0." */
+        SMALL_CASE(3, 0x302E30)                 /* "0.0" */
+        SMALL_CASE(4, 0x30302E30)               /* "0.00" */
+        default:
+        SMALL_CASE(5, INT64_C(0x3030302E30))    /* "0.000" */
+        }
+        len = 1 - E + n;
+    }
+    else {
+        /* Scientific: D[0] '.' D[1..n) then e+XX (at least two exponent
+         * digits); "De+XX" when n is 1. */
+        a = select128(_mm_cmpeq_epi8(_mm_set1_epi8(1), iota), dots,
+                      select128(_mm_cmpeq_epi8(_mm_setzero_si128(), iota), lo,
+                                _mm_slli_si128(lo, 1)));
+        b = _mm_or_si128(_mm_srli_si128(lo, 15), _mm_slli_si128(hi, 1));
+        int at = n > 1 ? n + 1 : 1, ae = E < 0 ? -E : E;
+        /* clear what follows the digits, then put the exponent at `at` */
+        a = _mm_and_si128(a, _mm_cmpgt_epi8(_mm_set1_epi8((char)at), iota));
+        b = _mm_and_si128(b, _mm_cmpgt_epi8(_mm_set1_epi8((char)(at - 16)), iota));
+        uint64_t x = (uint64_t)'e' | (uint64_t)(E < 0 ? '-' : '+') << 8;
+        int xlen;
+        if (ae >= 100) {
+            uint16_t two;
+            memcpy(&two, digits2 + 2 * (ae % 100), 2);
+            x |= (uint64_t)('0' + ae / 100) << 16 | (uint64_t)two << 24;
+            xlen = 5;
+        }
+        else {
+            uint16_t two;
+            memcpy(&two, digits2 + 2 * ae, 2);
+            x |= (uint64_t)two << 16;
+            xlen = 4;
+        }
+        /* the exponent lands in bytes at..at+xlen of the 24 (at <= 18) */
+        uint64_t w0 = (uint64_t)_mm_cvtsi128_si64(a);
+        uint64_t w1 = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(a, a));
+        uint64_t w2 = (uint64_t)_mm_cvtsi128_si64(b);
+        int sh = 8 * (at & 7), word = at >> 3;
+        uint64_t xl = x << sh, xh = sh ? x >> (64 - sh) : 0;
+        w0 |= word == 0 ? xl : 0;
+        w1 |= word == 1 ? xl : word == 0 ? xh : 0;
+        w2 |= word == 2 ? xl : word == 1 ? xh : 0;
+        a = _mm_set_epi64x((long long)w1, (long long)w0);
+        b = _mm_cvtsi64_si128((long long)w2);
+        len = at + xlen;
+    }
+    /* the sign: everything one byte on, without a branch on it */
+    __m128i m = _mm_set1_epi8((char)-neg);
+    *pb = select128(m, _mm_or_si128(_mm_slli_si128(b, 1), _mm_srli_si128(a, 15)), b);
+    *pa = select128(m, _mm_or_si128(_mm_slli_si128(a, 1), _mm_cvtsi32_si128('-')), a);
+    return len + neg;
+}
+#undef SMALL_CASE
+
+/* The text at out[0..32): two 16-byte stores, the bytes past it scratch. */
+static inline int
+layout(char *out, int neg, uint64_t d, int e)
+{
+    __m128i a, b;
+    int len = layout_regs(neg, d, e, &a, &b);
+    _mm_storeu_si128((__m128i *)out, a);
+    _mm_storeu_si128((__m128i *)(out + 16), b);
+    return len;
+}
+#else
+/* Long digit strings take the same road as the short ones. */
+#define layout layout_scalar
+#endif
+
 /* ---- entry points --------------------------------------------------------- */
 
 int
 nc_format_double(double x, char *out)
 {
-    /* Composed straight in out: its NC_DOUBLE_ROOM bytes take layout's
-     * fixed-size copies (at most 1 + 34 bytes). */
-    char *t = out;
     uint64_t bits;
     memcpy(&bits, &x, sizeof bits);
     uint64_t m = bits & (C_MIN - 1);
-    int bq = (int)(bits >> 52) & 0x7ff;
-    char *p = t;
+    int bq = (int)(bits >> 52) & 0x7ff, neg = (int)(bits >> 63);
 
     if (bq == 0x7ff) {
         if (m != 0) {
             memcpy(out, "nan", 3);   /* repr drops a NaN's sign */
             return 3;
         }
-        p = out;
-        if (bits >> 63)
-            *p++ = '-';
-        memcpy(p, "inf", 3);
-        return (int)(p - out) + 3;
+        memcpy(out, "-inf" + !neg, 3 + neg);
+        return 3 + neg;
     }
-    if (bits >> 63)
-        *p++ = '-';
-
-    uint64_t c;
-    int q;
+    uint64_t c, d;
+    int q, e;
     if (bq != 0) {
         c = C_MIN | m;
         q = bq - 1075;
@@ -427,15 +598,8 @@ nc_format_double(double x, char *out)
          * (at most 16 digits, always in fixed notation). */
         if (q < 0 && q > -53) {
             uint64_t f = c >> -q;
-            if (f << -q == c) {
-                char dg[DG_SIZE];
-                int n;
-                (void)digits18(f, dg, &n);
-                memcpy(p, dg + DG_END - n, 16);
-                memcpy(p + n, ".0", 2);
-                p += n + 2;
-                goto done;
-            }
+            if (f << -q == c)
+                return layout_scalar(out, neg, f, 0);
         }
     }
     else if (m != 0) {
@@ -443,22 +607,28 @@ nc_format_double(double x, char *out)
         q = Q_MIN;
     }
     else {
-        memcpy(p, "0.0", 3);
-        p += 3;
-        goto done;
+        memcpy(out, "-0.0" + !neg, 3 + neg);
+        return 3 + neg;
     }
-
-    uint64_t d;
-    int e;
-    if (exact_decimal(bq, bits & ~(UINT64_C(1) << 63), &d, &e) == 0) {
-        if (bq == 0 || m == 0 || !fast_decimal(c, q, &d, &e))
-            shortest(c, q, &d, &e);
-    }
-    p = layout(p, d, e);
-done:
-    return (int)(p - t);
+    /* A short decimal (few significant digits) is laid out faster by the
+     * scalar code; the 16-17 digits of the general case by the vector code
+     * (on the float list of make bench: 235 against 224 us; on the ~1 MB
+     * document of prices like 123.45: 1016 against 1063 us the other way). */
+    if (exact_decimal(bq, bits & ~(UINT64_C(1) << 63), &d, &e))
+        return layout_scalar(out, neg, d, e);
+    if (bq == 0 || m == 0 || !fast_decimal(c, q, &d, &e))
+        shortest(c, q, &d, &e);
+    return layout(out, neg, d, e);
 }
 
+int
+nc_format_double_exact(double x, char *out)
+{
+    char tmp[NC_DOUBLE_ROOM];
+    int n = nc_format_double(x, tmp);
+    memcpy(out, tmp, (size_t)n);
+    return n;
+}
 
 int
 nc_double_paths(double x, uint64_t d[2], int e[2])

@@ -25,8 +25,14 @@
  * float.__repr__ does: "1.0", "-0.0", "1e+16", "1.5e-07", "123456789012345.6".
  * For non-finite x it also writes repr's text: "nan" (any sign), "inf",
  * "-inf" -- callers that must reject them (JSON) check before calling.
- * Schubfach (R. Giulietti, "The Schubfach way to render doubles"). */
+ * Schubfach (R. Giulietti, "The Schubfach way to render doubles"), after a
+ * one-product fast path that defers to it near rounding decisions. */
 int nc_format_double(double x, char *out);
+
+/* nc_format_double writing exactly the returned count of bytes at out and
+ * nothing past them (out needs only NC_DOUBLE_MAX_CHARS bytes): for memory
+ * the caller owns beyond the text, as dumps_into's buffer. */
+int nc_format_double_exact(double x, char *out);
 
 /* Test hook for the two paths of the shortest-digits step.  For a normal x
  * whose significand bits are not all zero (the inputs the one-product fast
