@@ -962,10 +962,43 @@ def test_key_cache_with_fresh_key_objects_from_default():
     assert nj.dumps(doc, default=default) == oracle(doc, default=default2)
 
 
+def test_key_cache_outlasts_the_call_and_evicts():
+    # the cache lives in the module: a key written with the compact ':' is
+    # held after the call (one reference), until other keys evict it
+    k = "".join(["sensor", "_key_", str(id(object()))])
+    before = sys.getrefcount(k)
+    assert nj.dumps({k: 1}) == oracle({k: 1})
+    assert sys.getrefcount(k) == before + 1
+    assert nj.dumps({k: 2}) == oracle({k: 2})          # a hit: still one
+    assert sys.getrefcount(k) == before + 1
+    for i in range(0, 4000, 20):
+        nj.dumps({f"evict{j}": j for j in range(i, i + 20)})
+    assert sys.getrefcount(k) == before
+
+
+def test_key_cache_not_used_with_other_key_separators():
+    k = "".join(["other", "_sep_", str(id(object()))])
+    before = sys.getrefcount(k)
+    for seps in ((",", "="), (", ", ": ")):
+        assert nj.dumps({k: 1}, separators=seps) == oracle({k: 1}, separators=seps)
+    assert nj.dumps({k: 1}, indent=2) == oracle({k: 1}, indent=2)
+    assert sys.getrefcount(k) == before
+
+
+def test_key_cache_per_ensure_ascii_mode():
+    # DEL is written raw without ensure_ascii and escaped with it: the same
+    # key object cached in one mode must not serve the other
+    k = "".join(["d", "\x7f", "l"])
+    for ensure_ascii in (False, True, False, True):
+        for _ in range(3):
+            assert nj.dumps({k: 1}, ensure_ascii=ensure_ascii) == \
+                oracle({k: 1}, ensure_ascii=ensure_ascii)
+
+
 # ---- floats into the caller's buffer: bytes after the document ---------------
-# The float formatter stores 32 bytes whatever the text's length; in
-# dumps_into the encoder keeps the originals of the bytes ahead and puts back
-# those past the document (json_encode.c, nc_jw_guard_tail).
+# The float formatter stores up to 48 bytes whatever the text's length; in
+# dumps_into the encoder saves the never-written bytes a float may reach and
+# puts back those past the document (json_encode.c, nc_jw_guard_tail).
 
 def _patterned(n, seed):
     rng = random.Random(seed)
@@ -994,14 +1027,14 @@ def test_floats_leave_bytes_after_document(xs, offset, slack, seps):
 
 
 def test_floats_leave_bytes_after_document_long_lists():
-    # past several window refills (256 bytes, doubling to 2048), short and
-    # long float texts, every slack around the 32 bytes a float may reach
+    # more floats than the 16 saves kept, short and long float texts, every
+    # slack around the 48 bytes a float may reach
     rng = random.Random(77)
     longs = [rng.uniform(-1e6, 1e6) for _ in range(3000)]
     shorts = [float(rng.randrange(10)) for _ in range(3000)]            # "3.0"
     mixed = [rng.choice([1.5, -0.25, 1e-300 * rng.random(), 12.0, rng.random()]) for _ in range(3000)]
     for xs in (longs, shorts, mixed):
-        for slack in (0, 1, 5, 16, 31, 32, 33, 50, 81, 82, 83, 300):
+        for slack in (0, 1, 5, 16, 31, 32, 33, 47, 48, 49, 50, 95, 96, 97, 98, 99, 300):
             _check_into(xs, 3, slack, slack)
             _check_into(xs[:rng.randrange(1, 200)], 0, slack, slack + 1)
 
@@ -1019,3 +1052,22 @@ def test_floats_into_bytebuffer_leave_free_space_after_document():
     assert bytes(bb) == doc
     space = bb.writable()
     assert bytes(space) == orig[len(doc):]
+
+
+def test_float_runs_switch_paths_with_same_text():
+    # after 8 doubles that are not short decimals the encoder skips its
+    # short-decimal check for a while (numfmt.c, format_double's run): short
+    # decimals then take the general path and must print the same
+    rng = random.Random(11)
+    runs = []
+    for _ in range(30):
+        runs += [rng.uniform(-1e6, 1e6) for _ in range(rng.randrange(1, 20))]
+        runs += [round(rng.uniform(-1000, 1000), rng.randrange(0, 4)) for _ in range(rng.randrange(1, 80))]
+        runs += [float(rng.randrange(-10 ** 6, 10 ** 6)) for _ in range(rng.randrange(0, 5))]
+    expect = json.dumps(runs, separators=(",", ":")).encode()
+    assert nj.dumps(runs) == expect
+    buf = bytearray(len(expect) + 100)
+    assert buf[:nj.dumps_into(runs, buf)] == expect
+    out = io.BytesIO()
+    nj.dump(runs, out, buffer_size=256)
+    assert out.getvalue() == expect

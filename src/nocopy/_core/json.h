@@ -72,6 +72,7 @@ typedef struct {
     Py_ssize_t bad_pos;
     char *clobbered;      /* FIXED: end of the fixed-size writes so far */
     unsigned nsaved;      /* FIXED: saves made; the last NC_JW_SAVES kept */
+    int float_run;        /* nc_format_double_run's state */
     nc_jw_save saved[NC_JW_SAVES];
     char scratch[NC_JW_SCRATCH];
 } nc_jw;

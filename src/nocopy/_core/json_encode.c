@@ -137,6 +137,7 @@ nc_jw_init(nc_jw *w, nc_state *st, int mode)
     w->bad_pos = 0;
     w->clobbered = NULL;
     w->nsaved = 0;
+    w->float_run = 0;
 }
 
 /* FIXED: save the never-written bytes a NC_JW_TAIL-byte write at p may
@@ -261,8 +262,28 @@ fmt_u64(char *out, uint64_t v)
 /* ---- the encoder ---------------------------------------------------------- */
 
 #define NC_JSTACK_SMALL 32
-#define NC_KC_SLOTS 64          /* key cache slots: one bit each in kc_used */
+#define NC_KC_SLOTS 64          /* key cache slots: one bit each in `used` */
 #define NC_KC_TEXT 32           /* longest cached text: '"' key '"' ':' */
+
+/* Key cache (see enc_item): the text "key": of exact str keys written with
+ * the compact ':' separator, keyed by the key object; the same object again
+ * is one fixed-size copy.  It lives in the module state and outlasts the
+ * call, so a dict encoded again and again (the seed's sensor loop) finds its
+ * keys there from the second call on.  Every cached key is held (an owned
+ * reference), so its address cannot be reused by another str while cached;
+ * at most NC_KC_SLOTS short str objects are kept alive that way, released
+ * when evicted or when the module is cleared.  No Python code runs between
+ * a lookup and the copy of its text, so a nested call (from `default`)
+ * using the cache meanwhile is harmless.  Two caches, one per
+ * ensure_ascii mode (DEL is written raw without it, as \u007f with it).
+ * Off in free-threaded builds. */
+struct nc_keycache {
+    uint64_t used;                  /* bit i: key[i] holds a key */
+    PyObject *key[NC_KC_SLOTS];
+    unsigned char len[NC_KC_SLOTS];
+    char text[NC_KC_SLOTS][NC_KC_TEXT];
+};
+typedef struct nc_keycache nc_keycache;
 
 typedef struct {
     nc_jw *w;
@@ -279,19 +300,10 @@ typedef struct {
     PyObject **stack;               /* ancestors (borrowed: each is kept alive
                                      * by its own parent's strong reference) */
     Py_ssize_t depth, stack_cap;
-    int kc_on;                      /* the key cache is in use */
-    uint64_t kc_used;               /* bit i: kc_key[i] holds a key */
-    Py_ssize_t kc_dicts;            /* dicts started (the cache starts at 2) */
+    nc_keycache *kc;                /* the module's, when this call can use it */
+    int kc_insert;                  /* new keys go into the cache */
+    Py_ssize_t kc_dicts;            /* dicts started */
     PyObject *stack_small[NC_JSTACK_SMALL];
-    /* Key cache (see enc_item): from the second dict of a compact document
-     * on, the text "key": of each exact str key written is kept, keyed by
-     * the key object; the same object again is a fixed-size copy.  Every
-     * cached key is held (an owned reference), so its address cannot be
-     * reused by another str while cached.  Not cleared by enc_init's memset:
-     * a slot is valid only while its bit is set in kc_used. */
-    PyObject *kc_key[NC_KC_SLOTS];
-    unsigned char kc_len[NC_KC_SLOTS];
-    char kc_text[NC_KC_SLOTS][NC_KC_TEXT];
 } nc_jenc;
 
 static int enc_owned(nc_jenc *e, PyObject *o);
@@ -540,12 +552,12 @@ enc_float(nc_jenc *e, PyObject *o, int quoted)
     if (w->mode != NC_JW_FIXED || w->overflowed) {
         /* our own memory (dumps()'s bytes object, dump()'s chunk, the
          * counting scratch): the room past the text is scratch */
-        p += nc_format_double(x, p);
+        p += nc_format_double_run(x, p, &w->float_run);
     }
     else if (nc_jw_room(w) >= NC_DOUBLE_ROOM + 2 + NC_JW_TAIL) {
         /* the caller's: what lies past the text is saved first */
         nc_jw_guard_tail(w, p);
-        p += nc_format_double(x, p);
+        p += nc_format_double_run(x, p, &w->float_run);
     }
     else {
         p += nc_format_double_exact(x, p);   /* near its end */
@@ -764,12 +776,12 @@ kc_hash(PyObject *key)
 
 /* The slot holding key, or -1. */
 static inline int
-kc_find(const nc_jenc *e, uint64_t hv, PyObject *key)
+kc_find(const nc_keycache *kc, uint64_t hv, PyObject *key)
 {
     int a = (int)(hv & (NC_KC_SLOTS - 1)), b = (int)((hv >> 6) & (NC_KC_SLOTS - 1));
-    if (((e->kc_used >> a) & 1) && e->kc_key[a] == key)
+    if (((kc->used >> a) & 1) && kc->key[a] == key)
         return a;
-    if (((e->kc_used >> b) & 1) && e->kc_key[b] == key)
+    if (((kc->used >> b) & 1) && kc->key[b] == key)
         return b;
     return -1;
 }
@@ -797,20 +809,49 @@ copy_short(char *dst, const char *src, size_t n)
 }
 
 static void
-kc_insert(nc_jenc *e, uint64_t hv, PyObject *key, const char *text, Py_ssize_t n)
+kc_insert(nc_keycache *kc, uint64_t hv, PyObject *key, const char *text, Py_ssize_t n)
 {
     if (n > NC_KC_TEXT)
         return;
     int h = (int)(hv & (NC_KC_SLOTS - 1)), b = (int)((hv >> 6) & (NC_KC_SLOTS - 1));
-    if (((e->kc_used >> h) & 1) && !((e->kc_used >> b) & 1))
+    if (((kc->used >> h) & 1) && !((kc->used >> b) & 1))
         h = b;
     /* the key replaced is an exact str: its release runs no Python code */
-    PyObject *old = (e->kc_used >> h) & 1 ? e->kc_key[h] : NULL;
-    e->kc_key[h] = Py_NewRef(key);
-    e->kc_used |= UINT64_C(1) << h;
+    PyObject *old = (kc->used >> h) & 1 ? kc->key[h] : NULL;
+    kc->key[h] = Py_NewRef(key);
+    kc->used |= UINT64_C(1) << h;
     Py_XDECREF(old);
-    e->kc_len[h] = (unsigned char)n;
-    memcpy(e->kc_text[h], text, (size_t)n);
+    kc->len[h] = (unsigned char)n;
+    memcpy(kc->text[h], text, (size_t)n);
+}
+
+void
+nc_json_keycache_clear(nc_state *st)
+{
+    if (st->keycache == NULL)
+        return;
+    for (int m = 0; m < 2; m++) {
+        nc_keycache *kc = st->keycache + m;
+        while (kc->used != 0) {
+#if defined(__GNUC__) || defined(__clang__)
+            int i = __builtin_ctzll(kc->used);
+#else
+            int i = 0;
+            while (!((kc->used >> i) & 1))
+                i++;
+#endif
+            kc->used &= kc->used - 1;   /* clears bit i, the lowest set */
+            Py_DECREF(kc->key[i]);
+        }
+    }
+}
+
+void
+nc_json_keycache_free(nc_state *st)
+{
+    nc_json_keycache_clear(st);
+    PyMem_Free(st->keycache);
+    st->keycache = NULL;
 }
 
 static inline int
@@ -818,21 +859,22 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first)
 {
     /* Hot path: exact str key, compact document, one-byte separators (the
      * default): separator, quoted key and colon under one room check, or
-     * as one copy from the key cache. */
+     * as one copy from the key cache (e->kc is set only for these). */
     if (PyUnicode_CheckExact(key) && !e->indented && e->item_sep_len == 1 &&
         e->key_sep_len == 1) {
         nc_jw *w = e->w;
+        nc_keycache *kc = e->kc;
         int sep = !*first;
         uint64_t hv = 0;
-        if (e->kc_on) {
+        if (kc != NULL) {
             hv = kc_hash(key);
-            int h = kc_find(e, hv, key);
+            int h = kc_find(kc, hv, key);
             if (h >= 0 && nc_jw_room(w) > NC_KC_TEXT) {
                 char *p = w->p;
                 *p = e->item_sep[0];   /* overwritten by the text when first */
                 p += sep;
-                copy_short(p, e->kc_text[h], e->kc_len[h]);
-                w->p = p + e->kc_len[h];
+                copy_short(p, kc->text[h], kc->len[h]);
+                w->p = p + kc->len[h];
                 *first = 0;
                 return enc_value(e, value);
             }
@@ -840,8 +882,8 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first)
         char *start = w->p;
         if (nc_json_try_ascii_wrapped(w, key, e->ensure_ascii, sep ? e->item_sep[0] : 0,
                                       e->key_sep[0])) {
-            if (e->kc_on)
-                kc_insert(e, hv, key, start + sep, w->p - start - sep);
+            if (kc != NULL && e->kc_insert)
+                kc_insert(kc, hv, key, start + sep, w->p - start - sep);
             *first = 0;
             return enc_value(e, value);
         }
@@ -881,8 +923,14 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
     nc_dict_cursor c;
     int stream = e->w->mode == NC_JW_STREAM;
     int direct = nc_dict_cursor_init(&c, d, 0);
-    if (!e->kc_on && ++e->kc_dicts == 2)
-        e->kc_on = 1;   /* a second dict: keys are likely to repeat from here on */
+    if (e->kc_dicts++ == 0 && e->w->st->keycache != NULL && !e->indented &&
+        e->item_sep_len == 1 && e->key_sep_len == 1 && e->key_sep[0] == ':')
+        e->kc = e->w->st->keycache + (e->ensure_ascii != 0);
+    /* Keys go into the cache from the second dict on (they are likely to
+     * repeat from there) and from a small first dict (which may be the
+     * dict of a loop, encoded again next call); a big first dict of one-off
+     * keys would only churn it. */
+    e->kc_insert = e->kc_dicts > 1 || size <= 32;
     for (;;) {
         if (direct) {
             if (!nc_dict_cursor_next(&c, &k, &v))
@@ -1081,8 +1129,8 @@ enc_init(nc_jenc *e, nc_jw *w)
     e->stack = e->stack_small;
     e->depth = 0;
     e->stack_cap = NC_JSTACK_SMALL;
-    e->kc_on = 0;
-    e->kc_used = 0;
+    e->kc = NULL;
+    e->kc_insert = 0;
     e->kc_dicts = 0;
 }
 
@@ -1092,18 +1140,6 @@ enc_dispose(nc_jenc *e)
     if (e->stack != e->stack_small)
         PyMem_Free(e->stack);
     e->stack = e->stack_small;
-    while (e->kc_used != 0) {
-#if defined(__GNUC__) || defined(__clang__)
-        int i = __builtin_ctzll(e->kc_used);
-#else
-        int i = 0;
-        while (!((e->kc_used >> i) & 1))
-            i++;
-#endif
-        e->kc_used &= e->kc_used - 1;   /* clears bit i, the lowest set */
-        Py_DECREF(e->kc_key[i]);
-    }
-    e->kc_on = 0;
 }
 
 static int
@@ -1589,6 +1625,13 @@ nc_json_module_init(PyObject *m, nc_state *st)
     st->str_commit = PyUnicode_InternFromString("commit");
     if (st->str_writable == NULL || st->str_commit == NULL)
         return -1;
+#ifndef Py_GIL_DISABLED
+    st->keycache = PyMem_Calloc(2, sizeof(nc_keycache));   /* per ensure_ascii */
+    if (st->keycache == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+#endif
     if (nc_dictiter_selfcheck() < 0)
         return -1;
     return PyModule_AddFunctions(m, json_methods);

@@ -104,6 +104,7 @@ nc_clear(PyObject *m)
     Py_CLEAR(st->IncompleteRead);
     Py_CLEAR(st->str_writable);
     Py_CLEAR(st->str_commit);
+    nc_json_keycache_clear(st);
     return 0;
 }
 
@@ -111,6 +112,7 @@ static void
 nc_free(void *m)
 {
     nc_clear((PyObject *)m);
+    nc_json_keycache_free((nc_state *)PyModule_GetState((PyObject *)m));
 }
 
 static PyModuleDef_Slot nc_slots[] = {

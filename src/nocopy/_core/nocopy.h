@@ -36,6 +36,9 @@ typedef struct {
      * json.dumps_into calls on every use (json_encode.c) */
     PyObject *str_writable;
     PyObject *str_commit;
+    /* the JSON encoder's key caches, [ensure_ascii] (json_encode.c); NULL
+     * when off */
+    struct nc_keycache *keycache;
 } nc_state;
 
 extern PyModuleDef nc_moduledef;
@@ -169,6 +172,8 @@ int nc_numfmt_module_init(PyObject *m, nc_state *st);         /* numfmt_test.c *
 int nc_bytebuffer_module_init(PyObject *m, nc_state *st);     /* buffer.c */
 int nc_rope_module_init(PyObject *m, nc_state *st);            /* rope.c */
 int nc_json_module_init(PyObject *m, nc_state *st);           /* json_encode.c */
+void nc_json_keycache_clear(nc_state *st);                     /* json_encode.c */
+void nc_json_keycache_free(nc_state *st);                      /* json_encode.c */
 int nc_alloccount_module_init(PyObject *m, nc_state *st);     /* alloccount.c */
 int nc_aiolines_module_init(PyObject *m, nc_state *st);       /* aiolines.c */
 

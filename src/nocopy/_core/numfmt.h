@@ -29,6 +29,11 @@
  * one-product fast path that defers to it near rounding decisions. */
 int nc_format_double(double x, char *out);
 
+/* nc_format_double for a run of doubles: *run (start it at 0, then leave it
+ * to this function) lets it skip its short-decimal check while the recent
+ * doubles had none.  Same text. */
+int nc_format_double_run(double x, char *out, int *run);
+
 /* nc_format_double writing exactly the returned count of bytes at out and
  * nothing past them (out needs only NC_DOUBLE_MAX_CHARS bytes): for memory
  * the caller owns beyond the text, as dumps_into's buffer. */
