@@ -467,6 +467,24 @@ select128(__m128i m, __m128i x, __m128i y)
     return _mm_or_si128(_mm_and_si128(m, x), _mm_andnot_si128(m, y));
 }
 
+/* below[j]: bytes 0..j-1 set (0 <= j <= 17): the masks by position, loaded
+ * instead of broadcast (SSE2 has no byte broadcast from a register). */
+#define B16(j) {(j) > 0 ? -1 : 0, (j) > 1 ? -1 : 0, (j) > 2 ? -1 : 0, (j) > 3 ? -1 : 0,       \
+                (j) > 4 ? -1 : 0, (j) > 5 ? -1 : 0, (j) > 6 ? -1 : 0, (j) > 7 ? -1 : 0,       \
+                (j) > 8 ? -1 : 0, (j) > 9 ? -1 : 0, (j) > 10 ? -1 : 0, (j) > 11 ? -1 : 0,     \
+                (j) > 12 ? -1 : 0, (j) > 13 ? -1 : 0, (j) > 14 ? -1 : 0, (j) > 15 ? -1 : 0}
+static const _Alignas(16) signed char below[18][16] = {
+    B16(0), B16(1), B16(2), B16(3), B16(4), B16(5), B16(6), B16(7), B16(8),
+    B16(9), B16(10), B16(11), B16(12), B16(13), B16(14), B16(15), B16(16), B16(16),
+};
+#undef B16
+
+static inline __m128i
+below16(int j)
+{
+    return _mm_load_si128((const __m128i *)below[j]);
+}
+
 /* "0." and up to three more '0's before the digits: -4 <= E < 0. */
 #define SMALL_CASE(z, prefix)                                                   \
     case z:                                                                     \
@@ -474,13 +492,12 @@ select128(__m128i m, __m128i x, __m128i y)
         b = _mm_or_si128(_mm_srli_si128(lo, 16 - z), _mm_slli_si128(hi, z));    \
         break;
 
-/* The text of (-1)^neg * d * 10^e (0 < d <= 10^17) as float.__repr__ lays it
- * out, composed in two registers: bytes 0..16 in *pa, 16..32 in *pb;
- * returns its length (at most 25). */
+/* The text of d * 10^e (0 < d <= 10^17) as float.__repr__ lays it out,
+ * composed in two registers: bytes 0..16 in *pa, 16..32 in *pb; returns
+ * its length (at most 23). */
 static inline int
-layout_regs(int neg, uint64_t d, int e, __m128i *pa, __m128i *pb)
+layout_regs(uint64_t d, int e, __m128i *pa, __m128i *pb)
 {
-    const __m128i iota = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m128i dots = _mm_set1_epi8('.');
     int lead, n, nd, len;
     __m128i v = digits17(d, &lead, &n, &nd);
@@ -492,10 +509,10 @@ layout_regs(int neg, uint64_t d, int e, __m128i *pa, __m128i *pb)
     if (E >= 0 && E < 16) {
         /* D[0..E] '.' D[E+1..n), or D[0..E] ".0" for an integral value:
          * then D[E+1] is a '0' already.  Byte 16 is the '.' when E is 15. */
-        __m128i at = _mm_set1_epi8((char)(E + 1));
-        a = select128(_mm_cmpgt_epi8(at, iota), lo,
-                      select128(_mm_cmpeq_epi8(at, iota), dots, _mm_slli_si128(lo, 1)));
-        b = select128(_mm_cmpeq_epi8(_mm_set1_epi8((char)(E - 15)), iota), dots,
+        __m128i keep = below16(E + 1);
+        a = select128(keep, lo, select128(_mm_xor_si128(keep, below16(E + 2)), dots,
+                                          _mm_slli_si128(lo, 1)));
+        b = select128(below16(E == 15), dots,
                       _mm_or_si128(_mm_srli_si128(lo, 15), _mm_slli_si128(hi, 1)));
         len = n > E + 1 ? n + 1 : E + 3;
     }
@@ -512,14 +529,13 @@ layout_regs(int neg, uint64_t d, int e, __m128i *pa, __m128i *pb)
     else {
         /* Scientific: D[0] '.' D[1..n) then e+XX (at least two exponent
          * digits); "De+XX" when n is 1. */
-        a = select128(_mm_cmpeq_epi8(_mm_set1_epi8(1), iota), dots,
-                      select128(_mm_cmpeq_epi8(_mm_setzero_si128(), iota), lo,
-                                _mm_slli_si128(lo, 1)));
+        a = select128(below16(1), lo, _mm_slli_si128(lo, 1));
+        a = select128(_mm_xor_si128(below16(1), below16(2)), dots, a);
         b = _mm_or_si128(_mm_srli_si128(lo, 15), _mm_slli_si128(hi, 1));
         int at = n > 1 ? n + 1 : 1, ae = E < 0 ? -E : E;
         /* clear what follows the digits, then put the exponent at `at` */
-        a = _mm_and_si128(a, _mm_cmpgt_epi8(_mm_set1_epi8((char)at), iota));
-        b = _mm_and_si128(b, _mm_cmpgt_epi8(_mm_set1_epi8((char)(at - 16)), iota));
+        a = _mm_and_si128(a, below16(at < 16 ? at : 16));
+        b = _mm_and_si128(b, below16(at > 16 ? at - 16 : 0));
         uint64_t x = (uint64_t)'e' | (uint64_t)(E < 0 ? '-' : '+') << 8;
         int xlen;
         if (ae >= 100) {
@@ -547,23 +563,25 @@ layout_regs(int neg, uint64_t d, int e, __m128i *pa, __m128i *pb)
         b = _mm_cvtsi64_si128((long long)w2);
         len = at + xlen;
     }
-    /* the sign: everything one byte on, without a branch on it */
-    __m128i m = _mm_set1_epi8((char)-neg);
-    *pb = select128(m, _mm_or_si128(_mm_slli_si128(b, 1), _mm_srli_si128(a, 15)), b);
-    *pa = select128(m, _mm_or_si128(_mm_slli_si128(a, 1), _mm_cvtsi32_si128('-')), a);
-    return len + neg;
+    *pa = a;
+    *pb = b;
+    return len;
 }
 #undef SMALL_CASE
 
-/* The text at out[0..32): two 16-byte stores, the bytes past it scratch. */
+/* The text at out[0..33): a '-' that the digits overwrite when positive,
+ * then two 16-byte stores at an address known early (the sign bit is); the
+ * bytes past the text are scratch. */
 static inline int
 layout(char *out, int neg, uint64_t d, int e)
 {
     __m128i a, b;
-    int len = layout_regs(neg, d, e, &a, &b);
+    int len = layout_regs(d, e, &a, &b);
+    out[0] = '-';
+    out += neg;
     _mm_storeu_si128((__m128i *)out, a);
     _mm_storeu_si128((__m128i *)(out + 16), b);
-    return len;
+    return len + neg;
 }
 #else
 /* Long digit strings take the same road as the short ones. */
