@@ -1364,7 +1364,8 @@ encode_fixed(nc_jenc *e, nc_jw *w, PyObject *obj, char *dst, Py_ssize_t len, Py_
     w->mode = NC_JW_FIXED;
     w->base = w->p = dst + offset;
     w->end = dst + len;
-    int rc = enc_owned(e, obj);
+    /* the common top level, a dict, straight to its container walk */
+    int rc = Py_TYPE(obj) == &PyDict_Type ? enc_container(e, obj, 1) : enc_owned(e, obj);
     if (!w->overflowed)
         nc_jw_restore_tail(w);
     if (rc < 0 || nc_jw_check_surrogate(w) < 0)
