@@ -1071,3 +1071,34 @@ def test_float_runs_switch_paths_with_same_text():
     out = io.BytesIO()
     nj.dump(runs, out, buffer_size=256)
     assert out.getvalue() == expect
+
+
+def test_writes_by_default_past_the_document_are_kept():
+    # `default` is Python code: it may write into the very buffer being
+    # filled, past the write position; the bytes the float formatter reached
+    # are put back before it runs, not after (which would undo its write)
+    buf = bytearray(b"." * 200)
+
+    class Mark:
+        pass
+
+    def default(o):
+        buf[20:30] = b"ABCDEFGHIJ"     # same size: allowed while pinned
+        return 0
+
+    end = nj.dumps_into([1.5, Mark()], buf, default=default)
+    assert bytes(buf[:end]) == b"[1.5,0]"
+    assert bytes(buf[end:20]) == b"." * (20 - end)
+    assert bytes(buf[20:30]) == b"ABCDEFGHIJ"
+    assert bytes(buf[30:]) == b"." * 170
+
+    class Items(dict):
+        def items(self):
+            buf[40:44] = b"WXYZ"
+            return dict.items(self)
+
+    buf[:] = b"." * 200
+    end = nj.dumps_into([2.25, Items(a=1)], buf)
+    assert bytes(buf[:end]) == b'[2.25,{"a":1}]'
+    assert bytes(buf[40:44]) == b"WXYZ"
+    assert bytes(buf[end:40]) == b"." * (40 - end)

@@ -162,7 +162,7 @@ nc_jw_guard_tail(nc_jw *w, char *p)
 
 /* FIXED, destination not overflowed: put back the saved bytes past the
  * write position (each save holds originals only: it was taken where
- * nothing had been written yet). */
+ * nothing had been written yet); afterwards nothing past it is clobbered. */
 static void
 nc_jw_restore_tail(nc_jw *w)
 {
@@ -177,6 +177,19 @@ nc_jw_restore_tail(nc_jw *w)
             memcpy(from, t->bytes + (from - t->at), (size_t)(t->at + NC_JW_TAIL - from));
         }
     }
+    w->clobbered = end;
+    w->nsaved = 0;
+}
+
+/* Python code is about to run (`default`, a dict subclass's items(), key
+ * comparisons of sort_keys): it may write into the caller's buffer past
+ * the write position, so the bytes there are put back now rather than at
+ * the end, when they would undo its writes. */
+static inline void
+nc_jw_before_python(nc_jw *w)
+{
+    if (w->mode == NC_JW_FIXED && !w->overflowed && w->clobbered != NULL)
+        nc_jw_restore_tail(w);
 }
 
 /* After a successful encode: the deferred lone-surrogate error, if any. */
@@ -863,7 +876,10 @@ nc_json_keycache_free(nc_state *st)
 }
 
 /* A leaf value whose type the caller has checked (enc_dict_items, with
- * dump()'s room checked too): written without enc_value's second dispatch. */
+ * dump()'s room checked too): written without enc_value's second dispatch.
+ * The same six cases as enc_value's, written twice on purpose: enc_value
+ * calling this instead made GCC inline differently, +4.6% instructions on
+ * the ~1 MB document and +4.2% on the float list. */
 static inline int
 enc_leaf(nc_jenc *e, PyObject *v, PyTypeObject *vt)
 {
@@ -1018,6 +1034,7 @@ enc_dict(nc_jenc *e, PyObject *d)
             goto done;
     }
     else {
+        nc_jw_before_python(w);
         items = PyMapping_Items(d);
         if (items == NULL)
             goto done;
@@ -1066,6 +1083,7 @@ enc_default(nc_jenc *e, PyObject *o)
             return -1;
         pushed = 1;
     }
+    nc_jw_before_python(e->w);
     PyObject *newobj = PyObject_CallOneArg(e->defaultfn, o);
     if (newobj == NULL)
         goto done;
