@@ -42,6 +42,16 @@ Behaviour worth knowing (all tested):
   when CPython already holds a str's UTF-8 form (someone called
   ``PyUnicode_AsUTF8`` on it before, as orjson and msgspec do), that cached
   form is copied instead — nocopy never creates it.
+* Key cache: with the compact ``":"`` key separator, the text ``"key":`` of
+  short str keys is cached by key object in the module, across calls (64
+  slots per ``ensure_ascii`` mode); the cache holds a reference to each key it
+  caches, so up to 128 short str objects stay alive until evicted by other
+  keys or until the module is cleared.
+* ``dumps_into`` writes floats with fixed-size stores that may reach up to 48
+  bytes past the text; those bytes of your buffer are saved first and put
+  back (before any ``default`` call, and at the end), so bytes after the
+  document are as they were.  Nesting deeper than the recursion limit raises
+  RecursionError (the four outermost levels are not counted).
 * Options are checked like the stdlib's: flags take any truthy value;
   ``indent`` must be None, an int (``indent=0`` and ``""`` give newlines) or a
   str, ``separators`` a pair of str (TypeError otherwise, ValueError for a
