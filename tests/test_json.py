@@ -1102,3 +1102,27 @@ def test_writes_by_default_past_the_document_are_kept():
     assert bytes(buf[:end]) == b'[2.25,{"a":1}]'
     assert bytes(buf[40:44]) == b"WXYZ"
     assert bytes(buf[end:40]) == b"." * (40 - end)
+
+
+def test_saved_tail_bytes_never_undo_writes_by_default():
+    # Twenty close floats fill the ring of saves, a string runs past what
+    # they reached, `default` writes into the buffer past the final end, and
+    # a last float makes the end restore run.  Saves taken before `default`
+    # must not be put back over its write (they are dropped when Python
+    # code runs, and a restore stops where the writes stopped).
+    buf = bytearray(b"." * 300)
+
+    class Mark:
+        pass
+
+    def default(o):
+        buf[150:155] = b"HELLO"
+        return 0
+
+    doc = [1.5] * 20 + ["s" * 50, Mark(), 2.5]
+    end = nj.dumps_into(doc, buf, default=default)
+    assert bytes(buf[:end]) == json.dumps(doc, default=lambda o: 0, separators=(",", ":")).encode()
+    assert end < 150
+    assert bytes(buf[150:155]) == b"HELLO"
+    assert bytes(buf[end:150]) == b"." * (150 - end)
+    assert bytes(buf[155:]) == b"." * 145

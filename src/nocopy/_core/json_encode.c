@@ -160,24 +160,26 @@ nc_jw_guard_tail(nc_jw *w, char *p)
     w->clobbered = p + NC_JW_TAIL;
 }
 
-/* FIXED, destination not overflowed: put back the saved bytes past the
- * write position (each save holds originals only: it was taken where
- * nothing had been written yet); afterwards nothing past it is clobbered. */
+/* FIXED, destination not overflowed: put back the saved bytes between the
+ * write position and the end of the fixed-size writes (each save holds
+ * originals only: it was taken where nothing had been written yet).  The
+ * saves are dropped after, reached or not: bytes past the write position
+ * are all as they were then, and Python code may change them next. */
 static void
 nc_jw_restore_tail(nc_jw *w)
 {
-    char *end = w->p;
+    char *end = w->p, *clobbered = w->clobbered;
     unsigned n = w->nsaved < NC_JW_SAVES ? w->nsaved : NC_JW_SAVES;
-    if (w->clobbered == NULL || w->clobbered <= end)
-        return;
-    for (unsigned i = 0; i < n; i++) {
-        nc_jw_save *t = &w->saved[i];
-        if (t->at + NC_JW_TAIL > end) {
+    if (clobbered != NULL && clobbered > end) {
+        for (unsigned i = 0; i < n; i++) {
+            nc_jw_save *t = &w->saved[i];
             char *from = t->at > end ? t->at : end;
-            memcpy(from, t->bytes + (from - t->at), (size_t)(t->at + NC_JW_TAIL - from));
+            char *to = t->at + NC_JW_TAIL < clobbered ? t->at + NC_JW_TAIL : clobbered;
+            if (to > from)
+                memcpy(from, t->bytes + (from - t->at), (size_t)(to - from));
         }
     }
-    w->clobbered = end;
+    w->clobbered = NULL;
     w->nsaved = 0;
 }
 
