@@ -160,17 +160,22 @@ nc_jw_guard_tail(nc_jw *w, char *p)
     w->clobbered = p + NC_JW_TAIL;
 }
 
-/* FIXED, destination not overflowed: put back the saved bytes between the
- * write position and the end of the fixed-size writes (each save holds
- * originals only: it was taken where nothing had been written yet).  The
- * saves are dropped after, reached or not: bytes past the write position
- * are all as they were then, and Python code may change them next. */
+/* Put back the saved bytes between the write position and the end of the
+ * fixed-size writes (each save holds originals only: it was taken where
+ * nothing had been written yet), then drop the saves: bytes past the write
+ * position are all as they were, and Python code may change them next.
+ * Called when encoding ends, and before Python code runs (`default`, a dict
+ * subclass's items() and the key comparisons of sort_keys after it), which
+ * may write into the caller's buffer past the write position: put back
+ * later, the saves would undo those writes.  Nothing to put back outside
+ * FIXED mode (no saves) or once the destination overflowed (the write
+ * position is in scratch; the caller gets BufferTooSmall). */
 static void
 nc_jw_restore_tail(nc_jw *w)
 {
     char *end = w->p, *clobbered = w->clobbered;
     unsigned n = w->nsaved < NC_JW_SAVES ? w->nsaved : NC_JW_SAVES;
-    if (clobbered != NULL && clobbered > end) {
+    if (!w->overflowed && clobbered != NULL && clobbered > end) {
         for (unsigned i = 0; i < n; i++) {
             nc_jw_save *t = &w->saved[i];
             char *from = t->at > end ? t->at : end;
@@ -181,17 +186,6 @@ nc_jw_restore_tail(nc_jw *w)
     }
     w->clobbered = NULL;
     w->nsaved = 0;
-}
-
-/* Python code is about to run (`default`, a dict subclass's items(), key
- * comparisons of sort_keys): it may write into the caller's buffer past
- * the write position, so the bytes there are put back now rather than at
- * the end, when they would undo its writes. */
-static inline void
-nc_jw_before_python(nc_jw *w)
-{
-    if (w->mode == NC_JW_FIXED && !w->overflowed && w->clobbered != NULL)
-        nc_jw_restore_tail(w);
 }
 
 /* After a successful encode: the deferred lone-surrogate error, if any. */
@@ -1036,7 +1030,7 @@ enc_dict(nc_jenc *e, PyObject *d)
             goto done;
     }
     else {
-        nc_jw_before_python(w);
+        nc_jw_restore_tail(w);   /* Python code may run from here */
         items = PyMapping_Items(d);
         if (items == NULL)
             goto done;
@@ -1085,7 +1079,7 @@ enc_default(nc_jenc *e, PyObject *o)
             return -1;
         pushed = 1;
     }
-    nc_jw_before_python(e->w);
+    nc_jw_restore_tail(e->w);   /* Python code runs next */
     PyObject *newobj = PyObject_CallOneArg(e->defaultfn, o);
     if (newobj == NULL)
         goto done;
@@ -1386,8 +1380,7 @@ encode_fixed(nc_jenc *e, nc_jw *w, PyObject *obj, char *dst, Py_ssize_t len, Py_
     w->end = dst + len;
     /* the common top level, a dict, straight to its container walk */
     int rc = Py_TYPE(obj) == &PyDict_Type ? enc_container(e, obj, 1) : enc_owned(e, obj);
-    if (!w->overflowed)
-        nc_jw_restore_tail(w);
+    nc_jw_restore_tail(w);
     if (rc < 0 || nc_jw_check_surrogate(w) < 0)
         return -1;
     *overflow = w->overflowed;
