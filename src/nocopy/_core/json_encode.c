@@ -791,11 +791,20 @@ kc_hash(PyObject *key)
     return h != -1 ? (uint64_t)h : (uint64_t)(uintptr_t)key >> 4;
 }
 
+/* The key's two candidate slots. */
+static inline void
+kc_slots(uint64_t hv, int *a, int *b)
+{
+    *a = (int)(hv & (NC_KC_SLOTS - 1));
+    *b = (int)((hv >> 6) & (NC_KC_SLOTS - 1));
+}
+
 /* The slot holding key, or -1. */
 static inline int
 kc_find(const nc_keycache *kc, uint64_t hv, PyObject *key)
 {
-    int a = (int)(hv & (NC_KC_SLOTS - 1)), b = (int)((hv >> 6) & (NC_KC_SLOTS - 1));
+    int a, b;
+    kc_slots(hv, &a, &b);
     if (((kc->used >> a) & 1) && kc->key[a] == key)
         return a;
     if (((kc->used >> b) & 1) && kc->key[b] == key)
@@ -830,7 +839,8 @@ kc_insert(nc_keycache *kc, uint64_t hv, PyObject *key, const char *text, Py_ssiz
 {
     if (n > NC_KC_TEXT)
         return;
-    int h = (int)(hv & (NC_KC_SLOTS - 1)), b = (int)((hv >> 6) & (NC_KC_SLOTS - 1));
+    int h, b;
+    kc_slots(hv, &h, &b);
     if (((kc->used >> h) & 1) && !((kc->used >> b) & 1))
         h = b;
     /* the key replaced is an exact str: its release runs no Python code */
@@ -849,24 +859,18 @@ nc_json_keycache_clear(nc_state *st)
         return;
     for (int m = 0; m < 2; m++) {
         nc_keycache *kc = st->keycache + m;
-        while (kc->used != 0) {
-#if defined(__GNUC__) || defined(__clang__)
-            int i = __builtin_ctzll(kc->used);
-#else
-            int i = 0;
-            while (!((kc->used >> i) & 1))
-                i++;
-#endif
-            kc->used &= kc->used - 1;   /* clears bit i, the lowest set */
-            Py_DECREF(kc->key[i]);
+        for (int i = 0; i < NC_KC_SLOTS; i++) {
+            if ((kc->used >> i) & 1)
+                Py_DECREF(kc->key[i]);
         }
+        kc->used = 0;
     }
 }
 
+/* After nc_json_keycache_clear (module.c's nc_free clears first). */
 void
 nc_json_keycache_free(nc_state *st)
 {
-    nc_json_keycache_clear(st);
     PyMem_Free(st->keycache);
     st->keycache = NULL;
 }
