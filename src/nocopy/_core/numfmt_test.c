@@ -8,6 +8,19 @@
 #include "nocopy.h"
 #include "numfmt.h"
 
+/* The double of a float argument; -1 with TypeError for anything else. */
+static int
+float_arg(const char *fname, PyObject *arg, double *x)
+{
+    if (!PyFloat_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "%s() argument must be float, not '%.200s'", fname,
+                     Py_TYPE(arg)->tp_name);
+        return -1;
+    }
+    *x = PyFloat_AS_DOUBLE(arg);
+    return 0;
+}
+
 PyDoc_STRVAR(format_double_doc,
 "_format_double($module, x, /)\n--\n\n"
 "Test hook: nc_format_double(x) as bytes -- repr(x) for any float.\n"
@@ -16,13 +29,11 @@ PyDoc_STRVAR(format_double_doc,
 static PyObject *
 format_double(PyObject *module, PyObject *arg)
 {
-    if (!PyFloat_Check(arg)) {
-        PyErr_Format(PyExc_TypeError, "_format_double() argument must be float, not '%.200s'",
-                     Py_TYPE(arg)->tp_name);
+    double x;
+    if (float_arg("_format_double", arg, &x) < 0)
         return NULL;
-    }
     char buf[NC_DOUBLE_ROOM];
-    int n = nc_format_double(PyFloat_AS_DOUBLE(arg), buf);
+    int n = nc_format_double(x, buf);
     return PyBytes_FromStringAndSize(buf, n);
 }
 
@@ -57,14 +68,12 @@ PyDoc_STRVAR(double_paths_doc,
 static PyObject *
 double_paths(PyObject *module, PyObject *arg)
 {
-    if (!PyFloat_Check(arg)) {
-        PyErr_Format(PyExc_TypeError, "_double_paths() argument must be float, not '%.200s'",
-                     Py_TYPE(arg)->tp_name);
+    double x;
+    if (float_arg("_double_paths", arg, &x) < 0)
         return NULL;
-    }
     uint64_t d[2];
     int e[2];
-    int r = nc_double_paths(PyFloat_AS_DOUBLE(arg), d, e);
+    int r = nc_double_paths(x, d, e);
     if (r < 0)
         Py_RETURN_NONE;
     return Py_BuildValue("(O(Ki)(Ki))", r ? Py_True : Py_False, (unsigned long long)d[0], e[0],
