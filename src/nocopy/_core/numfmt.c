@@ -537,16 +537,14 @@ layout_regs(uint64_t d, int e, __m128i *pa, __m128i *pb)
         a = _mm_and_si128(a, below16(at < 16 ? at : 16));
         b = _mm_and_si128(b, below16(at > 16 ? at - 16 : 0));
         uint64_t x = (uint64_t)'e' | (uint64_t)(E < 0 ? '-' : '+') << 8;
+        uint16_t two;   /* the last two exponent digits */
+        memcpy(&two, digits2 + 2 * (ae % 100), 2);
         int xlen;
         if (ae >= 100) {
-            uint16_t two;
-            memcpy(&two, digits2 + 2 * (ae % 100), 2);
             x |= (uint64_t)('0' + ae / 100) << 16 | (uint64_t)two << 24;
             xlen = 5;
         }
         else {
-            uint16_t two;
-            memcpy(&two, digits2 + 2 * ae, 2);
             x |= (uint64_t)two << 16;
             xlen = 4;
         }
