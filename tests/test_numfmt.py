@@ -330,15 +330,21 @@ def test_double_trailing_zero_digits():
             assert fmt(-x) == repr(-x).encode(), (m, k)
 
 
+def decimals_and_neighbours(rng, count, max_digits, exp_lo, exp_hi):
+    """count decimals of 1..max_digits digits times 10^exp_lo..10^exp_hi,
+    each with the doubles just below and above it."""
+    values = []
+    for _ in range(count):
+        x = float(f"{rng.randint(1, 10 ** rng.randint(1, max_digits))}e{rng.randint(exp_lo, exp_hi)}")
+        values += [x, math.nextafter(x, 0.0), math.nextafter(x, math.inf)]
+    return values
+
+
 def test_short_decimals_and_neighbours():
     # The exact short-decimal fast path: decimals with up to 16 digits at
     # every scale it accepts, their neighbours (which must fall back), and
     # values around its 2^49 magnitude limit.
-    rng = random.Random(RNG_SEED + 2)
-    values = []
-    for _ in range(20_000):
-        x = float(f"{rng.randint(1, 10 ** rng.randint(1, 16))}e-{rng.randint(0, 24)}")
-        values += [x, math.nextafter(x, 0.0), math.nextafter(x, math.inf)]
+    values = decimals_and_neighbours(random.Random(RNG_SEED + 2), 20_000, 16, -24, 0)
     for eb in range(40, 54):
         for x in (2.0 ** eb, 2.0 ** eb + 0.5, 2.0 ** eb - 0.25, 2.0 ** eb + 0.1):
             values += [x, math.nextafter(x, 0.0), math.nextafter(x, math.inf)]
@@ -381,11 +387,7 @@ def test_fast_path_declines_near_decisions():
     # Short decimals at every scale and their neighbours put interval ends
     # and midpoints on decimal points: the fast path must hand those to
     # Schubfach (declined > 0 shows that branch runs) and agree elsewhere.
-    rng = random.Random(RNG_SEED + 4)
-    values = []
-    for _ in range(20_000):
-        x = float(f"{rng.randint(1, 10 ** rng.randint(1, 17))}e{rng.randint(-320, 300)}")
-        values += [x, math.nextafter(x, 0.0), math.nextafter(x, math.inf)]
+    values = decimals_and_neighbours(random.Random(RNG_SEED + 4), 20_000, 17, -320, 300)
     declined, taken = paths_agree(values)
     assert declined > 0 and taken > 0
     check_all(values)
