@@ -3,6 +3,7 @@
 nocopy's defaults (separators=(",", ":"), ensure_ascii=False) are passed to
 the oracle explicitly."""
 import array
+import contextlib
 import enum
 import io
 import json
@@ -1126,3 +1127,94 @@ def test_saved_tail_bytes_never_undo_writes_by_default():
     assert bytes(buf[150:155]) == b"HELLO"
     assert bytes(buf[end:150]) == b"." * (150 - end)
     assert bytes(buf[155:]) == b"." * 145
+
+
+# ---- strings a block at a time (json_utf8.c) ----------------------------------
+# Without ensure_ascii, Latin-1, UCS-2 and UCS-4 strings are encoded 16, 8
+# and 4 chars a step where the CPU has SSSE3.  Every test here runs with the
+# block path on and off (the per-char path is what other CPUs use).
+
+def _ssse3():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " ssse3" in f.read()
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _utf8_blocks(on):
+    from nocopy import _core
+    was = _core._json_utf8_blocks(on)
+    try:
+        yield
+    finally:
+        _core._json_utf8_blocks(was)
+
+
+@pytest.fixture(params=[True, False], ids=["blocks", "per-char"])
+def utf8_blocks(request):
+    with _utf8_blocks(request.param):
+        yield request.param
+
+
+def test_utf8_blocks_on_where_supported():
+    # so that CI on x86-64 really runs the block path by default
+    from nocopy import _core
+    import platform
+    if platform.machine() in ("x86_64", "AMD64") and _ssse3():
+        assert _core._json_utf8_blocks() is True
+    was = _core._json_utf8_blocks(False)
+    try:
+        assert _core._json_utf8_blocks() is False
+    finally:
+        _core._json_utf8_blocks(was)
+    with pytest.raises(TypeError):
+        _core._json_utf8_blocks(1, 2)
+
+
+# chars at every UTF-8 length boundary, the escapes and the surrogates
+_block_pool = ("abc xyz" + '"\\\n\x00\x1f\x7f' + "é\x80\xff" + "λё\u07ff"
+               + "\u0800日\ufffd\uffff\ue000" + "\U00010000\U0010ffff😀" + "\ud800\udfff")
+_block_text = st.text(st.sampled_from(_block_pool), max_size=90) | \
+    st.text(st.sampled_from("ab éÿ"), max_size=90) | \
+    st.text(st.sampled_from("ab é日λ"), max_size=90) | \
+    st.text(st.sampled_from("a é日😀"), max_size=90)
+
+
+@given(_block_text, st.integers(0, 8), st.integers(0, 40), st.booleans())
+def test_block_strings_match_stdlib_and_keep_bytes_after(s, offset, slack, blocks):
+    with _utf8_blocks(blocks):
+        for doc in ([s], {s: s}, [s, "x"], [s, s[: len(s) // 2]]):
+            exp = check_all_forms(doc)
+            if isinstance(exp, bytes):
+                _check_into(doc, offset, slack, len(s) + slack)
+
+
+@pytest.mark.parametrize("filler", ["a", "é", "日", "😀"])
+@pytest.mark.parametrize("special", ['"', "\\", "\x00", "é", "日", "😀", "\ud800"])
+def test_block_every_length_and_position(utf8_blocks, filler, special):
+    # every string length across the block sizes and the 12-char cover, with
+    # one special char at every position, last in the document and not
+    for n in range(1, 45):
+        for i in range(n):
+            s = filler * i + special + filler * (n - i - 1)
+            for doc in ([s], [s, 1]):
+                if "\ud800" in s:
+                    with pytest.raises(UnicodeEncodeError):
+                        nj.dumps(doc)
+                    continue
+                _check_into(doc, 3, 20, n * 31 + i)
+
+
+def test_block_long_mixed_strings_through_small_dump_buffers(utf8_blocks):
+    # the room, not the string, ends a run: blocks must stop at it
+    rng = random.Random(3)
+    words = ["größe", "日本語のテキスト", "Ελληνικά", "emoji 😀🎉", "çà et là", "plain"]
+    doc = [" ".join(rng.choice(words) for _ in range(rng.randrange(1, 40))) for _ in range(50)]
+    exp = oracle(doc)
+    for size in (64, 65, 77, 100, 128, 1000):
+        assert dump_bytes(doc, buffer_size=size) == exp
+    assert nj.dumps(doc) == exp
+    for slack in range(0, 20):
+        _check_into(doc, 0, slack, slack)

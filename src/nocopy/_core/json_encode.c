@@ -28,6 +28,7 @@
 #include "dictiter.h"
 #include "buffer.h"
 #include "numfmt.h"
+#include "json_utf8.h"
 
 #include <math.h>
 
@@ -1666,9 +1667,29 @@ json_dict_walk_direct(PyObject *module, PyObject *unused)
     return PyBool_FromLong(nc_dictiter_direct());
 }
 
+/* Test hook: the per-char path and the block path must agree, and only
+ * one of them runs on a given machine unless the tests switch. */
+static PyObject *
+json_utf8_blocks(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    int on = -1;
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError, "_json_utf8_blocks() takes at most 1 argument (%zd given)",
+                     nargs);
+        return NULL;
+    }
+    if (nargs == 1 && args[0] != Py_None && (on = PyObject_IsTrue(args[0])) < 0)
+        return NULL;
+    return PyBool_FromLong(nc_json_utf8_set_blocks(on));
+}
+
 static PyMethodDef json_methods[] = {
     {"_json_dict_walk_direct", json_dict_walk_direct, METH_NOARGS,
      "True when the encoder walks dicts directly (dictiter.h), False when through PyDict_Next."},
+    {"_json_utf8_blocks", (PyCFunction)(void (*)(void))json_utf8_blocks, METH_FASTCALL,
+     "_json_utf8_blocks(on=None, /)\n--\n\nWhether strings are encoded to UTF-8 a block at a "
+     "time (json_utf8.c); switch it with True/False (test hook).  Returns the previous state."},
     {"json_dumps_into", (PyCFunction)(void (*)(void))json_dumps_into, METH_FASTCALL | METH_KEYWORDS,
      dumps_into_doc},
     {"json_dumps", (PyCFunction)(void (*)(void))json_dumps, METH_FASTCALL | METH_KEYWORDS, dumps_doc},
@@ -1693,5 +1714,6 @@ nc_json_module_init(PyObject *m, nc_state *st)
 #endif
     if (nc_dictiter_selfcheck() < 0)
         return -1;
+    nc_json_utf8_init();
     return PyModule_AddFunctions(m, json_methods);
 }

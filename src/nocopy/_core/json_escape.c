@@ -14,6 +14,7 @@
  * .encode("utf-8") would fail, so we raise UnicodeEncodeError too (the
  * position is the one inside the offending str, not inside the document). */
 #include "json.h"
+#include "json_utf8.h"
 
 /* 0: copied as is; otherwise the letter after the backslash, 'u' for \u00XX. */
 static const char ESC[128] = {
@@ -286,52 +287,83 @@ ascii_word_1(const Py_UCS1 *s, char *out, int ensure_ascii)
 /* The UTF-8 hot loop of a string without ensure_ascii: encode chars from
  * *pp while they need no escape and are not surrogates; stop at the first
  * that does (or at stop) and leave *pp there.  Kept apart from the rare
- * cases so the loop stays in registers.  (Four-chars-at-once SWAR variants
- * for ASCII and 2-byte runs were measured slower on mixed-script text: the
- * failed attempts cost more than the runs saved.) */
-#define DEFINE_PLAIN_RUN(NAME, T)                                                      \
+ * cases so the loop stays in registers.  2- and 4-byte strings go a block
+ * at a time where the CPU allows (json_utf8.c), and per char here for the
+ * rest of a block that was not clean; the per-char loop branches on each
+ * char's UTF-8 length, which mixed scripts make unpredictable.  (Four-chars
+ * SWAR variants for ASCII and 2-byte runs were measured slower on mixed
+ * text: the failed attempts cost more than the runs saved.) */
+#define DEFINE_PLAIN_RUN(NAME, T, BLOCKS, BLOCK)                                       \
 static inline char *                                                                   \
-NAME(const T **pp, const T *stop, char *out)                                           \
+NAME(const T **pp, const T *stop, const T *send, char *out)                            \
 {                                                                                      \
     const T *p = *pp;                                                                  \
-    while (p < stop) {                                                                 \
-        Py_UCS4 c = *p;                                                                \
-        if (c < 0x80) {                                                                \
-            if (ESC[c] != 0)                                                           \
-                break;                                                                 \
-            *out++ = (char)c;                                                          \
+    for (;;) {                                                                         \
+        const T *lim = stop;                                                           \
+        if (BLOCK > 0 && nc_json_utf8_blocks) {                                        \
+            out = BLOCKS(&p, stop, send, out);                                         \
+            if (stop - p > BLOCK)                                                      \
+                lim = p + BLOCK;   /* the block that was not clean */                  \
         }                                                                              \
-        else if (c < 0x800) {                                                          \
-            out[0] = (char)(0xc0 | (c >> 6));                                          \
-            out[1] = (char)(0x80 | (c & 0x3f));                                        \
-            out += 2;                                                                  \
+        while (p < lim) {                                                              \
+            Py_UCS4 c = *p;                                                            \
+            if (c < 0x80) {                                                            \
+                if (ESC[c] != 0)                                                       \
+                    goto done;                                                         \
+                *out++ = (char)c;                                                      \
+            }                                                                          \
+            else if (c < 0x800) {                                                      \
+                out[0] = (char)(0xc0 | (c >> 6));                                      \
+                out[1] = (char)(0x80 | (c & 0x3f));                                    \
+                out += 2;                                                              \
+            }                                                                          \
+            else if (sizeof(T) == 2 || c < 0x10000) {                                  \
+                if (Py_UNICODE_IS_SURROGATE(c))                                        \
+                    goto done;                                                         \
+                out[0] = (char)(0xe0 | (c >> 12));                                     \
+                out[1] = (char)(0x80 | ((c >> 6) & 0x3f));                             \
+                out[2] = (char)(0x80 | (c & 0x3f));                                    \
+                out += 3;                                                              \
+            }                                                                          \
+            else {                                                                     \
+                out[0] = (char)(0xf0 | (c >> 18));                                     \
+                out[1] = (char)(0x80 | ((c >> 12) & 0x3f));                            \
+                out[2] = (char)(0x80 | ((c >> 6) & 0x3f));                             \
+                out[3] = (char)(0x80 | (c & 0x3f));                                    \
+                out += 4;                                                              \
+            }                                                                          \
+            p++;                                                                       \
         }                                                                              \
-        else if (sizeof(T) == 2 || c < 0x10000) {                                      \
-            if (Py_UNICODE_IS_SURROGATE(c))                                            \
-                break;                                                                 \
-            out[0] = (char)(0xe0 | (c >> 12));                                         \
-            out[1] = (char)(0x80 | ((c >> 6) & 0x3f));                                 \
-            out[2] = (char)(0x80 | (c & 0x3f));                                        \
-            out += 3;                                                                  \
-        }                                                                              \
-        else {                                                                         \
-            out[0] = (char)(0xf0 | (c >> 18));                                         \
-            out[1] = (char)(0x80 | ((c >> 12) & 0x3f));                                \
-            out[2] = (char)(0x80 | ((c >> 6) & 0x3f));                                 \
-            out[3] = (char)(0x80 | (c & 0x3f));                                        \
-            out += 4;                                                                  \
-        }                                                                              \
-        p++;                                                                           \
+        if (p == stop)                                                                 \
+            break;                                                                     \
     }                                                                                  \
+done:                                                                                  \
     *pp = p;                                                                           \
     return out;                                                                        \
 }
 
-/* plain_run1 only gives DEFINE_WRITE_KIND a function of the right type:
- * 1-byte strings keep their eight-at-a-time ASCII words instead. */
-DEFINE_PLAIN_RUN(plain_run1, Py_UCS1)
-DEFINE_PLAIN_RUN(plain_run2, Py_UCS2)
-DEFINE_PLAIN_RUN(plain_run4, Py_UCS4)
+#define NO_BLOCKS(pp, stop, send, out) (out)
+#if NC_JSON_HAVE_UTF8_BLOCKS
+#define RUN1_BLOCKS nc_json_utf8_run1
+#define RUN2_BLOCKS nc_json_utf8_run2
+#define RUN4_BLOCKS nc_json_utf8_run4
+#define RUN1_BLOCK 16
+#define RUN2_BLOCK 8
+#define RUN4_BLOCK 4
+#else
+#define RUN1_BLOCKS NO_BLOCKS
+#define RUN2_BLOCKS NO_BLOCKS
+#define RUN4_BLOCKS NO_BLOCKS
+#define RUN1_BLOCK 0
+#define RUN2_BLOCK 0
+#define RUN4_BLOCK 0
+#endif
+
+/* 1-byte strings take plain_run1 only with the block runs: without them
+ * their eight-at-a-time ASCII words below are faster. */
+DEFINE_PLAIN_RUN(plain_run1, Py_UCS1, RUN1_BLOCKS, RUN1_BLOCK)
+DEFINE_PLAIN_RUN(plain_run2, Py_UCS2, RUN2_BLOCKS, RUN2_BLOCK)
+DEFINE_PLAIN_RUN(plain_run4, Py_UCS4, RUN4_BLOCKS, RUN4_BLOCK)
 
 /* Encode [i, n) of a 1/2/4-byte-kind string.  Runs of chars that fit the
  * room at worst-case size go without bounds checks (the room is checked once
@@ -354,8 +386,8 @@ NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n)                         
             const T *p = s + i, *stop = p + chunk;                                      \
             const T *next_word = p;                                                    \
             while (p < stop) {                                                         \
-                if (USE_PLAIN && !ensure_ascii) {                                      \
-                    out = PLAIN(&p, stop, out);                                        \
+                if (USE_PLAIN && !ensure_ascii && (sizeof(T) > 1 || nc_json_utf8_blocks)) {                                      \
+                    out = PLAIN(&p, stop, s + n, out);                                        \
                     if (p == stop)                                                     \
                         break;                                                         \
                 }                                                                      \
@@ -428,7 +460,7 @@ NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n)                         
 
 /* One instance per kind and ensure_ascii mode, so the mode is a constant in
  * the per-char loop. */
-DEFINE_WRITE_KIND(write_ucs1, Py_UCS1, plain_run1, 0, 0)
+DEFINE_WRITE_KIND(write_ucs1, Py_UCS1, plain_run1, 1, 0)
 DEFINE_WRITE_KIND(write_ucs2, Py_UCS2, plain_run2, 1, 0)
 DEFINE_WRITE_KIND(write_ucs4, Py_UCS4, plain_run4, 1, 0)
 DEFINE_WRITE_KIND(write_ucs1_ea, Py_UCS1, plain_run1, 0, 1)
