@@ -13,6 +13,7 @@ import os
 import random
 import socket
 import sys
+import sysconfig
 import tempfile
 import threading
 
@@ -1218,3 +1219,50 @@ def test_block_long_mixed_strings_through_small_dump_buffers(utf8_blocks):
     assert nj.dumps(doc) == exp
     for slack in range(0, 20):
         _check_into(doc, 0, slack, slack)
+
+
+# ---- dumps()'s pool -------------------------------------------------------------
+# Documents past the 4 KB stack scratch grow in a buffer the module keeps
+# (up to 4 MiB) and are copied into an exact-size bytes object at the end;
+# bigger ones move on to a bytes object grown in place.
+
+def _pool():
+    from nocopy import _core
+    return _core._json_pool_state()
+
+
+def test_pool_is_used_kept_and_released():
+    doc = ["pooled " * 10] * 2000   # ~150 KB
+    assert nj.dumps(doc) == oracle(doc)
+    cap, busy = _pool()
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        assert cap == 0   # off without the GIL
+        return
+    assert cap >= len(oracle(doc)) and busy is False
+    seen = []
+
+    def default(o):
+        seen.append(_pool()[1])
+        inner = nj.dumps(doc)          # nested: the pool is taken, grows a bytes object
+        assert inner == oracle(doc)
+        return len(inner)
+
+    outer = doc + [object()]
+    assert nj.dumps(outer, default=default) == oracle(outer, default=lambda o: len(oracle(doc)))
+    assert seen == [True]
+    assert _pool() == (cap, False)
+    with pytest.raises(TypeError):
+        nj.dumps(outer)                # an error on the way releases it
+    assert _pool() == (cap, False)
+
+
+def test_pool_documents_past_its_limit_and_at_every_growth_step():
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        pytest.skip("no pool without the GIL")
+    big = ["x" * 1000] * 6000            # ~6 MB: past the 4 MiB the pool keeps
+    assert nj.dumps(big) == oracle(big)
+    assert _pool()[0] <= 1 << 22
+    for n in (4090, 4096, 4097, 16384, 16385, 65536, 65537, 1 << 22, (1 << 22) + 1):
+        doc = "y" * (n - 2)               # n bytes with the quotes
+        assert nj.dumps(doc) == oracle(doc)
+        assert nj.dumps([doc, 1.5]) == oracle([doc, 1.5])

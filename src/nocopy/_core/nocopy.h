@@ -39,6 +39,13 @@ typedef struct {
     /* the JSON encoder's key caches, [ensure_ascii] (json_encode.c); NULL
      * when off */
     struct nc_keycache *keycache;
+    /* dumps()'s growth buffer, kept between calls (json_encode.c):
+     * PyMem_Raw memory of json_pool_cap bytes, at most NC_JW_POOL_KEEP;
+     * json_pool_busy while a dumps() call has it (a nested one, from
+     * `default`, grows a bytes object instead) */
+    char *json_pool;
+    Py_ssize_t json_pool_cap;
+    int json_pool_busy;
 } nc_state;
 
 extern PyModuleDef nc_moduledef;
@@ -174,6 +181,7 @@ int nc_rope_module_init(PyObject *m, nc_state *st);            /* rope.c */
 int nc_json_module_init(PyObject *m, nc_state *st);           /* json_encode.c */
 void nc_json_keycache_clear(nc_state *st);                     /* json_encode.c */
 void nc_json_keycache_free(nc_state *st);                      /* json_encode.c */
+void nc_json_pool_free(nc_state *st);                          /* json_encode.c */
 int nc_alloccount_module_init(PyObject *m, nc_state *st);     /* alloccount.c */
 int nc_aiolines_module_init(PyObject *m, nc_state *st);       /* aiolines.c */
 
