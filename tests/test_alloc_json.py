@@ -121,17 +121,35 @@ def _dumps_peak(doc):
     return out, peak
 
 
-def test_dumps_big_document_grows_one_bytes_object():
-    # past the 4 MiB pool: one bytes object grown in place (at most 2x while
-    # growing) next to the pool, never a list of parts or a str copy
-    out, peak = _dumps_peak(["abc" * 1000] * 7000)   # ~21 MB
-    assert peak <= 2.1 * len(out) + (1 << 22), (peak, len(out))
+def test_dumps_same_size_again_is_one_allocation_of_that_size():
+    # the bytes object starts at the last document's length (json.h,
+    # NC_JW_HINT_MAX): a document of that size again is built without growing
+    doc = [{"id": i, "name": f"item-{i}", "price": i * 1.25} for i in range(20000)]
+    first, _ = _dumps_peak(doc)
+    again, peak = _dumps_peak(doc)
+    assert again == first
+    assert len(first) - 100 <= peak <= len(first) + 1024, (peak, len(first))
+    # smaller than the hint: the rest is given back, the hint follows
+    small = doc[:1000]
+    out, peak = _dumps_peak(small)
+    assert out == first[: len(out) - 1] + b"]"
+    assert peak <= len(first) + 1024
+    out2, peak2 = _dumps_peak(small)
+    assert out2 == out and peak2 <= len(out) + 1024
 
 
 def test_dumps_builds_one_bytes_object():
-    # up to 4 MiB: the pool (at most 2x the document while it grows by
-    # doubling) and the exact-size result, never a list of parts or a str copy
+    nj.dumps(["x" * 5000])       # a hint of ~5 KB: growth by doubling from there
     doc = ["abc" * 1000] * 1000  # ~3 MB
-    out, peak = _dumps_peak(doc)
-    assert peak <= 3.05 * len(out), (peak, len(out))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        out = nj.dumps(doc)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    # a growing buffer (at most 2x while growing), never a list of parts or a str copy
+    assert peak <= 2.1 * len(out)
     assert out == io.BytesIO(out).getvalue()

@@ -13,7 +13,6 @@ import os
 import random
 import socket
 import sys
-import sysconfig
 import tempfile
 import threading
 
@@ -1221,48 +1220,23 @@ def test_block_long_mixed_strings_through_small_dump_buffers(utf8_blocks):
         _check_into(doc, 0, slack, slack)
 
 
-# ---- dumps()'s pool -------------------------------------------------------------
-# Documents past the 4 KB stack scratch grow in a buffer the module keeps
-# (up to 4 MiB) and are copied into an exact-size bytes object at the end;
-# bigger ones move on to a bytes object grown in place.
+# ---- dumps' starting size ------------------------------------------------------
+# A document past the 4 KB stack scratch starts in a bytes object of the last
+# such document's length (json.h, NC_JW_HINT_MAX); sizes just below, at and
+# above it, with floats (which want 50 bytes of room) and strings at the end.
 
-def _pool():
-    from nocopy import _core
-    return _core._json_pool_state()
+@pytest.mark.parametrize("last", [4097, 16384, 16385, 100_000])
+def test_dumps_sizes_around_the_last_document(last):
+    def doc_of(n, tail):
+        body = ["z" * 1000] * ((n - 100) // 1004)
+        d = body + [tail]
+        pad = n - len(oracle(d)) - 3
+        return body + ["p" * max(pad, 0), tail]
 
-
-def test_pool_is_used_kept_and_released():
-    doc = ["pooled " * 10] * 2000   # ~150 KB
-    assert nj.dumps(doc) == oracle(doc)
-    cap, busy = _pool()
-    if sysconfig.get_config_var("Py_GIL_DISABLED"):
-        assert cap == 0   # off without the GIL
-        return
-    assert cap >= len(oracle(doc)) and busy is False
-    seen = []
-
-    def default(o):
-        seen.append(_pool()[1])
-        inner = nj.dumps(doc)          # nested: the pool is taken, grows a bytes object
-        assert inner == oracle(doc)
-        return len(inner)
-
-    outer = doc + [object()]
-    assert nj.dumps(outer, default=default) == oracle(outer, default=lambda o: len(oracle(doc)))
-    assert seen == [True]
-    assert _pool() == (cap, False)
-    with pytest.raises(TypeError):
-        nj.dumps(outer)                # an error on the way releases it
-    assert _pool() == (cap, False)
-
-
-def test_pool_documents_past_its_limit_and_at_every_growth_step():
-    if sysconfig.get_config_var("Py_GIL_DISABLED"):
-        pytest.skip("no pool without the GIL")
-    big = ["x" * 1000] * 6000            # ~6 MB: past the 4 MiB the pool keeps
-    assert nj.dumps(big) == oracle(big)
-    assert _pool()[0] <= 1 << 22
-    for n in (4090, 4096, 4097, 16384, 16385, 65536, 65537, 1 << 22, (1 << 22) + 1):
-        doc = "y" * (n - 2)               # n bytes with the quotes
-        assert nj.dumps(doc) == oracle(doc)
-        assert nj.dumps([doc, 1.5]) == oracle([doc, 1.5])
+    for tail in (1.0000000000000002, "é日😀" * 9, 12345678901234567890, {"k": [None]}):
+        ref = doc_of(last, tail)
+        assert nj.dumps(ref) == oracle(ref)
+        for n in (last - 60, last - 1, last, last + 1, last + 60, 2 * last + 5):
+            assert nj.dumps(ref) == oracle(ref)          # hint = len(ref)
+            d = doc_of(n, tail)
+            assert nj.dumps(d) == oracle(d), (last, n, tail)

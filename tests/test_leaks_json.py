@@ -78,13 +78,9 @@ CASES = {
     "key_cache_fresh_keys": lambda buf: nj.dumps([{f"k{i % 7}x": i} for i in range(80)]),
     "key_cache_error": (lambda buf: nj.dumps(KEYED + [{"a": object()}]), TypeError),
     "key_cache_dump": lambda buf: nj.dump(KEYED, Null(), buffer_size=64),
-    # dumps() grows documents past its stack scratch in the module's pool
-    "pool": lambda buf: nj.dumps(POOLED),
-    "pool_nested": lambda buf: nj.dumps(POOLED + [object()], default=lambda o: nj.dumps(POOLED)[:5].decode()),
-    "pool_error": (lambda buf: nj.dumps(POOLED + [object()]), TypeError),
+    # dumps() starts a document past its stack scratch at the last one's size
+    "dumps_hint_sizes": lambda buf: [nj.dumps(["y" * n]) for n in (5000, 70000, 5000, 20000)],
 }
-
-POOLED = ["pooled document " * 4] * 400   # ~28 KB, past the 4 KB scratch
 
 KEYED = [{"a": 1, "bb": 2, "k" * 40: 3, "é": 4, "q\"": 5}] * 3 + [{f"k{i}": i for i in range(100)}]
 

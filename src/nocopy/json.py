@@ -52,14 +52,14 @@ Behaviour worth knowing (all tested):
   back (before any ``default`` call, and at the end), so bytes after the
   document are as they were.  Nesting deeper than the recursion limit raises
   RecursionError (the four outermost levels are not counted).
-* ``dumps`` builds documents up to 4 KB on the C stack and larger ones in a
-  buffer the module keeps between calls (up to 4 MiB of it stays allocated
-  after a big document), then copies them into an exact-size bytes object:
-  one copy, but no page faults.  A bytes object grown by doubling comes, with
-  glibc, from fresh pages on every call once the document passes the size of
-  the previous result (204 faults per call of make bench's ~1 MB document, 1.4
-  to 1.9 ms instead of 1.1 ms).  Bigger documents grow a bytes object in place.
-  Free-threaded builds do not keep a buffer.
+* ``dumps`` builds documents up to 4 KB on the C stack; a larger one grows in
+  place in its bytes object, which starts at the length of the last such
+  document (up to 64 MiB).  Building the same size again then takes one
+  allocation, which glibc serves from the memory the last result gave
+  back, where doubling past that size was a fresh mmap and a page fault per
+  page on every call (~1 MB: 204 faults, 1.5 ms instead of 1.05).  A call
+  after a much bigger document briefly reserves that bigger size.  Not in
+  free-threaded builds.
 * Strings without ``ensure_ascii`` are converted to UTF-8 16 Latin-1, 8
   UCS-2 or 4 UCS-4 chars a step where the CPU has SSSE3 (x86-64), with no
   branch on each char's UTF-8 length: mixed scripts cost the same as one.

@@ -27,15 +27,16 @@ enum {
 /* Scratch space: the first chunk of dumps() and the counting area after a
  * FIXED destination overflowed. */
 #define NC_JW_SCRATCH 4096
-/* dumps() grows documents up to this size in the module's pool, kept
- * between calls, and copies them into an exact-size bytes object at the
- * end; larger ones grow a bytes object in place.  Why not always in place:
- * with glibc, a bytes object grown by doubling past the size of the last
- * one freed is a fresh mmap on every call, and its first touch of each page
- * is a page fault (204 per call on make bench's ~1 MB document, which took
- * 1.4-1.9 ms instead of 1.07 ms to make); an exact-size bytes object is
- * served again from the freed one's memory. */
-#define NC_JW_POOL_KEEP ((Py_ssize_t)1 << 22)
+/* dumps(): a document that outgrows the scratch starts in a bytes object of
+ * the previous such document's length (up to this much), and grows by
+ * doubling from there.  Why: with glibc, a bytes object grown by doubling
+ * past the size of the last one freed is a fresh mmap on every call, and
+ * the first touch of each of its pages is a page fault (204 per call of
+ * make bench's ~1 MB document: 1.5 ms instead of 1.05).  One of the same
+ * size as the last one freed comes back from the heap: no mmap, no fault,
+ * no copy.  A document smaller than the hint gives the rest back when the
+ * bytes object is shrunk to its length. */
+#define NC_JW_HINT_MAX ((Py_ssize_t)1 << 26)
 /* The largest single item written without a loop (an escaped astral char is
  * 12 bytes, a double 32 with quotes 34); STREAM buffers are at least this. */
 #define NC_JW_MIN_CHUNK 64
@@ -66,9 +67,7 @@ typedef struct {
     Py_ssize_t flushed;   /* bytes emitted before base (streamed or counted) */
     int mode;
     int overflowed;       /* FIXED: the destination filled up, now counting */
-    PyObject *grow;       /* GROW: bytes object being filled, or NULL (scratch
-                           * or the module's pool) */
-    int pooled;           /* GROW: writing into the module's pool (json_pool) */
+    PyObject *grow;       /* GROW: bytes object being filled, or NULL (scratch) */
     PyObject *sink;       /* STREAM: callable taking a View of the chunk (borrowed) */
     NcHolder *holder;     /* STREAM: holder of the chunk buffer (borrowed) */
     nc_state *st;

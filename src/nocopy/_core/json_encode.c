@@ -6,8 +6,7 @@
  * - The destination is pinned for the whole call: dumps_into holds a
  *   writable buffer export of it (a bytearray under it cannot be resized by
  *   a `default` callback: CPython raises BufferError), dump holds a holder of
- *   its chunk buffer, dumps owns the module's pool while it grows a document
- *   there (released on every path) or its growing bytes object.  Nothing is ever
+ *   its chunk buffer, dumps owns its growing bytes object.  Nothing is ever
  *   written before the start offset.
  * - Containers are walked with a strong reference to every key, value and
  *   item while it is encoded, because `default` or a stream sink is Python
@@ -35,64 +34,6 @@
 
 /* ---- writer slow paths ---------------------------------------------------- */
 
-/* GROW: continue in the module's pool (see NC_JW_POOL_KEEP) with room for
- * at least ncap bytes, the used ones carried over.  0 when done; 1 when
- * the pool is not to be used (taken by an outer call, the document is too
- * big, no memory: the caller grows a bytes object instead, no error set). */
-static int
-pool_grow(nc_jw *w, Py_ssize_t used, Py_ssize_t ncap)
-{
-#ifdef Py_GIL_DISABLED
-    return 1;   /* one pool per module would need a lock */
-#else
-    nc_state *st = w->st;
-    if (ncap > NC_JW_POOL_KEEP || (!w->pooled && st->json_pool_busy))
-        return 1;
-    if (st->json_pool_cap < ncap) {
-        char *np;
-        if (w->pooled) {   /* realloc carries the used bytes over */
-            np = PyMem_RawRealloc(st->json_pool, (size_t)ncap);
-        }
-        else {             /* nothing in it to keep */
-            PyMem_RawFree(st->json_pool);
-            st->json_pool = NULL;
-            st->json_pool_cap = 0;
-            np = PyMem_RawMalloc((size_t)ncap);
-        }
-        if (np == NULL)
-            return 1;
-        st->json_pool = np;
-        st->json_pool_cap = ncap;
-    }
-    if (!w->pooled) {
-        memcpy(st->json_pool, w->base, (size_t)used);   /* from scratch */
-        st->json_pool_busy = 1;
-        w->pooled = 1;
-    }
-    w->base = st->json_pool;
-    w->p = w->base + used;
-    w->end = w->base + st->json_pool_cap;
-    return 0;
-#endif
-}
-
-static void
-pool_release(nc_jw *w)
-{
-    if (w->pooled) {
-        w->st->json_pool_busy = 0;
-        w->pooled = 0;
-    }
-}
-
-void
-nc_json_pool_free(nc_state *st)
-{
-    PyMem_RawFree(st->json_pool);
-    st->json_pool = NULL;
-    st->json_pool_cap = 0;
-}
-
 int
 nc_jw_flush(nc_jw *w)
 {
@@ -112,14 +53,15 @@ nc_jw_flush(nc_jw *w)
             return -1;
         }
         Py_ssize_t ncap = cap < 16384 ? 16384 : cap * 2;
-        if (w->grow == NULL && pool_grow(w, used, ncap) == 0)
-            return 0;
-        if (w->grow == NULL) {   /* from scratch or the pool */
+#ifndef Py_GIL_DISABLED
+        if (w->grow == NULL && w->st->json_dumps_hint > ncap)
+            ncap = w->st->json_dumps_hint;   /* see NC_JW_HINT_MAX */
+#endif
+        if (w->grow == NULL) {
             w->grow = PyBytes_FromStringAndSize(NULL, ncap);
             if (w->grow == NULL)
                 return -1;
             memcpy(PyBytes_AS_STRING(w->grow), w->base, (size_t)used);
-            pool_release(w);
         }
         else if (_PyBytes_Resize(&w->grow, ncap) < 0) {
             return -1;  /* grow is NULL now, the old storage freed */
@@ -192,7 +134,6 @@ nc_jw_init(nc_jw *w, nc_state *st, int mode)
     w->flushed = 0;
     w->overflowed = 0;
     w->grow = NULL;
-    w->pooled = 0;
     w->sink = NULL;
     w->holder = NULL;
     w->st = st;
@@ -267,7 +208,6 @@ nc_jw_dispose(nc_jw *w)
 {
     Py_CLEAR(w->grow);
     Py_CLEAR(w->bad_str);
-    pool_release(w);
 }
 
 /* GROW mode: the document as a bytes object (owned); the writer is empty
@@ -276,13 +216,13 @@ static PyObject *
 nc_jw_grow_finish(nc_jw *w)
 {
     Py_ssize_t used = w->p - w->base;
-    if (w->grow == NULL) {   /* in scratch or the pool */
-        PyObject *b = PyBytes_FromStringAndSize(w->base, used);
-        pool_release(w);
-        return b;
-    }
+    if (w->grow == NULL)
+        return PyBytes_FromStringAndSize(w->scratch, used);
     PyObject *b = w->grow;
     w->grow = NULL;
+#ifndef Py_GIL_DISABLED
+    w->st->json_dumps_hint = used <= NC_JW_HINT_MAX ? used : 0;
+#endif
     if (_PyBytes_Resize(&b, used) < 0)
         return NULL;
     return b;
@@ -1642,9 +1582,9 @@ done:
 PyDoc_STRVAR(dumps_doc,
 "json_dumps($module, obj, /, **options)\n--\n\n"
 "Return obj as JSON in a new bytes object (UTF-8).  O(document): one bytes\n"
-"object; documents up to 4 KB are built on the C stack, up to 4 MiB in a\n"
-"buffer kept between calls and copied once, larger ones in a bytes object\n"
-"grown in place.");
+"object; small documents are built on the C stack, larger ones in place in a\n"
+"growing bytes object (no final copy) that starts at the size of the last\n"
+"such document.");
 
 static PyObject *
 json_dumps(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyObject *kwnames)
@@ -1752,18 +1692,7 @@ json_utf8_blocks(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return PyBool_FromLong(nc_json_utf8_set_blocks(on));
 }
 
-/* Test hook: (capacity, busy) of dumps()'s pool. */
-static PyObject *
-json_pool_state(PyObject *module, PyObject *unused)
-{
-    (void)unused;
-    nc_state *st = (nc_state *)PyModule_GetState(module);
-    return Py_BuildValue("(nO)", st->json_pool_cap, st->json_pool_busy ? Py_True : Py_False);
-}
-
 static PyMethodDef json_methods[] = {
-    {"_json_pool_state", json_pool_state, METH_NOARGS,
-     "(capacity, busy) of the buffer dumps() grows documents in (test hook)."},
     {"_json_dict_walk_direct", json_dict_walk_direct, METH_NOARGS,
      "True when the encoder walks dicts directly (dictiter.h), False when through PyDict_Next."},
     {"_json_utf8_blocks", (PyCFunction)(void (*)(void))json_utf8_blocks, METH_FASTCALL,

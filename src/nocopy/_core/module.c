@@ -113,7 +113,6 @@ nc_free(void *m)
 {
     nc_clear((PyObject *)m);
     nc_json_keycache_free((nc_state *)PyModule_GetState((PyObject *)m));
-    nc_json_pool_free((nc_state *)PyModule_GetState((PyObject *)m));
 }
 
 static PyModuleDef_Slot nc_slots[] = {

@@ -39,13 +39,9 @@ typedef struct {
     /* the JSON encoder's key caches, [ensure_ascii] (json_encode.c); NULL
      * when off */
     struct nc_keycache *keycache;
-    /* dumps()'s growth buffer, kept between calls (json_encode.c):
-     * PyMem_Raw memory of json_pool_cap bytes, at most NC_JW_POOL_KEEP;
-     * json_pool_busy while a dumps() call has it (a nested one, from
-     * `default`, grows a bytes object instead) */
-    char *json_pool;
-    Py_ssize_t json_pool_cap;
-    int json_pool_busy;
+    /* length of the last document dumps() built in a bytes object: where
+     * the next one that outgrows the stack scratch starts (json_encode.c) */
+    Py_ssize_t json_dumps_hint;
 } nc_state;
 
 extern PyModuleDef nc_moduledef;
@@ -181,7 +177,6 @@ int nc_rope_module_init(PyObject *m, nc_state *st);            /* rope.c */
 int nc_json_module_init(PyObject *m, nc_state *st);           /* json_encode.c */
 void nc_json_keycache_clear(nc_state *st);                     /* json_encode.c */
 void nc_json_keycache_free(nc_state *st);                      /* json_encode.c */
-void nc_json_pool_free(nc_state *st);                          /* json_encode.c */
 int nc_alloccount_module_init(PyObject *m, nc_state *st);     /* alloccount.c */
 int nc_aiolines_module_init(PyObject *m, nc_state *st);       /* aiolines.c */
 
