@@ -351,6 +351,50 @@ def test_short_decimals_and_neighbours():
     check_all(values)
 
 
+def test_eight_decimal_grid_and_neighbours():
+    # The integer test on the 10^-8 grid (numfmt.c, exact_dec8) and its
+    # layout: every binary exponent it takes (2^-11 <= v < 2^23) and one
+    # beyond each end, decimals of 1..8 fraction digits with their
+    # neighbours (which must fall back), both signs, and the values at
+    # the ends of its range.
+    rng = random.Random(RNG_SEED + 7)
+    values = []
+    for eb in range(-13, 25):
+        lo, hi = 2.0 ** eb, 2.0 ** (eb + 1)
+        for _ in range(400):
+            frac = rng.randint(1, 8)
+            x = round(rng.uniform(lo, hi), frac)
+            for y in (x, float(f"{x:.{frac}f}"), float(f"{x:.8f}") + 1e-9):
+                values += [y, -y, math.nextafter(y, 0.0), math.nextafter(y, math.inf)]
+    for x in (2.0 ** -11, 2.0 ** 23, 0.0001, 0.00048828125, 0.00048828126, 0.0004882812,
+              8388607.99999999, 8388607.5, 8388608.00000001, 1234567.12345678,
+              0.99999999, 1.00000001, 0.12345678, 0.5000000000000001, 21.5, 1013.25):
+        values += [x, -x, math.nextafter(x, 0.0), math.nextafter(x, math.inf)]
+    check_all(values)
+
+
+def test_eight_decimal_grid_interval_ends():
+    # Doubles whose nearest 10^-8 grid point lies just inside or just
+    # outside their rounding interval.  v = c * 2^-s; with P = c * 10^8,
+    # R = P mod 2^s is a multiple of 2^8, so the distances nearest half an
+    # ulp (5e7 units) are 5e7 - 128 (inside: the grid point is repr's
+    # answer) and 5e7 + 128 (outside: it is not).  c solves
+    # c * 5^8 = R / 2^8 (mod 2^(s-8)); both sides of the grid point.
+    inv = pow(5 ** 8, -1, 2 ** 64)
+    values = []
+    for s in range(30, 64):
+        mod = 2 ** (s - 8)
+        for R in (50_000_000 - 128, 50_000_000 + 128):
+            for r in (R, 2 ** s - R):          # the grid point below / above v
+                c = (1 << 52) | ((r >> 8) * inv % mod)
+                if c >= 1 << 53:
+                    continue
+                x = c * 2.0 ** -s
+                values += [x, -x]
+    assert len(values) > 200
+    check_all(values)
+
+
 # ---- the one-product fast path against Schubfach ---------------------------
 
 def paths_agree(values):

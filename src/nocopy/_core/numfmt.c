@@ -280,6 +280,46 @@ exact_decimal(int bq, uint64_t abits, uint64_t *d_out, int *e_out)
     return 1;
 }
 
+#if NC_SWAR_DIGITS && defined(__SIZEOF_INT128__)
+#define NC_DEC8 1
+/* exact_decimal on the grid 10^-8, in integers: for v = c * 2^-s with
+ * 2^-11 <= v < 2^23 (30 <= s <= 63) and c not a power of two (whose
+ * interval is lopsided).  The argument above holds for any K up to the
+ * largest (a coarser grid is still wider than the interval), and K = 8
+ * covers the usual data (prices, readings: up to 8 decimals).  With
+ * P = c * 10^8 = Q * 2^s + R, the grid point nearest v is r = Q or Q + 1,
+ * at distance R or 2^s - R in units of 2^-s * 10^-8; it reads back as v
+ * when that is below half a unit of v, 10^8 / 2 of those.  Never equal:
+ * P and 2^s are multiples of 2^8, so R is, and 10^8 / 2 is 128 more than
+ * one (no decimal of 8 places is halfway between two doubles this large:
+ * that needs s <= 7), so there is no tie to break.  One multiply where
+ * exact_decimal needs a division and two conversions (about 25 cycles of
+ * latency), and r comes out small for layout_dec8.  Returns 1 with r on a
+ * hit. */
+#define DEC8_BQ_MIN (1023 - 11)
+#define DEC8_BQ_MAX (1023 + 22)
+static inline int
+exact_dec8(uint64_t c, int s, uint64_t *r_out)
+{
+    const uint64_t half_unit = 50000000;
+    uint64_t hi, lo = umul128(c, 100000000, &hi);   /* P < 2^80 */
+    uint64_t R = lo & ((UINT64_C(1) << s) - 1);
+    uint64_t Q = (hi << (64 - s)) | (lo >> s);      /* < 2^50; s < 64 */
+    uint64_t up = (UINT64_C(1) << s) - R;
+    if (R < half_unit) {
+        *r_out = Q;
+        return 1;
+    }
+    if (up < half_unit) {
+        *r_out = Q + 1;
+        return 1;
+    }
+    return 0;
+}
+#else
+#define NC_DEC8 0
+#endif
+
 /* ---- digits ------------------------------------------------------------ */
 
 /* The digits of 0 < d <= 10^17 right-aligned in dg[0..18), followed by at
@@ -391,6 +431,42 @@ layout_text(char *p, uint64_t d, int e)
     memcpy(p, digits2 + 2 * ae, 2);
     return p + 2;
 }
+
+#if NC_DEC8
+/* The text of (-1)^neg * r * 10^-8 for an exact_dec8 hit (2^-11 <= v <
+ * 2^23, so 1e-4 <= v < 1e16 where repr uses fixed notation, and v not
+ * integral: integers went their own way before): the
+ * integer part (or "0"), '.', the 8 fraction digits without their
+ * trailing zeros (there is one nonzero: a grid point that is an integer
+ * is a double of its own, never in v's interval) -- float.__repr__'s fixed notation for these.  Two words
+ * of digits, three stores at out[0..18); returns the length.  About half
+ * the instructions of layout_text, which splits 15-16 digits in three and
+ * goes through a stack array. */
+static inline int
+layout_dec8(char *out, int neg, uint64_t r)
+{
+    uint64_t ip = r / 100000000, f = r - ip * 100000000;
+    uint64_t wf = swar8((uint32_t)f);
+    /* the last digit is the top byte: trailing zero digits are zero top
+     * bytes (f > 0: v is not integral) */
+    int tz = __builtin_clzll(wf | 1) >> 3;
+    uint64_t x = '0';
+    int nd = 1;
+    if (ip != 0) {   /* ip < 2^26: at most 8 digits */
+        uint64_t wi = swar8((uint32_t)ip);
+        int lz = __builtin_ctzll(wi) >> 3;   /* leading zero digits */
+        x = (wi + ZEROS8) >> (8 * lz);
+        nd = 8 - lz;
+    }
+    out[0] = '-';
+    char *p = out + neg;
+    memcpy(p, &x, 8);
+    p[nd] = '.';
+    wf += ZEROS8;
+    memcpy(p + nd + 1, &wf, 8);
+    return neg + nd + 9 - tz;
+}
+#endif
 
 /* The text of (-1)^neg * d * 10^e at out; returns its length. */
 static inline int
@@ -634,6 +710,15 @@ format_double(double x, char *out, int *run)
      * (on the float list of make bench: 235 against 224 us; on the ~1 MB
      * document of prices like 123.45: 1016 against 1063 us the other way). */
     if (*run < 8) {
+#if NC_DEC8
+        if (bq >= DEC8_BQ_MIN && bq <= DEC8_BQ_MAX && m != 0) {
+            if (exact_dec8(c, 1075 - bq, &d)) {
+                *run = 0;
+                return layout_dec8(out, neg, d);
+            }
+        }
+        else
+#endif
         if (exact_decimal(bq, bits & ~(UINT64_C(1) << 63), &d, &e)) {
             *run = 0;
             return layout_scalar(out, neg, d, e);
