@@ -75,40 +75,6 @@ put4(__m128i c, char *out)
     return out + pack_len[idx];
 }
 
-static inline SSSE3 __m128i
-load4(const Py_UCS4 *p)
-{
-    return _mm_loadu_si128((const __m128i *)(const void *)p);
-}
-
-SSSE3 char *
-nc_json_utf8_run4(const Py_UCS4 **pp, const Py_UCS4 *stop, const Py_UCS4 *send, char *out)
-{
-    const Py_UCS4 *p = *pp;
-    while (stop - p >= 4 && send - p >= 4 + COVER) {
-        __m128i c = load4(p);
-        if (bad4(c))
-            goto done;
-        out = put4(c, out);
-        p += 4;
-    }
-    if (stop - p >= 4) {
-        char tmp[4 * 16], *t = tmp;   /* fewer than 4 + COVER chars left */
-        while (stop - p >= 4) {
-            __m128i c = load4(p);
-            if (bad4(c))
-                break;
-            t = put4(c, t);
-            p += 4;
-        }
-        memcpy(out, tmp, (size_t)(t - tmp));
-        out += t - tmp;
-    }
-done:
-    *pp = p;
-    return out;
-}
-
 /* Eight UCS-2 units: any '"', '\\', control char or surrogate. */
 static inline SSSE3 int
 bad8(__m128i c)
@@ -128,34 +94,6 @@ put8(__m128i c, char *out)
 {
     out = put4(_mm_unpacklo_epi16(c, _mm_setzero_si128()), out);
     return put4(_mm_unpackhi_epi16(c, _mm_setzero_si128()), out);
-}
-
-SSSE3 char *
-nc_json_utf8_run2(const Py_UCS2 **pp, const Py_UCS2 *stop, const Py_UCS2 *send, char *out)
-{
-    const Py_UCS2 *p = *pp;
-    while (stop - p >= 8 && send - p >= 8 + COVER) {
-        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)p);
-        if (bad8(c))
-            goto done;
-        out = put8(c, out);
-        p += 8;
-    }
-    if (stop - p >= 8) {
-        char tmp[4 * 16], *t = tmp;   /* fewer than 8 + COVER chars left */
-        while (stop - p >= 8) {
-            __m128i c = _mm_loadu_si128((const __m128i *)(const void *)p);
-            if (bad8(c))
-                break;
-            t = put8(c, t);
-            p += 8;
-        }
-        memcpy(out, tmp, (size_t)(t - tmp));
-        out += t - tmp;
-    }
-done:
-    *pp = p;
-    return out;
 }
 
 /* Sixteen Latin-1 chars: any '"', '\\' or control char (>= 0x80 are all
@@ -186,33 +124,43 @@ put16(__m128i c, char *out)
     return put4(_mm_unpackhi_epi16(hi, z), out);
 }
 
-SSSE3 char *
-nc_json_utf8_run1(const Py_UCS1 **pp, const Py_UCS1 *stop, const Py_UCS1 *send, char *out)
-{
-    const Py_UCS1 *p = *pp;
-    while (stop - p >= 16 && send - p >= 16 + COVER) {
-        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)p);
-        if (bad16(c))
-            goto done;
-        out = put16(c, out);
-        p += 16;
-    }
-    if (stop - p >= 16) {
-        char tmp[16 * 2 + 16], *t = tmp;   /* 16 + COVER - 1 chars at most */
-        while (stop - p >= 16) {
-            __m128i c = _mm_loadu_si128((const __m128i *)(const void *)p);
-            if (bad16(c))
-                break;
-            t = put16(c, t);
-            p += 16;
-        }
-        memcpy(out, tmp, (size_t)(t - tmp));
-        out += t - tmp;
-    }
-done:
-    *pp = p;
-    return out;
+/* One run over T units, N a block: straight stores while COVER chars of
+ * the string follow the block, then the last blocks through tmp, then an
+ * exact copy.  tmp holds them: fewer than N + COVER units are left, i.e.
+ * at most 3 UCS-4, 2 UCS-2 or 1 Latin-1 block, whose last 16-byte store
+ * ends by byte 48, 52 and 40. */
+#define DEFINE_RUN(NAME, T, N, BAD, PUT)                                               \
+SSSE3 char *                                                                           \
+NAME(const T **pp, const T *stop, const T *send, char *out)                            \
+{                                                                                      \
+    const T *p = *pp;                                                                  \
+    while (stop - p >= N && send - p >= N + COVER) {                                   \
+        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)p);                 \
+        if (BAD(c))                                                                    \
+            goto done;                                                                 \
+        out = PUT(c, out);                                                             \
+        p += N;                                                                        \
+    }                                                                                  \
+    if (stop - p >= N) {                                                               \
+        char tmp[64], *t = tmp;                                                        \
+        while (stop - p >= N) {                                                        \
+            __m128i c = _mm_loadu_si128((const __m128i *)(const void *)p);             \
+            if (BAD(c))                                                                \
+                break;                                                                 \
+            t = PUT(c, t);                                                             \
+            p += N;                                                                    \
+        }                                                                              \
+        memcpy(out, tmp, (size_t)(t - tmp));                                           \
+        out += t - tmp;                                                                \
+    }                                                                                  \
+done:                                                                                  \
+    *pp = p;                                                                           \
+    return out;                                                                        \
 }
+
+DEFINE_RUN(nc_json_utf8_run4, Py_UCS4, 4, bad4, put4)
+DEFINE_RUN(nc_json_utf8_run2, Py_UCS2, 8, bad8, put8)
+DEFINE_RUN(nc_json_utf8_run1, Py_UCS1, 16, bad16, put16)
 
 void
 nc_json_utf8_init(void)
