@@ -1240,3 +1240,23 @@ def test_dumps_sizes_around_the_last_document(last):
             assert nj.dumps(ref) == oracle(ref)          # hint = len(ref)
             d = doc_of(n, tail)
             assert nj.dumps(d) == oracle(d), (last, n, tail)
+
+
+@pytest.mark.slow
+def test_block_strings_soak():
+    # 100,000 random strings over every mix of the char classes, both
+    # paths, dumps and dumps_into with random bytes around the document
+    rng = random.Random(11)
+    pools = ["abc xyz012", '"\\\n\x00\x1f\x7f', "éÿ\x80\xa0", "λёЖ\u07ff",
+             "\u0800日本\ufffd\uffff\ue000", "\U00010000\U0010ffff😀🎉", "\ud800\udfff"]
+    for i in range(100_000):
+        k = rng.randrange(1, 1 << len(pools))
+        alphabet = "".join(p for j, p in enumerate(pools) if k >> j & 1)
+        s = "".join(rng.choice(alphabet) for _ in range(rng.randrange(120)))
+        doc = [s] if i % 2 else {s: [s, 1.5]}
+        exp = outcome(lambda: oracle(doc))
+        for blocks in (True, False):
+            with _utf8_blocks(blocks):
+                assert outcome(lambda: nj.dumps(doc)) == exp, (s, blocks)
+                if isinstance(exp, bytes):
+                    _check_into(doc, rng.randrange(4), rng.randrange(30), i)

@@ -458,3 +458,15 @@ def test_double_paths_hook():
     assert fast == exact and fell_back in (True, False)
     with pytest.raises(TypeError):
         _core._double_paths(1)
+
+
+@pytest.mark.slow
+def test_short_decimals_soak():
+    # 2 million: decimals of 0..10 places across the 10^-8 grid's range and
+    # beyond, both signs, and their neighbours
+    rng = random.Random(RNG_SEED + 8)
+    values = []
+    for _ in range(500_000):
+        x = round(rng.uniform(0, 2.0 ** rng.randint(-12, 24)), rng.randint(0, 10))
+        values += [x, -x, math.nextafter(x, 0.0), math.nextafter(x, math.inf)]
+    check_all(values)
