@@ -6,6 +6,8 @@ import json
 import os
 import tracemalloc
 
+import pytest
+
 import nocopy.json as nj
 from nocopy import View
 
@@ -153,3 +155,28 @@ def test_dumps_builds_one_bytes_object():
     # a growing buffer (at most 2x while growing), never a list of parts or a str copy
     assert peak <= 2.1 * len(out)
     assert out == io.BytesIO(out).getvalue()
+
+
+def test_dumps_starting_size_is_only_a_guess():
+    # when the bytes object of the last document's size cannot be had, dumps
+    # starts small instead of failing (json_encode.c, nc_jw_flush)
+    _testcapi = pytest.importorskip("_testcapi")
+    small = ["y" * 100] * 100             # ~10 KB: one flush from the scratch
+    exp = json.dumps(small, separators=(",", ":")).encode()
+    nj.dumps(["x" * 5000])                 # hint ~5 KB: the first flush asks 16 KB
+    raised = False
+    _testcapi.set_nomemory(0, 1)           # the next allocation fails
+    try:
+        nj.dumps(small)                    # that allocation is dumps' bytes object
+    except MemoryError:
+        raised = True
+    finally:
+        _testcapi.remove_mem_hooks()
+    assert raised
+    nj.dumps(["x" * 1000] * 100)           # hint ~100 KB
+    _testcapi.set_nomemory(0, 1)
+    try:
+        out = nj.dumps(small)              # the 100 KB one fails, 16 KB does not
+    finally:
+        _testcapi.remove_mem_hooks()
+    assert out == exp

@@ -53,13 +53,20 @@ nc_jw_flush(nc_jw *w)
             return -1;
         }
         Py_ssize_t ncap = cap < 16384 ? 16384 : cap * 2;
-#ifndef Py_GIL_DISABLED
-        if (w->grow == NULL && w->st->json_dumps_hint > ncap)
-            ncap = w->st->json_dumps_hint;   /* see NC_JW_HINT_MAX */
-#endif
         if (w->grow == NULL) {
-            w->grow = PyBytes_FromStringAndSize(NULL, ncap);
-            if (w->grow == NULL)
+#ifndef Py_GIL_DISABLED
+            Py_ssize_t hint = w->st->json_dumps_hint;   /* see NC_JW_HINT_MAX */
+            if (hint > ncap) {
+                w->grow = PyBytes_FromStringAndSize(NULL, hint);
+                if (w->grow != NULL)
+                    ncap = hint;
+                else if (PyErr_ExceptionMatches(PyExc_MemoryError))
+                    PyErr_Clear();   /* the last document's size is only a guess */
+                else
+                    return -1;
+            }
+#endif
+            if (w->grow == NULL && (w->grow = PyBytes_FromStringAndSize(NULL, ncap)) == NULL)
                 return -1;
             memcpy(PyBytes_AS_STRING(w->grow), w->base, (size_t)used);
         }
