@@ -287,9 +287,9 @@ ascii_word_1(const Py_UCS1 *s, char *out, int ensure_ascii)
 /* The UTF-8 hot loop of a string without ensure_ascii: encode chars from
  * *pp while they need no escape and are not surrogates; stop at the first
  * that does (or at stop) and leave *pp there.  Kept apart from the rare
- * cases so the loop stays in registers.  2- and 4-byte strings go a block
- * at a time where the CPU allows (json_utf8.c), and per char here for the
- * rest of a block that was not clean; the per-char loop branches on each
+ * cases so the loop stays in registers.  Strings go a block at a time
+ * where the CPU allows (json_utf8.c), and per char here for the rest of a
+ * block that was not clean; the per-char loop branches on each
  * char's UTF-8 length, which mixed scripts make unpredictable.  (Four-chars
  * SWAR variants for ASCII and 2-byte runs were measured slower on mixed
  * text: the failed attempts cost more than the runs saved.) */
@@ -367,10 +367,11 @@ DEFINE_PLAIN_RUN(plain_run4, Py_UCS4, RUN4_BLOCKS, RUN4_BLOCK)
 
 /* Encode [i, n) of a 1/2/4-byte-kind string.  Runs of chars that fit the
  * room at worst-case size go without bounds checks (the room is checked once
- * per run, not per char); in a 1-byte string clean ASCII goes eight chars
- * at a time, in 2- and 4-byte strings without ensure_ascii the plain run
- * above takes everything but escapes and surrogates.  Near the end of the room one char at a
- * time goes through a local array so the room is filled exactly (json.h). */
+ * per run, not per char).  Without ensure_ascii the plain run above takes
+ * everything but escapes and surrogates (in a 1-byte string only with the
+ * block runs); otherwise clean ASCII in a 1-byte string goes eight chars at
+ * a time.  Near the end of the room one char at a time goes through a
+ * local array so the room is filled exactly (json.h). */
 #define DEFINE_WRITE_KIND(NAME, T, PLAIN, USE_PLAIN, ensure_ascii)                    \
 static int                                                                             \
 NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n)                                \
@@ -386,8 +387,9 @@ NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n)                         
             const T *p = s + i, *stop = p + chunk;                                      \
             const T *next_word = p;                                                    \
             while (p < stop) {                                                         \
-                if (USE_PLAIN && !ensure_ascii && (sizeof(T) > 1 || nc_json_utf8_blocks)) {                                      \
-                    out = PLAIN(&p, stop, s + n, out);                                        \
+                if (USE_PLAIN && !ensure_ascii &&                                      \
+                    (sizeof(T) > 1 || nc_json_utf8_blocks)) {                          \
+                    out = PLAIN(&p, stop, s + n, out);                                 \
                     if (p == stop)                                                     \
                         break;                                                         \
                 }                                                                      \
