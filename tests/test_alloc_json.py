@@ -142,16 +142,7 @@ def test_dumps_same_size_again_is_one_allocation_of_that_size():
 
 def test_dumps_builds_one_bytes_object():
     nj.dumps(["x" * 5000])       # a hint of ~5 KB: growth by doubling from there
-    doc = ["abc" * 1000] * 1000  # ~3 MB
-    gc.collect()
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        out = nj.dumps(doc)
-        peak = tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
+    out, peak = _dumps_peak(["abc" * 1000] * 1000)   # ~3 MB
     # a growing buffer (at most 2x while growing), never a list of parts or a str copy
     assert peak <= 2.1 * len(out)
     assert out == io.BytesIO(out).getvalue()
