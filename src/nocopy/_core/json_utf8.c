@@ -21,7 +21,7 @@
 int nc_json_utf8_blocks = 0;
 static int cpu_has_ssse3 = 0;
 
-/* [lengths index] -> pshufb mask; the packed length in PACK_LEN. */
+/* [lengths index] -> pshufb mask, and the packed length in pack_len. */
 static uint8_t pack_shuffle[256][16] __attribute__((aligned(16)));
 static uint8_t pack_len[256];
 

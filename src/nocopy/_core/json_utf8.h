@@ -1,11 +1,12 @@
-/* json_utf8.h -- Latin-1/UCS-2/UCS-4 code points to UTF-8 a block at a time, for
- * json_escape.c's strings without ensure_ascii (json_utf8.c).
+/* json_utf8.h -- Latin-1/UCS-2/UCS-4 code points to UTF-8 a block at a
+ * time, for json_escape.c's strings without ensure_ascii (json_utf8.c).
  *
  * A per-char loop branches on the UTF-8 length of every char, and mixed
  * scripts (Latin, Greek, CJK, emoji and spaces side by side) make that
- * branch unpredictable.  These runs encode four code points per step with
- * no branch on their lengths: every lane is turned into its UTF-8 bytes,
- * then one byte shuffle (SSSE3 pshufb, picked at run time) packs them.
+ * branch unpredictable.  These runs take 16 Latin-1, 8 UCS-2 or 4 UCS-4
+ * chars per step with no branch on their lengths: every 32-bit lane is
+ * turned into its UTF-8 bytes, then one byte shuffle (SSSE3 pshufb, picked
+ * at run time) packs four lanes.
  *
  * Contract of a run: it starts at *pp, takes whole blocks of clean chars
  * (no '"', '\\', control char or surrogate) while a block fits before
