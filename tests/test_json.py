@@ -1129,6 +1129,119 @@ def test_saved_tail_bytes_never_undo_writes_by_default():
     assert bytes(buf[155:]) == b"." * 145
 
 
+
+# ---- floats in a row in a compact list (json_encode.c, enc_float_items) ------
+# Up to 16 exact, finite floats at a time are gathered and formatted by one
+# call; in dumps_into the bytes they may reach are saved as one span first
+# (nc_jw_guard_span) and the saves past the run's reach are dropped after.
+
+class _F(float):
+    pass
+
+
+_not_run = [1, None, True, "s", _F(2.5), [0.5], {"k": 0.25}, float("nan"), float("inf"),
+            -float("inf"), 10 ** 30]
+
+
+def _run_items(rng, n):
+    pick = rng.random()
+    if pick < 0.4:
+        return [rng.uniform(-1e6, 1e6) for _ in range(n)]          # 17 digits
+    if pick < 0.7:
+        return [float(rng.randrange(10)) for _ in range(n)]        # "3.0"
+    return [rng.choice([1e-300 * rng.random(), -0.0, 1e22, 0.1, rng.random()]) for _ in range(n)]
+
+
+@pytest.mark.parametrize("n", [1, 2, 15, 16, 17, 31, 32, 33, 47, 100])
+@pytest.mark.parametrize("container", [list, tuple])
+def test_float_runs_around_batch_sizes(n, container):
+    rng = random.Random(n)
+    xs = _run_items(rng, n)
+    check_all_forms(container(xs))
+    for at in sorted({0, 1, n // 2, max(n - 1, 0), n}):
+        for other in _not_run:
+            doc = container(xs[:at] + [other] + xs[at:])
+            for opts in ({}, {"allow_nan": False}, {"separators": (", ", ": ")}, {"indent": 1}):
+                check_all_forms(doc, **opts)
+
+
+@given(st.lists(st.one_of(
+           st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=40),
+           st.lists(st.sampled_from([0.0, 1.0, 2.5, -0.0, 1e-7]), max_size=40),
+           st.dictionaries(st.sampled_from("abc"), st.floats(allow_nan=False, allow_infinity=False)),
+           st.floats(allow_nan=False, allow_infinity=False), st.integers(-99, 99), st.just("xyz")),
+           max_size=8),
+       st.integers(0, 9), st.integers(0, 120), st.integers(0, 3))
+def test_float_runs_and_single_floats_leave_bytes_after_document(doc, offset, slack, seed):
+    # runs (span saves) next to single floats of dicts (one save each), so
+    # that the ring of 16 saves holds both kinds when the document ends
+    _check_into(doc, offset, slack, seed)
+    _check_into(doc, offset, slack, seed, separators=(",", ":"))
+
+
+def test_short_float_run_then_single_floats_keep_bytes_after_document():
+    # A run of short texts saves far more than it writes (room for 24 chars
+    # a float); the single floats of the dicts after it save one by one into
+    # the same ring of 16, and the document ends at every distance from the
+    # run.  (nc_jw_guard_span_end also drops the run's saves past its reach,
+    # so they take no place in the ring; no document here needs that.)
+    for k in range(1, 17):
+        for singles in range(0, 20):
+            for tail in ([], ["x"], [7]):
+                doc = [[0.0] * k] + [{"v": 1.5}] * singles + tail
+                for slack in (0, 1, 20, 47, 48, 49, 100, 700):
+                    _check_into(doc, 1, slack, k * 100 + singles + slack)
+
+
+def test_float_run_then_default_keeps_its_write_past_the_end():
+    buf = bytearray(b"." * 400)
+
+    class Mark:
+        pass
+
+    def default(o):
+        buf[300:305] = b"HELLO"
+        return 0
+
+    for k in (1, 5, 16, 17, 40):
+        buf[:] = b"." * 400
+        doc = [0.5] * k + [Mark(), 2.5]
+        end = nj.dumps_into(doc, buf, default=default)
+        assert bytes(buf[:end]) == oracle(doc, default=lambda o: 0)
+        assert end < 300
+        assert bytes(buf[end:300]) == b"." * (300 - end)
+        assert bytes(buf[300:305]) == b"HELLO"
+        assert bytes(buf[305:]) == b"." * 95
+
+
+_WORST = [-2.2250738585072014e-308, -1.7976931348623157e+308, -1.2345678901234567e-100,
+          -0.00012345678901234567, -1234567890123456.7]   # 24 chars and near
+
+
+@pytest.mark.parametrize("kind", ["mixed", "longest"])
+def test_float_runs_through_every_room_size(kind):
+    # the room left decides how many floats a batch takes (room for the
+    # longest text, 24 chars, each): every buffer size from too small to
+    # ample, and dump's chunk sizes
+    rng = random.Random(3)
+    if kind == "mixed":
+        xs = [rng.uniform(-1e6, 1e6) for _ in range(40)] + [0.0] * 20 + [1e-300 * rng.random() for _ in range(10)]
+    else:
+        xs = [rng.choice(_WORST) for _ in range(50)]
+    exp = oracle(xs)
+    for size in range(len(exp) - 30, len(exp) + 130):
+        buf = _patterned(size, size)
+        orig = bytes(buf)
+        if size < len(exp):
+            with pytest.raises(BufferTooSmall) as ei:
+                nj.dumps_into(xs, buf)
+            assert ei.value.needed == len(exp)
+        else:
+            assert nj.dumps_into(xs, buf) == len(exp)
+            assert buf[:len(exp)] == exp and buf[len(exp):] == orig[len(exp):]
+    for bs in (64, 65, 100, 333, 1000, 4096):
+        assert dump_bytes(xs, buffer_size=bs) == exp
+
 # ---- strings a block at a time (json_utf8.c) ----------------------------------
 # Without ensure_ascii, Latin-1, UCS-2 and UCS-4 strings are encoded 16, 8
 # and 4 chars a step where the CPU has SSSE3.  Every test here runs with the

@@ -80,7 +80,14 @@ CASES = {
     "key_cache_dump": lambda buf: nj.dump(KEYED, Null(), buffer_size=64),
     # dumps() starts a document past its stack scratch at the last one's size
     "dumps_hint_sizes": lambda buf: [nj.dumps(["y" * n]) for n in (5000, 70000, 5000, 20000)],
+    # floats in a row go out in batches; a nan or a subclass ends a batch
+    "float_runs": lambda buf: nj.dumps_into([0.5] * 40 + [float("nan"), FloatSub(1.5)] + [2.5] * 20, buf),
+    "float_runs_nan": (lambda buf: nj.dumps([0.5] * 20 + [float("inf")], allow_nan=False), ValueError),
 }
+
+class FloatSub(float):
+    pass
+
 
 KEYED = [{"a": 1, "bb": 2, "k" * 40: 3, "é": 4, "q\"": 5}] * 3 + [{f"k{i}": i for i in range(100)}]
 

@@ -172,6 +172,37 @@ nc_jw_guard_tail(nc_jw *w, char *p)
     w->clobbered = p + NC_JW_TAIL;
 }
 
+/* FIXED: save, before a run of doubles is written at p, the never-written
+ * bytes up to `to` (their fixed-size writes reach no further), in whole
+ * saves of NC_JW_TAIL bytes (reading up to NC_JW_TAIL past `to`). */
+static void
+nc_jw_guard_span(nc_jw *w, char *p, char *to)
+{
+    char *from = w->clobbered != NULL && w->clobbered > p ? w->clobbered : p;
+    for (; from < to; from += NC_JW_TAIL) {
+        nc_jw_save *t = &w->saved[w->nsaved++ % NC_JW_SAVES];
+        t->at = from;
+        memcpy(t->bytes, from, NC_JW_TAIL);
+    }
+    w->clobbered = from;
+}
+
+/* FIXED: after the run saved by nc_jw_guard_span, which ended at w->p: its
+ * writes reached less than NC_JW_TAIL past the start of its last double,
+ * so the bytes from w->p + NC_JW_TAIL on are still the originals.  The
+ * saves wholly past there are dropped (they are the latest), so the ring
+ * keeps the ones the bytes after the document may need, as after
+ * nc_jw_guard_tail. */
+static void
+nc_jw_guard_span_end(nc_jw *w)
+{
+    char *reach = w->p + NC_JW_TAIL;
+    while (w->nsaved > 0 && w->saved[(w->nsaved - 1) % NC_JW_SAVES].at >= reach)
+        w->nsaved--;
+    if (w->clobbered > reach)
+        w->clobbered = reach;
+}
+
 /* Put back the saved bytes between the write position and the end of the
  * fixed-size writes (each save holds originals only: it was taken where
  * nothing had been written yet), then drop the saves: bytes past the write
@@ -339,6 +370,7 @@ typedef struct {
 } nc_jenc;
 
 static int enc_owned(nc_jenc *e, PyObject *o);
+static int enc_container(nc_jenc *e, PyObject *o, int is_dict);
 static int enc_obj_rest(nc_jenc *e, PyObject *o);
 
 static int grow_markers(nc_jenc *e);
@@ -600,6 +632,49 @@ enc_float(nc_jenc *e, PyObject *o, int quoted)
     return 0;
 }
 
+/* Floats in a row among a compact list's items[i..n): their values are
+ * gathered (exact floats, finite) NC_FLOAT_BATCH at a time and formatted
+ * by one call each, into room that holds the longest texts, with their
+ * one-byte separators (before every item but the list's first).  Returns
+ * the index of the first item not written: a float that needs the general
+ * path (no room left, nan/inf) or anything else.  Runs no Python code. */
+#define NC_FLOAT_BATCH 16
+static Py_ssize_t __attribute__((noinline))
+enc_float_items(nc_jenc *e, PyObject *const *items, Py_ssize_t i, Py_ssize_t n, char sep)
+{
+    nc_jw *w = e->w;
+    const int guard = w->mode == NC_JW_FIXED && !w->overflowed;
+    double x[NC_FLOAT_BATCH];
+    for (;;) {
+        /* the texts, the last one's scratch, and (guard) what the last
+         * save of nc_jw_guard_span reads past them */
+        Py_ssize_t room = nc_jw_room(w) - NC_DOUBLE_ROOM - (guard ? NC_JW_TAIL : 0);
+        Py_ssize_t cap = room > 0 ? room / (NC_DOUBLE_MAX_CHARS + 1) : 0;
+        if (cap > NC_FLOAT_BATCH)
+            cap = NC_FLOAT_BATCH;
+        if (cap > n - i)
+            cap = n - i;
+        int k = 0;
+        for (; k < cap; k++) {
+            PyObject *o = items[i + k];
+            if (Py_TYPE(o) != &PyFloat_Type || !isfinite(PyFloat_AS_DOUBLE(o)))
+                break;
+            x[k] = PyFloat_AS_DOUBLE(o);
+        }
+        if (k == 0)
+            return i;
+        char *p = w->p;
+        if (guard)
+            nc_jw_guard_span(w, p, p + k * (NC_DOUBLE_MAX_CHARS + 1) + NC_DOUBLE_ROOM);
+        w->p = nc_format_doubles(x, k, sep, i > 0, p, &w->float_run);
+        if (guard)
+            nc_jw_guard_span_end(w);
+        i += k;
+        if (k < cap || i == n)
+            return i;
+    }
+}
+
 /* o (borrowed from its container) under a reference of our own: encoding
  * it may run Python code (`default`, dump()'s sink) that mutates the
  * container and drops the container's reference. */
@@ -609,7 +684,11 @@ enc_value_held(nc_jenc *e, PyObject *o)
     Py_INCREF(o);
     PyTypeObject *t = Py_TYPE(o);
     int rc;
-    if (t == &PyLong_Type)
+    if (t == &PyDict_Type)
+        rc = enc_container(e, o, 1);
+    else if (t == &PyList_Type || t == &PyTuple_Type)
+        rc = enc_container(e, o, 0);
+    else if (t == &PyLong_Type)
         rc = enc_int(e, o, 0);
     else if (t == &PyUnicode_Type)
         rc = nc_json_try_ascii(e->w, o, e->ensure_ascii) ? 0 : nc_json_write_str(e->w, o, e->ensure_ascii);
@@ -706,11 +785,23 @@ enc_seq(nc_jenc *e, PyObject *seq)
         if (write_newline_indent(e) < 0)
             goto done;
     }
-    /* Py_SIZE re-read every round: `default` may shrink the list. */
+    /* Py_SIZE re-read every round: `default` may shrink the list.  The
+     * one-byte separator in a local: the byte stores of the loop may alias
+     * e's fields, which the compiler would reload every round. */
+    const int one_sep = !e->indented && e->item_sep_len == 1;
+    const char sep = e->item_sep[0];
     for (Py_ssize_t i = 0; i < Py_SIZE(seq); i++) {
-        if (i > 0 && write_item_sep(e) < 0)
-            goto done;
         PyObject *item = is_list ? PyList_GET_ITEM(seq, i) : PyTuple_GET_ITEM(seq, i);
+        if (one_sep && Py_TYPE(item) == &PyFloat_Type) {
+            PyObject *const *items = is_list ? ((PyListObject *)seq)->ob_item
+                                             : ((PyTupleObject *)seq)->ob_item;
+            i = enc_float_items(e, items, i, Py_SIZE(seq), sep);
+            if (i == Py_SIZE(seq))
+                break;
+            item = items[i];
+        }
+        if (i > 0 && (one_sep ? nc_jw_byte(w, sep) : write_item_sep(e)) < 0)
+            goto done;
         int r = enc_value(e, item);
         if (r < 0)
             goto done;
@@ -937,7 +1028,7 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first, PyTypeObject *v
                 copy_short(p, kc->text[h], kc->len[h]);
                 w->p = p + kc->len[h];
                 *first = 0;
-                return vt != NULL ? enc_leaf(e, value, vt) : enc_value(e, value);
+                return vt != NULL ? enc_leaf(e, value, vt) : enc_owned(e, value);
             }
         }
         char *start = w->p;
@@ -946,7 +1037,7 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first, PyTypeObject *v
             if (kc != NULL && e->kc_insert)
                 kc_insert(kc, hv, key, start + sep, w->p - start - sep);
             *first = 0;
-            return vt != NULL ? enc_leaf(e, value, vt) : enc_value(e, value);
+            return vt != NULL ? enc_leaf(e, value, vt) : enc_owned(e, value);
         }
     }
     return enc_item_general(e, key, value, first);
@@ -1176,6 +1267,8 @@ enc_owned(nc_jenc *e, PyObject *o)
     PyTypeObject *t = Py_TYPE(o);
     if (t == &PyLong_Type || t == &PyUnicode_Type || t == &PyFloat_Type)
         return enc_leaf(e, o, t);
+    if (t == &PyList_Type || t == &PyTuple_Type)
+        return enc_container(e, o, 0);
     return enc_obj_rest(e, o);
 }
 

@@ -747,6 +747,19 @@ nc_format_double_run(double x, char *out, int *run)
     return format_double(x, out, run);
 }
 
+char *
+nc_format_doubles(const double *x, int n, char sep, int lead, char *out, int *run)
+{
+    int r = *run;   /* in a local: the byte stores below may alias *run */
+    for (int j = 0; j < n; j++) {
+        *out = sep;   /* overwritten by the text when not wanted */
+        out += j > 0 || lead;
+        out += format_double(x[j], out, &r);
+    }
+    *run = r;
+    return out;
+}
+
 int
 nc_format_double_exact(double x, char *out)
 {

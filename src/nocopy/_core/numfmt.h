@@ -9,8 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Longest text nc_format_double writes ("-2.2250738585072014e-308" is 24). */
-#define NC_DOUBLE_MAX_CHARS 32
+/* Longest text nc_format_double writes: a sign, 17 digits, the point and
+ * "e-308" ("-2.2250738585072014e-308"); fixed notation is shorter. */
+#define NC_DOUBLE_MAX_CHARS 24
 /* Longest text nc_format_int64 writes ("-9223372036854775808" is 20). */
 #define NC_INT64_MAX_CHARS 20
 
@@ -33,6 +34,14 @@ int nc_format_double(double x, char *out);
  * to this function) lets it skip its short-decimal check while the recent
  * doubles had none.  Same text. */
 int nc_format_double_run(double x, char *out, int *run);
+
+/* n finite doubles x[0..n) as the items of a JSON array: each text after
+ * one byte sep (the first one too when lead is set), at out, which needs
+ * n * (NC_DOUBLE_MAX_CHARS + 1) + NC_DOUBLE_ROOM bytes; returns the end of
+ * the text.  The bytes past it are scratch, as with nc_format_double, up to
+ * NC_DOUBLE_ROOM bytes past the start of the last text.  One call for a run
+ * of floats: the formatter is inlined into the loop. */
+char *nc_format_doubles(const double *x, int n, char sep, int lead, char *out, int *run);
 
 /* nc_format_double writing exactly the returned count of bytes at out and
  * nothing past them (out needs only NC_DOUBLE_MAX_CHARS bytes): for memory
