@@ -1012,10 +1012,10 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first, PyTypeObject *v
     /* Hot path: exact str key, compact document, one-byte separators (the
      * default): separator, quoted key and colon under one room check, or
      * as one copy from the key cache (e->kc is set only for these). */
-    if (PyUnicode_CheckExact(key) && !e->indented && e->item_sep_len == 1 &&
-        e->key_sep_len == 1) {
+    nc_keycache *kc = e->kc;
+    if (PyUnicode_CheckExact(key) &&
+        (kc != NULL || (!e->indented && e->item_sep_len == 1 && e->key_sep_len == 1))) {
         nc_jw *w = e->w;
-        nc_keycache *kc = e->kc;
         int sep = !*first;
         uint64_t hv = 0;
         if (kc != NULL) {
@@ -1087,10 +1087,12 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
         if (direct) {
             if (!nc_dict_cursor_next(&c, &k, &v))
                 return 0;
+            /* a leaf: bool cannot be subclassed, so its type means True
+             * or False (one compare for both) */
             PyTypeObject *vt = Py_TYPE(v);
             if (PyUnicode_CheckExact(k) &&
                 (vt == &PyLong_Type || vt == &PyUnicode_Type || vt == &PyFloat_Type ||
-                 v == Py_None || v == Py_True || v == Py_False) &&
+                 vt == &PyBool_Type || v == Py_None) &&
                 (!stream || item_fits_unflushed(e, k, v))) {
                 if (enc_item(e, k, v, first, vt) < 0)
                     return -1;
