@@ -515,11 +515,16 @@ bcd16(uint64_t x)
 
 /* d (0 < d <= 10^17) as 17 digits: the leading one (nonzero) into *lead,
  * the other 16 as ASCII in the result.  *n gets the count of significant
- * digits (trailing zeros excluded), *nd the digit count of d. */
+ * digits (trailing zeros excluded), *nd the digit count of d: counted here
+ * when the caller passes 0, else 16 or 17 as the caller knows it. */
 static inline __m128i
 digits17(uint64_t d, int *lead, int *n, int *nd)
 {
-    if (d >= UINT64_C(100000000000000000)) {   /* only 10^17 itself */
+    if (*nd != 0) {
+        if (*nd == 16)
+            d *= 10;
+    }
+    else if (d >= UINT64_C(100000000000000000)) {   /* only 10^17 itself */
         d /= 10;
         *nd = 18;
     }
@@ -568,14 +573,14 @@ below16(int j)
         b = _mm_or_si128(_mm_srli_si128(lo, 16 - z), _mm_slli_si128(hi, z));    \
         break;
 
-/* The text of d * 10^e (0 < d <= 10^17) as float.__repr__ lays it out,
- * composed in two registers: bytes 0..16 in *pa, 16..32 in *pb; returns
- * its length (at most 23). */
+/* The text of d * 10^e (0 < d <= 10^17, nd digits or 0: not known) as
+ * float.__repr__ lays it out, composed in two registers: bytes 0..16 in
+ * *pa, 16..32 in *pb; returns its length (at most 23). */
 static inline int
-layout_regs(uint64_t d, int e, __m128i *pa, __m128i *pb)
+layout_regs(uint64_t d, int nd, int e, __m128i *pa, __m128i *pb)
 {
     const __m128i dots = _mm_set1_epi8('.');
-    int lead, n, nd, len;
+    int lead, n, len;
     __m128i v = digits17(d, &lead, &n, &nd);
     int E = e + nd - 1;            /* v = d.ddd * 10^E */
     /* D, the 17 digits: lo = D[0..16), hi = D[16] */
@@ -647,10 +652,10 @@ layout_regs(uint64_t d, int e, __m128i *pa, __m128i *pb)
  * then two 16-byte stores at an address known early (the sign bit is); the
  * bytes past the text are scratch. */
 static inline int
-layout(char *out, int neg, uint64_t d, int e)
+layout(char *out, int neg, uint64_t d, int nd, int e)
 {
     __m128i a, b;
-    int len = layout_regs(d, e, &a, &b);
+    int len = layout_regs(d, nd, e, &a, &b);
     out[0] = '-';
     out += neg;
     _mm_storeu_si128((__m128i *)out, a);
@@ -659,7 +664,7 @@ layout(char *out, int neg, uint64_t d, int e)
 }
 #else
 /* Long digit strings take the same road as the short ones. */
-#define layout layout_scalar
+#define layout(out, neg, d, nd, e) layout_scalar(out, neg, d, e)
 #endif
 
 /* ---- entry points --------------------------------------------------------- */
@@ -729,9 +734,12 @@ format_double(double x, char *out, int *run)
     else if (++*run >= 64) {
         *run = 0;
     }
-    if (bq == 0 || m == 0 || !fast_decimal(c, q, &d, &e))
-        shortest(c, q, &d, &e);
-    return layout(out, neg, d, e);
+    /* fast_decimal's d has 16 or 17 digits: c * 2^q * 10^-e is in
+     * [2^52, 2^53 * 10), and d is within 10 of it */
+    if (bq != 0 && m != 0 && fast_decimal(c, q, &d, &e))
+        return layout(out, neg, d, d >= UINT64_C(10000000000000000) ? 17 : 16, e);
+    shortest(c, q, &d, &e);
+    return layout(out, neg, d, 0, e);
 }
 
 int
