@@ -1043,22 +1043,35 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first, PyTypeObject *v
     return enc_item_general(e, key, value, first);
 }
 
-/* dump(): 1 when the item k: v (k an exact str, v a leaf) cannot reach
- * the end of the room, so no sink call (Python code) can happen while it
- * is written. */
+/* dump(): 1 when the item k: v (k an exact str, v a leaf of type vt)
+ * cannot reach the end of the room, so no sink call (Python code) can
+ * happen while it is written.  leaf_bound's bounds, with the types known:
+ * a str char takes at most 12 bytes, a compact int or a float 26 with
+ * quotes, a constant 5. */
 static inline int
-item_fits_unflushed(const nc_jenc *e, PyObject *k, PyObject *v)
+item_fits_unflushed(const nc_jenc *e, PyObject *k, PyObject *v, PyTypeObject *vt)
 {
-    Py_ssize_t kb = leaf_bound(k), vb = leaf_bound(v);
-    Py_ssize_t seps = e->item_sep_len + e->key_sep_len;
-    if (kb == 0 || vb == 0)
-        return 0;
+    Py_ssize_t room = nc_jw_room(e->w) - e->item_sep_len - e->key_sep_len - 2;
     if (e->indented) {  /* a newline and the indentation */
         if (e->level > 0 && e->indent_len > PY_SSIZE_T_MAX / 4 / e->level)
             return 0;
-        seps += 1 + e->level * e->indent_len;
+        room -= 1 + e->level * e->indent_len;
     }
-    return nc_jw_room(e->w) - seps > kb + vb;
+    size_t chars = (size_t)PyUnicode_GET_LENGTH(k);
+    Py_ssize_t vb;
+    if (vt == &PyUnicode_Type) {
+        chars += (size_t)PyUnicode_GET_LENGTH(v);
+        vb = 2;
+    }
+    else if (vt == &PyLong_Type) {
+        vb = leaf_bound(v);
+        if (vb == 0)
+            return 0;   /* a big int: no small bound */
+    }
+    else {
+        vb = NC_DOUBLE_ROOM + 2;   /* a float, or a constant */
+    }
+    return room > vb && chars < (size_t)(room - vb) / 12;
 }
 
 /* The items of an exact dict in insertion order.  The common item (exact
@@ -1093,7 +1106,7 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
             if (PyUnicode_CheckExact(k) &&
                 (vt == &PyLong_Type || vt == &PyUnicode_Type || vt == &PyFloat_Type ||
                  vt == &PyBool_Type || v == Py_None) &&
-                (!stream || item_fits_unflushed(e, k, v))) {
+                (!stream || item_fits_unflushed(e, k, v, vt))) {
                 if (enc_item(e, k, v, first, vt) < 0)
                     return -1;
                 continue;
