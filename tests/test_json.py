@@ -921,6 +921,20 @@ def test_dump_output_equals_dumps_for_every_buffer_size():
         assert out.getvalue() == exp == oracle(doc)
 
 
+
+def test_dump_dict_leaves_at_every_distance_from_the_chunk_end():
+    # dump() writes a dict's leaf item without holding it only when its
+    # bound fits the room left: keys and values of every kind and length,
+    # pushed across the chunk end one byte at a time
+    values = [10 ** 40, -(2 ** 63), 7, 1.5, -1.2345678901234567e-300, None, True, False, "",
+              "v" * 30, "é" * 9, "\U0001f600" * 3]
+    for pad in range(0, 70):
+        doc = ["p" * pad, {("k" * (i % 5)) + str(i): v for i, v in enumerate(values)},
+               {"x" * 40: values[-1], "": 10 ** 40}]
+        exp = oracle(doc)
+        for size in (64, 65, 97):
+            assert dump_bytes(doc, buffer_size=size) == exp
+
 # ---- the key cache (enc_item) --------------------------------------------------
 
 _CACHE_KEYS = ["a", "bb", "ccc", "dddd", "k" * 29, "k" * 30, "k" * 31, "k" * 40, "",
