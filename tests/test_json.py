@@ -1146,8 +1146,8 @@ def test_saved_tail_bytes_never_undo_writes_by_default():
 
 # ---- floats in a row in a compact list (json_encode.c, enc_float_items) ------
 # Up to 16 exact, finite floats at a time are gathered and formatted by one
-# call; in dumps_into the bytes they may reach are saved as one span first
-# (nc_jw_guard_span) and the saves past the run's reach are dropped after.
+# call; in dumps_into into a local array, then copied exactly (the single
+# floats of dicts are formatted in place, with the bytes past them saved).
 
 class _F(float):
     pass
@@ -1187,18 +1187,16 @@ def test_float_runs_around_batch_sizes(n, container):
            max_size=8),
        st.integers(0, 9), st.integers(0, 120), st.integers(0, 3))
 def test_float_runs_and_single_floats_leave_bytes_after_document(doc, offset, slack, seed):
-    # runs (span saves) next to single floats of dicts (one save each), so
-    # that the ring of 16 saves holds both kinds when the document ends
+    # runs (exact copies) next to single floats of dicts (formatted in place,
+    # one save each), the document ending anywhere among them
     _check_into(doc, offset, slack, seed)
     _check_into(doc, offset, slack, seed, separators=(",", ":"))
 
 
 def test_short_float_run_then_single_floats_keep_bytes_after_document():
-    # A run of short texts saves far more than it writes (room for 24 chars
-    # a float); the single floats of the dicts after it save one by one into
-    # the same ring of 16, and the document ends at every distance from the
-    # run.  (nc_jw_guard_span_end also drops the run's saves past its reach,
-    # so they take no place in the ring; no document here needs that.)
+    # A run of short texts (batched, copied exactly), then single floats of
+    # dicts (formatted in place, the bytes past them saved in the ring of
+    # 16): the document ends at every distance from the run.
     for k in range(1, 17):
         for singles in range(0, 20):
             for tail in ([], ["x"], [7]):

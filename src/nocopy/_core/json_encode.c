@@ -172,37 +172,6 @@ nc_jw_guard_tail(nc_jw *w, char *p)
     w->clobbered = p + NC_JW_TAIL;
 }
 
-/* FIXED: save, before a run of doubles is written at p, the never-written
- * bytes up to `to` (their fixed-size writes reach no further), in whole
- * saves of NC_JW_TAIL bytes (reading up to NC_JW_TAIL past `to`). */
-static void
-nc_jw_guard_span(nc_jw *w, char *p, char *to)
-{
-    char *from = w->clobbered != NULL && w->clobbered > p ? w->clobbered : p;
-    for (; from < to; from += NC_JW_TAIL) {
-        nc_jw_save *t = &w->saved[w->nsaved++ % NC_JW_SAVES];
-        t->at = from;
-        memcpy(t->bytes, from, NC_JW_TAIL);
-    }
-    w->clobbered = from;
-}
-
-/* FIXED: after the run saved by nc_jw_guard_span, which ended at w->p: its
- * writes reached less than NC_JW_TAIL past the start of its last double,
- * so the bytes from w->p + NC_JW_TAIL on are still the originals.  The
- * saves wholly past there are dropped (they are the latest), so the ring
- * keeps the ones the bytes after the document may need, as after
- * nc_jw_guard_tail. */
-static void
-nc_jw_guard_span_end(nc_jw *w)
-{
-    char *reach = w->p + NC_JW_TAIL;
-    while (w->nsaved > 0 && w->saved[(w->nsaved - 1) % NC_JW_SAVES].at >= reach)
-        w->nsaved--;
-    if (w->clobbered > reach)
-        w->clobbered = reach;
-}
-
 /* Put back the saved bytes between the write position and the end of the
  * fixed-size writes (each save holds originals only: it was taken where
  * nothing had been written yet), then drop the saves: bytes past the write
@@ -634,22 +603,26 @@ enc_float(nc_jenc *e, PyObject *o, int quoted)
 
 /* Floats in a row among a compact list's items[i..n): their values are
  * gathered (exact floats, finite) NC_FLOAT_BATCH at a time and formatted
- * by one call each, into room that holds the longest texts, with their
- * one-byte separators (before every item but the list's first).  Returns
- * the index of the first item not written: a float that needs the general
- * path (no room left, nan/inf) or anything else.  Runs no Python code. */
+ * by one call each, with their one-byte separators (before every item but
+ * the list's first).  In memory of our own the texts go straight to the
+ * write position, whose room holds the longest texts and the scratch past
+ * them; in the caller's (dumps_into) they are formatted into a local array
+ * and copied, exactly: no byte past them is touched, so nothing is saved.
+ * Returns the index of the first item not written: a float that needs the
+ * general path (no room left, nan/inf) or anything else.  Runs no Python
+ * code. */
 #define NC_FLOAT_BATCH 16
+#define NC_FLOAT_TEXT (NC_DOUBLE_MAX_CHARS + 1)
 static Py_ssize_t __attribute__((noinline))
 enc_float_items(nc_jenc *e, PyObject *const *items, Py_ssize_t i, Py_ssize_t n, char sep)
 {
     nc_jw *w = e->w;
-    const int guard = w->mode == NC_JW_FIXED && !w->overflowed;
+    const int exact = w->mode == NC_JW_FIXED && !w->overflowed;
     double x[NC_FLOAT_BATCH];
+    char tmp[NC_FLOAT_BATCH * NC_FLOAT_TEXT + NC_DOUBLE_ROOM];
     for (;;) {
-        /* the texts, the last one's scratch, and (guard) what the last
-         * save of nc_jw_guard_span reads past them */
-        Py_ssize_t room = nc_jw_room(w) - NC_DOUBLE_ROOM - (guard ? NC_JW_TAIL : 0);
-        Py_ssize_t cap = room > 0 ? room / (NC_DOUBLE_MAX_CHARS + 1) : 0;
+        Py_ssize_t room = nc_jw_room(w) - (exact ? 0 : NC_DOUBLE_ROOM);
+        Py_ssize_t cap = room > 0 ? room / NC_FLOAT_TEXT : 0;
         if (cap > NC_FLOAT_BATCH)
             cap = NC_FLOAT_BATCH;
         if (cap > n - i)
@@ -663,12 +636,14 @@ enc_float_items(nc_jenc *e, PyObject *const *items, Py_ssize_t i, Py_ssize_t n, 
         }
         if (k == 0)
             return i;
-        char *p = w->p;
-        if (guard)
-            nc_jw_guard_span(w, p, p + k * (NC_DOUBLE_MAX_CHARS + 1) + NC_DOUBLE_ROOM);
-        w->p = nc_format_doubles(x, k, sep, i > 0, p, &w->float_run);
-        if (guard)
-            nc_jw_guard_span_end(w);
+        if (exact) {
+            char *end = nc_format_doubles(x, k, sep, i > 0, tmp, &w->float_run);
+            memcpy(w->p, tmp, (size_t)(end - tmp));
+            w->p += end - tmp;
+        }
+        else {
+            w->p = nc_format_doubles(x, k, sep, i > 0, w->p, &w->float_run);
+        }
         i += k;
         if (k < cap || i == n)
             return i;
