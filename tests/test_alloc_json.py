@@ -150,7 +150,7 @@ def test_dumps_builds_one_bytes_object():
 
 def test_dumps_starting_size_is_only_a_guess():
     # when the bytes object of the last document's size cannot be had, dumps
-    # starts small instead of failing (json_encode.c, nc_jw_flush)
+    # starts small instead of failing (json_writer.c, nc_jw_flush)
     _testcapi = pytest.importorskip("_testcapi")
     small = ["y" * 100] * 100             # ~10 KB: one flush from the scratch
     exp = json.dumps(small, separators=(",", ":")).encode()

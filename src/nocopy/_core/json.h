@@ -1,5 +1,6 @@
-/* json.h -- the JSON encoder's output writer, shared by json_encode.c (values,
- * containers, entry points) and json_escape.c (strings).
+/* json.h -- the JSON encoder's output writer (json_writer.c) and the
+ * encoder's state, shared by json_encode.c (values and containers),
+ * json_escape.c (strings) and json_api.c (options and entry points).
  *
  * Ownership: an nc_jw lives on the C stack of one encode call.  It never owns
  * the destination: in FIXED mode the caller holds the buffer export, in
@@ -129,6 +130,83 @@ nc_jw_byte(nc_jw *w, char c)
 
 /* n copies of byte c (indentation). */
 int nc_jw_fill(nc_jw *w, char c, Py_ssize_t n);
+
+/* An empty writer in `mode`; the caller sets base, p and end. */
+static inline void
+nc_jw_init(nc_jw *w, nc_state *st, int mode)
+{
+    w->mode = mode;
+    w->flushed = 0;
+    w->overflowed = 0;
+    w->grow = NULL;
+    w->sink = NULL;
+    w->holder = NULL;
+    w->st = st;
+    w->defer_surrogates = mode != NC_JW_STREAM;
+    w->bad_str = NULL;
+    w->bad_pos = 0;
+    w->clobbered = NULL;
+    w->nsaved = 0;
+    w->float_run = 0;
+}
+
+void nc_json_raise_surrogate(PyObject *str, Py_ssize_t i);   /* json_escape.c */
+
+/* After a successful encode: the deferred lone-surrogate error, if any. */
+static inline int
+nc_jw_check_surrogate(nc_jw *w)
+{
+    if (w->bad_str == NULL)
+        return 0;
+    nc_json_raise_surrogate(w->bad_str, w->bad_pos);
+    return -1;
+}
+
+static inline void
+nc_jw_dispose(nc_jw *w)
+{
+    Py_CLEAR(w->grow);
+    Py_CLEAR(w->bad_str);
+}
+
+/* FIXED: put back the saved bytes past the write position (json_writer.c
+ * says when); nothing to do unless a float's fixed-size writes were saved. */
+void nc_jw_restore_tail_slow(nc_jw *w);
+static inline void
+nc_jw_restore_tail(nc_jw *w)
+{
+    if (w->clobbered != NULL || w->nsaved != 0)
+        nc_jw_restore_tail_slow(w);
+}
+
+/* GROW mode: the document as a bytes object (owned); the writer is empty
+ * afterwards. */
+PyObject *nc_jw_grow_finish(nc_jw *w);
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* FIXED: save the never-written bytes a NC_JW_TAIL-byte write at p may
+ * reach (p + 2 * NC_JW_TAIL <= end).  They start at p or where the last
+ * such write ended, whichever is later: everything before was written. */
+static inline void
+nc_jw_guard_tail(nc_jw *w, char *p)
+{
+    char *from = w->clobbered != NULL && w->clobbered > p ? w->clobbered : p;
+    nc_jw_save *t = &w->saved[w->nsaved++ % NC_JW_SAVES];
+    t->at = from;
+#if defined(__SSE2__)
+    /* three vector moves: GCC turned the memcpy into `rep movs`, whose
+     * start-up cost made each float of the ~1 KB document 9 ns slower */
+    for (int i = 0; i < NC_JW_TAIL; i += 16)
+        _mm_storeu_si128((__m128i *)(t->bytes + i), _mm_loadu_si128((const __m128i *)(from + i)));
+#else
+    memcpy(t->bytes, from, NC_JW_TAIL);
+#endif
+    w->clobbered = p + NC_JW_TAIL;
+}
+
 
 static inline int
 nc_json_ascii_word_dirty(uint64_t x, int ensure_ascii)
@@ -289,6 +367,40 @@ nc_json_try_ascii(nc_jw *w, PyObject *s, int ensure_ascii)
 {
     return nc_json_try_ascii_wrapped(w, s, ensure_ascii, 0, 0);
 }
+
+/* ---- the encoder's state (json_encode.c walks, json_api.c sets up) ---- */
+
+#define NC_JSTACK_SMALL 32
+typedef struct nc_keycache nc_keycache;   /* json_encode.c */
+
+typedef struct {
+    nc_jw *w;
+    PyObject *defaultfn;            /* borrowed; NULL: none */
+    int skipkeys, ensure_ascii, check_circular, allow_nan, sort_keys;
+    int indented;
+    const char *item_sep;           /* borrowed from a str or static */
+    Py_ssize_t item_sep_len;
+    const char *key_sep;
+    Py_ssize_t key_sep_len;
+    const char *indent;             /* UTF-8 of an indent str; NULL: spaces */
+    Py_ssize_t indent_len;          /* bytes of indent, or number of spaces */
+    Py_ssize_t level;
+    PyObject **stack;               /* ancestors (borrowed: each is kept alive
+                                     * by its own parent's strong reference) */
+    Py_ssize_t depth, stack_cap;
+    nc_keycache *kc;                /* the module's, when this call can use it */
+    int nest;                       /* containers open, up to NC_NEST_UNCHECKED */
+    int kc_insert;                  /* new keys go into the cache */
+    Py_ssize_t kc_dicts;            /* dicts started */
+    PyObject *stack_small[NC_JSTACK_SMALL];
+} nc_jenc;
+
+
+/* Encode obj (kept alive by the caller) into e's writer; -1 with an
+ * exception.  json_encode.c. */
+int nc_json_encode(nc_jenc *e, PyObject *obj);
+/* The module's two key caches (json_encode.c); -1 with MemoryError. */
+int nc_json_keycache_alloc(nc_state *st);
 
 /* json_escape.c: write the str `s` as a JSON string literal (quotes included)
  * in UTF-8, with the stdlib's escaping for the ensure_ascii mode.  A lone
