@@ -73,8 +73,10 @@ nc_jw_flush(nc_jw *w)
     }
 }
 
-int
-nc_jw_write_slow(nc_jw *w, const char *src, Py_ssize_t n)
+/* n bytes from src, or n copies of c when src is NULL, across as many
+ * flushes as the room takes. */
+static int
+put_slow(nc_jw *w, const char *src, char c, Py_ssize_t n)
 {
     while (n > 0) {
         Py_ssize_t room = nc_jw_room(w);
@@ -84,30 +86,29 @@ nc_jw_write_slow(nc_jw *w, const char *src, Py_ssize_t n)
             continue;
         }
         Py_ssize_t k = room < n ? room : n;
-        memcpy(w->p, src, (size_t)k);
+        if (src != NULL) {
+            memcpy(w->p, src, (size_t)k);
+            src += k;
+        }
+        else {
+            memset(w->p, c, (size_t)k);
+        }
         w->p += k;
-        src += k;
         n -= k;
     }
     return 0;
 }
 
 int
+nc_jw_write_slow(nc_jw *w, const char *src, Py_ssize_t n)
+{
+    return put_slow(w, src, 0, n);
+}
+
+int
 nc_jw_fill(nc_jw *w, char c, Py_ssize_t n)
 {
-    while (n > 0) {
-        Py_ssize_t room = nc_jw_room(w);
-        if (room == 0) {
-            if (nc_jw_flush(w) < 0)
-                return -1;
-            continue;
-        }
-        Py_ssize_t k = room < n ? room : n;
-        memset(w->p, c, (size_t)k);
-        w->p += k;
-        n -= k;
-    }
-    return 0;
+    return put_slow(w, NULL, c, n);
 }
 
 
