@@ -791,20 +791,31 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first, PyTypeObject *v
     return enc_item_general(e, key, value, first);
 }
 
+/* dump(): the bytes a dict item takes besides its key's and value's text
+ * (separators, the key's quotes, a newline and the indentation), the same
+ * for every item of a dict; "never fits" when the indentation is absurd. */
+static Py_ssize_t
+stream_item_fixed(const nc_jenc *e)
+{
+    Py_ssize_t fixed = e->item_sep_len + e->key_sep_len + 2;
+    if (e->indented) {
+        if (e->level > 0 && e->indent_len > PY_SSIZE_T_MAX / 4 / e->level)
+            return PY_SSIZE_T_MAX / 2;
+        fixed += 1 + e->level * e->indent_len;
+    }
+    return fixed;
+}
+
 /* dump(): 1 when the item k: v (k an exact str, v a leaf of type vt)
  * cannot reach the end of the room, so no sink call (Python code) can
  * happen while it is written.  leaf_bound's bounds, with the types known:
  * a str char takes at most 12 bytes, a compact int or a float 26 with
- * quotes, a constant 5. */
+ * quotes, a constant 5; `fixed` from stream_item_fixed. */
 static inline int
-item_fits_unflushed(const nc_jenc *e, PyObject *k, PyObject *v, PyTypeObject *vt)
+item_fits_unflushed(const nc_jw *w, PyObject *k, PyObject *v, PyTypeObject *vt,
+                    Py_ssize_t fixed)
 {
-    Py_ssize_t room = nc_jw_room(e->w) - e->item_sep_len - e->key_sep_len - 2;
-    if (e->indented) {  /* a newline and the indentation */
-        if (e->level > 0 && e->indent_len > PY_SSIZE_T_MAX / 4 / e->level)
-            return 0;
-        room -= 1 + e->level * e->indent_len;
-    }
+    Py_ssize_t room = nc_jw_room(w) - fixed;
     size_t chars = (size_t)PyUnicode_GET_LENGTH(k);
     Py_ssize_t vb;
     if (vt == &PyUnicode_Type) {
@@ -835,6 +846,7 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
     PyObject *k, *v;
     nc_dict_cursor c;
     int stream = e->w->mode == NC_JW_STREAM;
+    Py_ssize_t fixed = stream ? stream_item_fixed(e) : 0;
     int direct = nc_dict_cursor_init(&c, d, 0);
     if (e->kc_dicts++ == 0 && e->w->st->keycache != NULL && !e->indented &&
         e->item_sep_len == 1 && e->key_sep_len == 1 && e->key_sep[0] == ':')
@@ -854,7 +866,7 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
             if (PyUnicode_CheckExact(k) &&
                 (vt == &PyLong_Type || vt == &PyUnicode_Type || vt == &PyFloat_Type ||
                  vt == &PyBool_Type || v == Py_None) &&
-                (!stream || item_fits_unflushed(e, k, v, vt))) {
+                (!stream || item_fits_unflushed(e->w, k, v, vt, fixed))) {
                 if (enc_item(e, k, v, first, vt) < 0)
                     return -1;
                 continue;
