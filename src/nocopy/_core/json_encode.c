@@ -752,6 +752,19 @@ enc_leaf(nc_jenc *e, PyObject *v, PyTypeObject *vt)
     return nc_jw_write(w, "false", 5);
 }
 
+/* A dict value its caller holds: a nested list, tuple or dict goes
+ * straight to its walk. */
+static inline int
+enc_held_value(nc_jenc *e, PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (t == &PyList_Type || t == &PyTuple_Type)
+        return enc_container(e, o, 0);
+    if (t == &PyDict_Type)
+        return enc_container(e, o, 1);
+    return enc_owned(e, o);
+}
+
 /* key: value; vt is value's type when the caller knows it is a leaf, else
  * NULL. */
 static inline int
@@ -776,7 +789,7 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first, PyTypeObject *v
                 copy_short(p, kc->text[h], kc->len[h]);
                 w->p = p + kc->len[h];
                 *first = 0;
-                return vt != NULL ? enc_leaf(e, value, vt) : enc_owned(e, value);
+                return vt != NULL ? enc_leaf(e, value, vt) : enc_held_value(e, value);
             }
         }
         char *start = w->p;
@@ -785,7 +798,7 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first, PyTypeObject *v
             if (kc != NULL && e->kc_insert)
                 kc_insert(kc, hv, key, start + sep, w->p - start - sep);
             *first = 0;
-            return vt != NULL ? enc_leaf(e, value, vt) : enc_owned(e, value);
+            return vt != NULL ? enc_leaf(e, value, vt) : enc_held_value(e, value);
         }
     }
     return enc_item_general(e, key, value, first);
