@@ -113,7 +113,6 @@ struct nc_keycache {
 
 static int enc_owned(nc_jenc *e, PyObject *o);
 static int enc_container(nc_jenc *e, PyObject *o, int is_dict);
-static int enc_obj_rest(nc_jenc *e, PyObject *o);
 
 static int grow_markers(nc_jenc *e);
 
@@ -423,6 +422,21 @@ enc_float_items(nc_jenc *e, PyObject *const *items, Py_ssize_t i, Py_ssize_t n, 
     }
 }
 
+/* A value kept alive while it is encoded (held by us or by a caller, or
+ * the caller's argument): an exact list, tuple or dict goes straight to
+ * its walk, anything else through enc_owned.  Inline for enc_item's
+ * containers. */
+static inline int
+enc_held_value(nc_jenc *e, PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (t == &PyDict_Type)
+        return enc_container(e, o, 1);
+    if (t == &PyList_Type || t == &PyTuple_Type)
+        return enc_container(e, o, 0);
+    return enc_owned(e, o);
+}
+
 /* o (borrowed from its container) under a reference of our own: encoding
  * it may run Python code (`default`, dump()'s sink) that mutates the
  * container and drops the container's reference. */
@@ -430,20 +444,7 @@ static int __attribute__((noinline))
 enc_value_held(nc_jenc *e, PyObject *o)
 {
     Py_INCREF(o);
-    PyTypeObject *t = Py_TYPE(o);
-    int rc;
-    if (t == &PyDict_Type)
-        rc = enc_container(e, o, 1);
-    else if (t == &PyList_Type || t == &PyTuple_Type)
-        rc = enc_container(e, o, 0);
-    else if (t == &PyLong_Type)
-        rc = enc_int(e, o, 0);
-    else if (t == &PyUnicode_Type)
-        rc = nc_json_try_ascii(e->w, o, e->ensure_ascii) ? 0 : nc_json_write_str(e->w, o, e->ensure_ascii);
-    else if (t == &PyFloat_Type)
-        rc = enc_float(e, o, 0);
-    else
-        rc = enc_obj_rest(e, o);
+    int rc = enc_held_value(e, o);
     Py_DECREF(o);
     return rc;
 }
@@ -752,19 +753,6 @@ enc_leaf(nc_jenc *e, PyObject *v, PyTypeObject *vt)
     return nc_jw_write(w, "false", 5);
 }
 
-/* A dict value its caller holds: a nested list, tuple or dict goes
- * straight to its walk. */
-static inline int
-enc_held_value(nc_jenc *e, PyObject *o)
-{
-    PyTypeObject *t = Py_TYPE(o);
-    if (t == &PyList_Type || t == &PyTuple_Type)
-        return enc_container(e, o, 0);
-    if (t == &PyDict_Type)
-        return enc_container(e, o, 1);
-    return enc_owned(e, o);
-}
-
 /* key: value; vt is value's type when the caller knows it is a leaf, else
  * NULL. */
 static inline int
@@ -983,7 +971,7 @@ enc_default(nc_jenc *e, PyObject *o)
     if (newobj == NULL)
         goto done;
     if (Py_EnterRecursiveCall(" while encoding a JSON object") == 0) {
-        rc = enc_owned(e, newobj);
+        rc = enc_held_value(e, newobj);
         Py_LeaveRecursiveCall();
     }
     Py_DECREF(newobj);
@@ -1017,17 +1005,15 @@ enc_container(nc_jenc *e, PyObject *o, int is_dict)
     return rc;
 }
 
-/* Everything but the exact str, int and float that enc_value takes: exact
- * containers and singletons (one compare each), then the stdlib's order for
- * subclasses. */
+/* A kept-alive value that is not an exact container (enc_held_value takes
+ * those): the exact leaves without a second dispatch, the singletons (one
+ * compare each), then the stdlib's order for subclasses. */
 static int
-enc_obj_rest(nc_jenc *e, PyObject *o)
+enc_owned(nc_jenc *e, PyObject *o)
 {
     PyTypeObject *t = Py_TYPE(o);
-    if (t == &PyDict_Type)
-        return enc_container(e, o, 1);
-    if (t == &PyList_Type || t == &PyTuple_Type)
-        return enc_container(e, o, 0);
+    if (t == &PyLong_Type || t == &PyUnicode_Type || t == &PyFloat_Type)
+        return enc_leaf(e, o, t);
     if (o == Py_None)
         return nc_jw_write(e->w, "null", 4);
     if (o == Py_True)
@@ -1047,23 +1033,10 @@ enc_obj_rest(nc_jenc *e, PyObject *o)
     return enc_default(e, o);
 }
 
-/* An object kept alive by someone else than a container being walked (the
- * caller's argument, the result of `default`): nothing to hold. */
-static int
-enc_owned(nc_jenc *e, PyObject *o)
-{
-    PyTypeObject *t = Py_TYPE(o);
-    if (t == &PyLong_Type || t == &PyUnicode_Type || t == &PyFloat_Type)
-        return enc_leaf(e, o, t);
-    if (t == &PyList_Type || t == &PyTuple_Type)
-        return enc_container(e, o, 0);
-    return enc_obj_rest(e, o);
-}
-
 int
 nc_json_encode(nc_jenc *e, PyObject *obj)
 {
-    return Py_TYPE(obj) == &PyDict_Type ? enc_container(e, obj, 1) : enc_owned(e, obj);
+    return enc_held_value(e, obj);
 }
 
 int
