@@ -207,7 +207,6 @@ nc_jw_guard_tail(nc_jw *w, char *p)
     w->clobbered = p + NC_JW_TAIL;
 }
 
-
 static inline int
 nc_json_ascii_word_dirty(uint64_t x, int ensure_ascii)
 {
@@ -226,7 +225,6 @@ nc_json_ascii_word_dirty(uint64_t x, int ensure_ascii)
 extern const unsigned char nc_json_verbatim[2][128];
 
 #if defined(__SSE2__)
-#include <emmintrin.h>
 /* Copy n >= 16 bytes from src to out sixteen at a time (SSE2 is part of
  * x86-64) while checking them: 1 when none needs an escape ('"', '\\',
  * below 0x20, and DEL under ensure_ascii; bytes >= 0x80 pass, so this
@@ -394,7 +392,6 @@ typedef struct {
     Py_ssize_t kc_dicts;            /* dicts started */
     PyObject *stack_small[NC_JSTACK_SMALL];
 } nc_jenc;
-
 
 /* Encode obj (kept alive by the caller) into e's writer; -1 with an
  * exception.  json_encode.c. */
