@@ -1119,28 +1119,35 @@ def test_writes_by_default_past_the_document_are_kept():
     assert bytes(buf[end:40]) == b"." * (40 - end)
 
 
+class _Mark:
+    pass
+
+
+def _check_default_write_past_end_kept(doc, size, at):
+    # `default` (Python code, run for each _Mark) writes b"HELLO" into the
+    # very buffer being filled, at `at`, past where the document ends: the
+    # write stays, and every other byte after the document is as it was
+    buf = bytearray(b"." * size)
+
+    def default(o):
+        buf[at:at + 5] = b"HELLO"
+        return 0
+
+    end = nj.dumps_into(doc, buf, default=default)
+    assert bytes(buf[:end]) == oracle(doc, default=lambda o: 0)
+    assert end < at
+    assert bytes(buf[end:at]) == b"." * (at - end)
+    assert bytes(buf[at:at + 5]) == b"HELLO"
+    assert bytes(buf[at + 5:]) == b"." * (size - at - 5)
+
+
 def test_saved_tail_bytes_never_undo_writes_by_default():
     # Twenty close floats fill the ring of saves, a string runs past what
     # they reached, `default` writes into the buffer past the final end, and
     # a last float makes the end restore run.  Saves taken before `default`
     # must not be put back over its write (they are dropped when Python
     # code runs, and a restore stops where the writes stopped).
-    buf = bytearray(b"." * 300)
-
-    class Mark:
-        pass
-
-    def default(o):
-        buf[150:155] = b"HELLO"
-        return 0
-
-    doc = [1.5] * 20 + ["s" * 50, Mark(), 2.5]
-    end = nj.dumps_into(doc, buf, default=default)
-    assert bytes(buf[:end]) == oracle(doc, default=lambda o: 0)
-    assert end < 150
-    assert bytes(buf[150:155]) == b"HELLO"
-    assert bytes(buf[end:150]) == b"." * (150 - end)
-    assert bytes(buf[155:]) == b"." * 145
+    _check_default_write_past_end_kept([1.5] * 20 + ["s" * 50, _Mark(), 2.5], 300, 150)
 
 
 
@@ -1206,24 +1213,8 @@ def test_short_float_run_then_single_floats_keep_bytes_after_document():
 
 
 def test_float_run_then_default_keeps_its_write_past_the_end():
-    buf = bytearray(b"." * 400)
-
-    class Mark:
-        pass
-
-    def default(o):
-        buf[300:305] = b"HELLO"
-        return 0
-
     for k in (1, 5, 16, 17, 40):
-        buf[:] = b"." * 400
-        doc = [0.5] * k + [Mark(), 2.5]
-        end = nj.dumps_into(doc, buf, default=default)
-        assert bytes(buf[:end]) == oracle(doc, default=lambda o: 0)
-        assert end < 300
-        assert bytes(buf[end:300]) == b"." * (300 - end)
-        assert bytes(buf[300:305]) == b"HELLO"
-        assert bytes(buf[305:]) == b"." * 95
+        _check_default_write_past_end_kept([0.5] * k + [_Mark(), 2.5], 400, 300)
 
 
 _WORST = [-2.2250738585072014e-308, -1.7976931348623157e+308, -1.2345678901234567e-100,
