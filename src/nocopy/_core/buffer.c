@@ -2,28 +2,46 @@
  * and a write cursor, and its C line iterator.
  *
  * Ownership: a ByteBuffer owns one reference to an owned NcHolder (its
- * storage) and to the last View it handed out by writable() (cached so a
- * fill loop allocates nothing).  Every View it hands out (peek, read,
- * read_until, writable, the buffer export) shares that holder and takes the
- * holder's epoch at creation.
+ * storage), to a write-window holder over that storage, and to the last View
+ * it handed out by writable() (cached so a fill loop allocates nothing).
+ * Read views (peek, read, read_until, the buffer export) share the storage
+ * holder and take its epoch at creation.
  *
  * The borrowed-view rule: bytes under a view are never moved or overwritten
  * while the view can still read them.  A compaction (compact(), clear(), or
  * the implicit one when room is needed) either
  *   - moves bytes in place and bumps holder->epoch, so every view of the
  *     holder raises StaleViewError from then on (O(1) check in C), or
- *   - when a buffer export of a view is held (holder->exports > 0: someone
- *     took memoryview(view) and the pointer is out of our hands), moves the
- *     unread bytes to a fresh owned holder and drops the old one, which the
- *     views keep alive, unchanged and valid.
- * The writable() view covers the free space at the time of the call; commit,
- * write and any move make it stale (its own epoch is set behind the
- * holder's), so it can never write into bytes that became readable.
+ *   - when a buffer export is held (holder->exports or wwin->exports > 0:
+ *     someone took memoryview(view) and the pointer is out of our hands),
+ *     moves the unread bytes to a fresh owned holder and drops the old one,
+ *     which the views keep alive, unchanged and valid.
  *
- * A fill (fill_from, the line iterator) runs Python code (readinto,
+ * The write window: writable() views live on their own holder, `wwin`, whose
+ * buf/len cover exactly the free space [wpos, capacity) of the storage and
+ * whose epoch is bumped, and window re-based, every time wpos moves (commit,
+ * write, a fill, a compaction, clear).  So every writable() view, every
+ * sub-view or View() of one and every retarget of one is confined to the free
+ * space of its time and goes stale as soon as any of it becomes readable:
+ * nc_view_check stays one compare.  An export of a write-window view
+ * (memoryview(b.writable()) kept across a commit) cannot be made stale; its
+ * count lives in wwin->exports, which counts as an export of the storage, and
+ * a commit while one is held moves the readable bytes to fresh storage (the
+ * exporter keeps writing into the old one, read by nobody) -- like a fill
+ * whose source kept the buffer.  We move rather than refuse with BufferError
+ * because `with memoryview(b.writable()) as m: b.commit(f.readinto(m))` is
+ * natural code; the cost (a copy of the readable bytes) is paid only then.
+ *
+ * Hostile Python: any allocation may run the cyclic GC and with it a
+ * __del__ that uses this very ByteBuffer.  So every path allocates first
+ * (the View it returns, the fresh storage it moves to, the bytes of an
+ * error), then reads the cursors, validates and mutates with no Python code
+ * in between; a value computed before an allocation is never trusted after
+ * it.  A fill (fill_from, the line iterator) runs Python code (readinto,
  * recv_into) or releases the GIL around read(2): the ByteBuffer is marked
  * busy for its duration, every mutator refuses with RuntimeError, and the
- * storage is pinned by a reference to its holder. */
+ * storage is pinned by a reference to its holder.  What a source returns is
+ * checked (0 <= n <= the room it was given). */
 #include "buffer.h"
 
 #include <errno.h>
@@ -126,61 +144,128 @@ raise_too_small(NcByteBuffer *b, Py_ssize_t needed, const char *what)
     nc_raise_new(bb_state(b)->BufferTooSmall, "(sn)", what, needed);
 }
 
-/* A borrowed view of [a, b) of the current storage. */
-static PyObject *
-bb_view(NcByteBuffer *b, Py_ssize_t a, Py_ssize_t e)
+
+/* A View object for a borrowed window, allocated before the caller reads the
+ * cursors: the allocation may run Python (GC -> __del__) that moves the
+ * storage or the cursors, so the caller points it with bb_point() after.
+ * The View is private to the caller until returned. */
+static NcView *
+bb_alloc_view(NcByteBuffer *b)
 {
-    return (PyObject *)nc_view_new(bb_state(b)->ViewType, b->holder, a, e);
+    NcHolder *h = (NcHolder *)Py_NewRef(b->holder);  /* alive through the allocation */
+    NcView *v = nc_view_new(bb_state(b)->ViewType, h, 0, 0);
+    Py_DECREF(h);
+    return v;
 }
 
-/* LimitOverrun carrying a borrowed view of the bytes it scanned, which stay
- * in the buffer. */
+/* Point the private (unexported) view v at [a, e) of holder h, at h's
+ * current epoch.  Runs no Python code: dropping a holder frees memory only. */
+static inline void
+bb_point(NcView *v, NcHolder *h, Py_ssize_t a, Py_ssize_t e)
+{
+    if (v->holder != h)
+        Py_SETREF(v->holder, (NcHolder *)Py_NewRef(h));
+    v->start = a;
+    v->stop = e;
+    v->epoch = h->epoch;
+}
+
+/* LimitOverrun carrying a borrowed view of (at most) the first `scanned`
+ * readable bytes, which stay in the buffer. */
 static void
 raise_limit(NcByteBuffer *b, Py_ssize_t scanned, const char *msg)
 {
-    PyObject *partial = bb_view(b, b->rpos, b->rpos + scanned);
+    NcView *partial = bb_alloc_view(b);
     if (partial == NULL)
         return;
-    nc_raise_new(bb_state(b)->LimitOverrun, "(sO)", msg, partial);
+    Py_ssize_t avail = b->wpos - b->rpos;  /* the allocation may have run Python */
+    if (scanned > avail)
+        scanned = avail;
+    bb_point(partial, b->holder, b->rpos, b->rpos + scanned);
+    nc_raise_new(bb_state(b)->LimitOverrun, "(sO)", msg, (PyObject *)partial);
     Py_DECREF(partial);
 }
 
-/* The cached writable() view no longer matches the free space. */
-static void
-stale_wview(NcByteBuffer *b)
+/* wpos moved (or the storage did): every writable() view made so far goes
+ * stale, and the window covers the free space as it is now. */
+static inline void
+bb_wpos_moved(NcByteBuffer *b)
 {
-    if (b->wview != NULL && b->wview->holder != NULL)
-        b->wview->epoch = b->wview->holder->epoch - 1;
+    NcHolder *w = b->wwin;
+    w->epoch++;
+    w->buf = b->holder->buf + b->wpos;
+    w->len = b->holder->len - b->wpos;
+}
+
+/* Someone holds a pointer into the storage or its free space. */
+static inline int
+bb_exported(NcByteBuffer *b)
+{
+    return b->holder->exports > 0 || b->wwin->exports > 0;
 }
 
 /* ---- moving bytes ---------------------------------------------------------- */
 
-/* Move the unread bytes to offset 0: in place (bumping the epoch) unless a
- * view export is held or `force_fresh`, then into fresh storage. */
+/* Fresh zeroed storage of the same capacity and a write window on it.  Runs
+ * Python (allocations): the caller re-reads every cursor afterwards. */
 static int
-bb_relocate(NcByteBuffer *b, int force_fresh)
+bb_alloc_fresh(NcByteBuffer *b, NcHolder **nh, NcHolder **nw)
 {
-    NcHolder *h = b->holder;
-    Py_ssize_t n = b->wpos - b->rpos;
-    if (h->exports > 0 || force_fresh) {
-        NcHolder *nh = nc_holder_new_owned(bb_state(b), h->len);
-        if (nh == NULL)
-            return -1;
+    nc_state *st = bb_state(b);
+    *nw = NULL;
+    *nh = nc_holder_new_owned(st, b->holder->len);  /* the capacity never changes */
+    if (*nh == NULL)
+        return -1;
+    *nw = nc_holder_new_window(st, *nh);
+    if (*nw == NULL) {
+        Py_CLEAR(*nh);
+        return -1;
+    }
+    return 0;
+}
+
+/* Move the unread bytes (none when `drop`) to offset 0: into nh (fresh
+ * storage from bb_alloc_fresh, its window nw; both references stolen), or in
+ * place when nh is NULL (bumping the storage epoch).  Runs no Python code, so
+ * it works on the cursors as they are now. */
+static void
+bb_move(NcByteBuffer *b, NcHolder *nh, NcHolder *nw, int drop)
+{
+    NcHolder *h = b->holder, *w = b->wwin;
+    Py_ssize_t n = drop ? 0 : b->wpos - b->rpos;
+    w->epoch++;  /* the old window's views, in case it is replaced */
+    if (nh != NULL) {
         if (n > 0)
             memcpy(nh->buf, h->buf + b->rpos, (size_t)n);
-        stale_wview(b);
-        Py_CLEAR(b->wview);
         b->holder = nh;
-        Py_DECREF(h);  /* views keep it alive, bytes untouched */
+        b->wwin = nw;
     }
     else {
-        if (n > 0)
+        if (n > 0 && b->rpos > 0)
             memmove(h->buf, h->buf + b->rpos, (size_t)n);
         h->epoch++;
     }
     b->rpos = 0;
     b->wpos = n;
     b->gen++;
+    bb_wpos_moved(b);
+    if (nh != NULL) {
+        Py_DECREF(h);  /* views keep it alive, bytes untouched */
+        Py_DECREF(w);
+    }
+}
+
+/* Move the unread bytes to offset 0 (drop: discard them): in place unless
+ * an export is held or `force_fresh`, then into fresh storage.  Re-entrant:
+ * the fresh storage is allocated first, and a nested move run by that
+ * allocation leaves consistent cursors that the outer one then moves on. */
+static int
+bb_relocate(NcByteBuffer *b, int force_fresh, int drop)
+{
+    NcHolder *nh = NULL, *nw = NULL;
+    if ((force_fresh || bb_exported(b)) && bb_alloc_fresh(b, &nh, &nw) < 0)
+        return -1;
+    bb_move(b, nh, nw, drop);
     return 0;
 }
 
@@ -191,54 +276,80 @@ bb_make_fill_room(NcByteBuffer *b)
 {
     Py_ssize_t cap = b->holder->len;
     if (b->rpos > 0 && cap - b->wpos < cap / 2 + 1)
-        return bb_relocate(b, 0);
+        return bb_relocate(b, 0, 0);
     return 0;
 }
 
 int
 nc_bytebuffer_reserve(NcByteBuffer *b, Py_ssize_t n, char **out)
 {
-    if (check_idle(b) < 0)
-        return -1;
-    Py_ssize_t cap = b->holder->len;
-    if (cap - b->wpos < n) {
+    for (;;) {
+        if (check_idle(b) < 0)
+            return -1;
+        Py_ssize_t cap = b->holder->len;
         if (n > cap - (b->wpos - b->rpos)) {
             raise_too_small(b, n, "ByteBuffer free space too small");
             return -1;
         }
-        if (bb_relocate(b, 0) < 0)
+        /* A held export of the write window could still write into what we
+         * are about to make readable: write into fresh storage instead. */
+        int fresh = b->wwin->exports > 0;
+        if (cap - b->wpos >= n && !fresh) {
+            *out = b->holder->buf + b->wpos;
+            return 0;
+        }
+        /* may run Python (fresh storage): check everything again */
+        if (bb_relocate(b, fresh, 0) < 0)
             return -1;
     }
-    *out = b->holder->buf + b->wpos;
+}
+
+int
+nc_bytebuffer_commit(NcByteBuffer *b, Py_ssize_t n)
+{
+    Py_ssize_t room = b->holder->len - b->wpos;
+    if (n < 0 || n > room) {
+        PyErr_Format(PyExc_ValueError, "cannot commit %zd bytes: only %zd free", n, room);
+        return -1;
+    }
+    if (b->wwin->exports == 0) {  /* the common case: nobody else can write there */
+        b->wpos += n;
+        bb_wpos_moved(b);
+        return 0;
+    }
+    /* An export of the window can still write into these bytes once they
+     * are readable: they go to fresh storage, the exporter keeps the old.
+     * Busy through the allocation (it may run Python): nothing else may
+     * write into the free space or move the cursors meanwhile. */
+    NcHolder *nh, *nw;
+    int was_busy = b->busy;
+    b->busy = 1;
+    int rc = bb_alloc_fresh(b, &nh, &nw);
+    b->busy = was_busy;
+    if (rc < 0)
+        return -1;
+    b->wpos += n;
+    bb_move(b, nh, nw, 0);
     return 0;
 }
 
-void
-nc_bytebuffer_commit(NcByteBuffer *b, Py_ssize_t n)
-{
-    b->wpos += n;
-    stale_wview(b);
-}
-
-/* The cached free-space view, retargeted, or a new one when someone else
- * holds the cached one. */
+/* A View object for writable(): the cached one when nobody else holds it,
+ * else a new one (the allocation may run Python).  Private to the caller,
+ * who points it at the window with bb_point(v, b->wwin, 0, k). */
 static NcView *
 bb_wview(NcByteBuffer *b)
 {
     NcView *v = b->wview;
-    if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder == b->holder) {
-        v->start = b->wpos;
-        v->stop = b->holder->len;
-        v->epoch = b->holder->epoch;
+    if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder != NULL)
         return (NcView *)Py_NewRef(v);
-    }
-    v = nc_view_new(bb_state(b)->ViewType, b->holder, b->wpos, b->holder->len);
+    NcHolder *w = (NcHolder *)Py_NewRef(b->wwin);
+    v = nc_view_new(bb_state(b)->ViewType, w, 0, 0);
+    Py_DECREF(w);
     if (v == NULL)
         return NULL;
     Py_XSETREF(b->wview, (NcView *)Py_NewRef(v));
     return v;
 }
-
 /* ---- sources ------------------------------------------------------------------ */
 
 static int
@@ -292,17 +403,24 @@ source_clear(nc_source *s)
 
 /* One read of the free space.  Returns 1 with *out = bytes read (0 at EOF),
  * 0 when a non-blocking source had no data (None / EAGAIN), -1 on error.
- * The caller ensures there is free space. */
+ * The caller ensures there is free space.  Busy from the first allocation
+ * to the commit: no Python code run meanwhile can move the cursors. */
 static int
 bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out)
 {
-    NcHolder *h = (NcHolder *)Py_NewRef(b->holder);  /* pinned for the call */
-    Py_ssize_t wpos = b->wpos, room = h->len - wpos, n = 0;
-    Py_ssize_t exports0 = h->exports;
+    PyObject *meth = s->meth ? Py_NewRef(s->meth) : NULL;  /* nobody can drop it mid-call */
     PyObject *res = NULL;
+    NcView *v = NULL;
+    NcHolder *h = NULL;
+    Py_ssize_t wpos, room, n = 0;
     int rc = -1;
     b->busy = 1;
-    if (s->meth == NULL) {
+    if (meth != NULL && (v = bb_wview(b)) == NULL)
+        goto done;
+    h = (NcHolder *)Py_NewRef(b->holder);  /* pinned for the call */
+    wpos = b->wpos;
+    room = h->len - wpos;
+    if (meth == NULL) {
         ssize_t r;
         for (;;) {
             Py_BEGIN_ALLOW_THREADS
@@ -322,13 +440,15 @@ bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out)
             goto done;
         }
         n = (Py_ssize_t)r;
+        if (n > room) {  /* a lying read(2) (a seccomp'd or LD_PRELOADed one) */
+            PyErr_SetString(PyExc_OSError, "read() returned more bytes than asked for");
+            goto done;
+        }
     }
     else {
-        NcView *v = bb_wview(b);
-        if (v == NULL)
-            goto done;
-        res = PyObject_CallOneArg(s->meth, (PyObject *)v);
-        Py_DECREF(v);
+        bb_point(v, b->wwin, 0, room);
+        res = PyObject_CallOneArg(meth, (PyObject *)v);
+        Py_CLEAR(v);
         if (res == NULL) {
             if (PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
                 PyErr_Clear();
@@ -355,18 +475,24 @@ bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out)
             goto done;
         }
     }
-    b->wpos = wpos + n;
-    stale_wview(b);
-    /* A source that kept an export of our storage could write into committed
-     * bytes later: leave that storage to it. */
-    if (h->exports > exports0 && bb_relocate(b, 1) < 0)
+    /* Busy kept every mutator out: wpos and the storage are as they were.
+     * A source that kept an export of the window (or one held before) could
+     * write into the bytes now committed: nc_bytebuffer_commit then moves
+     * them to fresh storage and leaves the old one to it. */
+    if (b->wpos != wpos || b->holder != h) {
+        PyErr_SetString(PyExc_RuntimeError, "ByteBuffer changed during a fill");
+        goto done;
+    }
+    if (nc_bytebuffer_commit(b, n) < 0)
         goto done;
     *out = n;
     rc = 1;
 done:
     b->busy = 0;
+    Py_XDECREF(v);
     Py_XDECREF(res);
-    Py_DECREF(h);
+    Py_XDECREF(h);
+    Py_XDECREF(meth);
     return rc;
 }
 
@@ -386,15 +512,23 @@ bb_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         PyErr_SetString(PyExc_ValueError, "capacity must be >= 1, got 0");
         return NULL;
     }
-    NcHolder *h = nc_holder_new_owned(nc_state_of_type(type), cap);
+    nc_state *st = nc_state_of_type(type);
+    NcHolder *h = nc_holder_new_owned(st, cap);
     if (h == NULL)
         return NULL;
-    NcByteBuffer *b = (NcByteBuffer *)type->tp_alloc(type, 0);
-    if (b == NULL) {
+    NcHolder *w = nc_holder_new_window(st, h);
+    if (w == NULL) {
         Py_DECREF(h);
         return NULL;
     }
+    NcByteBuffer *b = (NcByteBuffer *)type->tp_alloc(type, 0);
+    if (b == NULL) {
+        Py_DECREF(h);
+        Py_DECREF(w);
+        return NULL;
+    }
     b->holder = h;
+    b->wwin = w;
     b->rpos = b->wpos = 0;
     b->wview = NULL;
     b->overflow = NULL;
@@ -402,6 +536,7 @@ bb_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     b->src.fd = -1;
     b->src_eof = 0;
     b->gen = 0;
+    b->lends = 0;
     b->busy = 0;
     return (PyObject *)b;
 }
@@ -411,6 +546,7 @@ bb_traverse(NcByteBuffer *b, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(b));
     Py_VISIT(b->holder);
+    Py_VISIT(b->wwin);
     Py_VISIT(b->wview);
     Py_VISIT(b->overflow);
     Py_VISIT(b->src.meth);
@@ -420,8 +556,9 @@ bb_traverse(NcByteBuffer *b, visitproc visit, void *arg)
 static int
 bb_clear_gc(NcByteBuffer *b)
 {
-    /* The holder holds no references, so it is never part of a cycle: keep it
-     * so the storage stays valid for anyone still reaching the buffer. */
+    /* The holders hold no references that lead back, so they are never part
+     * of a cycle: keep them so the storage stays valid for anyone still
+     * reaching the buffer. */
     Py_CLEAR(b->wview);
     Py_CLEAR(b->overflow);
     Py_CLEAR(b->src.meth);
@@ -437,6 +574,7 @@ bb_dealloc(NcByteBuffer *b)
     Py_CLEAR(b->overflow);
     Py_CLEAR(b->src.meth);
     Py_CLEAR(b->holder);
+    Py_CLEAR(b->wwin);
     tp->tp_free((PyObject *)b);
     Py_DECREF(tp);
 }
@@ -467,17 +605,25 @@ bb_writable(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     if (check_idle(b) < 0)
         return NULL;
+    /* The view first: its allocation may run Python.  Then make room (which
+     * re-checks everything after its own allocations) and point the view at
+     * the window as it is then. */
+    NcView *v = bb_wview(b);
+    if (v == NULL)
+        return NULL;
     if (n < 0) {
-        if (bb_make_fill_room(b) < 0)
-            return NULL;
-        return (PyObject *)bb_wview(b);
+        if (check_idle(b) < 0 || bb_make_fill_room(b) < 0)
+            goto fail;
+        bb_point(v, b->wwin, 0, b->wwin->len);
+        return (PyObject *)v;
     }
     if (nc_bytebuffer_reserve(b, n, &dst) < 0)
-        return NULL;
-    NcView *v = bb_wview(b);
-    if (v != NULL)
-        v->stop = b->wpos + n;
+        goto fail;
+    bb_point(v, b->wwin, 0, n);
     return (PyObject *)v;
+fail:
+    Py_DECREF(v);
+    return NULL;
 }
 
 PyDoc_STRVAR(commit_doc,
@@ -491,12 +637,8 @@ bb_commit(NcByteBuffer *b, PyObject *arg)
     Py_ssize_t n;
     if (size_arg(arg, "n", 0, 0, &n) < 0 || check_idle(b) < 0)
         return NULL;
-    Py_ssize_t room = b->holder->len - b->wpos;
-    if (n > room) {
-        PyErr_Format(PyExc_ValueError, "cannot commit %zd bytes: only %zd free", n, room);
+    if (nc_bytebuffer_commit(b, n) < 0)
         return NULL;
-    }
-    nc_bytebuffer_commit(b, n);
     Py_RETURN_NONE;
 }
 
@@ -539,16 +681,30 @@ bb_write(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
         goto done;
     }
     if (b->overflow != NULL && length > b->holder->len - b->wpos && !b->busy) {
-        /* A sink (nocopy.io.Writer) sends it out without copying it here. */
+        /* A sink (nocopy.io.Writer) sends it out without copying it here.
+         * Its own reference: the handler may replace itself while it runs. */
         PyBuffer_Release(&data);
-        return PyObject_CallFunction(b->overflow, "OOnn", (PyObject *)b, a[0], offset, length);
+        PyObject *handler = Py_NewRef(b->overflow);
+        res = PyObject_CallFunction(handler, "OOnn", (PyObject *)b, a[0], offset, length);
+        Py_DECREF(handler);
+        if (res != NULL && !PyLong_CheckExact(res)) {
+            PyErr_Format(PyExc_TypeError, "ByteBuffer overflow handler returned '%.100s', "
+                         "expected int", Py_TYPE(res)->tp_name);
+            Py_CLEAR(res);
+        }
+        return res;
     }
-    if (nc_bytebuffer_reserve(b, length, &dst) < 0)
+    /* The result first (it may run Python), then room, then the copy with
+     * nothing in between. */
+    res = PyLong_FromSsize_t(length);
+    if (res == NULL || nc_bytebuffer_reserve(b, length, &dst) < 0) {
+        Py_CLEAR(res);
         goto done;
+    }
     if (length > 0)
         memmove(dst, (char *)data.buf + offset, (size_t)length);  /* data may be our own bytes */
-    nc_bytebuffer_commit(b, length);
-    res = PyLong_FromSsize_t(length);
+    b->wpos += length;  /* reserve left no export of the window: nobody else writes there */
+    bb_wpos_moved(b);
 done:
     PyBuffer_Release(&data);
     return res;
@@ -615,21 +771,19 @@ bb_length(NcByteBuffer *b)
     return b->wpos - b->rpos;
 }
 
-/* Optional size argument (None or absent: everything readable), clamped to
- * the readable bytes. */
+/* Optional size argument: absent or None means everything readable
+ * (PY_SSIZE_T_MAX here: the caller clamps to what is readable once its View
+ * is allocated, as the allocation may change that). */
 static int
-opt_size(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, const char *fname,
-         Py_ssize_t *out)
+opt_size(PyObject *const *args, Py_ssize_t nargs, const char *fname, Py_ssize_t *out)
 {
-    Py_ssize_t avail = b->wpos - b->rpos, n = avail;
     if (nargs > 1) {
         PyErr_Format(PyExc_TypeError, "%s() takes at most 1 argument (%zd given)", fname, nargs);
         return -1;
     }
-    if (nargs == 1 && size_arg(args[0], "n", 1, avail, &n) < 0)
+    *out = PY_SSIZE_T_MAX;
+    if (nargs == 1 && size_arg(args[0], "n", 1, PY_SSIZE_T_MAX, out) < 0)
         return -1;
-    avail = b->wpos - b->rpos;  /* __index__ may have run */
-    *out = n < avail ? n : avail;
     return 0;
 }
 
@@ -642,9 +796,16 @@ static PyObject *
 bb_peek(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t n;
-    if (opt_size(b, args, nargs, "peek", &n) < 0)
+    if (opt_size(args, nargs, "peek", &n) < 0)
         return NULL;
-    return bb_view(b, b->rpos, b->rpos + n);
+    NcView *v = bb_alloc_view(b);
+    if (v == NULL)
+        return NULL;
+    Py_ssize_t avail = b->wpos - b->rpos;
+    if (n > avail)
+        n = avail;
+    bb_point(v, b->holder, b->rpos, b->rpos + n);
+    return (PyObject *)v;
 }
 
 PyDoc_STRVAR(read_doc,
@@ -657,12 +818,21 @@ static PyObject *
 bb_read(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t n;
-    if (opt_size(b, args, nargs, "read", &n) < 0 || check_idle(b) < 0)
+    if (opt_size(args, nargs, "read", &n) < 0)
         return NULL;
-    PyObject *v = bb_view(b, b->rpos, b->rpos + n);
-    if (v != NULL)
-        b->rpos += n;
-    return v;
+    NcView *v = bb_alloc_view(b);
+    if (v == NULL)
+        return NULL;
+    if (check_idle(b) < 0) {
+        Py_DECREF(v);
+        return NULL;
+    }
+    Py_ssize_t avail = b->wpos - b->rpos;
+    if (n > avail)
+        n = avail;
+    bb_point(v, b->holder, b->rpos, b->rpos + n);
+    b->rpos += n;
+    return (PyObject *)v;
 }
 
 PyDoc_STRVAR(find_doc,
@@ -713,6 +883,7 @@ bb_read_until(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject
     Py_ssize_t limit = PY_SSIZE_T_MAX;
     Py_buffer delim;
     PyObject *res = NULL;
+    NcView *v = NULL;
     if (parse_args("read_until", args, nargs, kwnames, names, 1, 2, 1, a) < 0)
         return NULL;
     if (a[1] != NULL && size_arg(a[1], "limit", 1, PY_SSIZE_T_MAX, &limit) < 0)
@@ -723,23 +894,29 @@ bb_read_until(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject
         PyErr_SetString(PyExc_ValueError, "read_until() delimiter must not be empty");
         goto done;
     }
-    if (check_idle(b) < 0)
+    /* The View before the scan: its allocation may run Python. */
+    v = bb_alloc_view(b);
+    if (v == NULL || check_idle(b) < 0)
         goto done;
     Py_ssize_t avail = b->wpos - b->rpos;
     Py_ssize_t scan = avail < limit ? avail : limit;
     Py_ssize_t i = nc_find(b->holder->buf + b->rpos, scan, delim.buf, delim.len);
     if (i >= 0) {
         Py_ssize_t e = b->rpos + i + delim.len;
-        res = bb_view(b, b->rpos, e);
-        if (res != NULL)
-            b->rpos = e;
+        bb_point(v, b->holder, b->rpos, e);
+        b->rpos = e;
+        res = (PyObject *)v;
+        v = NULL;
     }
     else if (avail >= limit) {
-        raise_limit(b, scan, "delimiter not found within the limit");
+        bb_point(v, b->holder, b->rpos, b->rpos + scan);
+        nc_raise_new(bb_state(b)->LimitOverrun, "(sO)", "delimiter not found within the limit",
+                     (PyObject *)v);
     }
     else
         res = Py_NewRef(Py_None);
 done:
+    Py_XDECREF(v);
     PyBuffer_Release(&delim);
     return res;
 }
@@ -768,10 +945,18 @@ bb_readinto(NcByteBuffer *b, PyObject *arg)
     Py_ssize_t n = b->wpos - b->rpos;
     if (n > dst.len)
         n = dst.len;
+    /* the count first: its allocation may run Python (n <= 256 is cached) */
+    if ((res = PyLong_FromSsize_t(n)) == NULL)
+        goto done;
+    if (check_idle(b) < 0 || b->wpos - b->rpos < n) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_RuntimeError, "ByteBuffer changed during readinto()");
+        Py_CLEAR(res);
+        goto done;
+    }
     if (n > 0)
         memmove(dst.buf, b->holder->buf + b->rpos, (size_t)n);
     b->rpos += n;
-    res = PyLong_FromSsize_t(n);
 done:
     PyBuffer_Release(&dst);
     return res;
@@ -808,23 +993,26 @@ bb_compact(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
 {
     if (check_idle(b) < 0)
         return NULL;
-    if (b->rpos > 0 && bb_relocate(b, 0) < 0)
+    if (b->rpos > 0 && bb_relocate(b, 0, 0) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(clear_doc,
 "clear($self, /)\n--\n\n"
-"Drop everything; the next write starts at offset 0.  Views of this storage\n"
-"go stale (or, with an export held, the buffer takes fresh storage).  O(1).");
+"Drop everything; the next write starts at offset 0.  Every View of this\n"
+"buffer goes stale, writable() ones included, even when it was empty (or,\n"
+"with an export held, the buffer takes fresh storage and leaves the old one\n"
+"to it).  O(1).");
 
 static PyObject *
 bb_clear(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
 {
     if (check_idle(b) < 0)
         return NULL;
-    b->rpos = b->wpos;
-    if (b->wpos > 0 && bb_relocate(b, 0) < 0)
+    /* Always, even when empty: a view retargeted over free space would
+     * otherwise write into whatever comes next (nocopy.pool lends it on). */
+    if (bb_relocate(b, 0, 1) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -860,10 +1048,11 @@ bb_repr(NcByteBuffer *b)
 static int
 bb_getbuffer(NcByteBuffer *b, Py_buffer *out, int flags)
 {
-    PyObject *v = bb_view(b, b->rpos, b->wpos);
+    NcView *v = bb_alloc_view(b);
     if (v == NULL)
         return -1;
-    int rc = PyObject_GetBuffer(v, out, flags);
+    bb_point(v, b->holder, b->rpos, b->wpos);
+    int rc = PyObject_GetBuffer((PyObject *)v, out, flags);
     Py_DECREF(v);  /* out->obj keeps it */
     return rc;
 }
@@ -881,6 +1070,10 @@ bb_attach(NcByteBuffer *b, PyObject *src)
     nc_source s;
     if (check_idle(b) < 0 || source_resolve(src, &s) < 0)
         return NULL;
+    if (check_idle(b) < 0) {  /* resolving ran Python code */
+        source_clear(&s);
+        return NULL;
+    }
     Py_XSETREF(b->src.meth, s.meth);
     b->src.fd = s.fd;
     b->src_eof = 0;
@@ -913,7 +1106,7 @@ bb_fill_attached(NcByteBuffer *b)
     Py_ssize_t n;
     if (b->src_eof)
         return 0;
-    if (bb_make_fill_room(b) < 0)
+    if (bb_make_fill_room(b) < 0 || check_attached(b) < 0)  /* Python may have run */
         return -1;
     if (b->wpos == b->holder->len) {
         raise_too_small(b, 1, "ByteBuffer is full of unread bytes");
@@ -961,6 +1154,32 @@ raise_incomplete(NcByteBuffer *b, const char *p, Py_ssize_t got, Py_ssize_t expe
     Py_DECREF(partial);
 }
 
+/* IncompleteRead with every readable byte as .partial, consumed.  The bytes
+ * object first: its allocation may run Python that moves the cursors, so the
+ * copy and the consumption follow it with nothing in between. */
+static void
+raise_incomplete_consume(NcByteBuffer *b, Py_ssize_t expected)
+{
+    for (;;) {
+        Py_ssize_t got = b->wpos - b->rpos;
+        PyObject *partial = PyBytes_FromStringAndSize(NULL, got);
+        if (partial == NULL)
+            return;
+        if (check_idle(b) < 0) {
+            Py_DECREF(partial);
+            return;
+        }
+        if (b->wpos - b->rpos == got) {
+            memcpy(PyBytes_AS_STRING(partial), b->holder->buf + b->rpos, (size_t)got);
+            b->rpos += got;
+            nc_raise_new(bb_state(b)->IncompleteRead, "(On)", partial, expected);
+            Py_DECREF(partial);
+            return;
+        }
+        Py_DECREF(partial);  /* changed under the allocation: again */
+    }
+}
+
 /* BlockingIOError carrying the bytes read so far as .partial: nothing may be
  * lost when a non-blocking source runs dry in the middle of a large frame. */
 static void
@@ -985,8 +1204,14 @@ read_exact_large(NcByteBuffer *b, Py_ssize_t n)
     NcHolder *h = NULL;
     if (out == NULL)
         return NULL;
-    Py_ssize_t got = b->wpos - b->rpos;
+    if (check_idle(b) < 0) {  /* the allocation may have run Python */
+        Py_DECREF(out);
+        return NULL;
+    }
+    Py_ssize_t got = b->wpos - b->rpos;  /* <= capacity < n */
     memcpy(PyByteArray_AS_STRING(out), b->holder->buf + b->rpos, (size_t)got);
+    /* the rest is lent to the source: no heap garbage reaches a readinto() */
+    memset(PyByteArray_AS_STRING(out) + got, 0, (size_t)(n - got));
     b->rpos = b->wpos;
     /* The holder pins the bytearray's storage (an export) for the reads. */
     if ((h = nc_holder_from_object(st, out)) == NULL)
@@ -1019,9 +1244,15 @@ read_exact_large(NcByteBuffer *b, Py_ssize_t n)
             NcView *v = nc_view_new(st->ViewType, h, got, n);
             if (v == NULL)
                 goto done;
+            if (b->src.meth == NULL) {  /* the allocation ran Python that dropped it */
+                Py_DECREF(v);
+                continue;
+            }
+            PyObject *meth = Py_NewRef(b->src.meth);
             b->busy = 1;
-            PyObject *ret = PyObject_CallOneArg(b->src.meth, (PyObject *)v);
+            PyObject *ret = PyObject_CallOneArg(meth, (PyObject *)v);
             b->busy = 0;
+            Py_DECREF(meth);
             Py_DECREF(v);
             if (ret == NULL || ret == Py_None) {
                 if (ret == Py_None || PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
@@ -1067,36 +1298,52 @@ static PyObject *
 bb_read_exact(NcByteBuffer *b, PyObject *arg)
 {
     Py_ssize_t n;
+    NcView *v;
     if (PyLong_CheckExact(arg) && (n = PyLong_AsSsize_t(arg)) >= 0 && n <= b->wpos - b->rpos &&
         !b->busy) {
-        PyObject *v = bb_view(b, b->rpos, b->rpos + n);  /* the hot path: buffered */
-        if (v != NULL)
+        /* the hot path: buffered.  The View first, then check again. */
+        if ((v = bb_alloc_view(b)) == NULL)
+            return NULL;
+        if (n <= b->wpos - b->rpos && !b->busy) {
+            bb_point(v, b->holder, b->rpos, b->rpos + n);
             b->rpos += n;
-        return v;
+            return (PyObject *)v;
+        }
+        Py_DECREF(v);
     }
     PyErr_Clear();
     if (size_arg(arg, "n", 0, 0, &n) < 0 || check_attached(b) < 0)
         return NULL;
     if (n > b->holder->len)
         return read_exact_large(b, n);
-    while (b->wpos - b->rpos < n) {
-        /* room for the whole frame in the tail, or compact for it */
-        if (b->holder->len - b->rpos < n && bb_relocate(b, 0) < 0)
+    for (;;) {
+        while (b->wpos - b->rpos < n) {
+            /* room for the whole frame in the tail, or compact for it */
+            if (b->holder->len - b->rpos < n && bb_relocate(b, 0, 0) < 0)
+                return NULL;
+            if (check_attached(b) < 0)  /* the move may have run Python */
+                return NULL;
+            Py_ssize_t r = b->wpos - b->rpos >= n ? 1 : bb_fill_attached(b);
+            if (r < 0)
+                return NULL;
+            if (r == 0) {
+                raise_incomplete_consume(b, n);
+                return NULL;
+            }
+        }
+        if ((v = bb_alloc_view(b)) == NULL)
             return NULL;
-        Py_ssize_t r = bb_fill_attached(b);
-        if (r < 0)
-            return NULL;
-        if (r == 0) {
-            Py_ssize_t got = b->wpos - b->rpos;
-            raise_incomplete(b, b->holder->buf + b->rpos, got, n);
-            b->rpos = b->wpos;
+        if (check_idle(b) < 0) {
+            Py_DECREF(v);
             return NULL;
         }
+        if (b->wpos - b->rpos >= n) {
+            bb_point(v, b->holder, b->rpos, b->rpos + n);
+            b->rpos += n;
+            return (PyObject *)v;
+        }
+        Py_DECREF(v);  /* consumed under the allocation: read on */
     }
-    PyObject *v = bb_view(b, b->rpos, b->rpos + n);
-    if (v != NULL)
-        b->rpos += n;
-    return v;
 }
 
 /* ---- the line iterator ------------------------------------------------------------------ */
@@ -1111,6 +1358,7 @@ typedef struct {
     Py_ssize_t scan;     /* bytes after the read cursor known to hold no newline */
     Py_ssize_t scan_rpos;
     uint64_t scan_gen;
+    uint64_t lends;      /* bb->lends at creation: a pool lent the buffer on since */
     int keepends;
     int reuse;
     int eof;
@@ -1149,51 +1397,43 @@ lineiter_dealloc(NcLineIter *it)
     Py_DECREF(tp);
 }
 
-/* The line [a, e) as a View: the reused one retargeted in place, unless its
- * buffer is exported (its export count must stay with its holder). */
-static PyObject *
-lineiter_emit(NcLineIter *it, Py_ssize_t a, Py_ssize_t e)
+/* A View object for the next line, with no Python code run: the reused one
+ * (reuse=True) unless its buffer is exported (its export count must stay
+ * with its holder) or it was released, or a recycled one only this iterator
+ * still references (reuse=False: unobservable, so as good as new; two slots,
+ * because `for line in it` still binds the previous line while asking for
+ * the next one).  NULL (no exception) when there is none. */
+static NcView *
+lineiter_reusable(NcLineIter *it)
 {
-    NcByteBuffer *b = it->bb;
     if (it->reuse) {
         NcView *v = it->view;
-        if (v != NULL && v->exports == 0 && v->holder != NULL) {
-            if (v->holder != b->holder)
-                Py_SETREF(v->holder, (NcHolder *)Py_NewRef(b->holder));
-            v->start = a;
-            v->stop = e;
-            v->epoch = b->holder->epoch;
-            return Py_NewRef(v);
-        }
-        PyObject *nv = bb_view(b, a, e);
-        if (nv == NULL)
-            return NULL;
-        Py_XSETREF(it->view, (NcView *)Py_NewRef(nv));
-        return nv;
+        if (v != NULL && v->exports == 0 && v->holder != NULL)
+            return (NcView *)Py_NewRef(v);
+        return NULL;
     }
-    /* reuse=False: a fresh object per line as far as anyone can tell; a view
-     * only this iterator still references is unobservable, so recycle it.
-     * Two slots, because `for line in it` still binds the previous line
-     * while asking for the next one. */
     for (int i = 0; i < 2; i++) {
         NcView *v = it->spare[i];
         if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder != NULL) {
-            if (v->holder != b->holder)
-                Py_SETREF(v->holder, (NcHolder *)Py_NewRef(b->holder));
-            v->start = a;
-            v->stop = e;
-            v->epoch = b->holder->epoch;
             it->spare[i] = it->spare[1 - i];
             it->spare[1 - i] = v;  /* most recent last */
-            return Py_NewRef(v);
+            return (NcView *)Py_NewRef(v);
         }
     }
-    PyObject *nv = bb_view(b, a, e);
-    if (nv == NULL)
-        return NULL;
+    return NULL;
+}
+
+/* Keep a newly allocated view v (reference stolen) where lineiter_reusable()
+ * finds it. */
+static void
+lineiter_keep(NcLineIter *it, NcView *v)
+{
+    if (it->reuse) {
+        Py_XSETREF(it->view, v);
+        return;
+    }
     Py_XSETREF(it->spare[0], it->spare[1]);
-    it->spare[1] = (NcView *)Py_NewRef(nv);
-    return nv;
+    it->spare[1] = v;
 }
 
 /* Locate the next line, reading src when no complete line is buffered
@@ -1228,8 +1468,16 @@ bb_find_line(NcByteBuffer *b, nc_source *src, int *eof, Py_ssize_t *scan, Py_ssi
         }
         if (bb_make_fill_room(b) < 0)
             return -1;
-        if (b->wpos == cap && bb_relocate(b, 0) < 0)
+        if (b->wpos == cap && bb_relocate(b, 0, 0) < 0)
             return -1;
+        /* a move to fresh storage ran Python: look again before reading */
+        if (check_idle(b) < 0)
+            return -1;
+        if (b->wpos == cap || b->wpos - b->rpos != avail) {
+            if (b->wpos - b->rpos < *scan)
+                *scan = 0;
+            continue;
+        }
         int rc = bb_fill(b, src, &n);
         if (rc < 0)
             return -1;
@@ -1246,24 +1494,42 @@ static PyObject *
 lineiter_next(NcLineIter *it)
 {
     NcByteBuffer *b = it->bb;
-    Py_ssize_t nl;
-    if (b == NULL || check_idle(b) < 0)
+    if (b == NULL)
         return NULL;
-    if (it->scan_gen != b->gen || it->scan_rpos != b->rpos)
-        it->scan = 0;  /* someone else read or moved the bytes */
-    int rc = bb_find_line(b, &it->src, &it->eof, &it->scan, &nl);
-    it->scan_rpos = b->rpos;  /* a compaction moved the scanned prefix along */
-    it->scan_gen = b->gen;
-    if (rc <= 0)
-        return NULL;  /* error, or the end: StopIteration */
-    Py_ssize_t stop = nl < 0 ? b->wpos : (it->keepends ? nl + 1 : nl);
-    PyObject *line = lineiter_emit(it, b->rpos, stop);
-    if (line == NULL)
+    if (it->lends != b->lends) {
+        PyErr_SetString(bb_state(b)->StaleViewError,
+                        "line iterator of a ByteBuffer that was given back to its pool");
         return NULL;
-    b->rpos = nl < 0 ? b->wpos : nl + 1;
-    it->scan = 0;
-    it->scan_rpos = b->rpos;
-    return line;
+    }
+    for (;;) {
+        Py_ssize_t nl;
+        if (check_idle(b) < 0)
+            return NULL;
+        if (it->scan_gen != b->gen || it->scan_rpos != b->rpos)
+            it->scan = 0;  /* someone else read or moved the bytes */
+        int rc = bb_find_line(b, &it->src, &it->eof, &it->scan, &nl);
+        it->scan_rpos = b->rpos;  /* a compaction moved the scanned prefix along */
+        it->scan_gen = b->gen;
+        if (rc <= 0)
+            return NULL;  /* error, or the end: StopIteration */
+        NcView *v = lineiter_reusable(it);
+        if (v != NULL) {
+            /* no Python code since the line was found */
+            Py_ssize_t stop = nl < 0 ? b->wpos : (it->keepends ? nl + 1 : nl);
+            bb_point(v, b->holder, b->rpos, stop);
+            b->rpos = nl < 0 ? b->wpos : nl + 1;
+            it->scan = 0;
+            it->scan_rpos = b->rpos;
+            return (PyObject *)v;
+        }
+        /* A new View: its allocation may run Python that moves the bytes, so
+         * keep it and find the line again (the scan cache makes that O(1)
+         * when nothing changed). */
+        it->scan = nl < 0 ? b->wpos - b->rpos : nl - b->rpos;
+        if ((v = bb_alloc_view(b)) == NULL)
+            return NULL;
+        lineiter_keep(it, v);
+    }
 }
 
 PyDoc_STRVAR(readline_doc,
@@ -1279,14 +1545,20 @@ bb_readline(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
     Py_ssize_t scan = 0, nl;
     if (check_attached(b) < 0)
         return NULL;
-    int rc = bb_find_line(b, &b->src, &b->src_eof, &scan, &nl);
-    if (rc < 0)
+    /* The View first (its allocation may run Python); it is private, so the
+     * Python code the search may run (the source) cannot export it. */
+    NcView *line = bb_alloc_view(b);
+    if (line == NULL)
         return NULL;
+    int rc = bb_find_line(b, &b->src, &b->src_eof, &scan, &nl);
+    if (rc < 0) {
+        Py_DECREF(line);
+        return NULL;
+    }
     Py_ssize_t stop = rc == 0 ? b->rpos : (nl < 0 ? b->wpos : nl + 1);
-    PyObject *line = bb_view(b, b->rpos, stop);
-    if (line != NULL)
-        b->rpos = stop;
-    return line;
+    bb_point(line, b->holder, b->rpos, stop);
+    b->rpos = stop;
+    return (PyObject *)line;
 }
 
 PyDoc_STRVAR(iterlines_doc,
@@ -1314,14 +1586,9 @@ bb_iterlines(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject 
         return NULL;
     if (a[2] != NULL && (reuse = PyObject_IsTrue(a[2])) < 0)
         return NULL;
-    static PyObject *name = NULL;  /* interned once, kept for the process */
-    if (name == NULL && (name = PyUnicode_InternFromString("_LineIter")) == NULL)
-        return NULL;
-    PyTypeObject *tp = (PyTypeObject *)PyObject_GetAttr((PyObject *)Py_TYPE(b), name);
-    if (tp == NULL)
-        return NULL;
+    /* From the module state, never from an attribute Python code can rebind. */
+    PyTypeObject *tp = bb_state(b)->LineIterType;
     NcLineIter *it = (NcLineIter *)tp->tp_alloc(tp, 0);
-    Py_DECREF(tp);
     if (it == NULL)
         return NULL;
     it->bb = (NcByteBuffer *)Py_NewRef(b);
@@ -1330,6 +1597,7 @@ bb_iterlines(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject 
     it->scan = 0;
     it->scan_rpos = b->rpos;
     it->scan_gen = b->gen;
+    it->lends = b->lends;
     it->keepends = keepends;
     it->reuse = reuse;
     it->eof = 0;
@@ -1407,7 +1675,7 @@ static PyType_Slot bb_slots[] = {
 static PyType_Spec bb_spec = {
     .name = "nocopy.ByteBuffer",
     .basicsize = sizeof(NcByteBuffer),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = bb_slots,
 };
 
@@ -1424,7 +1692,8 @@ static PyType_Slot lineiter_slots[] = {
 static PyType_Spec lineiter_spec = {
     .name = "nocopy._core._LineIter",
     .basicsize = sizeof(NcLineIter),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION |
+             Py_TPFLAGS_IMMUTABLETYPE,
     .slots = lineiter_slots,
 };
 
@@ -1434,13 +1703,8 @@ nc_bytebuffer_module_init(PyObject *m, nc_state *st)
     st->ByteBufferType = (PyTypeObject *)PyType_FromModuleAndSpec(m, &bb_spec, NULL);
     if (st->ByteBufferType == NULL)
         return -1;
-    PyObject *it = PyType_FromModuleAndSpec(m, &lineiter_spec, NULL);
-    if (it == NULL)
-        return -1;
-    /* Reached through the ByteBuffer type so the module state needs no slot. */
-    int rc = PyObject_SetAttrString((PyObject *)st->ByteBufferType, "_LineIter", it);
-    Py_DECREF(it);
-    if (rc < 0)
+    st->LineIterType = (PyTypeObject *)PyType_FromModuleAndSpec(m, &lineiter_spec, NULL);
+    if (st->LineIterType == NULL)
         return -1;
     return PyModule_AddType(m, st->ByteBufferType);
 }
