@@ -25,12 +25,19 @@
  * space of its time and goes stale as soon as any of it becomes readable:
  * nc_view_check stays one compare.  An export of a write-window view
  * (memoryview(b.writable()) kept across a commit) cannot be made stale; its
- * count lives in wwin->exports, which counts as an export of the storage, and
- * a commit while one is held moves the readable bytes to fresh storage (the
- * exporter keeps writing into the old one, read by nobody) -- like a fill
- * whose source kept the buffer.  We move rather than refuse with BufferError
- * because `with memoryview(b.writable()) as m: b.commit(f.readinto(m))` is
- * natural code; the cost (a copy of the readable bytes) is paid only then.
+ * count lives in wwin->exports, which counts as an export of the storage
+ * (compaction and clear() go to fresh storage).  A commit while one is held
+ * is allowed -- uvloop holds the export of get_buffer() across
+ * buffer_updated(), and `with memoryview(b.writable()) as m:
+ * b.commit(f.readinto(m))` is natural code, so refusing like bytearray's
+ * resize would break both -- but marks the buffer `wtaint`: before the next
+ * View of readable bytes is handed out, if the export is still held, the
+ * readable bytes move to fresh storage and the exporter keeps writing into
+ * the old one, read by nobody.  The common case (export let go by then)
+ * costs one flag test per View made; the move is paid only by code that
+ * really keeps the export.  Copies (readinto(), find()) read the bytes where
+ * they are.  A fill whose source *took* an export during the call and kept it
+ * moves the delivered bytes at once (the source is the hostile party there).
  *
  * Hostile Python: any allocation may run the cyclic GC and with it a
  * __del__ that uses this very ByteBuffer.  So every path allocates first
@@ -145,19 +152,6 @@ raise_too_small(NcByteBuffer *b, Py_ssize_t needed, const char *what)
 }
 
 
-/* A View object for a borrowed window, allocated before the caller reads the
- * cursors: the allocation may run Python (GC -> __del__) that moves the
- * storage or the cursors, so the caller points it with bb_point() after.
- * The View is private to the caller until returned. */
-static NcView *
-bb_alloc_view(NcByteBuffer *b)
-{
-    NcHolder *h = (NcHolder *)Py_NewRef(b->holder);  /* alive through the allocation */
-    NcView *v = nc_view_new(bb_state(b)->ViewType, h, 0, 0);
-    Py_DECREF(h);
-    return v;
-}
-
 /* Point the private (unexported) view v at [a, e) of holder h, at h's
  * current epoch.  Runs no Python code: dropping a holder frees memory only. */
 static inline void
@@ -169,6 +163,8 @@ bb_point(NcView *v, NcHolder *h, Py_ssize_t a, Py_ssize_t e)
     v->stop = e;
     v->epoch = h->epoch;
 }
+
+static NcView *bb_alloc_view(NcByteBuffer *b);
 
 /* LimitOverrun carrying a borrowed view of (at most) the first `scanned`
  * readable bytes, which stay in the buffer. */
@@ -248,6 +244,7 @@ bb_move(NcByteBuffer *b, NcHolder *nh, NcHolder *nw, int drop)
     b->rpos = 0;
     b->wpos = n;
     b->gen++;
+    b->wtaint = 0;  /* fresh storage, or in place: nothing exported (bb_exported) */
     bb_wpos_moved(b);
     if (nh != NULL) {
         Py_DECREF(h);  /* views keep it alive, bytes untouched */
@@ -267,6 +264,39 @@ bb_relocate(NcByteBuffer *b, int force_fresh, int drop)
         return -1;
     bb_move(b, nh, nw, drop);
     return 0;
+}
+
+/* Bytes committed while an export of the write window was held can still be
+ * written through it: before a View of readable bytes goes out, move them to
+ * fresh storage unless that export was let go since.  Runs Python when it
+ * moves (and a finalizer may taint again): loops until clean. */
+static int
+bb_untaint(NcByteBuffer *b)
+{
+    while (b->wtaint) {
+        if (b->wwin->exports == 0) {
+            b->wtaint = 0;
+            break;
+        }
+        if (bb_relocate(b, 1, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A View object for a borrowed window of readable bytes, allocated before
+ * the caller reads the cursors: the allocation may run Python (GC -> __del__)
+ * that moves the storage or the cursors, so the caller points it with
+ * bb_point() after.  The View is private to the caller until returned. */
+static NcView *
+bb_alloc_view(NcByteBuffer *b)
+{
+    NcHolder *h = (NcHolder *)Py_NewRef(b->holder);  /* alive through the allocation */
+    NcView *v = nc_view_new(bb_state(b)->ViewType, h, 0, 0);
+    Py_DECREF(h);
+    if (v != NULL && b->wtaint && bb_untaint(b) < 0)
+        Py_CLEAR(v);
+    return v;
 }
 
 /* Before a fill: compact when the tail is less than half the capacity and
@@ -312,24 +342,13 @@ nc_bytebuffer_commit(NcByteBuffer *b, Py_ssize_t n)
         PyErr_Format(PyExc_ValueError, "cannot commit %zd bytes: only %zd free", n, room);
         return -1;
     }
-    if (b->wwin->exports == 0) {  /* the common case: nobody else can write there */
-        b->wpos += n;
-        bb_wpos_moved(b);
-        return 0;
-    }
     /* An export of the window can still write into these bytes once they
-     * are readable: they go to fresh storage, the exporter keeps the old.
-     * Busy through the allocation (it may run Python): nothing else may
-     * write into the free space or move the cursors meanwhile. */
-    NcHolder *nh, *nw;
-    int was_busy = b->busy;
-    b->busy = 1;
-    int rc = bb_alloc_fresh(b, &nh, &nw);
-    b->busy = was_busy;
-    if (rc < 0)
-        return -1;
+     * are readable: no View of them goes out until it is let go or they
+     * moved to fresh storage (bb_untaint). */
+    if (b->wwin->exports > 0)
+        b->wtaint = 1;
     b->wpos += n;
-    bb_move(b, nh, nw, 0);
+    bb_wpos_moved(b);
     return 0;
 }
 
@@ -412,7 +431,7 @@ bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out)
     PyObject *res = NULL;
     NcView *v = NULL;
     NcHolder *h = NULL;
-    Py_ssize_t wpos, room, n = 0;
+    Py_ssize_t wpos, room, n = 0, wexports;
     int rc = -1;
     b->busy = 1;
     if (meth != NULL && (v = bb_wview(b)) == NULL)
@@ -420,6 +439,7 @@ bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out)
     h = (NcHolder *)Py_NewRef(b->holder);  /* pinned for the call */
     wpos = b->wpos;
     room = h->len - wpos;
+    wexports = b->wwin->exports;
     if (meth == NULL) {
         ssize_t r;
         for (;;) {
@@ -475,15 +495,22 @@ bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out)
             goto done;
         }
     }
-    /* Busy kept every mutator out: wpos and the storage are as they were.
-     * A source that kept an export of the window (or one held before) could
-     * write into the bytes now committed: nc_bytebuffer_commit then moves
-     * them to fresh storage and leaves the old one to it. */
+    /* Busy kept every mutator out: wpos and the storage are as they were. */
     if (b->wpos != wpos || b->holder != h) {
         PyErr_SetString(PyExc_RuntimeError, "ByteBuffer changed during a fill");
         goto done;
     }
-    if (nc_bytebuffer_commit(b, n) < 0)
+    if (b->wwin->exports > wexports) {
+        /* The source kept an export of what it was lent and could write into
+         * the bytes it just delivered: they go to fresh storage at once, the
+         * source keeps the old (allocated while still busy). */
+        NcHolder *nh, *nw;
+        if (bb_alloc_fresh(b, &nh, &nw) < 0)
+            goto done;
+        b->wpos += n;
+        bb_move(b, nh, nw, 0);
+    }
+    else if (nc_bytebuffer_commit(b, n) < 0)
         goto done;
     *out = n;
     rc = 1;
@@ -538,6 +565,7 @@ bb_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     b->gen = 0;
     b->lends = 0;
     b->busy = 0;
+    b->wtaint = 0;
     return (PyObject *)b;
 }
 
@@ -1014,6 +1042,29 @@ bb_clear(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
      * otherwise write into whatever comes next (nocopy.pool lends it on). */
     if (bb_relocate(b, 0, 1) < 0)
         return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(reset_doc,
+"_reset($self, /)\n--\n\n"
+"Internal (nocopy.pool, taking a buffer back): clear(), detach the source\n"
+"and the overflow handler, and make the line iterators made so far raise\n"
+"StaleViewError: nothing the previous borrower kept can read or write what\n"
+"the next one puts here.  RuntimeError while a fill runs.");
+
+static PyObject *
+bb_reset(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
+{
+    if (check_idle(b) < 0 || bb_relocate(b, 0, 1) < 0)
+        return NULL;
+    if (check_idle(b) < 0)  /* a move to fresh storage ran Python */
+        return NULL;
+    b->lends++;
+    b->src.fd = -1;
+    b->src_eof = 0;
+    /* last, state consistent: dropping these may run their finalizers */
+    Py_CLEAR(b->src.meth);
+    Py_CLEAR(b->overflow);
     Py_RETURN_NONE;
 }
 
@@ -1512,6 +1563,11 @@ lineiter_next(NcLineIter *it)
         it->scan_gen = b->gen;
         if (rc <= 0)
             return NULL;  /* error, or the end: StopIteration */
+        if (b->wtaint) {  /* the fill committed under a held export: move, look again */
+            if (bb_untaint(b) < 0)
+                return NULL;
+            continue;
+        }
         NcView *v = lineiter_reusable(it);
         if (v != NULL) {
             /* no Python code since the line was found */
@@ -1550,10 +1606,20 @@ bb_readline(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
     NcView *line = bb_alloc_view(b);
     if (line == NULL)
         return NULL;
-    int rc = bb_find_line(b, &b->src, &b->src_eof, &scan, &nl);
-    if (rc < 0) {
-        Py_DECREF(line);
-        return NULL;
+    int rc;
+    for (;;) {
+        rc = bb_find_line(b, &b->src, &b->src_eof, &scan, &nl);
+        if (rc < 0) {
+            Py_DECREF(line);
+            return NULL;
+        }
+        if (!b->wtaint)
+            break;
+        if (bb_untaint(b) < 0) {  /* moved: look again */
+            Py_DECREF(line);
+            return NULL;
+        }
+        scan = 0;
     }
     Py_ssize_t stop = rc == 0 ? b->rpos : (nl < 0 ? b->wpos : nl + 1);
     bb_point(line, b->holder, b->rpos, stop);
@@ -1633,6 +1699,7 @@ static PyMethodDef bb_methods[] = {
     {"consume", (PyCFunction)bb_consume, METH_O, consume_doc},
     {"compact", (PyCFunction)bb_compact, METH_NOARGS, compact_doc},
     {"clear", (PyCFunction)bb_clear, METH_NOARGS, clear_doc},
+    {"_reset", (PyCFunction)bb_reset, METH_NOARGS, reset_doc},
     {"iterlines", (PyCFunction)(void (*)(void))bb_iterlines, METH_FASTCALL | METH_KEYWORDS,
      iterlines_doc},
     {NULL},

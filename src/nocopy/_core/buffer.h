@@ -30,6 +30,8 @@ typedef struct {
     uint64_t gen;         /* bumped whenever storage moves or is reset (line iterators' scan cache) */
     uint64_t lends;       /* bumped by _reset() (nocopy.pool): older line iterators refuse */
     int busy;             /* a fill is running (Python code or a syscall): no mutation allowed */
+    int wtaint;           /* committed while an export of wwin was held: readable bytes may
+                           * still be written through it (buffer.c, bb_untaint) */
 } NcByteBuffer;
 
 #define NcByteBuffer_Check(st, op) PyObject_TypeCheck((op), (st)->ByteBufferType)
