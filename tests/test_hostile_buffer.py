@@ -733,7 +733,7 @@ def _fin_model(model, kind):
         del model[:]
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(deadline=None, suppress_health_check=list(HealthCheck))
 @given(_ops, _fin_kinds)
 def test_random_ops_with_hostile_finalizer(ops, fin_kinds):
     """Random operations on a ByteBuffer, each run with a finalizer that

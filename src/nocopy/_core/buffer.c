@@ -154,7 +154,7 @@ raise_too_small(NcByteBuffer *b, Py_ssize_t needed, const char *what)
 
 /* Point the private (unexported) view v at [a, e) of holder h, at h's
  * current epoch.  Runs no Python code: dropping a holder frees memory only. */
-static inline void
+static inline Py_ALWAYS_INLINE void
 bb_point(NcView *v, NcHolder *h, Py_ssize_t a, Py_ssize_t e)
 {
     if (v->holder != h)
@@ -164,7 +164,7 @@ bb_point(NcView *v, NcHolder *h, Py_ssize_t a, Py_ssize_t e)
     v->epoch = h->epoch;
 }
 
-static NcView *bb_alloc_view(NcByteBuffer *b);
+static inline NcView *bb_alloc_view(NcByteBuffer *b);
 
 /* LimitOverrun carrying a borrowed view of (at most) the first `scanned`
  * readable bytes, which stay in the buffer. */
@@ -288,7 +288,7 @@ bb_untaint(NcByteBuffer *b)
  * the caller reads the cursors: the allocation may run Python (GC -> __del__)
  * that moves the storage or the cursors, so the caller points it with
  * bb_point() after.  The View is private to the caller until returned. */
-static NcView *
+static inline Py_ALWAYS_INLINE NcView *
 bb_alloc_view(NcByteBuffer *b)
 {
     NcHolder *h = (NcHolder *)Py_NewRef(b->holder);  /* alive through the allocation */
@@ -313,6 +313,12 @@ bb_make_fill_room(NcByteBuffer *b)
 int
 nc_bytebuffer_reserve(NcByteBuffer *b, Py_ssize_t n, char **out)
 {
+    /* the common case, no Python code run: it fits the tail, nobody exports
+     * the window */
+    if (!b->busy && n <= b->holder->len - b->wpos && b->wwin->exports == 0) {
+        *out = b->holder->buf + b->wpos;
+        return 0;
+    }
     for (;;) {
         if (check_idle(b) < 0)
             return -1;
@@ -355,7 +361,7 @@ nc_bytebuffer_commit(NcByteBuffer *b, Py_ssize_t n)
 /* A View object for writable(): the cached one when nobody else holds it,
  * else a new one (the allocation may run Python).  Private to the caller,
  * who points it at the window with bb_point(v, b->wwin, 0, k). */
-static NcView *
+static inline NcView *
 bb_wview(NcByteBuffer *b)
 {
     NcView *v = b->wview;
@@ -1466,8 +1472,10 @@ lineiter_reusable(NcLineIter *it)
     for (int i = 0; i < 2; i++) {
         NcView *v = it->spare[i];
         if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder != NULL) {
-            it->spare[i] = it->spare[1 - i];
-            it->spare[1 - i] = v;  /* most recent last */
+            if (i == 0) {  /* most recent last */
+                it->spare[0] = it->spare[1];
+                it->spare[1] = v;
+            }
             return (NcView *)Py_NewRef(v);
         }
     }

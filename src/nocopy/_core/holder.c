@@ -106,9 +106,10 @@ nc_holder_from_object(nc_state *st, PyObject *obj)
         return NULL;
     if (nc_get_buffer(obj, &h->pybuf) < 0)
         goto fail;
-    if (h->pybuf.buf == NULL && h->pybuf.len != 0) {
+    if ((h->pybuf.buf == NULL && h->pybuf.len != 0) || h->pybuf.len < 0) {
+        /* a foreign exporter's word is not trusted */
         PyBuffer_Release(&h->pybuf);
-        PyErr_SetString(PyExc_BufferError, "exporter returned a NULL buffer");
+        PyErr_SetString(PyExc_BufferError, "exporter returned an invalid buffer");
         goto fail;
     }
     h->obj = Py_NewRef(obj);
