@@ -1,5 +1,7 @@
 /* buffer.c -- ByteBuffer: fixed-capacity owned storage with a read cursor
- * and a write cursor, and its C line iterator.
+ * and a write cursor.  Its reader fast paths (attached source, _read_exact,
+ * _readline, the line iterator) are in buffer_read.c, the helpers both share
+ * in buffer_impl.h.
  *
  * Ownership: a ByteBuffer owns one reference to an owned NcHolder (its
  * storage), to a write-window holder over that storage, and to the last View
@@ -49,7 +51,7 @@
  * busy for its duration, every mutator refuses with RuntimeError, and the
  * storage is pinned by a reference to its holder.  What a source returns is
  * checked (0 <= n <= the room it was given). */
-#include "buffer.h"
+#include "buffer_impl.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -58,8 +60,8 @@
 
 /* A byte count argument: int-like, >= 0.  `none_value` is stored for None
  * when allow_none.  TypeError names the type, ValueError the range. */
-static int
-size_arg(PyObject *arg, const char *what, int allow_none, Py_ssize_t none_value, Py_ssize_t *out)
+int
+nc_bb_size_arg(PyObject *arg, const char *what, int allow_none, Py_ssize_t none_value, Py_ssize_t *out)
 {
     if (arg == Py_None && allow_none) {
         *out = none_value;
@@ -89,8 +91,8 @@ size_arg(PyObject *arg, const char *what, int allow_none, Py_ssize_t none_value,
 /* Positional-or-keyword parsing for METH_FASTCALL|METH_KEYWORDS: names[0 ..
  * npos) may be positional, names[npos .. nall) are keyword-only.  Missing
  * arguments stay NULL in out[]; the first nreq are required. */
-static int
-parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+int
+nc_bb_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
            const char *const *names, int npos, int nall, int nreq, PyObject **out)
 {
     for (int i = 0; i < nall; i++)
@@ -128,48 +130,20 @@ parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject 
     return 0;
 }
 
-static nc_state *
-bb_state(NcByteBuffer *b)
-{
-    return nc_state_of_type(Py_TYPE(b));
-}
 
-static int
-check_idle(NcByteBuffer *b)
-{
-    if (b->busy) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "ByteBuffer is being filled (a readinto/recv_into is running on it)");
-        return -1;
-    }
-    return 0;
-}
 
-static void
-raise_too_small(NcByteBuffer *b, Py_ssize_t needed, const char *what)
+void
+nc_bb_raise_too_small(NcByteBuffer *b, Py_ssize_t needed, const char *what)
 {
     nc_raise_new(bb_state(b)->BufferTooSmall, "(sn)", what, needed);
 }
 
 
-/* Point the private (unexported) view v at [a, e) of holder h, at h's
- * current epoch.  Runs no Python code: dropping a holder frees memory only. */
-static inline Py_ALWAYS_INLINE void
-bb_point(NcView *v, NcHolder *h, Py_ssize_t a, Py_ssize_t e)
-{
-    if (v->holder != h)
-        Py_SETREF(v->holder, (NcHolder *)Py_NewRef(h));
-    v->start = a;
-    v->stop = e;
-    v->epoch = h->epoch;
-}
-
-static inline NcView *bb_alloc_view(NcByteBuffer *b);
 
 /* LimitOverrun carrying a borrowed view of (at most) the first `scanned`
  * readable bytes, which stay in the buffer. */
-static void
-raise_limit(NcByteBuffer *b, Py_ssize_t scanned, const char *msg)
+void
+nc_bb_raise_limit(NcByteBuffer *b, Py_ssize_t scanned, const char *msg)
 {
     NcView *partial = bb_alloc_view(b);
     if (partial == NULL)
@@ -256,8 +230,8 @@ bb_move(NcByteBuffer *b, NcHolder *nh, NcHolder *nw, int drop)
  * an export is held or `force_fresh`, then into fresh storage.  Re-entrant:
  * the fresh storage is allocated first, and a nested move run by that
  * allocation leaves consistent cursors that the outer one then moves on. */
-static int
-bb_relocate(NcByteBuffer *b, int force_fresh, int drop)
+int
+nc_bb_relocate(NcByteBuffer *b, int force_fresh, int drop)
 {
     NcHolder *nh = NULL, *nw = NULL;
     if ((force_fresh || bb_exported(b)) && bb_alloc_fresh(b, &nh, &nw) < 0)
@@ -270,43 +244,29 @@ bb_relocate(NcByteBuffer *b, int force_fresh, int drop)
  * written through it: before a View of readable bytes goes out, move them to
  * fresh storage unless that export was let go since.  Runs Python when it
  * moves (and a finalizer may taint again): loops until clean. */
-static int
-bb_untaint(NcByteBuffer *b)
+int
+nc_bb_untaint(NcByteBuffer *b)
 {
     while (b->wtaint) {
         if (b->wwin->exports == 0) {
             b->wtaint = 0;
             break;
         }
-        if (bb_relocate(b, 1, 0) < 0)
+        if (nc_bb_relocate(b, 1, 0) < 0)
             return -1;
     }
     return 0;
 }
 
-/* A View object for a borrowed window of readable bytes, allocated before
- * the caller reads the cursors: the allocation may run Python (GC -> __del__)
- * that moves the storage or the cursors, so the caller points it with
- * bb_point() after.  The View is private to the caller until returned. */
-static inline Py_ALWAYS_INLINE NcView *
-bb_alloc_view(NcByteBuffer *b)
-{
-    NcHolder *h = (NcHolder *)Py_NewRef(b->holder);  /* alive through the allocation */
-    NcView *v = nc_view_new(bb_state(b)->ViewType, h, 0, 0);
-    Py_DECREF(h);
-    if (v != NULL && b->wtaint && bb_untaint(b) < 0)
-        Py_CLEAR(v);
-    return v;
-}
 
 /* Before a fill: compact when the tail is less than half the capacity and
  * there are consumed bytes to reclaim (one memmove per half buffer at most). */
-static int
-bb_make_fill_room(NcByteBuffer *b)
+int
+nc_bb_make_fill_room(NcByteBuffer *b)
 {
     Py_ssize_t cap = b->holder->len;
     if (b->rpos > 0 && cap - b->wpos < cap / 2 + 1)
-        return bb_relocate(b, 0, 0);
+        return nc_bb_relocate(b, 0, 0);
     return 0;
 }
 
@@ -324,7 +284,7 @@ nc_bytebuffer_reserve(NcByteBuffer *b, Py_ssize_t n, char **out)
             return -1;
         Py_ssize_t cap = b->holder->len;
         if (n > cap - (b->wpos - b->rpos)) {
-            raise_too_small(b, n, "ByteBuffer free space too small");
+            nc_bb_raise_too_small(b, n, "ByteBuffer free space too small");
             return -1;
         }
         /* A held export of the write window could still write into what we
@@ -335,7 +295,7 @@ nc_bytebuffer_reserve(NcByteBuffer *b, Py_ssize_t n, char **out)
             return 0;
         }
         /* may run Python (fresh storage): check everything again */
-        if (bb_relocate(b, fresh, 0) < 0)
+        if (nc_bb_relocate(b, fresh, 0) < 0)
             return -1;
     }
 }
@@ -350,7 +310,7 @@ nc_bytebuffer_commit(NcByteBuffer *b, Py_ssize_t n)
     }
     /* An export of the window can still write into these bytes once they
      * are readable: no View of them goes out until it is let go or they
-     * moved to fresh storage (bb_untaint). */
+     * moved to fresh storage (nc_bb_untaint). */
     if (b->wwin->exports > 0)
         b->wtaint = 1;
     b->wpos += n;
@@ -377,8 +337,8 @@ bb_wview(NcByteBuffer *b)
 }
 /* ---- sources ------------------------------------------------------------------ */
 
-static int
-source_resolve(PyObject *src, nc_source *s)
+int
+nc_bb_source_resolve(PyObject *src, nc_source *s)
 {
     s->meth = NULL;
     s->fd = -1;
@@ -420,8 +380,8 @@ source_resolve(PyObject *src, nc_source *s)
     return -1;
 }
 
-static void
-source_clear(nc_source *s)
+void
+nc_bb_source_clear(nc_source *s)
 {
     Py_CLEAR(s->meth);
 }
@@ -430,8 +390,8 @@ source_clear(nc_source *s)
  * 0 when a non-blocking source had no data (None / EAGAIN), -1 on error.
  * The caller ensures there is free space.  Busy from the first allocation
  * to the commit: no Python code run meanwhile can move the cursors. */
-static int
-bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out)
+int
+nc_bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out)
 {
     PyObject *meth = s->meth ? Py_NewRef(s->meth) : NULL;  /* nobody can drop it mid-call */
     PyObject *res = NULL;
@@ -539,7 +499,7 @@ bb_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     Py_ssize_t cap = 65536;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:ByteBuffer", kwlist, &capobj))
         return NULL;
-    if (capobj != NULL && size_arg(capobj, "capacity", 0, 0, &cap) < 0)
+    if (capobj != NULL && nc_bb_size_arg(capobj, "capacity", 0, 0, &cap) < 0)
         return NULL;
     if (cap == 0) {
         PyErr_SetString(PyExc_ValueError, "capacity must be >= 1, got 0");
@@ -635,7 +595,7 @@ bb_writable(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Format(PyExc_TypeError, "writable() takes at most 1 argument (%zd given)", nargs);
         return NULL;
     }
-    if (nargs == 1 && size_arg(args[0], "n", 1, -1, &n) < 0)
+    if (nargs == 1 && nc_bb_size_arg(args[0], "n", 1, -1, &n) < 0)
         return NULL;
     if (check_idle(b) < 0)
         return NULL;
@@ -646,7 +606,7 @@ bb_writable(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
     if (v == NULL)
         return NULL;
     if (n < 0) {
-        if (check_idle(b) < 0 || bb_make_fill_room(b) < 0)
+        if (check_idle(b) < 0 || nc_bb_make_fill_room(b) < 0)
             goto fail;
         bb_point(v, b->wwin, 0, b->wwin->len);
         return (PyObject *)v;
@@ -669,7 +629,7 @@ static PyObject *
 bb_commit(NcByteBuffer *b, PyObject *arg)
 {
     Py_ssize_t n;
-    if (size_arg(arg, "n", 0, 0, &n) < 0 || check_idle(b) < 0)
+    if (nc_bb_size_arg(arg, "n", 0, 0, &n) < 0 || check_idle(b) < 0)
         return NULL;
     if (nc_bytebuffer_commit(b, n) < 0)
         return NULL;
@@ -693,11 +653,11 @@ bb_write(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
     char *dst;
     if (nargs == 1 && kwnames == NULL)
         a[0] = args[0], a[1] = a[2] = NULL;
-    else if (parse_args("write", args, nargs, kwnames, names, 3, 3, 1, a) < 0)
+    else if (nc_bb_parse_args("write", args, nargs, kwnames, names, 3, 3, 1, a) < 0)
         return NULL;
-    if (a[1] != NULL && size_arg(a[1], "offset", 0, 0, &offset) < 0)
+    if (a[1] != NULL && nc_bb_size_arg(a[1], "offset", 0, 0, &offset) < 0)
         return NULL;
-    if (a[2] != NULL && size_arg(a[2], "length", 1, -1, &length) < 0)
+    if (a[2] != NULL && nc_bb_size_arg(a[2], "length", 1, -1, &length) < 0)
         return NULL;
     if (nc_get_buffer(a[0], &data) < 0)
         return NULL;
@@ -779,21 +739,21 @@ bb_fill_from(NcByteBuffer *b, PyObject *src)
     nc_source s;
     Py_ssize_t n;
     PyObject *res = NULL;
-    if (check_idle(b) < 0 || source_resolve(src, &s) < 0)
+    if (check_idle(b) < 0 || nc_bb_source_resolve(src, &s) < 0)
         return NULL;
     /* resolving ran Python code (__getattr__): check again */
-    if (check_idle(b) < 0 || bb_make_fill_room(b) < 0)
+    if (check_idle(b) < 0 || nc_bb_make_fill_room(b) < 0)
         goto done;
     if (b->wpos == b->holder->len) {
-        raise_too_small(b, 1, "ByteBuffer is full of unread bytes");
+        nc_bb_raise_too_small(b, 1, "ByteBuffer is full of unread bytes");
         goto done;
     }
-    int rc = bb_fill(b, &s, &n);
+    int rc = nc_bb_fill(b, &s, &n);
     if (rc < 0)
         goto done;
     res = rc ? PyLong_FromSsize_t(n) : Py_NewRef(Py_None);
 done:
-    source_clear(&s);
+    nc_bb_source_clear(&s);
     return res;
 }
 
@@ -816,7 +776,7 @@ opt_size(PyObject *const *args, Py_ssize_t nargs, const char *fname, Py_ssize_t 
         return -1;
     }
     *out = PY_SSIZE_T_MAX;
-    if (nargs == 1 && size_arg(args[0], "n", 1, PY_SSIZE_T_MAX, out) < 0)
+    if (nargs == 1 && nc_bb_size_arg(args[0], "n", 1, PY_SSIZE_T_MAX, out) < 0)
         return -1;
     return 0;
 }
@@ -918,9 +878,9 @@ bb_read_until(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject
     Py_buffer delim;
     PyObject *res = NULL;
     NcView *v = NULL;
-    if (parse_args("read_until", args, nargs, kwnames, names, 1, 2, 1, a) < 0)
+    if (nc_bb_parse_args("read_until", args, nargs, kwnames, names, 1, 2, 1, a) < 0)
         return NULL;
-    if (a[1] != NULL && size_arg(a[1], "limit", 1, PY_SSIZE_T_MAX, &limit) < 0)
+    if (a[1] != NULL && nc_bb_size_arg(a[1], "limit", 1, PY_SSIZE_T_MAX, &limit) < 0)
         return NULL;
     if (nc_get_buffer(a[0], &delim) < 0)
         return NULL;
@@ -1004,7 +964,7 @@ static PyObject *
 bb_consume(NcByteBuffer *b, PyObject *arg)
 {
     Py_ssize_t n;
-    if (size_arg(arg, "n", 0, 0, &n) < 0 || check_idle(b) < 0)
+    if (nc_bb_size_arg(arg, "n", 0, 0, &n) < 0 || check_idle(b) < 0)
         return NULL;
     if (n > b->wpos - b->rpos) {
         PyErr_Format(PyExc_ValueError, "cannot consume %zd bytes: only %zd readable",
@@ -1027,7 +987,7 @@ bb_compact(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
 {
     if (check_idle(b) < 0)
         return NULL;
-    if (b->rpos > 0 && bb_relocate(b, 0, 0) < 0)
+    if (b->rpos > 0 && nc_bb_relocate(b, 0, 0) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -1046,7 +1006,7 @@ bb_clear(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
         return NULL;
     /* Always, even when empty: a view retargeted over free space would
      * otherwise write into whatever comes next (nocopy.pool lends it on). */
-    if (bb_relocate(b, 0, 1) < 0)
+    if (nc_bb_relocate(b, 0, 1) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -1061,7 +1021,7 @@ PyDoc_STRVAR(reset_doc,
 static PyObject *
 bb_reset(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
 {
-    if (check_idle(b) < 0 || bb_relocate(b, 0, 1) < 0)
+    if (check_idle(b) < 0 || nc_bb_relocate(b, 0, 1) < 0)
         return NULL;
     if (check_idle(b) < 0)  /* a move to fresh storage ran Python */
         return NULL;
@@ -1114,590 +1074,14 @@ bb_getbuffer(NcByteBuffer *b, Py_buffer *out, int flags)
     return rc;
 }
 
-/* ---- an attached source (nocopy.io.Reader's fast paths) ----------------------------- */
-
-PyDoc_STRVAR(attach_doc,
-"_attach($self, src, /)\n--\n\n"
-"Internal (nocopy.io.Reader): remember src (as fill_from's) for _fill() and\n"
-"_read_exact(), which then run without a Python frame.");
-
-static PyObject *
-bb_attach(NcByteBuffer *b, PyObject *src)
-{
-    nc_source s;
-    if (check_idle(b) < 0 || source_resolve(src, &s) < 0)
-        return NULL;
-    if (check_idle(b) < 0) {  /* resolving ran Python code */
-        source_clear(&s);
-        return NULL;
-    }
-    Py_XSETREF(b->src.meth, s.meth);
-    b->src.fd = s.fd;
-    b->src_eof = 0;
-    Py_RETURN_NONE;
-}
-
-static int
-check_attached(NcByteBuffer *b)
-{
-    if (b->src.meth == NULL && b->src.fd < 0) {
-        PyErr_SetString(PyExc_RuntimeError, "no source attached to this ByteBuffer");
-        return -1;
-    }
-    return check_idle(b);
-}
-
-static void
-raise_blocked(void)
-{
-    errno = EAGAIN;
-    PyErr_SetFromErrno(PyExc_OSError);  /* BlockingIOError */
-}
-
-/* One read from the attached source into the free space: the count, 0 at
- * EOF (remembered: later calls do not read again), -1 with an exception
- * (BlockingIOError when a non-blocking source had no data). */
-static Py_ssize_t
-bb_fill_attached(NcByteBuffer *b)
-{
-    Py_ssize_t n;
-    if (b->src_eof)
-        return 0;
-    if (bb_make_fill_room(b) < 0 || check_attached(b) < 0)  /* Python may have run */
-        return -1;
-    if (b->wpos == b->holder->len) {
-        raise_too_small(b, 1, "ByteBuffer is full of unread bytes");
-        return -1;
-    }
-    int rc = bb_fill(b, &b->src, &n);
-    if (rc < 0)
-        return -1;
-    if (rc == 0) {
-        raise_blocked();
-        return -1;
-    }
-    if (n == 0)
-        b->src_eof = 1;
-    return n;
-}
-
-PyDoc_STRVAR(fill_doc,
-"_fill($self, /)\n--\n\n"
-"Internal: one read from the attached source; 0 at EOF (remembered),\n"
-"BlockingIOError when a non-blocking source had no data.");
-
-static PyObject *
-bb_fill_method(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
-{
-    if (check_attached(b) < 0)
-        return NULL;
-    Py_ssize_t n = bb_fill_attached(b);
-    return n < 0 ? NULL : PyLong_FromSsize_t(n);
-}
-
-static PyObject *
-bb_get_src_eof(NcByteBuffer *b, void *c)
-{
-    return PyBool_FromLong(b->src_eof);
-}
-
-static void
-raise_incomplete(NcByteBuffer *b, const char *p, Py_ssize_t got, Py_ssize_t expected)
-{
-    PyObject *partial = PyBytes_FromStringAndSize(p, got);
-    if (partial == NULL)
-        return;
-    nc_raise_new(bb_state(b)->IncompleteRead, "(On)", partial, expected);
-    Py_DECREF(partial);
-}
-
-/* IncompleteRead with every readable byte as .partial, consumed.  The bytes
- * object first: its allocation may run Python that moves the cursors, so the
- * copy and the consumption follow it with nothing in between. */
-static void
-raise_incomplete_consume(NcByteBuffer *b, Py_ssize_t expected)
-{
-    for (;;) {
-        Py_ssize_t got = b->wpos - b->rpos;
-        PyObject *partial = PyBytes_FromStringAndSize(NULL, got);
-        if (partial == NULL)
-            return;
-        if (check_idle(b) < 0) {
-            Py_DECREF(partial);
-            return;
-        }
-        if (b->wpos - b->rpos == got) {
-            memcpy(PyBytes_AS_STRING(partial), b->holder->buf + b->rpos, (size_t)got);
-            b->rpos += got;
-            nc_raise_new(bb_state(b)->IncompleteRead, "(On)", partial, expected);
-            Py_DECREF(partial);
-            return;
-        }
-        Py_DECREF(partial);  /* changed under the allocation: again */
-    }
-}
-
-/* BlockingIOError carrying the bytes read so far as .partial: nothing may be
- * lost when a non-blocking source runs dry in the middle of a large frame. */
-static void
-raise_blocked_partial(const char *p, Py_ssize_t got)
-{
-    PyObject *exc = PyObject_CallFunction(PyExc_BlockingIOError, "(is)", EAGAIN,
-                                          "the non-blocking source had no data");
-    PyObject *partial = exc ? PyBytes_FromStringAndSize(p, got) : NULL;
-    if (partial != NULL && PyObject_SetAttrString(exc, "partial", partial) == 0)
-        PyErr_SetObject(PyExc_BlockingIOError, exc);
-    Py_XDECREF(partial);
-    Py_XDECREF(exc);
-}
-
-/* n > capacity: one new bytearray, the buffered bytes first, then the source
- * straight into it (no bounce through the ByteBuffer). */
-static PyObject *
-read_exact_large(NcByteBuffer *b, Py_ssize_t n)
-{
-    nc_state *st = bb_state(b);
-    PyObject *out = PyByteArray_FromStringAndSize(NULL, n), *res = NULL;
-    NcHolder *h = NULL;
-    if (out == NULL)
-        return NULL;
-    if (check_idle(b) < 0) {  /* the allocation may have run Python */
-        Py_DECREF(out);
-        return NULL;
-    }
-    Py_ssize_t got = b->wpos - b->rpos;  /* <= capacity < n */
-    memcpy(PyByteArray_AS_STRING(out), b->holder->buf + b->rpos, (size_t)got);
-    /* the rest is lent to the source: no heap garbage reaches a readinto() */
-    memset(PyByteArray_AS_STRING(out) + got, 0, (size_t)(n - got));
-    b->rpos = b->wpos;
-    /* The holder pins the bytearray's storage (an export) for the reads. */
-    if ((h = nc_holder_from_object(st, out)) == NULL)
-        goto done;
-    while (got < n && !b->src_eof) {
-        Py_ssize_t r;
-        if (b->src.meth == NULL) {
-            ssize_t k;
-            b->busy = 1;
-            for (;;) {
-                Py_BEGIN_ALLOW_THREADS
-                k = read(b->src.fd, h->buf + got, (size_t)(n - got));
-                Py_END_ALLOW_THREADS
-                if (k >= 0 || errno != EINTR)
-                    break;
-                if (PyErr_CheckSignals() < 0)
-                    break;
-            }
-            b->busy = 0;
-            if (k < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK)
-                    raise_blocked_partial(h->buf, got);
-                else if (!PyErr_Occurred())
-                    PyErr_SetFromErrno(PyExc_OSError);
-                goto done;
-            }
-            r = (Py_ssize_t)k;
-        }
-        else {
-            NcView *v = nc_view_new(st->ViewType, h, got, n);
-            if (v == NULL)
-                goto done;
-            if (b->src.meth == NULL) {  /* the allocation ran Python that dropped it */
-                Py_DECREF(v);
-                continue;
-            }
-            PyObject *meth = Py_NewRef(b->src.meth);
-            b->busy = 1;
-            PyObject *ret = PyObject_CallOneArg(meth, (PyObject *)v);
-            b->busy = 0;
-            Py_DECREF(meth);
-            Py_DECREF(v);
-            if (ret == NULL || ret == Py_None) {
-                if (ret == Py_None || PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
-                    PyErr_Clear();
-                    raise_blocked_partial(h->buf, got);
-                }
-                Py_XDECREF(ret);
-                goto done;
-            }
-            r = PyLong_Check(ret) ? PyLong_AsSsize_t(ret) : -2;
-            Py_DECREF(ret);
-            if (r == -1 && PyErr_Occurred())
-                goto done;
-            if (r < 0 || r > n - got) {
-                PyErr_Format(PyExc_OSError,
-                             "readinto()/recv_into() returned invalid length "
-                             "(should have been between 0 and %zd)", n - got);
-                goto done;
-            }
-        }
-        if (r == 0)
-            b->src_eof = 1;
-        got += r;
-    }
-    if (got < n) {
-        raise_incomplete(b, h->buf, got, n);
-        goto done;
-    }
-    res = (PyObject *)nc_view_new(st->ViewType, h, 0, n);
-done:
-    Py_XDECREF(h);
-    Py_DECREF(out);
-    return res;
-}
-
-PyDoc_STRVAR(read_exact_doc,
-"_read_exact($self, n, /)\n--\n\n"
-"Internal (nocopy.io.Reader.read_exact): consume exactly n bytes, reading the\n"
-"attached source as needed; a borrowed View (n <= capacity) or a View of one\n"
-"new bytearray; IncompleteRead(partial, n) at EOF.");
-
-static PyObject *
-bb_read_exact(NcByteBuffer *b, PyObject *arg)
-{
-    Py_ssize_t n;
-    NcView *v;
-    if (PyLong_CheckExact(arg) && (n = PyLong_AsSsize_t(arg)) >= 0 && n <= b->wpos - b->rpos &&
-        !b->busy) {
-        /* the hot path: buffered.  The View first, then check again. */
-        if ((v = bb_alloc_view(b)) == NULL)
-            return NULL;
-        if (n <= b->wpos - b->rpos && !b->busy) {
-            bb_point(v, b->holder, b->rpos, b->rpos + n);
-            b->rpos += n;
-            return (PyObject *)v;
-        }
-        Py_DECREF(v);
-    }
-    PyErr_Clear();
-    if (size_arg(arg, "n", 0, 0, &n) < 0 || check_attached(b) < 0)
-        return NULL;
-    if (n > b->holder->len)
-        return read_exact_large(b, n);
-    for (;;) {
-        while (b->wpos - b->rpos < n) {
-            /* room for the whole frame in the tail, or compact for it */
-            if (b->holder->len - b->rpos < n && bb_relocate(b, 0, 0) < 0)
-                return NULL;
-            if (check_attached(b) < 0)  /* the move may have run Python */
-                return NULL;
-            Py_ssize_t r = b->wpos - b->rpos >= n ? 1 : bb_fill_attached(b);
-            if (r < 0)
-                return NULL;
-            if (r == 0) {
-                raise_incomplete_consume(b, n);
-                return NULL;
-            }
-        }
-        if ((v = bb_alloc_view(b)) == NULL)
-            return NULL;
-        if (check_idle(b) < 0) {
-            Py_DECREF(v);
-            return NULL;
-        }
-        if (b->wpos - b->rpos >= n) {
-            bb_point(v, b->holder, b->rpos, b->rpos + n);
-            b->rpos += n;
-            return (PyObject *)v;
-        }
-        Py_DECREF(v);  /* consumed under the allocation: read on */
-    }
-}
-
-/* ---- the line iterator ------------------------------------------------------------------ */
-
-typedef struct {
-    PyObject_HEAD
-    NcByteBuffer *bb;    /* owned */
-    nc_source src;       /* src.meth owned */
-    NcView *view;        /* owned or NULL: the reused view (reuse=True) */
-    NcView *spare[2];    /* owned or NULL: recently yielded views, recycled once the
-                          * consumer dropped them (refcount 1), like a freelist */
-    Py_ssize_t scan;     /* bytes after the read cursor known to hold no newline */
-    Py_ssize_t scan_rpos;
-    uint64_t scan_gen;
-    uint64_t lends;      /* bb->lends at creation: a pool lent the buffer on since */
-    int keepends;
-    int reuse;
-    int eof;
-} NcLineIter;
-
-static int
-lineiter_traverse(NcLineIter *it, visitproc visit, void *arg)
-{
-    Py_VISIT(Py_TYPE(it));
-    Py_VISIT(it->bb);
-    Py_VISIT(it->src.meth);
-    Py_VISIT(it->view);
-    Py_VISIT(it->spare[0]);
-    Py_VISIT(it->spare[1]);
-    return 0;
-}
-
-static int
-lineiter_clear(NcLineIter *it)
-{
-    Py_CLEAR(it->bb);
-    Py_CLEAR(it->src.meth);
-    Py_CLEAR(it->view);
-    Py_CLEAR(it->spare[0]);
-    Py_CLEAR(it->spare[1]);
-    return 0;
-}
-
-static void
-lineiter_dealloc(NcLineIter *it)
-{
-    PyTypeObject *tp = Py_TYPE(it);
-    PyObject_GC_UnTrack(it);
-    lineiter_clear(it);
-    tp->tp_free((PyObject *)it);
-    Py_DECREF(tp);
-}
-
-/* A View object for the next line, with no Python code run: the reused one
- * (reuse=True) unless its buffer is exported (its export count must stay
- * with its holder) or it was released, or a recycled one only this iterator
- * still references (reuse=False: unobservable, so as good as new; two slots,
- * because `for line in it` still binds the previous line while asking for
- * the next one).  NULL (no exception) when there is none. */
-static NcView *
-lineiter_reusable(NcLineIter *it)
-{
-    if (it->reuse) {
-        NcView *v = it->view;
-        if (v != NULL && v->exports == 0 && v->holder != NULL)
-            return (NcView *)Py_NewRef(v);
-        return NULL;
-    }
-    for (int i = 0; i < 2; i++) {
-        NcView *v = it->spare[i];
-        if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder != NULL) {
-            if (i == 0) {  /* most recent last */
-                it->spare[0] = it->spare[1];
-                it->spare[1] = v;
-            }
-            return (NcView *)Py_NewRef(v);
-        }
-    }
-    return NULL;
-}
-
-/* Keep a newly allocated view v (reference stolen) where lineiter_reusable()
- * finds it. */
-static void
-lineiter_keep(NcLineIter *it, NcView *v)
-{
-    if (it->reuse) {
-        Py_XSETREF(it->view, v);
-        return;
-    }
-    Py_XSETREF(it->spare[0], it->spare[1]);
-    it->spare[1] = v;
-}
-
-/* Locate the next line, reading src when no complete line is buffered
- * (*eof set: src is done and not read again).  Returns 1 with *nl the
- * newline's absolute offset, or -1 for a last line without one that ends at
- * wpos; 0 when nothing is left; -1 with an exception.  Consumes nothing.
- * *scan counts the bytes after rpos already known to hold no newline; it
- * stays valid across the compactions done here, which move it with rpos. */
-static int
-bb_find_line(NcByteBuffer *b, nc_source *src, int *eof, Py_ssize_t *scan, Py_ssize_t *nl)
-{
-    for (;;) {
-        Py_ssize_t avail = b->wpos - b->rpos;
-        if (*scan < avail) {
-            const char *base = b->holder->buf + b->rpos;
-            const char *p = memchr(base + *scan, '\n', (size_t)(avail - *scan));
-            if (p != NULL) {
-                *nl = b->rpos + (p - base);
-                return 1;
-            }
-            *scan = avail;
-        }
-        if (*eof) {
-            *nl = -1;
-            return avail > 0;
-        }
-        /* No complete line buffered: make room, then one read. */
-        Py_ssize_t cap = b->holder->len, n;
-        if (b->wpos == cap && b->rpos == 0) {
-            raise_limit(b, avail, "line longer than the buffer capacity");
-            return -1;
-        }
-        if (bb_make_fill_room(b) < 0)
-            return -1;
-        if (b->wpos == cap && bb_relocate(b, 0, 0) < 0)
-            return -1;
-        /* a move to fresh storage ran Python: look again before reading */
-        if (check_idle(b) < 0)
-            return -1;
-        if (b->wpos == cap || b->wpos - b->rpos != avail) {
-            if (b->wpos - b->rpos < *scan)
-                *scan = 0;
-            continue;
-        }
-        int rc = bb_fill(b, src, &n);
-        if (rc < 0)
-            return -1;
-        if (rc == 0) {
-            raise_blocked();
-            return -1;
-        }
-        if (n == 0)
-            *eof = 1;
-    }
-}
-
-static PyObject *
-lineiter_next(NcLineIter *it)
-{
-    NcByteBuffer *b = it->bb;
-    if (b == NULL)
-        return NULL;
-    if (it->lends != b->lends) {
-        PyErr_SetString(bb_state(b)->StaleViewError,
-                        "line iterator of a ByteBuffer that was given back to its pool");
-        return NULL;
-    }
-    for (;;) {
-        Py_ssize_t nl;
-        if (check_idle(b) < 0)
-            return NULL;
-        if (it->scan_gen != b->gen || it->scan_rpos != b->rpos)
-            it->scan = 0;  /* someone else read or moved the bytes */
-        int rc = bb_find_line(b, &it->src, &it->eof, &it->scan, &nl);
-        it->scan_rpos = b->rpos;  /* a compaction moved the scanned prefix along */
-        it->scan_gen = b->gen;
-        if (rc <= 0)
-            return NULL;  /* error, or the end: StopIteration */
-        if (b->wtaint) {  /* the fill committed under a held export: move, look again */
-            if (bb_untaint(b) < 0)
-                return NULL;
-            continue;
-        }
-        NcView *v = lineiter_reusable(it);
-        if (v != NULL) {
-            /* no Python code since the line was found */
-            Py_ssize_t stop = nl < 0 ? b->wpos : (it->keepends ? nl + 1 : nl);
-            bb_point(v, b->holder, b->rpos, stop);
-            b->rpos = nl < 0 ? b->wpos : nl + 1;
-            it->scan = 0;
-            it->scan_rpos = b->rpos;
-            return (PyObject *)v;
-        }
-        /* A new View: its allocation may run Python that moves the bytes, so
-         * keep it and find the line again (the scan cache makes that O(1)
-         * when nothing changed). */
-        it->scan = nl < 0 ? b->wpos - b->rpos : nl - b->rpos;
-        if ((v = bb_alloc_view(b)) == NULL)
-            return NULL;
-        lineiter_keep(it, v);
-    }
-}
-
-PyDoc_STRVAR(readline_doc,
-"_readline($self, /)\n--\n\n"
-"Internal (nocopy.io.Reader.readline): consume and return the next line with\n"
-"its newline as a borrowed View, reading the attached source as needed; the\n"
-"last line may lack one; an empty View at the end.  LimitOverrun (bytes kept)\n"
-"for a line that does not fit the capacity.");
-
-static PyObject *
-bb_readline(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
-{
-    Py_ssize_t scan = 0, nl;
-    if (check_attached(b) < 0)
-        return NULL;
-    /* The View first (its allocation may run Python); it is private, so the
-     * Python code the search may run (the source) cannot export it. */
-    NcView *line = bb_alloc_view(b);
-    if (line == NULL)
-        return NULL;
-    int rc;
-    for (;;) {
-        rc = bb_find_line(b, &b->src, &b->src_eof, &scan, &nl);
-        if (rc < 0) {
-            Py_DECREF(line);
-            return NULL;
-        }
-        if (!b->wtaint)
-            break;
-        if (bb_untaint(b) < 0) {  /* moved: look again */
-            Py_DECREF(line);
-            return NULL;
-        }
-        scan = 0;
-    }
-    Py_ssize_t stop = rc == 0 ? b->rpos : (nl < 0 ? b->wpos : nl + 1);
-    bb_point(line, b->holder, b->rpos, stop);
-    b->rpos = stop;
-    return (PyObject *)line;
-}
-
-PyDoc_STRVAR(iterlines_doc,
-"iterlines($self, src, keepends=False, reuse=False)\n--\n\n"
-"Iterate the lines of the stream src (as fill_from's src; None: only what is\n"
-"buffered, as if at EOF), buffered here:\n"
-"each line is consumed and returned as a borrowed View (with its b'\\n' when\n"
-"keepends); the last line may lack one.  The loop runs in C and calls src\n"
-"only when no complete line is buffered.  reuse=True yields the same View\n"
-"object every step, retargeted (zero allocations per line; copy what you\n"
-"keep).  A line that does not fit the capacity with its newline raises\n"
-"LimitOverrun (.partial is a View of the bytes, kept in the buffer); so does a\n"
-"last, unterminated line that fills the whole buffer, as EOF cannot be seen\n"
-"without room to read.  O(1) per line plus one memchr.");
-
-static PyObject *
-bb_iterlines(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    static const char *const names[] = {"src", "keepends", "reuse"};
-    PyObject *a[3];
-    int keepends = 0, reuse = 0;
-    if (parse_args("iterlines", args, nargs, kwnames, names, 3, 3, 1, a) < 0)
-        return NULL;
-    if (a[1] != NULL && (keepends = PyObject_IsTrue(a[1])) < 0)
-        return NULL;
-    if (a[2] != NULL && (reuse = PyObject_IsTrue(a[2])) < 0)
-        return NULL;
-    /* From the module state, never from an attribute Python code can rebind. */
-    PyTypeObject *tp = bb_state(b)->LineIterType;
-    NcLineIter *it = (NcLineIter *)tp->tp_alloc(tp, 0);
-    if (it == NULL)
-        return NULL;
-    it->bb = (NcByteBuffer *)Py_NewRef(b);
-    it->view = NULL;
-    it->spare[0] = it->spare[1] = NULL;
-    it->scan = 0;
-    it->scan_rpos = b->rpos;
-    it->scan_gen = b->gen;
-    it->lends = b->lends;
-    it->keepends = keepends;
-    it->reuse = reuse;
-    it->eof = 0;
-    it->src.meth = NULL;
-    it->src.fd = -1;
-    if (a[0] == Py_None)
-        it->eof = 1;  /* no more input: the buffered lines, the last may lack its newline */
-    else if (source_resolve(a[0], &it->src) < 0) {
-        Py_DECREF(it);
-        return NULL;
-    }
-    return (PyObject *)it;
-}
-
 /* ---- type objects ----------------------------------------------------------------------- */
 
-static PyMethodDef bb_methods[] = {
+static PyMethodDef bb_own_methods[] = {
     {"writable", (PyCFunction)(void (*)(void))bb_writable, METH_FASTCALL, writable_doc},
     {"commit", (PyCFunction)bb_commit, METH_O, commit_doc},
     {"write", (PyCFunction)(void (*)(void))bb_write, METH_FASTCALL | METH_KEYWORDS, write_doc},
     {"fill_from", (PyCFunction)bb_fill_from, METH_O, fill_from_doc},
     {"_set_overflow", (PyCFunction)bb_set_overflow, METH_O, set_overflow_doc},
-    {"_attach", (PyCFunction)bb_attach, METH_O, attach_doc},
-    {"_fill", (PyCFunction)bb_fill_method, METH_NOARGS, fill_doc},
-    {"_read_exact", (PyCFunction)bb_read_exact, METH_O, read_exact_doc},
-    {"_readline", (PyCFunction)bb_readline, METH_NOARGS, readline_doc},
     {"peek", (PyCFunction)(void (*)(void))bb_peek, METH_FASTCALL, peek_doc},
     {"read", (PyCFunction)(void (*)(void))bb_read, METH_FASTCALL, read_doc},
     {"find", (PyCFunction)(void (*)(void))bb_find, METH_FASTCALL, find_doc},
@@ -1708,8 +1092,6 @@ static PyMethodDef bb_methods[] = {
     {"compact", (PyCFunction)bb_compact, METH_NOARGS, compact_doc},
     {"clear", (PyCFunction)bb_clear, METH_NOARGS, clear_doc},
     {"_reset", (PyCFunction)bb_reset, METH_NOARGS, reset_doc},
-    {"iterlines", (PyCFunction)(void (*)(void))bb_iterlines, METH_FASTCALL | METH_KEYWORDS,
-     iterlines_doc},
     {NULL},
 };
 
@@ -1719,7 +1101,7 @@ static PyGetSetDef bb_getset[] = {
      "Bytes that can be written after the write cursor without compacting.", NULL},
     {"readable", (getter)bb_get_readable, NULL, "Bytes between the read and write cursors (len).",
      NULL},
-    {"_src_eof", (getter)bb_get_src_eof, NULL, "Internal: the attached source reported EOF.", NULL},
+    {"_src_eof", (getter)nc_bb_get_src_eof, NULL, "Internal: the attached source reported EOF.", NULL},
     {NULL},
 };
 
@@ -1732,6 +1114,10 @@ PyDoc_STRVAR(bb_doc,
 "compaction).  A view whose buffer export is held (memoryview(view)) is never\n"
 "changed under its holder: the buffer moves to fresh storage instead.  The\n"
 "buffer protocol exports the readable bytes, by the same rule.");
+
+/* bb_own_methods, then nc_bb_reader_methods (buffer_read.c), filled at
+ * module init */
+static PyMethodDef bb_methods[40];
 
 static PyType_Slot bb_slots[] = {
     {Py_tp_new, bb_new},
@@ -1754,32 +1140,20 @@ static PyType_Spec bb_spec = {
     .slots = bb_slots,
 };
 
-static PyType_Slot lineiter_slots[] = {
-    {Py_tp_dealloc, lineiter_dealloc},
-    {Py_tp_traverse, lineiter_traverse},
-    {Py_tp_clear, lineiter_clear},
-    {Py_tp_iter, PyObject_SelfIter},
-    {Py_tp_iternext, lineiter_next},
-    {Py_tp_doc, "Iterator over the lines of a stream, buffered in a ByteBuffer."},
-    {0, NULL},
-};
-
-static PyType_Spec lineiter_spec = {
-    .name = "nocopy._core._LineIter",
-    .basicsize = sizeof(NcLineIter),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION |
-             Py_TPFLAGS_IMMUTABLETYPE,
-    .slots = lineiter_slots,
-};
-
 int
 nc_bytebuffer_module_init(PyObject *m, nc_state *st)
 {
+    size_t k = 0, cap = sizeof(bb_methods) / sizeof(bb_methods[0]);
+    if (bb_methods[0].ml_name == NULL) {
+        for (PyMethodDef *d = bb_own_methods; d->ml_name != NULL && k < cap - 1; d++)
+            bb_methods[k++] = *d;
+        for (PyMethodDef *d = nc_bb_reader_methods; d->ml_name != NULL && k < cap - 1; d++)
+            bb_methods[k++] = *d;
+    }
     st->ByteBufferType = (PyTypeObject *)PyType_FromModuleAndSpec(m, &bb_spec, NULL);
     if (st->ByteBufferType == NULL)
         return -1;
-    st->LineIterType = (PyTypeObject *)PyType_FromModuleAndSpec(m, &lineiter_spec, NULL);
-    if (st->LineIterType == NULL)
+    if (nc_bb_lineiter_init(m, st) < 0)
         return -1;
     return PyModule_AddType(m, st->ByteBufferType);
 }

@@ -2,7 +2,8 @@
  *
  * Exposed to other C files (the JSON encoder writes straight into a
  * ByteBuffer's free space) through the few helpers below; the layout is here
- * so they can be inlined, but only buffer.c changes the cursors' rules. */
+ * so they can be inlined, but only buffer.c and buffer_read.c change the
+ * cursors' rules. */
 #ifndef NOCOPY_BUFFER_H
 #define NOCOPY_BUFFER_H
 
