@@ -23,9 +23,13 @@ woken waiter takes the buffer only if it is still free, so a buffer is never
 lent twice, and a waiter that times out or is cancelled never swallows a wake-up
 meant for another.
 
-Returning a ByteBuffer whose views someone still exports (a ``memoryview`` of a
-view, a transport still sending from it) is safe: ``clear()`` then moves the
-buffer to fresh storage and leaves the old bytes to their holders.
+A ByteBuffer is taken back with ``_reset()``: cleared, its source and
+overflow handler detached, and every View (writable ones and sub-views
+included) and line iterator the borrower kept made stale, so nothing of the
+previous borrower's can read or write the next borrower's bytes.  Returning a
+ByteBuffer whose views someone still exports (a ``memoryview`` of a view, a
+transport still sending from it) is safe: it then moves to fresh storage and
+leaves the old bytes to their holders.
 """
 import collections
 import threading
@@ -215,19 +219,29 @@ class Pool:
             if b is not None:
                 return b
 
+    def _check_lent(self, bid):
+        if bid not in self._lent:
+            if bid in self._keys:
+                raise ValueError("this buffer was already returned to the pool")
+            raise ValueError("this buffer does not belong to the pool")
+
     def release(self, buf):
         """Take back a lent buffer (cleared if it is a ByteBuffer).  ValueError
         for a buffer that is not lent by this pool (or was already returned)."""
         bid = self._key(buf)
         lock = self._lock
+        if self.kind is ByteBuffer:
+            # Outside the lock: _reset() may run Python (a finalizer that uses
+            # the pool would deadlock).  It stales every View, line iterator,
+            # source and overflow handler the borrower kept, so nothing of
+            # theirs reaches the next borrower's bytes.  RuntimeError while a
+            # fill runs on it: it stays lent.
+            with lock:
+                self._check_lent(bid)
+            buf._reset()
         lock.acquire()
         try:
-            if bid not in self._lent:
-                if bid in self._keys:
-                    raise ValueError("this buffer was already returned to the pool")
-                raise ValueError("this buffer does not belong to the pool")
-            if self.kind is ByteBuffer:
-                buf.clear()  # RuntimeError while a fill runs on it: it stays lent
+            self._check_lent(bid)
             self._lent.remove(bid)
             self._free.append(buf)
             if self._sync_waiters:

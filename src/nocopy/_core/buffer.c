@@ -1,30 +1,57 @@
 /* buffer.c -- ByteBuffer: fixed-capacity owned storage with a read cursor
- * and a write cursor, and its C line iterator.
+ * and a write cursor.  Its reader fast paths (attached source, _read_exact,
+ * _readline, the line iterator) are in buffer_read.c, the helpers both share
+ * in buffer_impl.h.
  *
  * Ownership: a ByteBuffer owns one reference to an owned NcHolder (its
- * storage) and to the last View it handed out by writable() (cached so a
- * fill loop allocates nothing).  Every View it hands out (peek, read,
- * read_until, writable, the buffer export) shares that holder and takes the
- * holder's epoch at creation.
+ * storage), to a write-window holder over that storage, and to the last View
+ * it handed out by writable() (cached so a fill loop allocates nothing).
+ * Read views (peek, read, read_until, the buffer export) share the storage
+ * holder and take its epoch at creation.
  *
  * The borrowed-view rule: bytes under a view are never moved or overwritten
  * while the view can still read them.  A compaction (compact(), clear(), or
  * the implicit one when room is needed) either
  *   - moves bytes in place and bumps holder->epoch, so every view of the
  *     holder raises StaleViewError from then on (O(1) check in C), or
- *   - when a buffer export of a view is held (holder->exports > 0: someone
- *     took memoryview(view) and the pointer is out of our hands), moves the
- *     unread bytes to a fresh owned holder and drops the old one, which the
- *     views keep alive, unchanged and valid.
- * The writable() view covers the free space at the time of the call; commit,
- * write and any move make it stale (its own epoch is set behind the
- * holder's), so it can never write into bytes that became readable.
+ *   - when a buffer export is held (holder->exports or wwin->exports > 0:
+ *     someone took memoryview(view) and the pointer is out of our hands),
+ *     moves the unread bytes to a fresh owned holder and drops the old one,
+ *     which the views keep alive, unchanged and valid.
  *
- * A fill (fill_from, the line iterator) runs Python code (readinto,
+ * The write window: writable() views live on their own holder, `wwin`, whose
+ * buf/len cover exactly the free space [wpos, capacity) of the storage and
+ * whose epoch is bumped, and window re-based, every time wpos moves (commit,
+ * write, a fill, a compaction, clear).  So every writable() view, every
+ * sub-view or View() of one and every retarget of one is confined to the free
+ * space of its time and goes stale as soon as any of it becomes readable:
+ * nc_view_check stays one compare.  An export of a write-window view
+ * (memoryview(b.writable()) kept across a commit) cannot be made stale; its
+ * count lives in wwin->exports, which counts as an export of the storage
+ * (compaction and clear() go to fresh storage).  A commit while one is held
+ * is allowed -- uvloop holds the export of get_buffer() across
+ * buffer_updated(), and `with memoryview(b.writable()) as m:
+ * b.commit(f.readinto(m))` is natural code, so refusing like bytearray's
+ * resize would break both -- but marks the buffer `wtaint`: before the next
+ * View of readable bytes is handed out, if the export is still held, the
+ * readable bytes move to fresh storage and the exporter keeps writing into
+ * the old one, read by nobody.  The common case (export let go by then)
+ * costs one flag test per View made; the move is paid only by code that
+ * really keeps the export.  Copies (readinto(), find()) read the bytes where
+ * they are.  A fill whose source *took* an export during the call and kept it
+ * moves the delivered bytes at once (the source is the hostile party there).
+ *
+ * Hostile Python: any allocation may run the cyclic GC and with it a
+ * __del__ that uses this very ByteBuffer.  So every path allocates first
+ * (the View it returns, the fresh storage it moves to, the bytes of an
+ * error), then reads the cursors, validates and mutates with no Python code
+ * in between; a value computed before an allocation is never trusted after
+ * it.  A fill (fill_from, the line iterator) runs Python code (readinto,
  * recv_into) or releases the GIL around read(2): the ByteBuffer is marked
  * busy for its duration, every mutator refuses with RuntimeError, and the
- * storage is pinned by a reference to its holder. */
-#include "buffer.h"
+ * storage is pinned by a reference to its holder.  What a source returns is
+ * checked (0 <= n <= the room it was given). */
+#include "buffer_impl.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -33,8 +60,8 @@
 
 /* A byte count argument: int-like, >= 0.  `none_value` is stored for None
  * when allow_none.  TypeError names the type, ValueError the range. */
-static int
-size_arg(PyObject *arg, const char *what, int allow_none, Py_ssize_t none_value, Py_ssize_t *out)
+int
+nc_bb_size_arg(PyObject *arg, const char *what, int allow_none, Py_ssize_t none_value, Py_ssize_t *out)
 {
     if (arg == Py_None && allow_none) {
         *out = none_value;
@@ -64,8 +91,8 @@ size_arg(PyObject *arg, const char *what, int allow_none, Py_ssize_t none_value,
 /* Positional-or-keyword parsing for METH_FASTCALL|METH_KEYWORDS: names[0 ..
  * npos) may be positional, names[npos .. nall) are keyword-only.  Missing
  * arguments stay NULL in out[]; the first nreq are required. */
-static int
-parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+int
+nc_bb_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
            const char *const *names, int npos, int nall, int nreq, PyObject **out)
 {
     for (int i = 0; i < nall; i++)
@@ -103,146 +130,215 @@ parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject 
     return 0;
 }
 
-static nc_state *
-bb_state(NcByteBuffer *b)
+
+
+void
+nc_bb_raise_too_small(NcByteBuffer *b, Py_ssize_t needed, const char *what)
 {
-    return nc_state_of_type(Py_TYPE(b));
+    nc_raise_new(bb_state(b)->BufferTooSmall, "(sn)", what, needed);
 }
 
-static int
-check_idle(NcByteBuffer *b)
+
+
+/* LimitOverrun carrying a borrowed view of (at most) the first `scanned`
+ * readable bytes, which stay in the buffer. */
+void
+nc_bb_raise_limit(NcByteBuffer *b, Py_ssize_t scanned, const char *msg)
 {
-    if (b->busy) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "ByteBuffer is being filled (a readinto/recv_into is running on it)");
+    NcView *partial = bb_alloc_view(b);
+    if (partial == NULL)
+        return;
+    Py_ssize_t avail = b->wpos - b->rpos;  /* the allocation may have run Python */
+    if (scanned > avail)
+        scanned = avail;
+    bb_point(partial, b->holder, b->rpos, b->rpos + scanned);
+    nc_raise_new(bb_state(b)->LimitOverrun, "(sO)", msg, (PyObject *)partial);
+    Py_DECREF(partial);
+}
+
+/* wpos moved (or the storage did): every writable() view made so far goes
+ * stale, and the window covers the free space as it is now. */
+static inline void
+bb_wpos_moved(NcByteBuffer *b)
+{
+    NcHolder *w = b->wwin;
+    w->epoch++;
+    w->buf = b->holder->buf + b->wpos;
+    w->len = b->holder->len - b->wpos;
+}
+
+/* Someone holds a pointer into the storage or its free space. */
+static inline int
+bb_exported(NcByteBuffer *b)
+{
+    return b->holder->exports > 0 || b->wwin->exports > 0;
+}
+
+/* ---- moving bytes ---------------------------------------------------------- */
+
+/* Fresh zeroed storage of the same capacity and a write window on it.  Runs
+ * Python (allocations): the caller re-reads every cursor afterwards. */
+static int
+bb_alloc_fresh(NcByteBuffer *b, NcHolder **nh, NcHolder **nw)
+{
+    nc_state *st = bb_state(b);
+    *nw = NULL;
+    *nh = nc_holder_new_owned(st, b->holder->len);  /* the capacity never changes */
+    if (*nh == NULL)
+        return -1;
+    *nw = nc_holder_new_window(st, *nh);
+    if (*nw == NULL) {
+        Py_CLEAR(*nh);
         return -1;
     }
     return 0;
 }
 
+/* Move the unread bytes (none when `drop`) to offset 0: into nh (fresh
+ * storage from bb_alloc_fresh, its window nw; both references stolen), or in
+ * place when nh is NULL (bumping the storage epoch).  Runs no Python code, so
+ * it works on the cursors as they are now. */
 static void
-raise_too_small(NcByteBuffer *b, Py_ssize_t needed, const char *what)
+bb_move(NcByteBuffer *b, NcHolder *nh, NcHolder *nw, int drop)
 {
-    nc_raise_new(bb_state(b)->BufferTooSmall, "(sn)", what, needed);
-}
-
-/* A borrowed view of [a, b) of the current storage. */
-static PyObject *
-bb_view(NcByteBuffer *b, Py_ssize_t a, Py_ssize_t e)
-{
-    return (PyObject *)nc_view_new(bb_state(b)->ViewType, b->holder, a, e);
-}
-
-/* LimitOverrun carrying a borrowed view of the bytes it scanned, which stay
- * in the buffer. */
-static void
-raise_limit(NcByteBuffer *b, Py_ssize_t scanned, const char *msg)
-{
-    PyObject *partial = bb_view(b, b->rpos, b->rpos + scanned);
-    if (partial == NULL)
-        return;
-    nc_raise_new(bb_state(b)->LimitOverrun, "(sO)", msg, partial);
-    Py_DECREF(partial);
-}
-
-/* The cached writable() view no longer matches the free space. */
-static void
-stale_wview(NcByteBuffer *b)
-{
-    if (b->wview != NULL && b->wview->holder != NULL)
-        b->wview->epoch = b->wview->holder->epoch - 1;
-}
-
-/* ---- moving bytes ---------------------------------------------------------- */
-
-/* Move the unread bytes to offset 0: in place (bumping the epoch) unless a
- * view export is held or `force_fresh`, then into fresh storage. */
-static int
-bb_relocate(NcByteBuffer *b, int force_fresh)
-{
-    NcHolder *h = b->holder;
-    Py_ssize_t n = b->wpos - b->rpos;
-    if (h->exports > 0 || force_fresh) {
-        NcHolder *nh = nc_holder_new_owned(bb_state(b), h->len);
-        if (nh == NULL)
-            return -1;
+    NcHolder *h = b->holder, *w = b->wwin;
+    Py_ssize_t n = drop ? 0 : b->wpos - b->rpos;
+    w->epoch++;  /* the old window's views, in case it is replaced */
+    if (nh != NULL) {
         if (n > 0)
             memcpy(nh->buf, h->buf + b->rpos, (size_t)n);
-        stale_wview(b);
-        Py_CLEAR(b->wview);
         b->holder = nh;
-        Py_DECREF(h);  /* views keep it alive, bytes untouched */
+        b->wwin = nw;
     }
     else {
-        if (n > 0)
+        if (n > 0 && b->rpos > 0)
             memmove(h->buf, h->buf + b->rpos, (size_t)n);
         h->epoch++;
     }
     b->rpos = 0;
     b->wpos = n;
     b->gen++;
+    b->wtaint = 0;  /* fresh storage, or in place: nothing exported (bb_exported) */
+    bb_wpos_moved(b);
+    if (nh != NULL) {
+        Py_DECREF(h);  /* views keep it alive, bytes untouched */
+        Py_DECREF(w);
+    }
+}
+
+/* Move the unread bytes to offset 0 (drop: discard them): in place unless
+ * an export is held or `force_fresh`, then into fresh storage.  Re-entrant:
+ * the fresh storage is allocated first, and a nested move run by that
+ * allocation leaves consistent cursors that the outer one then moves on. */
+int
+nc_bb_relocate(NcByteBuffer *b, int force_fresh, int drop)
+{
+    NcHolder *nh = NULL, *nw = NULL;
+    if ((force_fresh || bb_exported(b)) && bb_alloc_fresh(b, &nh, &nw) < 0)
+        return -1;
+    bb_move(b, nh, nw, drop);
     return 0;
 }
 
+/* Bytes committed while an export of the write window was held can still be
+ * written through it: before a View of readable bytes goes out, move them to
+ * fresh storage unless that export was let go since.  Runs Python when it
+ * moves (and a finalizer may taint again): loops until clean. */
+int
+nc_bb_untaint(NcByteBuffer *b)
+{
+    while (b->wtaint) {
+        if (b->wwin->exports == 0) {
+            b->wtaint = 0;
+            break;
+        }
+        if (nc_bb_relocate(b, 1, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+
 /* Before a fill: compact when the tail is less than half the capacity and
  * there are consumed bytes to reclaim (one memmove per half buffer at most). */
-static int
-bb_make_fill_room(NcByteBuffer *b)
+int
+nc_bb_make_fill_room(NcByteBuffer *b)
 {
     Py_ssize_t cap = b->holder->len;
     if (b->rpos > 0 && cap - b->wpos < cap / 2 + 1)
-        return bb_relocate(b, 0);
+        return nc_bb_relocate(b, 0, 0);
     return 0;
 }
 
 int
 nc_bytebuffer_reserve(NcByteBuffer *b, Py_ssize_t n, char **out)
 {
-    if (check_idle(b) < 0)
-        return -1;
-    Py_ssize_t cap = b->holder->len;
-    if (cap - b->wpos < n) {
+    /* the common case, no Python code run: it fits the tail, nobody exports
+     * the window */
+    if (!b->busy && n <= b->holder->len - b->wpos && b->wwin->exports == 0) {
+        *out = b->holder->buf + b->wpos;
+        return 0;
+    }
+    for (;;) {
+        if (check_idle(b) < 0)
+            return -1;
+        Py_ssize_t cap = b->holder->len;
         if (n > cap - (b->wpos - b->rpos)) {
-            raise_too_small(b, n, "ByteBuffer free space too small");
+            nc_bb_raise_too_small(b, n, "ByteBuffer free space too small");
             return -1;
         }
-        if (bb_relocate(b, 0) < 0)
+        /* A held export of the write window could still write into what we
+         * are about to make readable: write into fresh storage instead. */
+        int fresh = b->wwin->exports > 0;
+        if (cap - b->wpos >= n && !fresh) {
+            *out = b->holder->buf + b->wpos;
+            return 0;
+        }
+        /* may run Python (fresh storage): check everything again */
+        if (nc_bb_relocate(b, fresh, 0) < 0)
             return -1;
     }
-    *out = b->holder->buf + b->wpos;
+}
+
+int
+nc_bytebuffer_commit(NcByteBuffer *b, Py_ssize_t n)
+{
+    Py_ssize_t room = b->holder->len - b->wpos;
+    if (n < 0 || n > room) {
+        PyErr_Format(PyExc_ValueError, "cannot commit %zd bytes: only %zd free", n, room);
+        return -1;
+    }
+    /* An export of the window can still write into these bytes once they
+     * are readable: no View of them goes out until it is let go or they
+     * moved to fresh storage (nc_bb_untaint). */
+    if (b->wwin->exports > 0)
+        b->wtaint = 1;
+    b->wpos += n;
+    bb_wpos_moved(b);
     return 0;
 }
 
-void
-nc_bytebuffer_commit(NcByteBuffer *b, Py_ssize_t n)
-{
-    b->wpos += n;
-    stale_wview(b);
-}
-
-/* The cached free-space view, retargeted, or a new one when someone else
- * holds the cached one. */
-static NcView *
+/* A View object for writable(): the cached one when nobody else holds it,
+ * else a new one (the allocation may run Python).  Private to the caller,
+ * who points it at the window with bb_point(v, b->wwin, 0, k). */
+static inline NcView *
 bb_wview(NcByteBuffer *b)
 {
     NcView *v = b->wview;
-    if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder == b->holder) {
-        v->start = b->wpos;
-        v->stop = b->holder->len;
-        v->epoch = b->holder->epoch;
+    if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder != NULL)
         return (NcView *)Py_NewRef(v);
-    }
-    v = nc_view_new(bb_state(b)->ViewType, b->holder, b->wpos, b->holder->len);
+    NcHolder *w = (NcHolder *)Py_NewRef(b->wwin);
+    v = nc_view_new(bb_state(b)->ViewType, w, 0, 0);
+    Py_DECREF(w);
     if (v == NULL)
         return NULL;
     Py_XSETREF(b->wview, (NcView *)Py_NewRef(v));
     return v;
 }
-
 /* ---- sources ------------------------------------------------------------------ */
 
-static int
-source_resolve(PyObject *src, nc_source *s)
+int
+nc_bb_source_resolve(PyObject *src, nc_source *s)
 {
     s->meth = NULL;
     s->fd = -1;
@@ -284,25 +380,33 @@ source_resolve(PyObject *src, nc_source *s)
     return -1;
 }
 
-static void
-source_clear(nc_source *s)
+void
+nc_bb_source_clear(nc_source *s)
 {
     Py_CLEAR(s->meth);
 }
 
 /* One read of the free space.  Returns 1 with *out = bytes read (0 at EOF),
  * 0 when a non-blocking source had no data (None / EAGAIN), -1 on error.
- * The caller ensures there is free space. */
-static int
-bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out)
+ * The caller ensures there is free space.  Busy from the first allocation
+ * to the commit: no Python code run meanwhile can move the cursors. */
+int
+nc_bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out)
 {
-    NcHolder *h = (NcHolder *)Py_NewRef(b->holder);  /* pinned for the call */
-    Py_ssize_t wpos = b->wpos, room = h->len - wpos, n = 0;
-    Py_ssize_t exports0 = h->exports;
+    PyObject *meth = s->meth ? Py_NewRef(s->meth) : NULL;  /* nobody can drop it mid-call */
     PyObject *res = NULL;
+    NcView *v = NULL;
+    NcHolder *h = NULL;
+    Py_ssize_t wpos, room, n = 0, wexports;
     int rc = -1;
     b->busy = 1;
-    if (s->meth == NULL) {
+    if (meth != NULL && (v = bb_wview(b)) == NULL)
+        goto done;
+    h = (NcHolder *)Py_NewRef(b->holder);  /* pinned for the call */
+    wpos = b->wpos;
+    room = h->len - wpos;
+    wexports = b->wwin->exports;
+    if (meth == NULL) {
         ssize_t r;
         for (;;) {
             Py_BEGIN_ALLOW_THREADS
@@ -322,13 +426,15 @@ bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out)
             goto done;
         }
         n = (Py_ssize_t)r;
+        if (n > room) {  /* a lying read(2) (a seccomp'd or LD_PRELOADed one) */
+            PyErr_SetString(PyExc_OSError, "read() returned more bytes than asked for");
+            goto done;
+        }
     }
     else {
-        NcView *v = bb_wview(b);
-        if (v == NULL)
-            goto done;
-        res = PyObject_CallOneArg(s->meth, (PyObject *)v);
-        Py_DECREF(v);
+        bb_point(v, b->wwin, 0, room);
+        res = PyObject_CallOneArg(meth, (PyObject *)v);
+        Py_CLEAR(v);
         if (res == NULL) {
             if (PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
                 PyErr_Clear();
@@ -355,18 +461,31 @@ bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out)
             goto done;
         }
     }
-    b->wpos = wpos + n;
-    stale_wview(b);
-    /* A source that kept an export of our storage could write into committed
-     * bytes later: leave that storage to it. */
-    if (h->exports > exports0 && bb_relocate(b, 1) < 0)
+    /* Busy kept every mutator out: wpos and the storage are as they were. */
+    if (b->wpos != wpos || b->holder != h) {
+        PyErr_SetString(PyExc_RuntimeError, "ByteBuffer changed during a fill");
+        goto done;
+    }
+    if (b->wwin->exports > wexports) {
+        /* The source kept an export of what it was lent and could write into
+         * the bytes it just delivered: they go to fresh storage at once, the
+         * source keeps the old (allocated while still busy). */
+        NcHolder *nh, *nw;
+        if (bb_alloc_fresh(b, &nh, &nw) < 0)
+            goto done;
+        b->wpos += n;
+        bb_move(b, nh, nw, 0);
+    }
+    else if (nc_bytebuffer_commit(b, n) < 0)
         goto done;
     *out = n;
     rc = 1;
 done:
     b->busy = 0;
+    Py_XDECREF(v);
     Py_XDECREF(res);
-    Py_DECREF(h);
+    Py_XDECREF(h);
+    Py_XDECREF(meth);
     return rc;
 }
 
@@ -380,21 +499,29 @@ bb_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     Py_ssize_t cap = 65536;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:ByteBuffer", kwlist, &capobj))
         return NULL;
-    if (capobj != NULL && size_arg(capobj, "capacity", 0, 0, &cap) < 0)
+    if (capobj != NULL && nc_bb_size_arg(capobj, "capacity", 0, 0, &cap) < 0)
         return NULL;
     if (cap == 0) {
         PyErr_SetString(PyExc_ValueError, "capacity must be >= 1, got 0");
         return NULL;
     }
-    NcHolder *h = nc_holder_new_owned(nc_state_of_type(type), cap);
+    nc_state *st = nc_state_of_type(type);
+    NcHolder *h = nc_holder_new_owned(st, cap);
     if (h == NULL)
         return NULL;
-    NcByteBuffer *b = (NcByteBuffer *)type->tp_alloc(type, 0);
-    if (b == NULL) {
+    NcHolder *w = nc_holder_new_window(st, h);
+    if (w == NULL) {
         Py_DECREF(h);
         return NULL;
     }
+    NcByteBuffer *b = (NcByteBuffer *)type->tp_alloc(type, 0);
+    if (b == NULL) {
+        Py_DECREF(h);
+        Py_DECREF(w);
+        return NULL;
+    }
     b->holder = h;
+    b->wwin = w;
     b->rpos = b->wpos = 0;
     b->wview = NULL;
     b->overflow = NULL;
@@ -402,7 +529,9 @@ bb_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     b->src.fd = -1;
     b->src_eof = 0;
     b->gen = 0;
+    b->lends = 0;
     b->busy = 0;
+    b->wtaint = 0;
     return (PyObject *)b;
 }
 
@@ -411,6 +540,7 @@ bb_traverse(NcByteBuffer *b, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(b));
     Py_VISIT(b->holder);
+    Py_VISIT(b->wwin);
     Py_VISIT(b->wview);
     Py_VISIT(b->overflow);
     Py_VISIT(b->src.meth);
@@ -420,8 +550,9 @@ bb_traverse(NcByteBuffer *b, visitproc visit, void *arg)
 static int
 bb_clear_gc(NcByteBuffer *b)
 {
-    /* The holder holds no references, so it is never part of a cycle: keep it
-     * so the storage stays valid for anyone still reaching the buffer. */
+    /* The holders hold no references that lead back, so they are never part
+     * of a cycle: keep them so the storage stays valid for anyone still
+     * reaching the buffer. */
     Py_CLEAR(b->wview);
     Py_CLEAR(b->overflow);
     Py_CLEAR(b->src.meth);
@@ -437,6 +568,7 @@ bb_dealloc(NcByteBuffer *b)
     Py_CLEAR(b->overflow);
     Py_CLEAR(b->src.meth);
     Py_CLEAR(b->holder);
+    Py_CLEAR(b->wwin);
     tp->tp_free((PyObject *)b);
     Py_DECREF(tp);
 }
@@ -463,21 +595,29 @@ bb_writable(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Format(PyExc_TypeError, "writable() takes at most 1 argument (%zd given)", nargs);
         return NULL;
     }
-    if (nargs == 1 && size_arg(args[0], "n", 1, -1, &n) < 0)
+    if (nargs == 1 && nc_bb_size_arg(args[0], "n", 1, -1, &n) < 0)
         return NULL;
     if (check_idle(b) < 0)
         return NULL;
+    /* The view first: its allocation may run Python.  Then make room (which
+     * re-checks everything after its own allocations) and point the view at
+     * the window as it is then. */
+    NcView *v = bb_wview(b);
+    if (v == NULL)
+        return NULL;
     if (n < 0) {
-        if (bb_make_fill_room(b) < 0)
-            return NULL;
-        return (PyObject *)bb_wview(b);
+        if (check_idle(b) < 0 || nc_bb_make_fill_room(b) < 0)
+            goto fail;
+        bb_point(v, b->wwin, 0, b->wwin->len);
+        return (PyObject *)v;
     }
     if (nc_bytebuffer_reserve(b, n, &dst) < 0)
-        return NULL;
-    NcView *v = bb_wview(b);
-    if (v != NULL)
-        v->stop = b->wpos + n;
+        goto fail;
+    bb_point(v, b->wwin, 0, n);
     return (PyObject *)v;
+fail:
+    Py_DECREF(v);
+    return NULL;
 }
 
 PyDoc_STRVAR(commit_doc,
@@ -489,14 +629,10 @@ static PyObject *
 bb_commit(NcByteBuffer *b, PyObject *arg)
 {
     Py_ssize_t n;
-    if (size_arg(arg, "n", 0, 0, &n) < 0 || check_idle(b) < 0)
+    if (nc_bb_size_arg(arg, "n", 0, 0, &n) < 0 || check_idle(b) < 0)
         return NULL;
-    Py_ssize_t room = b->holder->len - b->wpos;
-    if (n > room) {
-        PyErr_Format(PyExc_ValueError, "cannot commit %zd bytes: only %zd free", n, room);
+    if (nc_bytebuffer_commit(b, n) < 0)
         return NULL;
-    }
-    nc_bytebuffer_commit(b, n);
     Py_RETURN_NONE;
 }
 
@@ -517,11 +653,11 @@ bb_write(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
     char *dst;
     if (nargs == 1 && kwnames == NULL)
         a[0] = args[0], a[1] = a[2] = NULL;
-    else if (parse_args("write", args, nargs, kwnames, names, 3, 3, 1, a) < 0)
+    else if (nc_bb_parse_args("write", args, nargs, kwnames, names, 3, 3, 1, a) < 0)
         return NULL;
-    if (a[1] != NULL && size_arg(a[1], "offset", 0, 0, &offset) < 0)
+    if (a[1] != NULL && nc_bb_size_arg(a[1], "offset", 0, 0, &offset) < 0)
         return NULL;
-    if (a[2] != NULL && size_arg(a[2], "length", 1, -1, &length) < 0)
+    if (a[2] != NULL && nc_bb_size_arg(a[2], "length", 1, -1, &length) < 0)
         return NULL;
     if (nc_get_buffer(a[0], &data) < 0)
         return NULL;
@@ -539,16 +675,30 @@ bb_write(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
         goto done;
     }
     if (b->overflow != NULL && length > b->holder->len - b->wpos && !b->busy) {
-        /* A sink (nocopy.io.Writer) sends it out without copying it here. */
+        /* A sink (nocopy.io.Writer) sends it out without copying it here.
+         * Its own reference: the handler may replace itself while it runs. */
         PyBuffer_Release(&data);
-        return PyObject_CallFunction(b->overflow, "OOnn", (PyObject *)b, a[0], offset, length);
+        PyObject *handler = Py_NewRef(b->overflow);
+        res = PyObject_CallFunction(handler, "OOnn", (PyObject *)b, a[0], offset, length);
+        Py_DECREF(handler);
+        if (res != NULL && !PyLong_CheckExact(res)) {
+            PyErr_Format(PyExc_TypeError, "ByteBuffer overflow handler returned '%.100s', "
+                         "expected int", Py_TYPE(res)->tp_name);
+            Py_CLEAR(res);
+        }
+        return res;
     }
-    if (nc_bytebuffer_reserve(b, length, &dst) < 0)
+    /* The result first (it may run Python), then room, then the copy with
+     * nothing in between. */
+    res = PyLong_FromSsize_t(length);
+    if (res == NULL || nc_bytebuffer_reserve(b, length, &dst) < 0) {
+        Py_CLEAR(res);
         goto done;
+    }
     if (length > 0)
         memmove(dst, (char *)data.buf + offset, (size_t)length);  /* data may be our own bytes */
-    nc_bytebuffer_commit(b, length);
-    res = PyLong_FromSsize_t(length);
+    b->wpos += length;  /* reserve left no export of the window: nobody else writes there */
+    bb_wpos_moved(b);
 done:
     PyBuffer_Release(&data);
     return res;
@@ -589,21 +739,21 @@ bb_fill_from(NcByteBuffer *b, PyObject *src)
     nc_source s;
     Py_ssize_t n;
     PyObject *res = NULL;
-    if (check_idle(b) < 0 || source_resolve(src, &s) < 0)
+    if (check_idle(b) < 0 || nc_bb_source_resolve(src, &s) < 0)
         return NULL;
     /* resolving ran Python code (__getattr__): check again */
-    if (check_idle(b) < 0 || bb_make_fill_room(b) < 0)
+    if (check_idle(b) < 0 || nc_bb_make_fill_room(b) < 0)
         goto done;
     if (b->wpos == b->holder->len) {
-        raise_too_small(b, 1, "ByteBuffer is full of unread bytes");
+        nc_bb_raise_too_small(b, 1, "ByteBuffer is full of unread bytes");
         goto done;
     }
-    int rc = bb_fill(b, &s, &n);
+    int rc = nc_bb_fill(b, &s, &n);
     if (rc < 0)
         goto done;
     res = rc ? PyLong_FromSsize_t(n) : Py_NewRef(Py_None);
 done:
-    source_clear(&s);
+    nc_bb_source_clear(&s);
     return res;
 }
 
@@ -615,21 +765,19 @@ bb_length(NcByteBuffer *b)
     return b->wpos - b->rpos;
 }
 
-/* Optional size argument (None or absent: everything readable), clamped to
- * the readable bytes. */
+/* Optional size argument: absent or None means everything readable
+ * (PY_SSIZE_T_MAX here: the caller clamps to what is readable once its View
+ * is allocated, as the allocation may change that). */
 static int
-opt_size(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, const char *fname,
-         Py_ssize_t *out)
+opt_size(PyObject *const *args, Py_ssize_t nargs, const char *fname, Py_ssize_t *out)
 {
-    Py_ssize_t avail = b->wpos - b->rpos, n = avail;
     if (nargs > 1) {
         PyErr_Format(PyExc_TypeError, "%s() takes at most 1 argument (%zd given)", fname, nargs);
         return -1;
     }
-    if (nargs == 1 && size_arg(args[0], "n", 1, avail, &n) < 0)
+    *out = PY_SSIZE_T_MAX;
+    if (nargs == 1 && nc_bb_size_arg(args[0], "n", 1, PY_SSIZE_T_MAX, out) < 0)
         return -1;
-    avail = b->wpos - b->rpos;  /* __index__ may have run */
-    *out = n < avail ? n : avail;
     return 0;
 }
 
@@ -642,9 +790,16 @@ static PyObject *
 bb_peek(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t n;
-    if (opt_size(b, args, nargs, "peek", &n) < 0)
+    if (opt_size(args, nargs, "peek", &n) < 0)
         return NULL;
-    return bb_view(b, b->rpos, b->rpos + n);
+    NcView *v = bb_alloc_view(b);
+    if (v == NULL)
+        return NULL;
+    Py_ssize_t avail = b->wpos - b->rpos;
+    if (n > avail)
+        n = avail;
+    bb_point(v, b->holder, b->rpos, b->rpos + n);
+    return (PyObject *)v;
 }
 
 PyDoc_STRVAR(read_doc,
@@ -657,12 +812,21 @@ static PyObject *
 bb_read(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t n;
-    if (opt_size(b, args, nargs, "read", &n) < 0 || check_idle(b) < 0)
+    if (opt_size(args, nargs, "read", &n) < 0)
         return NULL;
-    PyObject *v = bb_view(b, b->rpos, b->rpos + n);
-    if (v != NULL)
-        b->rpos += n;
-    return v;
+    NcView *v = bb_alloc_view(b);
+    if (v == NULL)
+        return NULL;
+    if (check_idle(b) < 0) {
+        Py_DECREF(v);
+        return NULL;
+    }
+    Py_ssize_t avail = b->wpos - b->rpos;
+    if (n > avail)
+        n = avail;
+    bb_point(v, b->holder, b->rpos, b->rpos + n);
+    b->rpos += n;
+    return (PyObject *)v;
 }
 
 PyDoc_STRVAR(find_doc,
@@ -713,9 +877,10 @@ bb_read_until(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject
     Py_ssize_t limit = PY_SSIZE_T_MAX;
     Py_buffer delim;
     PyObject *res = NULL;
-    if (parse_args("read_until", args, nargs, kwnames, names, 1, 2, 1, a) < 0)
+    NcView *v = NULL;
+    if (nc_bb_parse_args("read_until", args, nargs, kwnames, names, 1, 2, 1, a) < 0)
         return NULL;
-    if (a[1] != NULL && size_arg(a[1], "limit", 1, PY_SSIZE_T_MAX, &limit) < 0)
+    if (a[1] != NULL && nc_bb_size_arg(a[1], "limit", 1, PY_SSIZE_T_MAX, &limit) < 0)
         return NULL;
     if (nc_get_buffer(a[0], &delim) < 0)
         return NULL;
@@ -723,23 +888,29 @@ bb_read_until(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject
         PyErr_SetString(PyExc_ValueError, "read_until() delimiter must not be empty");
         goto done;
     }
-    if (check_idle(b) < 0)
+    /* The View before the scan: its allocation may run Python. */
+    v = bb_alloc_view(b);
+    if (v == NULL || check_idle(b) < 0)
         goto done;
     Py_ssize_t avail = b->wpos - b->rpos;
     Py_ssize_t scan = avail < limit ? avail : limit;
     Py_ssize_t i = nc_find(b->holder->buf + b->rpos, scan, delim.buf, delim.len);
     if (i >= 0) {
         Py_ssize_t e = b->rpos + i + delim.len;
-        res = bb_view(b, b->rpos, e);
-        if (res != NULL)
-            b->rpos = e;
+        bb_point(v, b->holder, b->rpos, e);
+        b->rpos = e;
+        res = (PyObject *)v;
+        v = NULL;
     }
     else if (avail >= limit) {
-        raise_limit(b, scan, "delimiter not found within the limit");
+        bb_point(v, b->holder, b->rpos, b->rpos + scan);
+        nc_raise_new(bb_state(b)->LimitOverrun, "(sO)", "delimiter not found within the limit",
+                     (PyObject *)v);
     }
     else
         res = Py_NewRef(Py_None);
 done:
+    Py_XDECREF(v);
     PyBuffer_Release(&delim);
     return res;
 }
@@ -768,10 +939,18 @@ bb_readinto(NcByteBuffer *b, PyObject *arg)
     Py_ssize_t n = b->wpos - b->rpos;
     if (n > dst.len)
         n = dst.len;
+    /* the count first: its allocation may run Python (n <= 256 is cached) */
+    if ((res = PyLong_FromSsize_t(n)) == NULL)
+        goto done;
+    if (check_idle(b) < 0 || b->wpos - b->rpos < n) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_RuntimeError, "ByteBuffer changed during readinto()");
+        Py_CLEAR(res);
+        goto done;
+    }
     if (n > 0)
         memmove(dst.buf, b->holder->buf + b->rpos, (size_t)n);
     b->rpos += n;
-    res = PyLong_FromSsize_t(n);
 done:
     PyBuffer_Release(&dst);
     return res;
@@ -785,7 +964,7 @@ static PyObject *
 bb_consume(NcByteBuffer *b, PyObject *arg)
 {
     Py_ssize_t n;
-    if (size_arg(arg, "n", 0, 0, &n) < 0 || check_idle(b) < 0)
+    if (nc_bb_size_arg(arg, "n", 0, 0, &n) < 0 || check_idle(b) < 0)
         return NULL;
     if (n > b->wpos - b->rpos) {
         PyErr_Format(PyExc_ValueError, "cannot consume %zd bytes: only %zd readable",
@@ -808,24 +987,50 @@ bb_compact(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
 {
     if (check_idle(b) < 0)
         return NULL;
-    if (b->rpos > 0 && bb_relocate(b, 0) < 0)
+    if (b->rpos > 0 && nc_bb_relocate(b, 0, 0) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(clear_doc,
 "clear($self, /)\n--\n\n"
-"Drop everything; the next write starts at offset 0.  Views of this storage\n"
-"go stale (or, with an export held, the buffer takes fresh storage).  O(1).");
+"Drop everything; the next write starts at offset 0.  Every View of this\n"
+"buffer goes stale, writable() ones included, even when it was empty (or,\n"
+"with an export held, the buffer takes fresh storage and leaves the old one\n"
+"to it).  O(1).");
 
 static PyObject *
 bb_clear(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
 {
     if (check_idle(b) < 0)
         return NULL;
-    b->rpos = b->wpos;
-    if (b->wpos > 0 && bb_relocate(b, 0) < 0)
+    /* Always, even when empty: a view retargeted over free space would
+     * otherwise write into whatever comes next (nocopy.pool lends it on). */
+    if (nc_bb_relocate(b, 0, 1) < 0)
         return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(reset_doc,
+"_reset($self, /)\n--\n\n"
+"Internal (nocopy.pool, taking a buffer back): clear(), detach the source\n"
+"and the overflow handler, and make the line iterators made so far raise\n"
+"StaleViewError: nothing the previous borrower kept can read or write what\n"
+"the next one puts here.  RuntimeError while a fill runs.");
+
+static PyObject *
+bb_reset(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
+{
+    if (check_idle(b) < 0 || nc_bb_relocate(b, 0, 1) < 0)
+        return NULL;
+    if (check_idle(b) < 0)  /* a move to fresh storage ran Python */
+        return NULL;
+    b->lends++;
+    b->src.fd = -1;
+    b->src_eof = 0;
+    /* last, state consistent: dropping these may run their finalizers */
+    Py_CLEAR(b->src.meth);
+    Py_CLEAR(b->overflow);
     Py_RETURN_NONE;
 }
 
@@ -860,502 +1065,23 @@ bb_repr(NcByteBuffer *b)
 static int
 bb_getbuffer(NcByteBuffer *b, Py_buffer *out, int flags)
 {
-    PyObject *v = bb_view(b, b->rpos, b->wpos);
+    NcView *v = bb_alloc_view(b);
     if (v == NULL)
         return -1;
-    int rc = PyObject_GetBuffer(v, out, flags);
+    bb_point(v, b->holder, b->rpos, b->wpos);
+    int rc = PyObject_GetBuffer((PyObject *)v, out, flags);
     Py_DECREF(v);  /* out->obj keeps it */
     return rc;
 }
 
-/* ---- an attached source (nocopy.io.Reader's fast paths) ----------------------------- */
-
-PyDoc_STRVAR(attach_doc,
-"_attach($self, src, /)\n--\n\n"
-"Internal (nocopy.io.Reader): remember src (as fill_from's) for _fill() and\n"
-"_read_exact(), which then run without a Python frame.");
-
-static PyObject *
-bb_attach(NcByteBuffer *b, PyObject *src)
-{
-    nc_source s;
-    if (check_idle(b) < 0 || source_resolve(src, &s) < 0)
-        return NULL;
-    Py_XSETREF(b->src.meth, s.meth);
-    b->src.fd = s.fd;
-    b->src_eof = 0;
-    Py_RETURN_NONE;
-}
-
-static int
-check_attached(NcByteBuffer *b)
-{
-    if (b->src.meth == NULL && b->src.fd < 0) {
-        PyErr_SetString(PyExc_RuntimeError, "no source attached to this ByteBuffer");
-        return -1;
-    }
-    return check_idle(b);
-}
-
-static void
-raise_blocked(void)
-{
-    errno = EAGAIN;
-    PyErr_SetFromErrno(PyExc_OSError);  /* BlockingIOError */
-}
-
-/* One read from the attached source into the free space: the count, 0 at
- * EOF (remembered: later calls do not read again), -1 with an exception
- * (BlockingIOError when a non-blocking source had no data). */
-static Py_ssize_t
-bb_fill_attached(NcByteBuffer *b)
-{
-    Py_ssize_t n;
-    if (b->src_eof)
-        return 0;
-    if (bb_make_fill_room(b) < 0)
-        return -1;
-    if (b->wpos == b->holder->len) {
-        raise_too_small(b, 1, "ByteBuffer is full of unread bytes");
-        return -1;
-    }
-    int rc = bb_fill(b, &b->src, &n);
-    if (rc < 0)
-        return -1;
-    if (rc == 0) {
-        raise_blocked();
-        return -1;
-    }
-    if (n == 0)
-        b->src_eof = 1;
-    return n;
-}
-
-PyDoc_STRVAR(fill_doc,
-"_fill($self, /)\n--\n\n"
-"Internal: one read from the attached source; 0 at EOF (remembered),\n"
-"BlockingIOError when a non-blocking source had no data.");
-
-static PyObject *
-bb_fill_method(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
-{
-    if (check_attached(b) < 0)
-        return NULL;
-    Py_ssize_t n = bb_fill_attached(b);
-    return n < 0 ? NULL : PyLong_FromSsize_t(n);
-}
-
-static PyObject *
-bb_get_src_eof(NcByteBuffer *b, void *c)
-{
-    return PyBool_FromLong(b->src_eof);
-}
-
-static void
-raise_incomplete(NcByteBuffer *b, const char *p, Py_ssize_t got, Py_ssize_t expected)
-{
-    PyObject *partial = PyBytes_FromStringAndSize(p, got);
-    if (partial == NULL)
-        return;
-    nc_raise_new(bb_state(b)->IncompleteRead, "(On)", partial, expected);
-    Py_DECREF(partial);
-}
-
-/* BlockingIOError carrying the bytes read so far as .partial: nothing may be
- * lost when a non-blocking source runs dry in the middle of a large frame. */
-static void
-raise_blocked_partial(const char *p, Py_ssize_t got)
-{
-    PyObject *exc = PyObject_CallFunction(PyExc_BlockingIOError, "(is)", EAGAIN,
-                                          "the non-blocking source had no data");
-    PyObject *partial = exc ? PyBytes_FromStringAndSize(p, got) : NULL;
-    if (partial != NULL && PyObject_SetAttrString(exc, "partial", partial) == 0)
-        PyErr_SetObject(PyExc_BlockingIOError, exc);
-    Py_XDECREF(partial);
-    Py_XDECREF(exc);
-}
-
-/* n > capacity: one new bytearray, the buffered bytes first, then the source
- * straight into it (no bounce through the ByteBuffer). */
-static PyObject *
-read_exact_large(NcByteBuffer *b, Py_ssize_t n)
-{
-    nc_state *st = bb_state(b);
-    PyObject *out = PyByteArray_FromStringAndSize(NULL, n), *res = NULL;
-    NcHolder *h = NULL;
-    if (out == NULL)
-        return NULL;
-    Py_ssize_t got = b->wpos - b->rpos;
-    memcpy(PyByteArray_AS_STRING(out), b->holder->buf + b->rpos, (size_t)got);
-    b->rpos = b->wpos;
-    /* The holder pins the bytearray's storage (an export) for the reads. */
-    if ((h = nc_holder_from_object(st, out)) == NULL)
-        goto done;
-    while (got < n && !b->src_eof) {
-        Py_ssize_t r;
-        if (b->src.meth == NULL) {
-            ssize_t k;
-            b->busy = 1;
-            for (;;) {
-                Py_BEGIN_ALLOW_THREADS
-                k = read(b->src.fd, h->buf + got, (size_t)(n - got));
-                Py_END_ALLOW_THREADS
-                if (k >= 0 || errno != EINTR)
-                    break;
-                if (PyErr_CheckSignals() < 0)
-                    break;
-            }
-            b->busy = 0;
-            if (k < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK)
-                    raise_blocked_partial(h->buf, got);
-                else if (!PyErr_Occurred())
-                    PyErr_SetFromErrno(PyExc_OSError);
-                goto done;
-            }
-            r = (Py_ssize_t)k;
-        }
-        else {
-            NcView *v = nc_view_new(st->ViewType, h, got, n);
-            if (v == NULL)
-                goto done;
-            b->busy = 1;
-            PyObject *ret = PyObject_CallOneArg(b->src.meth, (PyObject *)v);
-            b->busy = 0;
-            Py_DECREF(v);
-            if (ret == NULL || ret == Py_None) {
-                if (ret == Py_None || PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
-                    PyErr_Clear();
-                    raise_blocked_partial(h->buf, got);
-                }
-                Py_XDECREF(ret);
-                goto done;
-            }
-            r = PyLong_Check(ret) ? PyLong_AsSsize_t(ret) : -2;
-            Py_DECREF(ret);
-            if (r == -1 && PyErr_Occurred())
-                goto done;
-            if (r < 0 || r > n - got) {
-                PyErr_Format(PyExc_OSError,
-                             "readinto()/recv_into() returned invalid length "
-                             "(should have been between 0 and %zd)", n - got);
-                goto done;
-            }
-        }
-        if (r == 0)
-            b->src_eof = 1;
-        got += r;
-    }
-    if (got < n) {
-        raise_incomplete(b, h->buf, got, n);
-        goto done;
-    }
-    res = (PyObject *)nc_view_new(st->ViewType, h, 0, n);
-done:
-    Py_XDECREF(h);
-    Py_DECREF(out);
-    return res;
-}
-
-PyDoc_STRVAR(read_exact_doc,
-"_read_exact($self, n, /)\n--\n\n"
-"Internal (nocopy.io.Reader.read_exact): consume exactly n bytes, reading the\n"
-"attached source as needed; a borrowed View (n <= capacity) or a View of one\n"
-"new bytearray; IncompleteRead(partial, n) at EOF.");
-
-static PyObject *
-bb_read_exact(NcByteBuffer *b, PyObject *arg)
-{
-    Py_ssize_t n;
-    if (PyLong_CheckExact(arg) && (n = PyLong_AsSsize_t(arg)) >= 0 && n <= b->wpos - b->rpos &&
-        !b->busy) {
-        PyObject *v = bb_view(b, b->rpos, b->rpos + n);  /* the hot path: buffered */
-        if (v != NULL)
-            b->rpos += n;
-        return v;
-    }
-    PyErr_Clear();
-    if (size_arg(arg, "n", 0, 0, &n) < 0 || check_attached(b) < 0)
-        return NULL;
-    if (n > b->holder->len)
-        return read_exact_large(b, n);
-    while (b->wpos - b->rpos < n) {
-        /* room for the whole frame in the tail, or compact for it */
-        if (b->holder->len - b->rpos < n && bb_relocate(b, 0) < 0)
-            return NULL;
-        Py_ssize_t r = bb_fill_attached(b);
-        if (r < 0)
-            return NULL;
-        if (r == 0) {
-            Py_ssize_t got = b->wpos - b->rpos;
-            raise_incomplete(b, b->holder->buf + b->rpos, got, n);
-            b->rpos = b->wpos;
-            return NULL;
-        }
-    }
-    PyObject *v = bb_view(b, b->rpos, b->rpos + n);
-    if (v != NULL)
-        b->rpos += n;
-    return v;
-}
-
-/* ---- the line iterator ------------------------------------------------------------------ */
-
-typedef struct {
-    PyObject_HEAD
-    NcByteBuffer *bb;    /* owned */
-    nc_source src;       /* src.meth owned */
-    NcView *view;        /* owned or NULL: the reused view (reuse=True) */
-    NcView *spare[2];    /* owned or NULL: recently yielded views, recycled once the
-                          * consumer dropped them (refcount 1), like a freelist */
-    Py_ssize_t scan;     /* bytes after the read cursor known to hold no newline */
-    Py_ssize_t scan_rpos;
-    uint64_t scan_gen;
-    int keepends;
-    int reuse;
-    int eof;
-} NcLineIter;
-
-static int
-lineiter_traverse(NcLineIter *it, visitproc visit, void *arg)
-{
-    Py_VISIT(Py_TYPE(it));
-    Py_VISIT(it->bb);
-    Py_VISIT(it->src.meth);
-    Py_VISIT(it->view);
-    Py_VISIT(it->spare[0]);
-    Py_VISIT(it->spare[1]);
-    return 0;
-}
-
-static int
-lineiter_clear(NcLineIter *it)
-{
-    Py_CLEAR(it->bb);
-    Py_CLEAR(it->src.meth);
-    Py_CLEAR(it->view);
-    Py_CLEAR(it->spare[0]);
-    Py_CLEAR(it->spare[1]);
-    return 0;
-}
-
-static void
-lineiter_dealloc(NcLineIter *it)
-{
-    PyTypeObject *tp = Py_TYPE(it);
-    PyObject_GC_UnTrack(it);
-    lineiter_clear(it);
-    tp->tp_free((PyObject *)it);
-    Py_DECREF(tp);
-}
-
-/* The line [a, e) as a View: the reused one retargeted in place, unless its
- * buffer is exported (its export count must stay with its holder). */
-static PyObject *
-lineiter_emit(NcLineIter *it, Py_ssize_t a, Py_ssize_t e)
-{
-    NcByteBuffer *b = it->bb;
-    if (it->reuse) {
-        NcView *v = it->view;
-        if (v != NULL && v->exports == 0 && v->holder != NULL) {
-            if (v->holder != b->holder)
-                Py_SETREF(v->holder, (NcHolder *)Py_NewRef(b->holder));
-            v->start = a;
-            v->stop = e;
-            v->epoch = b->holder->epoch;
-            return Py_NewRef(v);
-        }
-        PyObject *nv = bb_view(b, a, e);
-        if (nv == NULL)
-            return NULL;
-        Py_XSETREF(it->view, (NcView *)Py_NewRef(nv));
-        return nv;
-    }
-    /* reuse=False: a fresh object per line as far as anyone can tell; a view
-     * only this iterator still references is unobservable, so recycle it.
-     * Two slots, because `for line in it` still binds the previous line
-     * while asking for the next one. */
-    for (int i = 0; i < 2; i++) {
-        NcView *v = it->spare[i];
-        if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder != NULL) {
-            if (v->holder != b->holder)
-                Py_SETREF(v->holder, (NcHolder *)Py_NewRef(b->holder));
-            v->start = a;
-            v->stop = e;
-            v->epoch = b->holder->epoch;
-            it->spare[i] = it->spare[1 - i];
-            it->spare[1 - i] = v;  /* most recent last */
-            return Py_NewRef(v);
-        }
-    }
-    PyObject *nv = bb_view(b, a, e);
-    if (nv == NULL)
-        return NULL;
-    Py_XSETREF(it->spare[0], it->spare[1]);
-    it->spare[1] = (NcView *)Py_NewRef(nv);
-    return nv;
-}
-
-/* Locate the next line, reading src when no complete line is buffered
- * (*eof set: src is done and not read again).  Returns 1 with *nl the
- * newline's absolute offset, or -1 for a last line without one that ends at
- * wpos; 0 when nothing is left; -1 with an exception.  Consumes nothing.
- * *scan counts the bytes after rpos already known to hold no newline; it
- * stays valid across the compactions done here, which move it with rpos. */
-static int
-bb_find_line(NcByteBuffer *b, nc_source *src, int *eof, Py_ssize_t *scan, Py_ssize_t *nl)
-{
-    for (;;) {
-        Py_ssize_t avail = b->wpos - b->rpos;
-        if (*scan < avail) {
-            const char *base = b->holder->buf + b->rpos;
-            const char *p = memchr(base + *scan, '\n', (size_t)(avail - *scan));
-            if (p != NULL) {
-                *nl = b->rpos + (p - base);
-                return 1;
-            }
-            *scan = avail;
-        }
-        if (*eof) {
-            *nl = -1;
-            return avail > 0;
-        }
-        /* No complete line buffered: make room, then one read. */
-        Py_ssize_t cap = b->holder->len, n;
-        if (b->wpos == cap && b->rpos == 0) {
-            raise_limit(b, avail, "line longer than the buffer capacity");
-            return -1;
-        }
-        if (bb_make_fill_room(b) < 0)
-            return -1;
-        if (b->wpos == cap && bb_relocate(b, 0) < 0)
-            return -1;
-        int rc = bb_fill(b, src, &n);
-        if (rc < 0)
-            return -1;
-        if (rc == 0) {
-            raise_blocked();
-            return -1;
-        }
-        if (n == 0)
-            *eof = 1;
-    }
-}
-
-static PyObject *
-lineiter_next(NcLineIter *it)
-{
-    NcByteBuffer *b = it->bb;
-    Py_ssize_t nl;
-    if (b == NULL || check_idle(b) < 0)
-        return NULL;
-    if (it->scan_gen != b->gen || it->scan_rpos != b->rpos)
-        it->scan = 0;  /* someone else read or moved the bytes */
-    int rc = bb_find_line(b, &it->src, &it->eof, &it->scan, &nl);
-    it->scan_rpos = b->rpos;  /* a compaction moved the scanned prefix along */
-    it->scan_gen = b->gen;
-    if (rc <= 0)
-        return NULL;  /* error, or the end: StopIteration */
-    Py_ssize_t stop = nl < 0 ? b->wpos : (it->keepends ? nl + 1 : nl);
-    PyObject *line = lineiter_emit(it, b->rpos, stop);
-    if (line == NULL)
-        return NULL;
-    b->rpos = nl < 0 ? b->wpos : nl + 1;
-    it->scan = 0;
-    it->scan_rpos = b->rpos;
-    return line;
-}
-
-PyDoc_STRVAR(readline_doc,
-"_readline($self, /)\n--\n\n"
-"Internal (nocopy.io.Reader.readline): consume and return the next line with\n"
-"its newline as a borrowed View, reading the attached source as needed; the\n"
-"last line may lack one; an empty View at the end.  LimitOverrun (bytes kept)\n"
-"for a line that does not fit the capacity.");
-
-static PyObject *
-bb_readline(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
-{
-    Py_ssize_t scan = 0, nl;
-    if (check_attached(b) < 0)
-        return NULL;
-    int rc = bb_find_line(b, &b->src, &b->src_eof, &scan, &nl);
-    if (rc < 0)
-        return NULL;
-    Py_ssize_t stop = rc == 0 ? b->rpos : (nl < 0 ? b->wpos : nl + 1);
-    PyObject *line = bb_view(b, b->rpos, stop);
-    if (line != NULL)
-        b->rpos = stop;
-    return line;
-}
-
-PyDoc_STRVAR(iterlines_doc,
-"iterlines($self, src, keepends=False, reuse=False)\n--\n\n"
-"Iterate the lines of the stream src (as fill_from's src; None: only what is\n"
-"buffered, as if at EOF), buffered here:\n"
-"each line is consumed and returned as a borrowed View (with its b'\\n' when\n"
-"keepends); the last line may lack one.  The loop runs in C and calls src\n"
-"only when no complete line is buffered.  reuse=True yields the same View\n"
-"object every step, retargeted (zero allocations per line; copy what you\n"
-"keep).  A line that does not fit the capacity with its newline raises\n"
-"LimitOverrun (.partial is a View of the bytes, kept in the buffer); so does a\n"
-"last, unterminated line that fills the whole buffer, as EOF cannot be seen\n"
-"without room to read.  O(1) per line plus one memchr.");
-
-static PyObject *
-bb_iterlines(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    static const char *const names[] = {"src", "keepends", "reuse"};
-    PyObject *a[3];
-    int keepends = 0, reuse = 0;
-    if (parse_args("iterlines", args, nargs, kwnames, names, 3, 3, 1, a) < 0)
-        return NULL;
-    if (a[1] != NULL && (keepends = PyObject_IsTrue(a[1])) < 0)
-        return NULL;
-    if (a[2] != NULL && (reuse = PyObject_IsTrue(a[2])) < 0)
-        return NULL;
-    static PyObject *name = NULL;  /* interned once, kept for the process */
-    if (name == NULL && (name = PyUnicode_InternFromString("_LineIter")) == NULL)
-        return NULL;
-    PyTypeObject *tp = (PyTypeObject *)PyObject_GetAttr((PyObject *)Py_TYPE(b), name);
-    if (tp == NULL)
-        return NULL;
-    NcLineIter *it = (NcLineIter *)tp->tp_alloc(tp, 0);
-    Py_DECREF(tp);
-    if (it == NULL)
-        return NULL;
-    it->bb = (NcByteBuffer *)Py_NewRef(b);
-    it->view = NULL;
-    it->spare[0] = it->spare[1] = NULL;
-    it->scan = 0;
-    it->scan_rpos = b->rpos;
-    it->scan_gen = b->gen;
-    it->keepends = keepends;
-    it->reuse = reuse;
-    it->eof = 0;
-    it->src.meth = NULL;
-    it->src.fd = -1;
-    if (a[0] == Py_None)
-        it->eof = 1;  /* no more input: the buffered lines, the last may lack its newline */
-    else if (source_resolve(a[0], &it->src) < 0) {
-        Py_DECREF(it);
-        return NULL;
-    }
-    return (PyObject *)it;
-}
-
 /* ---- type objects ----------------------------------------------------------------------- */
 
-static PyMethodDef bb_methods[] = {
+static PyMethodDef bb_own_methods[] = {
     {"writable", (PyCFunction)(void (*)(void))bb_writable, METH_FASTCALL, writable_doc},
     {"commit", (PyCFunction)bb_commit, METH_O, commit_doc},
     {"write", (PyCFunction)(void (*)(void))bb_write, METH_FASTCALL | METH_KEYWORDS, write_doc},
     {"fill_from", (PyCFunction)bb_fill_from, METH_O, fill_from_doc},
     {"_set_overflow", (PyCFunction)bb_set_overflow, METH_O, set_overflow_doc},
-    {"_attach", (PyCFunction)bb_attach, METH_O, attach_doc},
-    {"_fill", (PyCFunction)bb_fill_method, METH_NOARGS, fill_doc},
-    {"_read_exact", (PyCFunction)bb_read_exact, METH_O, read_exact_doc},
-    {"_readline", (PyCFunction)bb_readline, METH_NOARGS, readline_doc},
     {"peek", (PyCFunction)(void (*)(void))bb_peek, METH_FASTCALL, peek_doc},
     {"read", (PyCFunction)(void (*)(void))bb_read, METH_FASTCALL, read_doc},
     {"find", (PyCFunction)(void (*)(void))bb_find, METH_FASTCALL, find_doc},
@@ -1365,8 +1091,7 @@ static PyMethodDef bb_methods[] = {
     {"consume", (PyCFunction)bb_consume, METH_O, consume_doc},
     {"compact", (PyCFunction)bb_compact, METH_NOARGS, compact_doc},
     {"clear", (PyCFunction)bb_clear, METH_NOARGS, clear_doc},
-    {"iterlines", (PyCFunction)(void (*)(void))bb_iterlines, METH_FASTCALL | METH_KEYWORDS,
-     iterlines_doc},
+    {"_reset", (PyCFunction)bb_reset, METH_NOARGS, reset_doc},
     {NULL},
 };
 
@@ -1376,7 +1101,7 @@ static PyGetSetDef bb_getset[] = {
      "Bytes that can be written after the write cursor without compacting.", NULL},
     {"readable", (getter)bb_get_readable, NULL, "Bytes between the read and write cursors (len).",
      NULL},
-    {"_src_eof", (getter)bb_get_src_eof, NULL, "Internal: the attached source reported EOF.", NULL},
+    {"_src_eof", (getter)nc_bb_get_src_eof, NULL, "Internal: the attached source reported EOF.", NULL},
     {NULL},
 };
 
@@ -1389,6 +1114,10 @@ PyDoc_STRVAR(bb_doc,
 "compaction).  A view whose buffer export is held (memoryview(view)) is never\n"
 "changed under its holder: the buffer moves to fresh storage instead.  The\n"
 "buffer protocol exports the readable bytes, by the same rule.");
+
+/* bb_own_methods, then nc_bb_reader_methods (buffer_read.c), filled at
+ * module init */
+static PyMethodDef bb_methods[40];
 
 static PyType_Slot bb_slots[] = {
     {Py_tp_new, bb_new},
@@ -1407,40 +1136,24 @@ static PyType_Slot bb_slots[] = {
 static PyType_Spec bb_spec = {
     .name = "nocopy.ByteBuffer",
     .basicsize = sizeof(NcByteBuffer),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = bb_slots,
-};
-
-static PyType_Slot lineiter_slots[] = {
-    {Py_tp_dealloc, lineiter_dealloc},
-    {Py_tp_traverse, lineiter_traverse},
-    {Py_tp_clear, lineiter_clear},
-    {Py_tp_iter, PyObject_SelfIter},
-    {Py_tp_iternext, lineiter_next},
-    {Py_tp_doc, "Iterator over the lines of a stream, buffered in a ByteBuffer."},
-    {0, NULL},
-};
-
-static PyType_Spec lineiter_spec = {
-    .name = "nocopy._core._LineIter",
-    .basicsize = sizeof(NcLineIter),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
-    .slots = lineiter_slots,
 };
 
 int
 nc_bytebuffer_module_init(PyObject *m, nc_state *st)
 {
+    size_t k = 0, cap = sizeof(bb_methods) / sizeof(bb_methods[0]);
+    if (bb_methods[0].ml_name == NULL) {
+        for (PyMethodDef *d = bb_own_methods; d->ml_name != NULL && k < cap - 1; d++)
+            bb_methods[k++] = *d;
+        for (PyMethodDef *d = nc_bb_reader_methods; d->ml_name != NULL && k < cap - 1; d++)
+            bb_methods[k++] = *d;
+    }
     st->ByteBufferType = (PyTypeObject *)PyType_FromModuleAndSpec(m, &bb_spec, NULL);
     if (st->ByteBufferType == NULL)
         return -1;
-    PyObject *it = PyType_FromModuleAndSpec(m, &lineiter_spec, NULL);
-    if (it == NULL)
-        return -1;
-    /* Reached through the ByteBuffer type so the module state needs no slot. */
-    int rc = PyObject_SetAttrString((PyObject *)st->ByteBufferType, "_LineIter", it);
-    Py_DECREF(it);
-    if (rc < 0)
+    if (nc_bb_lineiter_init(m, st) < 0)
         return -1;
     return PyModule_AddType(m, st->ByteBufferType);
 }

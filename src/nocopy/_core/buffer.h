@@ -2,7 +2,8 @@
  *
  * Exposed to other C files (the JSON encoder writes straight into a
  * ByteBuffer's free space) through the few helpers below; the layout is here
- * so they can be inlined, but only buffer.c changes the cursors' rules. */
+ * so they can be inlined, but only buffer.c and buffer_read.c change the
+ * cursors' rules. */
 #ifndef NOCOPY_BUFFER_H
 #define NOCOPY_BUFFER_H
 
@@ -18,6 +19,9 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     NcHolder *holder;     /* owned storage (owned); replaced when a held export forces a move */
+    NcHolder *wwin;       /* owned: the write window, a holder over holder's free space
+                           * [wpos, len) that writable() views live on; its epoch is
+                           * bumped (and it is re-based) whenever wpos moves */
     Py_ssize_t rpos;      /* read cursor: readable bytes are [rpos, wpos) */
     Py_ssize_t wpos;      /* write cursor: free space is [wpos, holder->len) */
     NcView *wview;        /* owned or NULL: the last writable() view, reused when nobody holds it */
@@ -25,7 +29,10 @@ typedef struct {
     nc_source src;        /* attached source (nocopy.io.Reader); fd -1 and meth NULL: none */
     int src_eof;          /* the attached source reported EOF */
     uint64_t gen;         /* bumped whenever storage moves or is reset (line iterators' scan cache) */
+    uint64_t lends;       /* bumped by _reset() (nocopy.pool): older line iterators refuse */
     int busy;             /* a fill is running (Python code or a syscall): no mutation allowed */
+    int wtaint;           /* committed while an export of wwin was held: readable bytes may
+                           * still be written through it (buffer.c, bb_untaint) */
 } NcByteBuffer;
 
 #define NcByteBuffer_Check(st, op) PyObject_TypeCheck((op), (st)->ByteBufferType)
@@ -37,8 +44,10 @@ int nc_bytebuffer_module_init(PyObject *m, nc_state *st);
  * to it in *out.  BufferTooSmall (needed = n) when n > capacity - readable;
  * RuntimeError while a fill is running.  Nothing is committed. */
 int nc_bytebuffer_reserve(NcByteBuffer *b, Py_ssize_t n, char **out);
-/* Commit n bytes written at the pointer from nc_bytebuffer_reserve (caller
- * guarantees n <= the reserved size). */
-void nc_bytebuffer_commit(NcByteBuffer *b, Py_ssize_t n);
+/* Commit n bytes written into the free space (at the pointer from
+ * nc_bytebuffer_reserve or through a writable() view).  ValueError when n is
+ * negative or exceeds the free space; -1 also on MemoryError when a held
+ * export of the write window forces a move to fresh storage.  0 on success. */
+int nc_bytebuffer_commit(NcByteBuffer *b, Py_ssize_t n);
 
 #endif /* NOCOPY_BUFFER_H */

@@ -3,7 +3,9 @@
  * Ownership: the holder owns `obj` and the Py_buffer acquired from it; it is
  * released in dealloc and nowhere else, so a holder's memory is valid for as
  * long as anyone references the holder.  Owned storage (obj == NULL, owned)
- * is PyMem_Malloc'd and freed in dealloc. */
+ * is PyMem_Calloc'd (no byte that was never written reaches Python) and freed
+ * in dealloc.  A window holder (base != NULL) points into its base's storage
+ * and keeps the base alive; nothing in it is freed but that reference. */
 #include "nocopy.h"
 
 static int
@@ -11,6 +13,7 @@ holder_traverse(NcHolder *h, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(h));
     Py_VISIT(h->obj);
+    Py_VISIT(h->base);
     return 0;
 }
 
@@ -36,6 +39,7 @@ holder_dealloc(NcHolder *h)
         PyMem_Free(h->buf);
         h->buf = NULL;
     }
+    Py_CLEAR(h->base);  /* an owned holder: its dealloc runs no Python code */
     tp->tp_free((PyObject *)h);
     Py_DECREF(tp);
 }
@@ -51,7 +55,8 @@ static PyType_Slot holder_slots[] = {
 static PyType_Spec holder_spec = {
     .name = "nocopy._core._Holder",
     .basicsize = sizeof(NcHolder),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION |
+             Py_TPFLAGS_IMMUTABLETYPE,
     .slots = holder_slots,
 };
 
@@ -76,6 +81,7 @@ holder_alloc(nc_state *st)
     h->readonly = 0;
     h->owned = 0;
     h->acyclic = 0;
+    h->base = NULL;
     return h;
 }
 
@@ -100,9 +106,10 @@ nc_holder_from_object(nc_state *st, PyObject *obj)
         return NULL;
     if (nc_get_buffer(obj, &h->pybuf) < 0)
         goto fail;
-    if (h->pybuf.buf == NULL && h->pybuf.len != 0) {
+    if ((h->pybuf.buf == NULL && h->pybuf.len != 0) || h->pybuf.len < 0) {
+        /* a foreign exporter's word is not trusted */
         PyBuffer_Release(&h->pybuf);
-        PyErr_SetString(PyExc_BufferError, "exporter returned a NULL buffer");
+        PyErr_SetString(PyExc_BufferError, "exporter returned an invalid buffer");
         goto fail;
     }
     h->obj = Py_NewRef(obj);
@@ -126,7 +133,7 @@ nc_holder_new_owned(nc_state *st, Py_ssize_t len)
     NcHolder *h = holder_alloc(st);
     if (h == NULL)
         return NULL;
-    h->buf = PyMem_Malloc(len > 0 ? (size_t)len : 1);
+    h->buf = PyMem_Calloc(len > 0 ? (size_t)len : 1, 1);
     if (h->buf == NULL) {
         Py_DECREF(h);
         PyErr_NoMemory();
@@ -135,5 +142,19 @@ nc_holder_new_owned(nc_state *st, Py_ssize_t len)
     h->len = len;
     h->owned = 1;
     h->acyclic = 1;  /* owned storage references no object */
+    return h;
+}
+
+NcHolder *
+nc_holder_new_window(nc_state *st, NcHolder *base)
+{
+    NcHolder *h = holder_alloc(st);
+    if (h == NULL)
+        return NULL;
+    h->buf = base->buf;
+    h->len = base->len;
+    h->readonly = base->readonly;
+    h->base = Py_NewRef((PyObject *)base);
+    h->acyclic = 1;  /* base holds no references: no cycle through it */
     return h;
 }

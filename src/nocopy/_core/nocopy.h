@@ -28,6 +28,7 @@ typedef struct {
     PyTypeObject *ViewIterType;    /* itersplit / iterlines iterators */
     PyTypeObject *RopeType;
     PyTypeObject *ByteBufferType;
+    PyTypeObject *LineIterType;    /* ByteBuffer.iterlines' iterator (buffer.c) */
     PyObject *StaleViewError;
     PyObject *BufferTooSmall;
     PyObject *LimitOverrun;
@@ -80,13 +81,18 @@ typedef struct {
     int acyclic;          /* obj cannot reach back to a view (exact bytes or
                              bytearray, or owned storage): the holder and exact
                              Views over it stay out of the cyclic GC */
+    PyObject *base;       /* owned or NULL: the holder whose storage buf points
+                             into (a ByteBuffer's write window, buffer.c) */
 } NcHolder;
 
 /* New holder over obj's C-contiguous export; TypeError/BufferError on failure. */
 int nc_holder_type_init(PyObject *m, nc_state *st);
 NcHolder *nc_holder_from_object(nc_state *st, PyObject *obj);
-/* New holder owning `len` bytes of fresh uninitialised storage (MemoryError). */
+/* New holder owning `len` bytes of fresh zeroed storage (MemoryError). */
 NcHolder *nc_holder_new_owned(nc_state *st, Py_ssize_t len);
+/* New holder windowing base's storage (initially all of it; its owner moves
+ * buf/len within base), keeping base alive; not owned, never freed by it. */
+NcHolder *nc_holder_new_window(nc_state *st, NcHolder *base);
 
 /* ---- View --------------------------------------------------------------- */
 
