@@ -3,13 +3,23 @@
  * Ownership: the Rope is pinned (r->exports++) for the whole call, because
  * writev runs with the GIL released and sendmsg/write run Python code: no
  * thread or callback can drop a segment (and free its memory) under the
- * iovec array.  The iovec array and the per-batch lists are freed on every
- * path; the pin is dropped on every path.
+ * iovec array.  The storage is pinned too: every mutable segment's holder
+ * gets exports++ for the call, so a ByteBuffer compacted or cleared by
+ * another thread (or by a callback) meanwhile moves to fresh storage instead
+ * of overwriting the bytes on their way out.  Staleness is re-checked right
+ * before each batch goes out (and after the allocations that build a
+ * batch of Views), so a segment that went stale before the call raises
+ * StaleViewError instead of sending other bytes.  The iovec array and the
+ * per-batch lists are freed on every path; both pins are dropped on every
+ * path.
  *
  * Rope._read_fd (read_chunks' direct path) builds a new Rope that nobody else
- * has seen until it returns: its blocks are owned holders, each shared by the
- * chunk segments cut from it, so it may still move a block's storage
- * (realloc) and repoint those segments. */
+ * should see until it returns: its blocks are owned holders, each shared by
+ * the chunk segments cut from it, so it may still move a block's storage
+ * (realloc) and repoint those segments -- but only while the block's
+ * references are exactly those segments (gc.get_objects() from a finalizer
+ * could reach the Rope and take a View).  The Rope is pinned while it is
+ * built, so such code cannot change it either. */
 #include "rope.h"
 
 #include <errno.h>
@@ -102,6 +112,20 @@ rebase_blocking_error(Py_ssize_t written)
     set_blocking_error(err, written + cw);
 }
 
+/* exports += delta on the holder of every segment whose bytes can change
+ * (not frozen: a frozen segment's owner may be a bytes object, and its
+ * content never moves).  The Rope is pinned between the +1 and the -1, so
+ * both see the same segments. */
+static void
+pin_storage(NcRope *r, int delta)
+{
+    for (Py_ssize_t i = 0; i < r->n; i++) {
+        nc_seg *s = NC_SEG(r, i);
+        if (!s->frozen)
+            ((NcHolder *)s->owner)->exports += delta;
+    }
+}
+
 static PyObject *
 write_fd(NcRope *r, int fd)
 {
@@ -111,12 +135,17 @@ write_fd(NcRope *r, int fd)
     struct iovec *iov = PyMem_New(struct iovec, (size_t)(cnt > 0 ? cnt : 1));
     if (iov == NULL)
         return PyErr_NoMemory();
-    r->exports++;
+    nc_rope_pin(r);
+    pin_storage(r, 1);
     while (c.i < r->n) {
         int k = 0;
         for (Py_ssize_t j = c.i; j < r->n && k < maxv; j++, k++) {
             nc_seg *s = NC_SEG(r, j);
             Py_ssize_t o = j == c.i ? c.off : 0;
+            if (nc_seg_stale(s)) {  /* raises for it */
+                (void)nc_rope_check(r);
+                goto fail;
+            }
             iov[k].iov_base = NC_SEG_PTR(s) + o;
             iov[k].iov_len = (size_t)(NC_SEG_LEN(s) - o);
         }
@@ -147,11 +176,13 @@ write_fd(NcRope *r, int fd)
         total += w;
         advance(r, &c, w);
     }
-    r->exports--;
+    pin_storage(r, -1);
+    nc_rope_unpin(r);
     PyMem_Free(iov);
     return PyLong_FromSsize_t(total);
 fail:
-    r->exports--;
+    pin_storage(r, -1);
+    nc_rope_unpin(r);
     PyMem_Free(iov);
     return NULL;
 }
@@ -164,7 +195,8 @@ write_method(NcRope *r, PyObject *meth, int gather)
     nc_state *st = nc_state_of_type(Py_TYPE(r));
     Py_ssize_t maxv = gather ? iov_max() : 1, total = 0;
     cursor c = {0, 0};
-    r->exports++;
+    nc_rope_pin(r);
+    pin_storage(r, 1);
     while (c.i < r->n) {
         Py_ssize_t k = r->n - c.i < maxv ? r->n - c.i : maxv;
         PyObject *arg = NULL, *list = gather ? PyList_New(k) : NULL;
@@ -173,9 +205,8 @@ write_method(NcRope *r, PyObject *meth, int gather)
         for (Py_ssize_t j = 0; j < k; j++) {
             nc_seg *s = NC_SEG(r, c.i + j);
             Py_ssize_t o = j == 0 ? c.off : 0;
-            NcHolder *h = nc_seg_holder(st, s);
-            PyObject *v = h ? (PyObject *)nc_view_new(st->ViewType, h, s->start + o, s->stop)
-                            : NULL;
+            /* carries the segment's epoch, not the storage's current one */
+            PyObject *v = nc_seg_view(st, s, s->start + o, s->stop);
             if (v == NULL) {
                 Py_XDECREF(list);
                 goto fail;
@@ -185,6 +216,15 @@ write_method(NcRope *r, PyObject *meth, int gather)
             else
                 arg = v;
         }
+        /* right before the call, after the allocations above (which may
+         * have run a finalizer) */
+        for (Py_ssize_t j = 0; j < k; j++)
+            if (nc_seg_stale(NC_SEG(r, c.i + j))) {
+                (void)nc_rope_check(r);
+                Py_XDECREF(list);
+                Py_XDECREF(arg);
+                goto fail;
+            }
         PyObject *res = PyObject_CallOneArg(meth, gather ? list : arg);
         Py_XDECREF(list);
         Py_XDECREF(arg);
@@ -214,10 +254,12 @@ write_method(NcRope *r, PyObject *meth, int gather)
         total += w;
         advance(r, &c, w);
     }
-    r->exports--;
+    pin_storage(r, -1);
+    nc_rope_unpin(r);
     return PyLong_FromSsize_t(total);
 fail:
-    r->exports--;
+    pin_storage(r, -1);
+    nc_rope_unpin(r);
     return NULL;
 }
 
@@ -485,6 +527,7 @@ nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t first = 0;  /* index of the first segment of the last block */
     if ((r = nc_rope_alloc((PyTypeObject *)type, PY_SSIZE_T_MAX)) == NULL)
         return NULL;
+    nc_rope_pin(r);
     if (left > 0) {
         /* The segment array sized once for the whole file (within the
          * budget), unless its size is implausible (a special file). */
@@ -506,7 +549,9 @@ nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
                 break;
             left = -1;  /* the file grew: its size is unknown, chunk by chunk */
             nc_seg *s = r->n ? NC_SEG(r, r->n - 1) : NULL;
-            if (s != NULL && NC_SEG_LEN(s) < chunk) {
+            if (s != NULL && NC_SEG_LEN(s) < chunk
+                && Py_REFCNT(s->owner) == r->n - first
+                && ((NcHolder *)s->owner)->exports == 0) {
                 /* The short last chunk, sized to the file's old end, is not
                  * the last any more: grow it to a full chunk (one realloc,
                  * only in this race; no View of it exists yet) and fill it. */
@@ -567,9 +612,12 @@ nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
         if (left > 0)
             left = got < left ? left - got : 0;
     }
+    nc_rope_unpin(r);
     return Py_BuildValue("(NO)", (PyObject *)r, blocked ? Py_True : Py_False);
 fail:
     Py_XDECREF(h);
+    if (r != NULL)
+        nc_rope_unpin(r);
     Py_XDECREF(r);
     return NULL;
 }
