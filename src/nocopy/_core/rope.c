@@ -603,7 +603,11 @@ rope_dealloc(NcRope *r)
 {
     PyTypeObject *tp = Py_TYPE(r);
     PyObject_GC_UnTrack(r);
-    release_segs(r);
+    /* untracked with no references left: nothing can read it any more, so
+     * the plain loop (release_segs keeps the Rope consistent per drop) */
+    for (Py_ssize_t i = 0; i < r->n; i++)
+        Py_DECREF(NC_SEG(r, i)->owner);
+    r->n = 0;
     PyMem_Free(r->segs);
     r->segs = NULL;
     tp->tp_free((PyObject *)r);

@@ -112,18 +112,47 @@ rebase_blocking_error(Py_ssize_t written)
     set_blocking_error(err, written + cw);
 }
 
-/* exports += delta on the holder of every segment whose bytes can change
- * (not frozen: a frozen segment's owner may be a bytes object, and its
- * content never moves).  The Rope is pinned between the +1 and the -1, so
- * both see the same segments. */
+/* exports++ on the holder of every segment whose bytes can change (not
+ * frozen: a frozen segment's owner may be a bytes object, and its content
+ * never moves), checking on the way that none is stale: one pass.  On a
+ * stale segment the pins taken are given back and StaleViewError raised.
+ * The Rope is pinned until unpin_storage, so both see the same segments. */
+static int
+pin_storage(NcRope *r)
+{
+    for (Py_ssize_t i = 0; i < r->n; i++) {
+        nc_seg *s = NC_SEG(r, i);
+        if (s->frozen)
+            continue;
+        if (nc_seg_stale(s)) {
+            while (i-- > 0)
+                if (!NC_SEG(r, i)->frozen)
+                    ((NcHolder *)NC_SEG(r, i)->owner)->exports--;
+            return nc_rope_check(r);  /* raises for it */
+        }
+        ((NcHolder *)s->owner)->exports++;
+    }
+    return 0;
+}
+
 static void
-pin_storage(NcRope *r, int delta)
+unpin_storage(NcRope *r)
 {
     for (Py_ssize_t i = 0; i < r->n; i++) {
         nc_seg *s = NC_SEG(r, i);
         if (!s->frozen)
-            ((NcHolder *)s->owner)->exports += delta;
+            ((NcHolder *)s->owner)->exports--;
     }
+}
+
+/* StaleViewError if a segment of [i, i + k) is stale. */
+static int
+check_batch(NcRope *r, Py_ssize_t i, Py_ssize_t k)
+{
+    for (Py_ssize_t j = i; j < i + k; j++)
+        if (nc_seg_stale(NC_SEG(r, j)))
+            return nc_rope_check(r);  /* raises for it */
+    return 0;
 }
 
 static PyObject *
@@ -132,23 +161,29 @@ write_fd(NcRope *r, int fd)
     Py_ssize_t maxv = iov_max(), total = 0;
     cursor c = {0, 0};
     Py_ssize_t cnt = r->n < maxv ? r->n : maxv;
+    int released = 0;  /* the GIL was let go: other code may have run */
     struct iovec *iov = PyMem_New(struct iovec, (size_t)(cnt > 0 ? cnt : 1));
     if (iov == NULL)
         return PyErr_NoMemory();
+    if (pin_storage(r) < 0) {
+        PyMem_Free(iov);
+        return NULL;
+    }
     nc_rope_pin(r);
-    pin_storage(r, 1);
     while (c.i < r->n) {
         int k = 0;
         for (Py_ssize_t j = c.i; j < r->n && k < maxv; j++, k++) {
             nc_seg *s = NC_SEG(r, j);
             Py_ssize_t o = j == c.i ? c.off : 0;
-            if (nc_seg_stale(s)) {  /* raises for it */
-                (void)nc_rope_check(r);
-                goto fail;
-            }
             iov[k].iov_base = NC_SEG_PTR(s) + o;
             iov[k].iov_len = (size_t)(NC_SEG_LEN(s) - o);
         }
+        /* Right before the batch goes out.  The first one was checked by
+         * pin_storage with nothing run since; later ones come after the
+         * GIL was released (another thread, a signal handler). */
+        if (released && check_batch(r, c.i, k) < 0)
+            goto fail;
+        released = 1;
         ssize_t w;
         int err;
         Py_BEGIN_ALLOW_THREADS
@@ -176,12 +211,12 @@ write_fd(NcRope *r, int fd)
         total += w;
         advance(r, &c, w);
     }
-    pin_storage(r, -1);
+    unpin_storage(r);
     nc_rope_unpin(r);
     PyMem_Free(iov);
     return PyLong_FromSsize_t(total);
 fail:
-    pin_storage(r, -1);
+    unpin_storage(r);
     nc_rope_unpin(r);
     PyMem_Free(iov);
     return NULL;
@@ -195,8 +230,9 @@ write_method(NcRope *r, PyObject *meth, int gather)
     nc_state *st = nc_state_of_type(Py_TYPE(r));
     Py_ssize_t maxv = gather ? iov_max() : 1, total = 0;
     cursor c = {0, 0};
+    if (pin_storage(r) < 0)
+        return NULL;
     nc_rope_pin(r);
-    pin_storage(r, 1);
     while (c.i < r->n) {
         Py_ssize_t k = r->n - c.i < maxv ? r->n - c.i : maxv;
         PyObject *arg = NULL, *list = gather ? PyList_New(k) : NULL;
@@ -218,13 +254,11 @@ write_method(NcRope *r, PyObject *meth, int gather)
         }
         /* right before the call, after the allocations above (which may
          * have run a finalizer) */
-        for (Py_ssize_t j = 0; j < k; j++)
-            if (nc_seg_stale(NC_SEG(r, c.i + j))) {
-                (void)nc_rope_check(r);
-                Py_XDECREF(list);
-                Py_XDECREF(arg);
-                goto fail;
-            }
+        if (check_batch(r, c.i, k) < 0) {
+            Py_XDECREF(list);
+            Py_XDECREF(arg);
+            goto fail;
+        }
         PyObject *res = PyObject_CallOneArg(meth, gather ? list : arg);
         Py_XDECREF(list);
         Py_XDECREF(arg);
@@ -254,11 +288,11 @@ write_method(NcRope *r, PyObject *meth, int gather)
         total += w;
         advance(r, &c, w);
     }
-    pin_storage(r, -1);
+    unpin_storage(r);
     nc_rope_unpin(r);
     return PyLong_FromSsize_t(total);
 fail:
-    pin_storage(r, -1);
+    unpin_storage(r);
     nc_rope_unpin(r);
     return NULL;
 }
@@ -336,13 +370,13 @@ nc_rope_write_to(PyObject *self, PyObject *dst)
     NcRope *r = (NcRope *)self;
     int fd;
     PyObject *meth, *res = NULL;
-    if (nc_rope_check(r) < 0)
-        return NULL;
-    if (PyLong_Check(dst)) {
+    if (PyLong_Check(dst)) {  /* write_fd checks staleness as it pins */
         if (fd_from_long(dst, &fd) < 0)
             return NULL;
         return write_fd(r, fd);
     }
+    if (nc_rope_check(r) < 0)
+        return NULL;
     int plain = is_plain_socket(dst);
     if (plain < 0)
         return NULL;
@@ -354,9 +388,9 @@ nc_rope_write_to(PyObject *self, PyObject *dst)
             return NULL;
         int rc = fd_from_long(fdobj, &fd);
         Py_DECREF(fdobj);
-        if (rc < 0 || nc_rope_check(r) < 0)
+        if (rc < 0)
             return NULL;
-        return write_fd(r, fd);
+        return write_fd(r, fd);  /* checks staleness as it pins */
     }
     if ((meth = optional_attr(dst, "sendmsg")) != NULL) {
         res = write_method(r, meth, 1);
@@ -394,8 +428,7 @@ nc_rope_write_to(PyObject *self, PyObject *dst)
             Py_DECREF(fdobj);
             if (rc < 0)
                 return NULL;
-            if (nc_rope_check(r) < 0)  /* flush/fileno ran Python code */
-                return NULL;
+            /* flush/fileno ran Python code: write_fd checks as it pins */
             return write_fd(r, fd);
         }
         /* io.BytesIO and friends: fileno() exists but is unsupported */
