@@ -9,9 +9,18 @@
  * frozen()/tobytes().  Those copies live in holders we own (obj == NULL) and
  * mark readonly, so nobody writes into them through a View.
  *
- * While r->exports > 0 (a buffer export of the flat form, or a write_to in
- * progress that released the GIL or calls Python code) the segment array is
- * pinned: every mutation raises BufferError, as bytearray does. */
+ * While r->exports > 0 (a buffer export of the flat form, a write_to in
+ * progress that released the GIL or calls Python code, or any method that
+ * holds segment pointers across an allocation: nc_rope_pin) the segment array
+ * is pinned: every mutation raises BufferError, as bytearray does.
+ *
+ * Any PyObject allocation may run the cyclic GC and so a finalizer that
+ * appends to, takes from, flattens or exports this very Rope, or compacts the
+ * ByteBuffer a segment came from.  So: allocate first, then validate and
+ * mutate; hold the pin across allocations made while segment pointers or
+ * counts are live; check staleness after the last allocation, right before
+ * the bytes are read; drop owner references only once the array is
+ * consistent again (a holder's dealloc can run Python code too). */
 #include "rope.h"
 
 #define DEFAULT_MAX_SEGMENTS 1024
@@ -80,7 +89,8 @@ check_mutable(NcRope *r)
 {
     if (r->exports > 0) {
         PyErr_SetString(PyExc_BufferError,
-                        "cannot modify a Rope while its buffer is exported or a write_to is running");
+                        "cannot modify a Rope while its buffer is exported or a write_to "
+                        "(or another call reading its segments) is running");
         return -1;
     }
     return 0;
@@ -162,15 +172,66 @@ nc_seg_holder(nc_state *st, nc_seg *s)
     return h;
 }
 
+PyObject *
+nc_seg_view(nc_state *st, nc_seg *s, Py_ssize_t a, Py_ssize_t b)
+{
+    NcHolder *h = nc_seg_holder(st, s);
+    if (h == NULL)
+        return NULL;
+    NcView *v = nc_view_new(st->ViewType, h, a, b);
+    /* nc_view_new stamps the holder's *current* epoch: a segment cut from a
+     * View that has gone stale (or that went stale during this allocation)
+     * would come back fresh and show the storage's new bytes */
+    if (v != NULL)
+        v->epoch = s->epoch;
+    return (PyObject *)v;
+}
+
+/* Drop every segment, last first: the Rope is consistent (a shorter prefix)
+ * at each Py_DECREF, which may run a finalizer that reads it. */
 static void
 release_segs(NcRope *r)
 {
-    for (Py_ssize_t i = 0; i < r->n; i++)
-        Py_DECREF(NC_SEG(r, i)->owner);
-    r->n = 0;
+    while (r->n > 0) {
+        nc_seg *s = NC_SEG(r, r->n - 1);
+        PyObject *owner = s->owner;
+        r->len -= NC_SEG_LEN(s);
+        r->n--;
+        Py_DECREF(owner);
+    }
     r->head = 0;
     r->len = 0;
     r->base = 0;
+}
+
+/* Replace every segment by `s` (its reference moves in), atomically for
+ * anyone reading the Rope: a new array, swapped in, then the old owners
+ * dropped.  The caller pins the Rope, so a finalizer run by those drops
+ * cannot change it before the caller is done.  -1 + MemoryError (s kept by
+ * the caller). */
+static int
+replace_all(NcRope *r, nc_seg s)
+{
+    Py_ssize_t cap = r->cap > 0 ? r->cap : 1;
+    nc_seg *segs = PyMem_New(nc_seg, (size_t)cap);
+    if (segs == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    nc_seg *old = r->segs + r->head, *old_base = r->segs;
+    Py_ssize_t n = r->n;
+    s.end = NC_SEG_LEN(&s);
+    segs[0] = s;
+    r->segs = segs;
+    r->cap = cap;
+    r->head = 0;
+    r->n = 1;
+    r->base = 0;
+    r->len = NC_SEG_LEN(&s);
+    for (Py_ssize_t i = 0; i < n; i++)
+        Py_DECREF(old[i].owner);
+    PyMem_Free(old_base);
+    return 0;
 }
 
 /* ---- staging parts: validated before anything is appended ------------------- */
@@ -332,45 +393,74 @@ segvec_add_parts(nc_state *st, segvec *sv, PyObject *parts)
 /* ---- segment cap ----------------------------------------------------------------- */
 
 /* One greedy pass: each maximal run of neighbouring fresh segments whose total
- * is at most `limit` becomes one owned segment.  On MemoryError the array is
- * left consistent (the unmerged tail is kept) and -1 returned. */
+ * is at most `limit` becomes one owned segment.  Called pinned.  The new
+ * array is built beside the old one and swapped in whole: the allocation of
+ * a merged block may run a finalizer, which must find the Rope as it was, and
+ * the merged owners are dropped only after the swap (their deallocation may
+ * run Python code too).  On MemoryError the rest stays unmerged, the array is
+ * consistent, and -1 is returned. */
 static int
 coalesce_pass(NcRope *r, nc_state *st, Py_ssize_t limit)
 {
-    nc_seg *segs = r->segs + r->head;
-    Py_ssize_t w = 0, i = 0, n = r->n;
+    Py_ssize_t n = r->n, w = 0, i = 0;
+    nc_seg *old_base = r->segs, *old = r->segs + r->head;
+    nc_seg *out = PyMem_New(nc_seg, (size_t)r->cap);
+    int failed = 0;
+    if (out == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
     while (i < n) {
-        Py_ssize_t j = i, sum = NC_SEG_LEN(&segs[i]);
-        if (!nc_seg_stale(&segs[i])) {
-            while (j + 1 < n && !nc_seg_stale(&segs[j + 1])
-                   && NC_SEG_LEN(&segs[j + 1]) <= limit - sum) {
+        Py_ssize_t j = i, sum = NC_SEG_LEN(&old[i]);
+        if (!failed && !nc_seg_stale(&old[i])) {
+            while (j + 1 < n && !nc_seg_stale(&old[j + 1])
+                   && NC_SEG_LEN(&old[j + 1]) <= limit - sum) {
                 j++;
-                sum += NC_SEG_LEN(&segs[j]);
+                sum += NC_SEG_LEN(&old[j]);
             }
         }
-        if (j == i) {
-            segs[w++] = segs[i++];
-            continue;
+        NcHolder *h = NULL;
+        if (j > i) {
+            h = nc_holder_new_owned(st, sum);
+            if (h == NULL)
+                failed = 1;
+            else {
+                /* the allocation may have run a finalizer that moved a
+                 * ByteBuffer's bytes: never launder stale bytes into a
+                 * fresh copy */
+                for (Py_ssize_t k = i; k <= j; k++)
+                    if (nc_seg_stale(&old[k])) {
+                        Py_CLEAR(h);
+                        break;
+                    }
+            }
         }
-        NcHolder *h = nc_holder_new_owned(st, sum);
         if (h == NULL) {
-            memmove(&segs[w], &segs[i], (size_t)(n - i) * sizeof(nc_seg));
-            r->n = w + (n - i);
-            return -1;
+            /* kept as they are: their references move to the new array */
+            for (; i <= j; i++) {
+                out[w++] = old[i];
+                old[i].owner = NULL;
+            }
+            continue;
         }
         h->readonly = 1;
         char *p = h->buf;
         for (Py_ssize_t k = i; k <= j; k++) {
-            memcpy(p, NC_SEG_PTR(&segs[k]), (size_t)NC_SEG_LEN(&segs[k]));
-            p += NC_SEG_LEN(&segs[k]);
-            Py_DECREF(segs[k].owner);
+            memcpy(p, NC_SEG_PTR(&old[k]), (size_t)NC_SEG_LEN(&old[k]));
+            p += NC_SEG_LEN(&old[k]);
         }
-        nc_seg s = {(PyObject *)h, h->buf, 0, sum, segs[j].end, h->epoch, 1};
-        segs[w++] = s;
+        nc_seg s = {(PyObject *)h, h->buf, 0, sum, old[j].end, h->epoch, 1};
+        out[w++] = s;
         i = j + 1;
     }
+    r->segs = out;
+    r->head = 0;
     r->n = w;
-    return 0;
+    /* the merged segments' owners, left in the old array */
+    for (Py_ssize_t k = 0; k < n; k++)
+        Py_XDECREF(old[k].owner);
+    PyMem_Free(old_base);
+    return failed ? -1 : 0;
 }
 
 /* Bound the segment count: passes with a run limit that starts at the mean
@@ -379,7 +469,9 @@ coalesce_pass(NcRope *r, nc_state *st, Py_ssize_t limit)
  * Small segments are merged first; a big one is copied only when no other
  * way fits the cap.  The cap is soft under memory pressure: a failed copy
  * leaves the (already appended) data as it is, so an append never reports
- * failure after it took effect. */
+ * failure after it took effect.  Pinned throughout: a finalizer run by an
+ * allocation here cannot change the array under the pass (it gets
+ * BufferError). */
 static void
 enforce_cap(NcRope *r)
 {
@@ -390,15 +482,17 @@ enforce_cap(NcRope *r)
     Py_ssize_t limit = r->len / r->max_segments;
     if (limit < 16)
         limit = 16;
+    nc_rope_pin(r);
     for (;;) {
         if (coalesce_pass(r, st, limit) < 0) {
             PyErr_Clear();
-            return;
+            break;
         }
         if (r->n <= target || limit >= r->len)
-            return;
+            break;
         limit = limit > PY_SSIZE_T_MAX / 2 ? PY_SSIZE_T_MAX : limit * 2;
     }
+    nc_rope_unpin(r);
 }
 
 /* Move the staged segments in (ownership transfers) and apply the cap. */
@@ -509,25 +603,28 @@ rope_dealloc(NcRope *r)
 {
     PyTypeObject *tp = Py_TYPE(r);
     PyObject_GC_UnTrack(r);
-    release_segs(r);
+    /* untracked with no references left: nothing can read it any more, so
+     * the plain loop (release_segs keeps the Rope consistent per drop) */
+    for (Py_ssize_t i = 0; i < r->n; i++)
+        Py_DECREF(NC_SEG(r, i)->owner);
+    r->n = 0;
     PyMem_Free(r->segs);
     r->segs = NULL;
     tp->tp_free((PyObject *)r);
     Py_DECREF(tp);
 }
 
-/* A new Rope of r's type sharing logical [a, b) of r (0 <= a <= b <= len). */
-static NcRope *
-rope_sub(NcRope *r, Py_ssize_t a, Py_ssize_t b)
+/* Fill o, a new empty Rope the caller allocated *before* computing a and b
+ * (an allocation can change r), with logical [a, b) of r (0 <= a <= b <=
+ * len), sharing the segments.  Runs no Python code.  -1 + MemoryError. */
+static int
+rope_sub_into(NcRope *r, NcRope *o, Py_ssize_t a, Py_ssize_t b)
 {
-    NcRope *o = nc_rope_alloc(Py_TYPE(r), r->max_segments);
-    if (o == NULL || a == b)
-        return o;
+    if (a == b)
+        return 0;
     Py_ssize_t i0 = nc_rope_seg_index(r, a), i1 = nc_rope_seg_index(r, b - 1);
-    if (reserve(o, i1 - i0 + 1) < 0) {
-        Py_DECREF(o);
-        return NULL;
-    }
+    if (reserve(o, i1 - i0 + 1) < 0)
+        return -1;
     for (Py_ssize_t i = i0; i <= i1; i++) {
         nc_seg s = *NC_SEG(r, i);
         Py_ssize_t ls = nc_seg_lstart(r, &s), le = ls + NC_SEG_LEN(&s);
@@ -538,31 +635,39 @@ rope_sub(NcRope *r, Py_ssize_t a, Py_ssize_t b)
         Py_INCREF(s.owner);
         push_seg(o, s);
     }
-    return o;
+    return 0;
 }
 
-/* Remove the first k bytes (0 <= k <= len).  O(segments touched). */
+/* Remove the first k bytes (0 <= k <= len).  O(segments touched).  Each
+ * owner is dropped with the Rope consistent and pinned: its deallocation may
+ * run a finalizer, which sees the Rope part-way consumed and cannot change
+ * it under the loop. */
 static void
 drop_front(NcRope *r, Py_ssize_t k)
 {
-    r->base += k;
-    r->len -= k;
+    nc_rope_pin(r);
     while (k > 0) {
         nc_seg *s = NC_SEG(r, 0);
         Py_ssize_t len = NC_SEG_LEN(s);
         if (len > k) {
             s->start += k;
+            r->base += k;
+            r->len -= k;
             break;
         }
-        Py_DECREF(s->owner);
+        PyObject *owner = s->owner;
         r->head++;
         r->n--;
+        r->base += len;
+        r->len -= len;
         k -= len;
+        if (r->n == 0) {
+            r->head = 0;
+            r->base = 0;
+        }
+        Py_DECREF(owner);
     }
-    if (r->n == 0) {
-        r->head = 0;
-        r->base = 0;
-    }
+    nc_rope_unpin(r);
 }
 
 /* ---- building --------------------------------------------------------------------- */
@@ -716,11 +821,17 @@ rope_subscript(NcRope *r, PyObject *key)
                             "use bytes(r)[a:b:c])");
             return NULL;
         }
-        /* after __index__ ran: the length is read now */
+        /* the result first: its allocation may run a finalizer that changes
+         * r; then the length, read after __index__ and the allocation */
+        NcRope *o = nc_rope_alloc(Py_TYPE(r), r->max_segments);
+        if (o == NULL)
+            return NULL;
         PySlice_AdjustIndices(r->len, &start, &stop, step);
         if (stop < start)
             stop = start;
-        return (PyObject *)rope_sub(r, start, stop);
+        if (rope_sub_into(r, o, start, stop) < 0)
+            Py_CLEAR(o);
+        return (PyObject *)o;
     }
     if (!PyIndex_Check(key)) {
         PyErr_Format(PyExc_TypeError, "Rope indices must be integers or slices, not %.200s",
@@ -744,28 +855,34 @@ static PyObject *
 rope_segments(NcRope *r, PyObject *Py_UNUSED(ignored))
 {
     nc_state *st = nc_state_of_type(Py_TYPE(r));
-    if (nc_rope_check(r) < 0)
-        return NULL;
-    PyObject *t = PyTuple_New(r->n);
-    if (t == NULL)
-        return NULL;
+    PyObject *t = NULL;
+    /* pinned: the tuple and View allocations may run finalizers, which must
+     * not append to, take from or flatten the array being walked */
+    nc_rope_pin(r);
+    if (nc_rope_check(r) < 0 || (t = PyTuple_New(r->n)) == NULL)
+        goto done;
     for (Py_ssize_t i = 0; i < r->n; i++) {
         nc_seg *s = NC_SEG(r, i);
-        NcHolder *h = nc_seg_holder(st, s);
-        PyObject *v = h ? (PyObject *)nc_view_new(st->ViewType, h, s->start, s->stop) : NULL;
+        PyObject *v = nc_seg_view(st, s, s->start, s->stop);
         if (v == NULL) {
-            Py_DECREF(t);
-            return NULL;
+            Py_CLEAR(t);
+            goto done;
         }
         PyTuple_SET_ITEM(t, i, v);
     }
+    /* a finalizer may have moved a ByteBuffer's bytes meanwhile */
+    if (nc_rope_check(r) < 0)
+        Py_CLEAR(t);
+done:
+    nc_rope_unpin(r);
     return t;
 }
 
 /* ---- consuming ---------------------------------------------------------------------- */
 
+/* The count argument of take/skip, converted (__index__ runs Python code). */
 static int
-count_arg(NcRope *r, PyObject *arg, const char *what, Py_ssize_t *out)
+count_arg(PyObject *arg, const char *what, Py_ssize_t *out)
 {
     if (!PyIndex_Check(arg)) {
         PyErr_Format(PyExc_TypeError, "%s() argument must be an integer, not '%.100s'",
@@ -775,6 +892,14 @@ count_arg(NcRope *r, PyObject *arg, const char *what, Py_ssize_t *out)
     *out = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
     if (*out == -1 && PyErr_Occurred())
         return -1;
+    return 0;
+}
+
+/* Validated against the Rope as it is now: after the last thing that could
+ * run Python code, with nothing between this and the mutation. */
+static int
+count_check(NcRope *r, const char *what, Py_ssize_t *out)
+{
     if (*out < 0 || *out > r->len) {
         PyErr_Format(PyExc_ValueError, "cannot %s %zd bytes of a %zd-byte Rope", what, *out, r->len);
         return -1;
@@ -792,11 +917,18 @@ static PyObject *
 rope_take(NcRope *r, PyObject *arg)
 {
     Py_ssize_t k;
-    if (count_arg(r, arg, "take", &k) < 0)
+    if (count_arg(arg, "take", &k) < 0)
         return NULL;
-    NcRope *o = rope_sub(r, 0, k);
-    if (o != NULL)
-        drop_front(r, k);
+    /* allocate first: a finalizer run by the allocation may shorten or
+     * export r, so n and "not exported" are checked after it */
+    NcRope *o = nc_rope_alloc(Py_TYPE(r), r->max_segments);
+    if (o == NULL)
+        return NULL;
+    if (count_check(r, "take", &k) < 0 || rope_sub_into(r, o, 0, k) < 0) {
+        Py_DECREF(o);
+        return NULL;
+    }
+    drop_front(r, k);
     return (PyObject *)o;
 }
 
@@ -809,7 +941,7 @@ static PyObject *
 rope_skip(NcRope *r, PyObject *arg)
 {
     Py_ssize_t k;
-    if (count_arg(r, arg, "skip", &k) < 0)
+    if (count_arg(arg, "skip", &k) < 0 || count_check(r, "skip", &k) < 0)
         return NULL;
     drop_front(r, k);
     Py_RETURN_NONE;
@@ -824,19 +956,28 @@ make_flat(NcRope *r)
 {
     if (r->n <= 1)
         return 0;
-    if (check_mutable(r) < 0 || nc_rope_check(r) < 0)
+    if (check_mutable(r) < 0)
         return -1;
     nc_state *st = nc_state_of_type(Py_TYPE(r));
+    /* pinned: the allocation may run a finalizer, which must not change the
+     * length the block is sized for */
+    nc_rope_pin(r);
     NcHolder *h = nc_holder_new_owned(st, r->len);
-    if (h == NULL)
-        return -1;
+    int rc = -1;
+    /* staleness after the allocation: it may have moved a ByteBuffer */
+    if (h == NULL || nc_rope_check(r) < 0)
+        goto done;
     h->readonly = 1;
     nc_rope_copy_out(r, 0, r->len, h->buf);
-    Py_ssize_t len = r->len;
-    release_segs(r);
-    nc_seg s = {(PyObject *)h, h->buf, 0, len, 0, h->epoch, 1};
-    push_seg(r, s);  /* cap >= 1: the Rope had two or more segments */
-    return 0;
+    nc_seg s = {(PyObject *)h, h->buf, 0, r->len, 0, h->epoch, 1};
+    if (replace_all(r, s) < 0)
+        goto done;
+    h = NULL;  /* moved into the Rope */
+    rc = 0;
+done:
+    nc_rope_unpin(r);
+    Py_XDECREF(h);
+    return rc;
 }
 
 PyDoc_STRVAR(flatten_doc,
@@ -857,8 +998,12 @@ rope_flatten(NcRope *r, PyObject *Py_UNUSED(ignored))
     nc_seg *s = NC_SEG(r, 0);
     if (nc_seg_stale(s))
         return (PyObject *)(stale_error(r), NULL);
-    NcHolder *h = nc_seg_holder(st, s);
-    return h ? (PyObject *)nc_view_new(st->ViewType, h, s->start, s->stop) : NULL;
+    /* pinned: s must survive the allocations; a View made from a segment
+     * that goes stale meanwhile carries the segment's epoch, so it raises */
+    nc_rope_pin(r);
+    PyObject *v = nc_seg_view(st, s, s->start, s->stop);
+    nc_rope_unpin(r);
+    return v;
 }
 
 PyDoc_STRVAR(tobytes_doc,
@@ -868,11 +1013,17 @@ PyDoc_STRVAR(tobytes_doc,
 static PyObject *
 rope_tobytes(NcRope *r, PyObject *Py_UNUSED(ignored))
 {
-    if (nc_rope_check(r) < 0)
-        return NULL;
+    /* pinned: the allocation may run a finalizer, which must not change the
+     * length the bytes object is sized for; staleness checked after it */
+    nc_rope_pin(r);
     PyObject *b = PyBytes_FromStringAndSize(NULL, r->len);
-    if (b != NULL)
-        nc_rope_copy_out(r, 0, r->len, PyBytes_AS_STRING(b));
+    if (b != NULL) {
+        if (nc_rope_check(r) < 0)
+            Py_CLEAR(b);
+        else
+            nc_rope_copy_out(r, 0, r->len, PyBytes_AS_STRING(b));
+    }
+    nc_rope_unpin(r);
     return b;
 }
 
@@ -886,21 +1037,27 @@ static PyObject *
 rope_frozen(NcRope *r, PyObject *Py_UNUSED(ignored))
 {
     nc_state *st = nc_state_of_type(Py_TYPE(r));
-    if (nc_rope_check(r) < 0)
+    NcHolder *h = NULL;
+    /* the result first; then pinned, so the size counted below is the size
+     * copied even if the block's allocation runs a finalizer */
+    NcRope *o = nc_rope_alloc(Py_TYPE(r), r->max_segments);
+    if (o == NULL)
         return NULL;
+    nc_rope_pin(r);
     Py_ssize_t mutable_bytes = 0;
     for (Py_ssize_t i = 0; i < r->n; i++)
         if (!NC_SEG(r, i)->frozen)
             mutable_bytes += NC_SEG_LEN(NC_SEG(r, i));
-    NcRope *o = nc_rope_alloc(Py_TYPE(r), r->max_segments);
-    NcHolder *h = NULL;
-    if (o == NULL || reserve(o, r->n) < 0)
+    if (reserve(o, r->n) < 0)
         goto fail;
     if (mutable_bytes > 0) {
         if ((h = nc_holder_new_owned(st, mutable_bytes)) == NULL)
             goto fail;
         h->readonly = 1;
     }
+    /* after the last allocation: it may have moved a ByteBuffer's bytes */
+    if (nc_rope_check(r) < 0)
+        goto fail;
     Py_ssize_t at = 0;
     for (Py_ssize_t i = 0; i < r->n; i++) {
         nc_seg s = *NC_SEG(r, i);
@@ -918,9 +1075,11 @@ rope_frozen(NcRope *r, PyObject *Py_UNUSED(ignored))
         Py_INCREF(s.owner);
         push_seg(o, s);
     }
+    nc_rope_unpin(r);
     Py_XDECREF(h);
     return (PyObject *)o;
 fail:
+    nc_rope_unpin(r);
     Py_XDECREF(h);
     Py_XDECREF(o);
     return NULL;
@@ -1068,7 +1227,7 @@ nc_rope_module_init(PyObject *m, nc_state *st)
     PyType_Spec spec = {
         .name = "nocopy.Rope",
         .basicsize = sizeof(NcRope),
-        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
         .slots = slots,
     };
     st->RopeType = (PyTypeObject *)PyType_FromModuleAndSpec(m, &spec, NULL);

@@ -53,11 +53,33 @@ nc_seg_stale(const nc_seg *s)
 /* The segment's holder (borrowed), made on first use for a bytes owner and
  * then kept in the segment in its place.  NULL + MemoryError. */
 NcHolder *nc_seg_holder(nc_state *st, nc_seg *s);
+/* Pin the segment array across anything that can run Python (an
+ * allocation's GC, a callback) or a GIL release: while r->exports > 0 every
+ * mutation raises BufferError, so the array, its count and every segment
+ * read before stay valid.  Reads stay allowed. */
+static inline void
+nc_rope_pin(NcRope *r)
+{
+    r->exports++;
+}
+static inline void
+nc_rope_unpin(NcRope *r)
+{
+    r->exports--;
+}
+
+/* A new View of [a, b) of segment s's storage carrying the *segment's*
+ * epoch, so a segment that went stale makes a stale View instead of one that
+ * shows the storage's new bytes.  May replace a bytes owner by its holder
+ * and allocates: the caller pins the Rope (s must stay valid). */
+PyObject *nc_seg_view(nc_state *st, nc_seg *s, Py_ssize_t a, Py_ssize_t b);
+
 /* A new empty Rope of `type`. */
 NcRope *nc_rope_alloc(PyTypeObject *type, Py_ssize_t max_segments);
 /* Append the window [start, stop) of h (non-empty) as a new segment with
  * its own new reference to h; -1 + MemoryError.  For C code building a Rope
- * chunk by chunk; no segment cap is applied. */
+ * chunk by chunk from holders it just made (the segment takes h's current
+ * epoch: no View of h can be older); no segment cap is applied. */
 int nc_rope_push_window(NcRope *r, NcHolder *h, Py_ssize_t start, Py_ssize_t stop);
 /* Room for `extra` more segments (exactly, when that is more than doubling
  * gives); -1 + MemoryError. */

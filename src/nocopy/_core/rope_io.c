@@ -3,13 +3,23 @@
  * Ownership: the Rope is pinned (r->exports++) for the whole call, because
  * writev runs with the GIL released and sendmsg/write run Python code: no
  * thread or callback can drop a segment (and free its memory) under the
- * iovec array.  The iovec array and the per-batch lists are freed on every
- * path; the pin is dropped on every path.
+ * iovec array.  The storage is pinned too: every mutable segment's holder
+ * gets exports++ for the call, so a ByteBuffer compacted or cleared by
+ * another thread (or by a callback) meanwhile moves to fresh storage instead
+ * of overwriting the bytes on their way out.  Staleness is re-checked right
+ * before each batch goes out (and after the allocations that build a
+ * batch of Views), so a segment that went stale before the call raises
+ * StaleViewError instead of sending other bytes.  The iovec array and the
+ * per-batch lists are freed on every path; both pins are dropped on every
+ * path.
  *
  * Rope._read_fd (read_chunks' direct path) builds a new Rope that nobody else
- * has seen until it returns: its blocks are owned holders, each shared by the
- * chunk segments cut from it, so it may still move a block's storage
- * (realloc) and repoint those segments. */
+ * should see until it returns: its blocks are owned holders, each shared by
+ * the chunk segments cut from it, so it may still move a block's storage
+ * (realloc) and repoint those segments -- but only while the block's
+ * references are exactly those segments (gc.get_objects() from a finalizer
+ * could reach the Rope and take a View).  The Rope is pinned while it is
+ * built, so such code cannot change it either. */
 #include "rope.h"
 
 #include <errno.h>
@@ -102,16 +112,64 @@ rebase_blocking_error(Py_ssize_t written)
     set_blocking_error(err, written + cw);
 }
 
+/* exports++ on the holder of every segment whose bytes can change (not
+ * frozen: a frozen segment's owner may be a bytes object, and its content
+ * never moves), checking on the way that none is stale: one pass.  On a
+ * stale segment the pins taken are given back and StaleViewError raised.
+ * The Rope is pinned until unpin_storage, so both see the same segments. */
+static int
+pin_storage(NcRope *r)
+{
+    for (Py_ssize_t i = 0; i < r->n; i++) {
+        nc_seg *s = NC_SEG(r, i);
+        if (s->frozen)
+            continue;
+        if (nc_seg_stale(s)) {
+            while (i-- > 0)
+                if (!NC_SEG(r, i)->frozen)
+                    ((NcHolder *)NC_SEG(r, i)->owner)->exports--;
+            return nc_rope_check(r);  /* raises for it */
+        }
+        ((NcHolder *)s->owner)->exports++;
+    }
+    return 0;
+}
+
+static void
+unpin_storage(NcRope *r)
+{
+    for (Py_ssize_t i = 0; i < r->n; i++) {
+        nc_seg *s = NC_SEG(r, i);
+        if (!s->frozen)
+            ((NcHolder *)s->owner)->exports--;
+    }
+}
+
+/* StaleViewError if a segment of [i, i + k) is stale. */
+static int
+check_batch(NcRope *r, Py_ssize_t i, Py_ssize_t k)
+{
+    for (Py_ssize_t j = i; j < i + k; j++)
+        if (nc_seg_stale(NC_SEG(r, j)))
+            return nc_rope_check(r);  /* raises for it */
+    return 0;
+}
+
 static PyObject *
 write_fd(NcRope *r, int fd)
 {
     Py_ssize_t maxv = iov_max(), total = 0;
     cursor c = {0, 0};
     Py_ssize_t cnt = r->n < maxv ? r->n : maxv;
+    int released = 0;  /* the GIL was let go: other code may have run */
     struct iovec *iov = PyMem_New(struct iovec, (size_t)(cnt > 0 ? cnt : 1));
     if (iov == NULL)
         return PyErr_NoMemory();
-    r->exports++;
+    if (pin_storage(r) < 0) {
+        PyMem_Free(iov);
+        return NULL;
+    }
+    nc_rope_pin(r);
     while (c.i < r->n) {
         int k = 0;
         for (Py_ssize_t j = c.i; j < r->n && k < maxv; j++, k++) {
@@ -120,6 +178,12 @@ write_fd(NcRope *r, int fd)
             iov[k].iov_base = NC_SEG_PTR(s) + o;
             iov[k].iov_len = (size_t)(NC_SEG_LEN(s) - o);
         }
+        /* Right before the batch goes out.  The first one was checked by
+         * pin_storage with nothing run since; later ones come after the
+         * GIL was released (another thread, a signal handler). */
+        if (released && check_batch(r, c.i, k) < 0)
+            goto fail;
+        released = 1;
         ssize_t w;
         int err;
         Py_BEGIN_ALLOW_THREADS
@@ -147,11 +211,13 @@ write_fd(NcRope *r, int fd)
         total += w;
         advance(r, &c, w);
     }
-    r->exports--;
+    unpin_storage(r);
+    nc_rope_unpin(r);
     PyMem_Free(iov);
     return PyLong_FromSsize_t(total);
 fail:
-    r->exports--;
+    unpin_storage(r);
+    nc_rope_unpin(r);
     PyMem_Free(iov);
     return NULL;
 }
@@ -164,7 +230,9 @@ write_method(NcRope *r, PyObject *meth, int gather)
     nc_state *st = nc_state_of_type(Py_TYPE(r));
     Py_ssize_t maxv = gather ? iov_max() : 1, total = 0;
     cursor c = {0, 0};
-    r->exports++;
+    if (pin_storage(r) < 0)
+        return NULL;
+    nc_rope_pin(r);
     while (c.i < r->n) {
         Py_ssize_t k = r->n - c.i < maxv ? r->n - c.i : maxv;
         PyObject *arg = NULL, *list = gather ? PyList_New(k) : NULL;
@@ -173,9 +241,8 @@ write_method(NcRope *r, PyObject *meth, int gather)
         for (Py_ssize_t j = 0; j < k; j++) {
             nc_seg *s = NC_SEG(r, c.i + j);
             Py_ssize_t o = j == 0 ? c.off : 0;
-            NcHolder *h = nc_seg_holder(st, s);
-            PyObject *v = h ? (PyObject *)nc_view_new(st->ViewType, h, s->start + o, s->stop)
-                            : NULL;
+            /* carries the segment's epoch, not the storage's current one */
+            PyObject *v = nc_seg_view(st, s, s->start + o, s->stop);
             if (v == NULL) {
                 Py_XDECREF(list);
                 goto fail;
@@ -184,6 +251,13 @@ write_method(NcRope *r, PyObject *meth, int gather)
                 PyList_SET_ITEM(list, j, v);
             else
                 arg = v;
+        }
+        /* right before the call, after the allocations above (which may
+         * have run a finalizer) */
+        if (check_batch(r, c.i, k) < 0) {
+            Py_XDECREF(list);
+            Py_XDECREF(arg);
+            goto fail;
         }
         PyObject *res = PyObject_CallOneArg(meth, gather ? list : arg);
         Py_XDECREF(list);
@@ -214,10 +288,12 @@ write_method(NcRope *r, PyObject *meth, int gather)
         total += w;
         advance(r, &c, w);
     }
-    r->exports--;
+    unpin_storage(r);
+    nc_rope_unpin(r);
     return PyLong_FromSsize_t(total);
 fail:
-    r->exports--;
+    unpin_storage(r);
+    nc_rope_unpin(r);
     return NULL;
 }
 
@@ -294,13 +370,13 @@ nc_rope_write_to(PyObject *self, PyObject *dst)
     NcRope *r = (NcRope *)self;
     int fd;
     PyObject *meth, *res = NULL;
-    if (nc_rope_check(r) < 0)
-        return NULL;
-    if (PyLong_Check(dst)) {
+    if (PyLong_Check(dst)) {  /* write_fd checks staleness as it pins */
         if (fd_from_long(dst, &fd) < 0)
             return NULL;
         return write_fd(r, fd);
     }
+    if (nc_rope_check(r) < 0)
+        return NULL;
     int plain = is_plain_socket(dst);
     if (plain < 0)
         return NULL;
@@ -312,9 +388,9 @@ nc_rope_write_to(PyObject *self, PyObject *dst)
             return NULL;
         int rc = fd_from_long(fdobj, &fd);
         Py_DECREF(fdobj);
-        if (rc < 0 || nc_rope_check(r) < 0)
+        if (rc < 0)
             return NULL;
-        return write_fd(r, fd);
+        return write_fd(r, fd);  /* checks staleness as it pins */
     }
     if ((meth = optional_attr(dst, "sendmsg")) != NULL) {
         res = write_method(r, meth, 1);
@@ -352,8 +428,7 @@ nc_rope_write_to(PyObject *self, PyObject *dst)
             Py_DECREF(fdobj);
             if (rc < 0)
                 return NULL;
-            if (nc_rope_check(r) < 0)  /* flush/fileno ran Python code */
-                return NULL;
+            /* flush/fileno ran Python code: write_fd checks as it pins */
             return write_fd(r, fd);
         }
         /* io.BytesIO and friends: fileno() exists but is unsupported */
@@ -485,6 +560,7 @@ nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t first = 0;  /* index of the first segment of the last block */
     if ((r = nc_rope_alloc((PyTypeObject *)type, PY_SSIZE_T_MAX)) == NULL)
         return NULL;
+    nc_rope_pin(r);
     if (left > 0) {
         /* The segment array sized once for the whole file (within the
          * budget), unless its size is implausible (a special file). */
@@ -506,7 +582,9 @@ nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
                 break;
             left = -1;  /* the file grew: its size is unknown, chunk by chunk */
             nc_seg *s = r->n ? NC_SEG(r, r->n - 1) : NULL;
-            if (s != NULL && NC_SEG_LEN(s) < chunk) {
+            if (s != NULL && NC_SEG_LEN(s) < chunk
+                && Py_REFCNT(s->owner) == r->n - first
+                && ((NcHolder *)s->owner)->exports == 0) {
                 /* The short last chunk, sized to the file's old end, is not
                  * the last any more: grow it to a full chunk (one realloc,
                  * only in this race; no View of it exists yet) and fill it. */
@@ -567,9 +645,12 @@ nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
         if (left > 0)
             left = got < left ? left - got : 0;
     }
+    nc_rope_unpin(r);
     return Py_BuildValue("(NO)", (PyObject *)r, blocked ? Py_True : Py_False);
 fail:
     Py_XDECREF(h);
+    if (r != NULL)
+        nc_rope_unpin(r);
     Py_XDECREF(r);
     return NULL;
 }

@@ -326,6 +326,13 @@ tailmatch(NcRope *r, PyObject *substr, Py_ssize_t start, Py_ssize_t end, int dir
     if (nc_get_buffer(substr, &sub) < 0)
         return -1;
     int rc = 0;
+    /* after the export, which may run code (a Rope argument flattens, and
+     * its allocation may run a finalizer that moves a ByteBuffer's bytes);
+     * the length below is read after it too */
+    if (nc_rope_check(r) < 0) {
+        PyBuffer_Release(&sub);
+        return -1;
+    }
     Py_ssize_t len = r->len, slen = sub.len;
     nc_adjust_indices(&start, &end, len);
     if (dir < 0) {
@@ -353,8 +360,6 @@ tailmatch_method(PyObject *self, PyObject *const *args, Py_ssize_t nargs, const 
     NcRope *r = (NcRope *)self;
     Py_ssize_t start, end;
     if (check_nargs(name, nargs) < 0 || range_args(args, nargs, &start, &end) < 0)
-        return NULL;
-    if (nc_rope_check(r) < 0)
         return NULL;
     PyObject *subobj = args[0];
     if (PyTuple_Check(subobj)) {
