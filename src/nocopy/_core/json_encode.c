@@ -515,6 +515,44 @@ enc_value(nc_jenc *e, PyObject *o)
     return enc_value_held(e, o);
 }
 
+/* The most bytes write_item_sep writes (dump(): see enc_seq); "more than
+ * any room" when the indentation is absurd. */
+static Py_ssize_t
+item_sep_bound(const nc_jenc *e)
+{
+    Py_ssize_t b = e->item_sep_len;
+    if (e->indented) {
+        if (e->level > 0 && e->indent_len > PY_SSIZE_T_MAX / 4 / e->level)
+            return PY_SSIZE_T_MAX / 2;
+        b += 1 + e->level * e->indent_len;
+    }
+    return b;
+}
+
+/* dump(): a list item's separator, then the item, with the item held
+ * across the separator's flush (enc_seq). */
+static int __attribute__((noinline))
+enc_sep_item_held(nc_jenc *e, PyObject *item)
+{
+    Py_INCREF(item);
+    int rc = write_item_sep(e) < 0 ? -1 : enc_held_value(e, item);
+    Py_DECREF(item);
+    return rc;
+}
+
+/* A flush happened since the last check: run the signal handlers (Ctrl-C
+ * stops a long dumps_into that only counts, or a dump into a C-level
+ * write).  Only called where nothing borrowed is used afterwards without
+ * being re-read.  Handlers are Python code: the saved tail bytes are put
+ * back first, as before `default`. */
+static int __attribute__((noinline, cold))
+enc_poll(nc_jenc *e)
+{
+    e->w->poll = 0;
+    nc_jw_restore_tail(e->w);
+    return PyErr_CheckSignals();
+}
+
 static int
 enc_seq(nc_jenc *e, PyObject *seq)
 {
@@ -539,7 +577,14 @@ enc_seq(nc_jenc *e, PyObject *seq)
      * e's fields, which the compiler would reload every round. */
     const int one_sep = !e->indented && e->item_sep_len == 1;
     const char sep = e->item_sep[0];
+    /* dump(): a separator written when the room is short may flush, and
+     * the sink (Python) may drop the item read before it: below this much
+     * room the item is held across its separator.  -1 elsewhere: writing
+     * runs no Python code there. */
+    const Py_ssize_t hold_below = w->mode == NC_JW_STREAM ? item_sep_bound(e) : -1;
     for (Py_ssize_t i = 0; i < Py_SIZE(seq); i++) {
+        if (w->poll && enc_poll(e) < 0)   /* nothing borrowed here */
+            goto done;
         PyObject *item = is_list ? PyList_GET_ITEM(seq, i) : PyTuple_GET_ITEM(seq, i);
         if (one_sep && Py_TYPE(item) == &PyFloat_Type) {
             PyObject *const *items = is_list ? ((PyListObject *)seq)->ob_item
@@ -549,8 +594,15 @@ enc_seq(nc_jenc *e, PyObject *seq)
                 break;
             item = items[i];
         }
-        if (i > 0 && (one_sep ? nc_jw_byte(w, sep) : write_item_sep(e)) < 0)
-            goto done;
+        if (i > 0) {
+            if (nc_jw_room(w) <= hold_below) {
+                if (enc_sep_item_held(e, item) < 0)
+                    goto done;
+                continue;
+            }
+            if ((one_sep ? nc_jw_byte(w, sep) : write_item_sep(e)) < 0)
+                goto done;
+        }
         int r = enc_value(e, item);
         if (r < 0)
             goto done;
@@ -846,7 +898,8 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
     Py_ssize_t pos = 0, size = PyDict_GET_SIZE(d);
     PyObject *k, *v;
     nc_dict_cursor c;
-    int stream = e->w->mode == NC_JW_STREAM;
+    nc_jw *w = e->w;
+    int stream = w->mode == NC_JW_STREAM;
     Py_ssize_t fixed = stream ? stream_item_fixed(e) : 0;
     int direct = nc_dict_cursor_init(&c, d, 0);
     if (e->kc_dicts++ == 0 && e->w->st->keycache != NULL && !e->indented &&
@@ -858,6 +911,17 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
      * keys would only churn it. */
     e->kc_insert = e->kc_dicts > 1 || size <= 32;
     for (;;) {
+        if (w->poll) {
+            /* between items: the cursor is re-read after the handlers */
+            if (enc_poll(e) < 0)
+                return -1;
+            if (PyDict_GET_SIZE(d) != size) {
+                PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+                return -1;
+            }
+            if (direct)
+                direct = nc_dict_cursor_init(&c, d, pos = nc_dict_cursor_pos(&c));
+        }
         if (direct) {
             if (!nc_dict_cursor_next(&c, &k, &v))
                 return 0;
