@@ -65,14 +65,13 @@ def test_dump_write_clears_list_at_separator():
     # (read before the ',') is still to be written.
     chunk = 65536
     first = _unique("a", chunk - 3)
-    lst = [first, _unique("b", BIG), _unique("c", 10)]
-    expected = [first, lst[1]]
+    lst = [first, _unique("b", BIG), _unique("c", 10)]   # the list's own strs
     f = _ClearingFile(lst, chunk)
     n = nj.dump(lst, f, buffer_size=chunk)
     out = b"".join(f.parts)
     assert n == len(out)
     # the item read before the flush is written, then the list has ended
-    assert json.loads(out) == expected
+    assert json.loads(out) == [first, _unique("b", BIG)]
 
 
 @pytest.mark.parametrize("indent", [None, 2, "\t"])
@@ -145,8 +144,7 @@ def test_dump_gc_finalizer_clears_list(gc_every_alloc):
 # ---- row 2: separators given as a list, replaced while in use ----------------
 
 def test_separators_list_replaced_by_default():
-    key_sep = ":" + _unique(" ", BIG)
-    seps = [",", key_sep]
+    seps = [",", ":" + _unique(" ", BIG)]   # the list holds the only reference
 
     def default(o):
         seps[1] = ":"   # frees the str whose bytes are the key separator
@@ -154,12 +152,12 @@ def test_separators_list_replaced_by_default():
 
     obj = {"a": object(), "b": 2}
     out = nj.dumps(obj, separators=seps, default=default)
+    key_sep = ":" + _unique(" ", BIG)
     assert out == json.dumps(obj, separators=(",", key_sep), default=lambda o: 1).encode()
 
 
 def test_separators_list_replaced_by_offset_index():
-    item_sep = "," + _unique(" ", BIG)
-    seps = [item_sep, ":"]
+    seps = ["," + _unique(" ", BIG), ":"]   # the list holds the only reference
 
     class Offset:
         def __index__(self):
@@ -169,6 +167,7 @@ def test_separators_list_replaced_by_offset_index():
     buf = bytearray(BIG + 64)
     obj = [1, 2]
     n = nj.dumps_into(obj, buf, Offset(), separators=seps)
+    item_sep = "," + _unique(" ", BIG)
     assert bytes(buf[:n]) == json.dumps(obj, separators=(item_sep, ":")).encode()
 
 
