@@ -141,6 +141,77 @@ def test_dump_gc_finalizer_clears_list(gc_every_alloc):
     assert out in ([], [first], [first, _unique("b", BIG)])
 
 
+class _MeanKey(str):
+    """A str key whose comparisons (sort_keys) mutate the dict being encoded."""
+    victim = None
+
+    def __lt__(self, other):
+        d = _MeanKey.victim
+        if d:
+            d.clear()
+        return str.__lt__(self, other)
+
+
+@pytest.mark.parametrize("entry", ["dumps", "into", "dump"])
+def test_sort_keys_comparison_clears_dict(entry):
+    d = {_MeanKey(_unique(c, 4)): [_unique(c, 50)] for c in "dcba"}
+    expected = json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
+    _MeanKey.victim = d
+    try:
+        if entry == "dumps":
+            out = nj.dumps(d, sort_keys=True)
+        elif entry == "into":
+            buf = bytearray(1024)
+            out = bytes(buf[:nj.dumps_into(d, buf, sort_keys=True)])
+        else:
+            parts = []
+            nj.dump(d, type("F", (), {"write": lambda s, c: parts.append(bytes(c))})(),
+                    buffer_size=64, sort_keys=True)
+            out = b"".join(parts)
+    finally:
+        _MeanKey.victim = None
+    assert out == expected   # the stdlib sorts a snapshot of the items too
+
+
+def test_dict_subclass_items_list_mutated_by_default():
+    class D(dict):
+        def items(self):
+            self.listed = [(k, v) for k, v in dict.items(self)]
+            return self.listed
+
+    d = D((_unique(c, 3), object()) for c in "abcdef")
+
+    def default(o):
+        d.listed.clear()   # the list the encoder walks
+        return [_unique("x", 30)]
+
+    out = nj.dumps(d, default=default)
+    assert json.loads(out) == {_unique("a", 3): [_unique("x", 30)]}
+
+
+@pytest.mark.parametrize("how", ["grow", "same size", "replace values"])
+def test_default_mutates_dict_being_walked(how):
+    d = {_unique(c, 3): object() if c in "ce" else _unique(c, 40) for c in "abcdefgh"}
+
+    def default(o):
+        if how == "grow":
+            d[_unique("z", 3)] = 1
+        elif how == "same size":
+            d.pop(next(iter(d)))
+            d[_unique("y", 3)] = 2
+        else:
+            for k in d:
+                d[k] = [_unique("v", 20)]
+        return 0
+
+    try:
+        out = nj.dumps(d, default=default)
+    except RuntimeError as e:
+        assert how != "replace values" and "changed size" in str(e)
+    else:
+        json.loads(out)
+
+
 # ---- row 2: separators given as a list, replaced while in use ----------------
 
 def test_separators_list_replaced_by_default():

@@ -17,6 +17,15 @@
  *   the items instead, which costs a list per dict; that one difference is
  *   documented).  Dict subclasses and sort_keys go through a list of items,
  *   exactly as the stdlib does (subclass .items() is honoured).
+ * - In dump() any write may flush, and the flush calls the sink (Python):
+ *   whatever was read before a write that may flush and is used after it
+ *   is held (a list item across its separator, a leaf that may not fit
+ *   the room, a dict item that may not), and containers are re-read.
+ *   dumps() and dumps_into() run Python only in `default`, the items()
+ *   and key comparisons of the listed path, and signal handlers, which run
+ *   at the top of a list or dict round (enc_poll), never inside a flush.
+ * - The option strings and `default` are held for the call (json_api.c),
+ *   so pointers into them stay good whatever a callback replaces.
  * - Circular detection keeps the chain of containers being encoded in a
  *   small stack (no id() ints, no dict): a cycle can only go through an
  *   ancestor.  Deep nesting is bounded by Py_EnterRecursiveCall.
