@@ -364,6 +364,11 @@ dumps_into_committing(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, PyObjec
     Py_DECREF(space);
     if (got < 0)
         return NULL;
+    if (view.len < 0 || (view.buf == NULL && view.len > 0)) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_BufferError, "writable() returned an invalid buffer");
+        return NULL;
+    }
     Py_ssize_t n = encode_fixed(e, w, obj, view.buf, view.len, 0, &overflow);
     Py_ssize_t have = view.len;
     PyBuffer_Release(&view);  /* before commit: the owner may check exports */

@@ -586,13 +586,8 @@ enc_seq(nc_jenc *e, PyObject *seq)
      * e's fields, which the compiler would reload every round. */
     const int one_sep = !e->indented && e->item_sep_len == 1;
     const char sep = e->item_sep[0];
-    /* dump(): a separator written when the room is short may flush, and
-     * the sink (Python) may drop the item read before it: below this much
-     * room the item is held across its separator.  -1 elsewhere: writing
-     * runs no Python code there. */
-    const Py_ssize_t hold_below = w->mode == NC_JW_STREAM ? item_sep_bound(e) : -1;
     for (Py_ssize_t i = 0; i < Py_SIZE(seq); i++) {
-        if (w->poll && enc_poll(e) < 0)   /* nothing borrowed here */
+        if (__builtin_expect(w->poll, 0) && enc_poll(e) < 0)   /* nothing borrowed here */
             goto done;
         PyObject *item = is_list ? PyList_GET_ITEM(seq, i) : PyTuple_GET_ITEM(seq, i);
         if (one_sep && Py_TYPE(item) == &PyFloat_Type) {
@@ -604,13 +599,25 @@ enc_seq(nc_jenc *e, PyObject *seq)
             item = items[i];
         }
         if (i > 0) {
-            if (nc_jw_room(w) <= hold_below) {
+            /* A separator that does not fit the room flushes, and dump()'s
+             * sink (Python) may drop the item read before it: then the
+             * item is held across its separator. */
+            if (one_sep) {
+                if (w->p == w->end) {
+                    if (enc_sep_item_held(e, item) < 0)
+                        goto done;
+                    continue;
+                }
+                *w->p++ = sep;
+            }
+            else if (nc_jw_room(w) <= item_sep_bound(e)) {
                 if (enc_sep_item_held(e, item) < 0)
                     goto done;
                 continue;
             }
-            if ((one_sep ? nc_jw_byte(w, sep) : write_item_sep(e)) < 0)
+            else if (write_item_sep(e) < 0) {
                 goto done;
+            }
         }
         int r = enc_value(e, item);
         if (r < 0)
