@@ -63,6 +63,17 @@ Behaviour worth knowing (all tested):
 * Strings without ``ensure_ascii`` are converted to UTF-8 16 Latin-1, 8
   UCS-2 or 4 UCS-4 chars a step where the CPU has SSSE3 (x86-64), with no
   branch on each char's UTF-8 length: mixed scripts cost the same as one.
+* ``indent`` as an int above 2**30 (a gigabyte of spaces per level) raises
+  MemoryError at once, as the stdlib's ``' ' * indent`` does for absurd
+  sizes (OverflowError past the index range, as there).  The option
+  strings (``indent``, ``separators``) and ``default`` are held for the
+  whole call: a callback may replace them in a separators list without
+  harm.
+* Counting past the end of a ``dumps_into`` buffer (to give
+  ``BufferTooSmall.needed``) costs no copying; every flush (each 4 KB
+  counted, each growth of ``dumps``' bytes object, each chunk of ``dump``)
+  has signal handlers run at the walk's next safe point, so Ctrl-C stops a
+  long encode.
 * Options are checked like the stdlib's: flags take any truthy value;
   ``indent`` must be None, an int (``indent=0`` and ``""`` give newlines) or a
   str, ``separators`` a pair of str (TypeError otherwise, ValueError for a
@@ -84,8 +95,12 @@ __all__ = ["dumps_into", "dumps", "dump", "BufferTooSmall"]
 #: array, or an object with ``writable()`` and ``commit(n)`` such as a
 #: ``ByteBuffer`` (the document goes into its free space and is committed;
 #: ``offset`` must be 0 and the result is the number of bytes committed;
-#: nocopy's ByteBuffer refuses to be mutated with RuntimeError while the
-#: document is being encoded into it, e.g. by a ``default`` callback).
+#: nocopy's ByteBuffer is filled through its C interface, never through its
+#: ``writable``/``commit`` attributes, and refuses to be mutated with
+#: RuntimeError while the document is being encoded into it, e.g. by a
+#: ``default`` callback or a finalizer).  For any other object, what
+#: ``writable()`` returns must export a writable buffer, and ``commit`` gets
+#: at most that buffer's length.
 #: No intermediate str or bytes is made.
 #:
 #: If the document does not fit, ``BufferTooSmall`` is raised and its

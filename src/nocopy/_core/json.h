@@ -84,6 +84,11 @@ typedef struct {
     char *clobbered;      /* FIXED: end of the fixed-size writes so far */
     unsigned nsaved;      /* FIXED: saves made; the last NC_JW_SAVES kept */
     int float_run;        /* nc_format_double_run's state */
+    /* Set by nc_jw_flush: signals are due a check at the walk's next safe
+     * point (where everything in use is held or re-read).  Not at the flush
+     * itself: a signal handler is Python code, and a leaf being written
+     * there is borrowed from a container the handler may mutate. */
+    int poll;
     nc_jw_save saved[NC_JW_SAVES];
     char scratch[NC_JW_SCRATCH];
 } nc_jw;
@@ -148,6 +153,7 @@ nc_jw_init(nc_jw *w, nc_state *st, int mode)
     w->clobbered = NULL;
     w->nsaved = 0;
     w->float_run = 0;
+    w->poll = 0;
 }
 
 void nc_json_raise_surrogate(PyObject *str, Py_ssize_t i);   /* json_escape.c */
@@ -373,10 +379,15 @@ typedef struct nc_keycache nc_keycache;   /* json_encode.c */
 
 typedef struct {
     nc_jw *w;
-    PyObject *defaultfn;            /* borrowed; NULL: none */
+    PyObject *defaultfn;            /* NULL: none; held in `owned` */
     int skipkeys, ensure_ascii, check_circular, allow_nan, sort_keys;
     int indented;
-    const char *item_sep;           /* borrowed from a str or static */
+    /* item_sep, key_sep and indent point into str objects (or static
+     * text); those str and `defaultfn` are held in `owned` for the call:
+     * the caller's separators list or any other reference to them may be
+     * dropped by Python code run meanwhile (`default`, a flag's __bool__,
+     * offset's __index__, a finalizer). */
+    const char *item_sep;
     Py_ssize_t item_sep_len;
     const char *key_sep;
     Py_ssize_t key_sep_len;
@@ -390,6 +401,8 @@ typedef struct {
     int nest;                       /* containers open, up to NC_NEST_UNCHECKED */
     int kc_insert;                  /* new keys go into the cache */
     Py_ssize_t kc_dicts;            /* dicts started */
+    int nowned;
+    PyObject *owned[4];
     PyObject *stack_small[NC_JSTACK_SMALL];
 } nc_jenc;
 

@@ -13,6 +13,10 @@
 
 /* ---- options ---------------------------------------------------------------- */
 
+/* The largest int indent (spaces per level): 1 GiB of spaces per level is
+ * already absurd; past it, MemoryError at once (see finish_options). */
+#define NC_JSON_INDENT_MAX ((Py_ssize_t)1 << 30)
+
 typedef struct {
     PyObject *indent;      /* borrowed, NULL: None */
     PyObject *separators;  /* borrowed, NULL: None */
@@ -38,6 +42,7 @@ enc_init(nc_jenc *e, nc_jw *w)
     e->kc_insert = 0;
     e->kc_dicts = 0;
     e->nest = 0;
+    e->nowned = 0;
 }
 
 static void
@@ -46,6 +51,15 @@ enc_dispose(nc_jenc *e)
     if (e->stack != e->stack_small)
         PyMem_Free(e->stack);
     e->stack = e->stack_small;
+    while (e->nowned > 0)
+        Py_DECREF(e->owned[--e->nowned]);
+}
+
+/* Hold o for the call (see nc_jenc.owned). */
+static void
+enc_hold(nc_jenc *e, PyObject *o)
+{
+    e->owned[e->nowned++] = Py_NewRef(o);
 }
 
 static int
@@ -116,12 +130,25 @@ static int
 finish_options(nc_jenc *e, nc_jopt_raw *raw)
 {
     PyObject *ind = raw->indent, *sep = raw->separators;
+    if (e->defaultfn != NULL)
+        enc_hold(e, e->defaultfn);
     if (ind != NULL) {
         e->indented = 1;
         if (PyLong_Check(ind)) {
+            /* OverflowError past Py_ssize_t, as ' ' * indent raises */
             Py_ssize_t k = PyLong_AsSsize_t(ind);
             if (k == -1 && PyErr_Occurred())
                 return -1;
+            if (k > NC_JSON_INDENT_MAX) {
+                /* The stdlib makes ' ' * indent first and fails there with
+                 * MemoryError, before writing anything; written space by
+                 * space, such an indent would run until memory (dumps) or
+                 * patience (dump, dumps_into counting) runs out. */
+                PyErr_Format(PyExc_MemoryError,
+                             "indent of %zd spaces is too large (at most %zd)", k,
+                             (Py_ssize_t)NC_JSON_INDENT_MAX);
+                return -1;
+            }
             e->indent = NULL;
             e->indent_len = k < 0 ? 0 : k;  /* ' ' * -1 == '' */
         }
@@ -129,6 +156,7 @@ finish_options(nc_jenc *e, nc_jopt_raw *raw)
             e->indent = PyUnicode_AsUTF8AndSize(ind, &e->indent_len);
             if (e->indent == NULL)
                 return -1;
+            enc_hold(e, ind);
         }
         else {
             PyErr_Format(PyExc_TypeError, "indent must be None, an int or a str, not %.100s",
@@ -148,8 +176,13 @@ finish_options(nc_jenc *e, nc_jopt_raw *raw)
                          PySequence_Fast_GET_SIZE(sep));
             return -1;
         }
-        if (sep_utf8(PySequence_Fast_GET_ITEM(sep, 0), &e->item_sep, &e->item_sep_len) < 0 ||
-            sep_utf8(PySequence_Fast_GET_ITEM(sep, 1), &e->key_sep, &e->key_sep_len) < 0)
+        /* Both str held before either is converted: the conversion may
+         * allocate (GC: a finalizer may replace a list's items). */
+        PyObject *isep = PySequence_Fast_GET_ITEM(sep, 0), *ksep = PySequence_Fast_GET_ITEM(sep, 1);
+        enc_hold(e, isep);
+        enc_hold(e, ksep);
+        if (sep_utf8(isep, &e->item_sep, &e->item_sep_len) < 0 ||
+            sep_utf8(ksep, &e->key_sep, &e->key_sep_len) < 0)
             return -1;
     }
     else {
@@ -250,31 +283,79 @@ parse_offset(PyObject *o)
     return off;
 }
 
-/* dumps_into for an object with writable() and commit(n): encode into its
- * free space, commit what was written.  For nocopy's own ByteBuffer the
- * buffer is marked busy while encoding, so a `default` callback that tries
- * to write into, compact or clear it gets RuntimeError instead of racing
- * with the bytes being encoded; the commit then goes straight through
- * buffer.h. */
+/* dumps_into for nocopy's ByteBuffer (subclasses included): encode
+ * straight into its free space through buffer.h, never through a method
+ * looked up by name (a subclass or a patched method could hand back any
+ * memory, and the length committed must be checked against the real free
+ * space).  The buffer is marked busy while encoding, so a `default`
+ * callback or a finalizer that tries to write into, compact or clear it
+ * gets RuntimeError instead of moving the memory being written; its
+ * holder is held too, and the cursors are checked unchanged before the
+ * commit, so a mutator that forgot the busy flag cannot make us commit
+ * into storage we did not write. */
+static PyObject *
+dumps_into_bytebuffer(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, NcByteBuffer *bb,
+                      Py_ssize_t offset)
+{
+    int overflow = 0;
+    char *dst;
+    if (offset != 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "offset must be 0 when writing into a ByteBuffer's free space");
+        return NULL;
+    }
+    if (bb->busy) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "ByteBuffer is busy (a fill or a dumps_into is running on it)");
+        return NULL;
+    }
+    Py_ssize_t have = bb->holder->len - bb->wpos;
+    if (nc_bytebuffer_reserve(bb, have, &dst) < 0)
+        return NULL;
+    /* reserve may have moved the storage (it does not for the space that
+     * is already free, but that is buffer.c's business): re-read after */
+    NcHolder *h = (NcHolder *)Py_NewRef(bb->holder);
+    Py_ssize_t wpos = bb->wpos;
+    have = h->len - wpos;
+    Py_INCREF(bb);
+    bb->busy = 1;
+    Py_ssize_t n = encode_fixed(e, w, obj, dst, have, 0, &overflow);
+    bb->busy = 0;
+    int moved = bb->holder != h || bb->wpos != wpos;
+    Py_DECREF(h);   /* bb still holds it, or (moved) it is left alone */
+    PyObject *result = NULL;
+    if (n < 0)
+        goto done;
+    if (moved) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "ByteBuffer changed while a JSON document was encoded into it");
+        goto done;
+    }
+    if (overflow) {
+        raise_too_small(st, n, have);
+        goto done;
+    }
+    nc_bytebuffer_commit(bb, n);
+    result = PyLong_FromSsize_t(n);
+done:
+    Py_DECREF(bb);
+    return result;
+}
+
+/* dumps_into for any other object with writable() and commit(n): what
+ * writable() returns must export a writable buffer (the export pins it
+ * while encoding), and commit gets the length written into it, which is
+ * at most that buffer's length. */
 static PyObject *
 dumps_into_committing(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, PyObject *bb,
                       Py_ssize_t offset)
 {
     Py_buffer view;
     int overflow = 0;
-    NcByteBuffer *own = NULL;
     if (offset != 0) {
         PyErr_SetString(PyExc_ValueError,
                         "offset must be 0 when writing into a ByteBuffer's free space");
         return NULL;
-    }
-    if (st->ByteBufferType != NULL && PyObject_TypeCheck(bb, st->ByteBufferType)) {
-        own = (NcByteBuffer *)bb;
-        if (own->busy) {
-            PyErr_SetString(PyExc_RuntimeError,
-                            "ByteBuffer is busy (a fill or a dumps_into is running on it)");
-            return NULL;
-        }
     }
     PyObject *space = PyObject_CallMethodNoArgs(bb, st->str_writable);
     if (space == NULL)
@@ -283,11 +364,12 @@ dumps_into_committing(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, PyObjec
     Py_DECREF(space);
     if (got < 0)
         return NULL;
-    if (own != NULL)
-        own->busy = 1;
+    if (view.len < 0 || (view.buf == NULL && view.len > 0)) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_BufferError, "writable() returned an invalid buffer");
+        return NULL;
+    }
     Py_ssize_t n = encode_fixed(e, w, obj, view.buf, view.len, 0, &overflow);
-    if (own != NULL)
-        own->busy = 0;
     Py_ssize_t have = view.len;
     PyBuffer_Release(&view);  /* before commit: the owner may check exports */
     if (n < 0)
@@ -296,19 +378,14 @@ dumps_into_committing(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, PyObjec
         raise_too_small(st, n, have);
         return NULL;
     }
-    if (own != NULL) {
-        nc_bytebuffer_commit(own, n);
-    }
-    else {
-        PyObject *nobj = PyLong_FromSsize_t(n);
-        if (nobj == NULL)
-            return NULL;
-        PyObject *r = PyObject_CallMethodOneArg(bb, st->str_commit, nobj);
-        Py_DECREF(nobj);
-        if (r == NULL)
-            return NULL;
-        Py_DECREF(r);
-    }
+    PyObject *nobj = PyLong_FromSsize_t(n);
+    if (nobj == NULL)
+        return NULL;
+    PyObject *r = PyObject_CallMethodOneArg(bb, st->str_commit, nobj);
+    Py_DECREF(nobj);
+    if (r == NULL)
+        return NULL;
+    Py_DECREF(r);
     return PyLong_FromSsize_t(n);
 }
 
@@ -358,7 +435,7 @@ json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyOb
      * what dumps_into fills is its free space: check for it first. */
     if (!PyByteArray_CheckExact(buf) && st->ByteBufferType != NULL &&
         PyObject_TypeCheck(buf, st->ByteBufferType)) {
-        result = dumps_into_committing(st, &e, &w, args[0], buf, offset);
+        result = dumps_into_bytebuffer(st, &e, &w, args[0], (NcByteBuffer *)buf, offset);
         goto done;
     }
     if (!PyByteArray_CheckExact(buf) && !PyObject_CheckBuffer(buf)) {

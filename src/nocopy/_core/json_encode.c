@@ -17,6 +17,15 @@
  *   the items instead, which costs a list per dict; that one difference is
  *   documented).  Dict subclasses and sort_keys go through a list of items,
  *   exactly as the stdlib does (subclass .items() is honoured).
+ * - In dump() any write may flush, and the flush calls the sink (Python):
+ *   whatever was read before a write that may flush and is used after it
+ *   is held (a list item across its separator, a leaf that may not fit
+ *   the room, a dict item that may not), and containers are re-read.
+ *   dumps() and dumps_into() run Python only in `default`, the items()
+ *   and key comparisons of the listed path, and signal handlers, which run
+ *   at the top of a list or dict round (enc_poll), never inside a flush.
+ * - The option strings and `default` are held for the call (json_api.c),
+ *   so pointers into them stay good whatever a callback replaces.
  * - Circular detection keeps the chain of containers being encoded in a
  *   small stack (no id() ints, no dict): a cycle can only go through an
  *   ancestor.  Deep nesting is bounded by Py_EnterRecursiveCall.
@@ -515,6 +524,44 @@ enc_value(nc_jenc *e, PyObject *o)
     return enc_value_held(e, o);
 }
 
+/* The most bytes write_item_sep writes (dump(): see enc_seq); "more than
+ * any room" when the indentation is absurd. */
+static Py_ssize_t
+item_sep_bound(const nc_jenc *e)
+{
+    Py_ssize_t b = e->item_sep_len;
+    if (e->indented) {
+        if (e->level > 0 && e->indent_len > PY_SSIZE_T_MAX / 4 / e->level)
+            return PY_SSIZE_T_MAX / 2;
+        b += 1 + e->level * e->indent_len;
+    }
+    return b;
+}
+
+/* dump(): a list item's separator, then the item, with the item held
+ * across the separator's flush (enc_seq). */
+static int __attribute__((noinline))
+enc_sep_item_held(nc_jenc *e, PyObject *item)
+{
+    Py_INCREF(item);
+    int rc = write_item_sep(e) < 0 ? -1 : enc_held_value(e, item);
+    Py_DECREF(item);
+    return rc;
+}
+
+/* A flush happened since the last check: run the signal handlers (Ctrl-C
+ * stops a long dumps_into that only counts, or a dump into a C-level
+ * write).  Only called where nothing borrowed is used afterwards without
+ * being re-read.  Handlers are Python code: the saved tail bytes are put
+ * back first, as before `default`. */
+static int __attribute__((noinline, cold))
+enc_poll(nc_jenc *e)
+{
+    e->w->poll = 0;
+    nc_jw_restore_tail(e->w);
+    return PyErr_CheckSignals();
+}
+
 static int
 enc_seq(nc_jenc *e, PyObject *seq)
 {
@@ -540,6 +587,8 @@ enc_seq(nc_jenc *e, PyObject *seq)
     const int one_sep = !e->indented && e->item_sep_len == 1;
     const char sep = e->item_sep[0];
     for (Py_ssize_t i = 0; i < Py_SIZE(seq); i++) {
+        if (__builtin_expect(w->poll, 0) && enc_poll(e) < 0)   /* nothing borrowed here */
+            goto done;
         PyObject *item = is_list ? PyList_GET_ITEM(seq, i) : PyTuple_GET_ITEM(seq, i);
         if (one_sep && Py_TYPE(item) == &PyFloat_Type) {
             PyObject *const *items = is_list ? ((PyListObject *)seq)->ob_item
@@ -549,8 +598,27 @@ enc_seq(nc_jenc *e, PyObject *seq)
                 break;
             item = items[i];
         }
-        if (i > 0 && (one_sep ? nc_jw_byte(w, sep) : write_item_sep(e)) < 0)
-            goto done;
+        if (i > 0) {
+            /* A separator that does not fit the room flushes, and dump()'s
+             * sink (Python) may drop the item read before it: then the
+             * item is held across its separator. */
+            if (one_sep) {
+                if (w->p == w->end) {
+                    if (enc_sep_item_held(e, item) < 0)
+                        goto done;
+                    continue;
+                }
+                *w->p++ = sep;
+            }
+            else if (nc_jw_room(w) <= item_sep_bound(e)) {
+                if (enc_sep_item_held(e, item) < 0)
+                    goto done;
+                continue;
+            }
+            else if (write_item_sep(e) < 0) {
+                goto done;
+            }
+        }
         int r = enc_value(e, item);
         if (r < 0)
             goto done;
@@ -846,7 +914,8 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
     Py_ssize_t pos = 0, size = PyDict_GET_SIZE(d);
     PyObject *k, *v;
     nc_dict_cursor c;
-    int stream = e->w->mode == NC_JW_STREAM;
+    nc_jw *w = e->w;
+    int stream = w->mode == NC_JW_STREAM;
     Py_ssize_t fixed = stream ? stream_item_fixed(e) : 0;
     int direct = nc_dict_cursor_init(&c, d, 0);
     if (e->kc_dicts++ == 0 && e->w->st->keycache != NULL && !e->indented &&
@@ -858,6 +927,17 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
      * keys would only churn it. */
     e->kc_insert = e->kc_dicts > 1 || size <= 32;
     for (;;) {
+        if (w->poll) {
+            /* between items: the cursor is re-read after the handlers */
+            if (enc_poll(e) < 0)
+                return -1;
+            if (PyDict_GET_SIZE(d) != size) {
+                PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+                return -1;
+            }
+            if (direct)
+                direct = nc_dict_cursor_init(&c, d, pos = nc_dict_cursor_pos(&c));
+        }
         if (direct) {
             if (!nc_dict_cursor_next(&c, &k, &v))
                 return 0;

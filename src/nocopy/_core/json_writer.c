@@ -13,6 +13,7 @@
 int
 nc_jw_flush(nc_jw *w)
 {
+    w->poll = 1;
     switch (w->mode) {
     case NC_JW_FIXED:
         /* The destination is full: keep encoding into scratch to learn the
@@ -83,6 +84,17 @@ put_slow(nc_jw *w, const char *src, char c, Py_ssize_t n)
         if (room == 0) {
             if (nc_jw_flush(w) < 0)
                 return -1;
+            if (w->overflowed) {
+                /* FIXED past its end only counts: the rest is counted at
+                 * once, not copied into scratch 4 KB at a time (an indent
+                 * or a str of gigabytes would take seconds per write) */
+                if (n > PY_SSIZE_T_MAX - nc_jw_total(w)) {
+                    PyErr_NoMemory();
+                    return -1;
+                }
+                w->flushed += n;
+                return 0;
+            }
             continue;
         }
         Py_ssize_t k = room < n ? room : n;
