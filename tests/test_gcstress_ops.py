@@ -26,7 +26,6 @@ NOCOPY_GC_STRESS=1 or NOCOPY_SLOW=1 walks every pair up to MAX_POINTS.
 """
 import gc
 import io
-import itertools
 import json as stdjson
 import os
 
@@ -576,8 +575,20 @@ def view_check(op_model, m_model):
     return check
 
 
-@pytest.mark.parametrize("op,op_model,mut,m_model",
-                         _pairs(VIEW_OPS, VIEW_MUTATIONS, {"split", "tobytes", "decode"}))
+# Views returned by these are live windows on the bytearray: a copy_from that
+# runs after them (one valid order) changes what they show, so the pair has
+# no single expected value; the window arithmetic is what they test, and the
+# other mutations cover it.
+VIEW_RESULT_OPS = ("split", "rsplit", "splitlines", "strip", "partition", "rpartition",
+                   "removeprefix", "itersplit", "iterlines", "slice")
+
+
+def _view_pairs():
+    return [p for p in _pairs(VIEW_OPS, VIEW_MUTATIONS, {"split", "tobytes", "decode"})
+            if not (p.id.startswith(VIEW_RESULT_OPS) and p.id.endswith("-copy_from"))]
+
+
+@pytest.mark.parametrize("op,op_model,mut,m_model", _view_pairs())
 def test_view(op, op_model, mut, m_model):
     sweep(make_view, lambda e: op(e["v"]), mut, view_check(op_model, m_model))
 
@@ -733,7 +744,7 @@ READER_OPS = [
     ("readline", lambda r: bytes(r.readline())),
     ("readinto", lambda r: (lambda b: bytes(b[:r.readinto(b)]))(bytearray(7))),
     ("read_bytes", lambda r: r.read_bytes(30)),
-    ("lines", lambda r: b"".join(bytes(x) for x in itertools.islice(iter(r), 2))),
+    ("lines", lambda r: bytes(next(iter(r)))),
 ]
 
 READER_MUTATIONS = [
