@@ -35,6 +35,7 @@ this plugin): test_alloc*, test_leaks*, test_browser, test_examples,
 test_sensor_server.  While tracemalloc is tracing (peak-memory tests) the
 callback does nothing.
 """
+import _thread
 import gc
 import inspect
 import os
@@ -134,6 +135,10 @@ def _on_gc(phase, info):
                 # released / stale / busy: the object refused cleanly, which
                 # is all this mode asks of it
                 pass
+    except KeyboardInterrupt:
+        # an exception leaving a gc callback is only printed: hand Ctrl-C
+        # back to the main loop, or a stress run could not be stopped
+        _thread.interrupt_main()
     finally:
         _in_cb = False
 
