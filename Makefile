@@ -73,10 +73,10 @@ CLANG ?= $(shell command -v clang-14 || command -v clang)
 CLANGXX ?= $(shell command -v clang++-14 || command -v clang++)
 FUZZ_HARNESSES ?= view rope buffer json
 FUZZ_TIME ?= 600
-FUZZ_RUNS ?= 40000
+FUZZ_RUNS ?= 100000
 FUZZ_OUT ?= /tmp/nocopy-fuzz
 FUZZ_FLAGS ?=
-FUZZ_PY := .venv-fuzz/bin/python
+FUZZ_PY := $(CURDIR)/.venv-fuzz/bin/python
 
 # atheris from source against the system clang: that is what generates
 # asan_with_fuzzer.so (ASan + libFuzzer in one preloadable runtime), which a
@@ -99,7 +99,7 @@ fuzz-build: .venv-fuzz/.installed
 		build_ext --build-lib build/fuzz/lib --build-temp build/fuzz/tmp --force >/dev/null
 
 FUZZ_ENV = LD_PRELOAD="$$($(FUZZ_PY) -c 'import atheris; print(atheris.path())')/asan_with_fuzzer.so" \
-	PYTHONMALLOC=malloc ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
+	PYTHONMALLOC=malloc PYTHONHASHSEED=0 ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 PYTHONPATH=$(CURDIR)/build/fuzz/lib
 
 # Every harness runs even when one fails; the exit status says whether any did.
@@ -107,13 +107,14 @@ define run_harnesses
 	@fail=""; for h in $(FUZZ_HARNESSES); do \
 	    mkdir -p $(FUZZ_OUT)/$$h/corpus; \
 	    echo "== fuzz $$h: $(1)"; start=$$(date +%s); \
-	    if (cd fuzz && $(FUZZ_ENV) ../$(FUZZ_PY) fuzz_$$h.py $(FUZZ_OUT)/$$h/corpus corpus/$$h \
+	    if (cd fuzz && $(FUZZ_ENV) $(FUZZ_PY) fuzz_$$h.py $(FUZZ_OUT)/$$h/corpus corpus/$$h \
 	        -artifact_prefix=$(FUZZ_OUT)/$$h/ -rss_limit_mb=4096 -print_final_stats=1 $(1) $(FUZZ_FLAGS) \
 	        > $(FUZZ_OUT)/$$h/log 2>&1); then \
 	        echo "   clean: $$(grep -h -m1 'stat::number_of_executed_units' $(FUZZ_OUT)/$$h/log | awk '{print $$2}') executions in $$(( $$(date +%s) - start ))s"; \
 	    else \
 	        fail="$$fail $$h"; echo "   FAILED after $$(( $$(date +%s) - start ))s (log: $(FUZZ_OUT)/$$h/log):"; \
-	        grep -h -m1 -A12 'ERROR: AddressSanitizer\|runtime error\|Uncaught Python exception' $(FUZZ_OUT)/$$h/log | head -16; \
+	        { grep -h -m1 -A12 'ERROR: AddressSanitizer\|runtime error\|Uncaught Python exception' \
+	            $(FUZZ_OUT)/$$h/log || tail -5 $(FUZZ_OUT)/$$h/log; } | head -16; \
 	        grep -h 'Test unit written' $(FUZZ_OUT)/$$h/log; \
 	    fi; \
 	done; test -z "$$fail" || { echo "fuzz failures:$$fail"; exit 1; }
