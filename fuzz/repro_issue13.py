@@ -159,6 +159,35 @@ for k in range(20):
     if not isinstance(res, Exception):
         [bytes(x) for x in res]
 ''',
+    # listed as "same shape" (_read_exact): a frame larger than the buffer
+    # is assembled with offsets read before a finalizer peeked (which
+    # refills and moves the buffer): the returned bytes have a gap
+    "reader_read_exact_peek": r'''
+import io
+from nocopy.io import Reader
+data = b"line one\nline two\r\n" + bytes(range(32, 100))
+for k in range(40):
+    r = Reader(io.BytesIO(data), buffer_size=16); r.read(3)
+    held = []
+    res, fired = inside(k, lambda: bytes(r.read_exact(20)),
+                        lambda: held.append(memoryview(r.peek(4))))
+    if not fired: break
+    if isinstance(res, StaleViewError): continue
+    if res != data[3:23]:
+        wrong(f"read_exact(20) returned {res!r}, the stream has {data[3:23]!r} (k={k})")
+''',
+    # Python layer (nocopy.io.Writer): a finalizer that flushes a Writer
+    # while it is flushing sends the buffered bytes twice
+    "writer_flush_reentrant": r'''
+import io
+from nocopy.io import Writer
+for k in range(40):
+    out = io.BytesIO(); w = Writer(out, buffer_size=16); w.write(b"pre-")
+    res, fired = inside(k, w.flush, w.flush)
+    if not fired: break
+    if out.getvalue() != b"pre-":
+        wrong(f"flush() with a finalizer flush() wrote {out.getvalue()!r} (k={k})")
+''',
 }
 
 
