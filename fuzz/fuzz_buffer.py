@@ -1,0 +1,293 @@
+"""ByteBuffer and nocopy.io.Reader vs a plain model (bytes + capacity).
+
+Random writes, commits through writable(), reads, peeks, read_until,
+readinto, consume, compact, clear, held exports; every borrowed View is kept
+with the bytes it showed and checked on every step: it must show exactly
+those bytes or raise StaleViewError -- and it must raise once the buffer has
+moved/overwritten them without an export held (compact/clear are the
+documented invalidation points).  Finalizers (gc.set_threshold(1)) and
+__index__ arguments compact/clear/read/write/export the buffer mid-call.
+The Reader half reads a random stream through a tiny buffer and must return
+the stream's bytes in order, whatever the hostile callbacks consumed.
+"""
+import io
+import os
+
+import atheris
+
+import common
+from common import CLEAN, Hostile, HostileIndex
+from nocopy import ByteBuffer, StaleViewError
+from nocopy.io import Reader
+
+H = Hostile()
+DEBUG = bool(os.environ.get("FUZZ_DEBUG"))
+
+
+def check_borrowed(borrowed, must_be_stale=False):
+    """Borrowed views show their bytes or raise StaleViewError, never other bytes."""
+    keep = []
+    for v, want, must in borrowed:
+        try:
+            got = v.tobytes()
+        except StaleViewError:
+            continue
+        except ValueError:
+            continue  # released
+        assert got == want, (got, want)
+        assert not must, f"view of {want!r} still readable after its bytes moved"
+        keep.append((v, want, False))
+    borrowed[:] = keep
+
+
+def _nl_lines(model, keepends):
+    """Lines split at b"\n" only (bytes.splitlines also splits at \r)."""
+    parts = model.split(b"\n")
+    out = [p + b"\n" if keepends else p for p in parts[:-1]]
+    if parts[-1]:
+        out.append(parts[-1])
+    return out
+
+
+def invariants(b, model, cap):
+    n = len(b)
+    assert n == b.readable == len(model), (n, b.readable, model)
+    assert b.capacity == cap
+    assert 0 <= b.free and n + b.free <= cap
+    with memoryview(b) as m:
+        assert m.tobytes() == model
+    assert b.peek().tobytes() == model
+
+
+def resync(b):
+    with memoryview(b) as m:
+        return m.tobytes()
+
+
+def fuzz_buffer(fdp):
+    cap = fdp.ConsumeIntInRange(1, 48)
+    b = ByteBuffer(cap)
+    model = b""
+    borrowed = []      # (view, bytes it showed, must be stale now)
+    held = []          # exports held on purpose
+    for _ in range(fdp.ConsumeIntInRange(1, 32)):
+        H.reset()
+        op = fdp.ConsumeIntInRange(0, 15)
+        n = fdp.ConsumeIntInRange(0, cap + 2)
+        data = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, cap + 2))
+        hostile = fdp.ConsumeIntInRange(0, 5)
+        akind = fdp.ConsumeIntInRange(0, 6)
+
+        def action():
+            if akind == 0:
+                b.compact()
+            elif akind == 1:
+                b.clear()
+            elif akind == 2:
+                b.read(1)
+            elif akind == 3:
+                b.write(b"#")
+            elif akind == 4:
+                held.append(memoryview(b))
+            elif akind == 5:
+                b.writable(1)
+            else:
+                w = b.writable()
+                if len(w):
+                    w[0] = 0x2A
+                    b.commit(1)
+
+        n_arg = n
+        if hostile == 1:
+            n_arg = HostileIndex(H, n, action)
+        elif hostile >= 2:
+            H.arm(action, fdp.ConsumeIntInRange(0, 5))
+        try:
+            if op == 0:
+                k = b.write(data)
+                want = (len(data), model + data)
+            elif op == 1:
+                k = b.write(data, n_arg, 2)
+                piece = data[n:n + 2]
+                want = (len(piece), model + piece)
+            elif op == 2:
+                v = b.read(n_arg)
+                k = v.tobytes()
+                borrowed.append((v, k, False))
+                want = (model[:n], model[n:])
+            elif op == 3:
+                v = b.peek(n_arg)
+                k = v.tobytes()
+                borrowed.append((v, k, False))
+                want = (model[:n], model)
+            elif op == 4:
+                v = b.read_until(data[:2] or b"\n")
+                k = None if v is None else v.tobytes()
+                d = data[:2] or b"\n"
+                i = model.find(d)
+                want = (None, model) if i < 0 else (model[:i + len(d)], model[i + len(d):])
+                if v is not None:
+                    borrowed.append((v, k, False))
+            elif op == 5:
+                out = bytearray(n)
+                k = out[:b.readinto(out)]
+                want = (model[:n], model[n:])
+            elif op == 6:
+                k = b.consume(n_arg)
+                want = (None, model[n:]) if n <= len(model) else ValueError
+            elif op == 7:
+                k = b.compact()
+                want = (None, model)
+                if not held:
+                    borrowed[:] = [(v, w, True) for v, w, _ in borrowed]
+            elif op == 8:
+                k = b.clear()
+                want = (None, b"")
+                if not held:
+                    borrowed[:] = [(v, w, True) for v, w, _ in borrowed]
+            elif op == 9:
+                w = b.writable(n_arg)
+                m = min(len(data), len(w))
+                w[:m] = data[:m]
+                k = b.commit(m)
+                want = (None, model + data[:m])
+            elif op == 10:
+                w = b.writable()
+                m = min(len(data), len(w))
+                w[:m] = data[:m]
+                b.commit(m)
+                k = None
+                want = (None, model + data[:m])
+            elif op == 11:
+                k = b.find(data[:2], n_arg)
+                want = (model.find(data[:2], n), model)
+            elif op == 12:
+                held.append(memoryview(b))
+                k = held[-1].tobytes()
+                want = (model, model)
+            elif op == 13:
+                for m in held:
+                    m.release()
+                held.clear()
+                k, want = None, (None, model)
+            elif op == 14:
+                k = b.fill_from(io.BytesIO(data))
+                assert 0 <= k <= len(data) and (k > 0 or not data), (k, data)
+                want = (k, model + data[:k])
+            else:
+                # no source: every line, the last one without b"\n" too
+                k = [v.tobytes() for v in b.iterlines(None, bool(n & 1))]
+                want = (_nl_lines(model, n & 1), b"")
+        except CLEAN as e:
+            k = type(e)
+            if isinstance(e, StaleViewError) or H.fired:
+                want = None
+            elif op in (0, 1, 9, 10, 14) or (op == 6 and n > len(model)):
+                # too big for the free space / past the end: nothing changed
+                want = (k, model)
+            else:
+                raise
+        finally:
+            H.disarm()
+        if H.fired or want is None:
+            model = resync(b)
+            common.settle()
+        else:
+            if isinstance(want, type):
+                assert k is want, (op, k, want)
+            else:
+                assert k == want[0], (op, n, k, want, model)
+                model = want[1]
+        invariants(b, model, cap)
+        check_borrowed(borrowed)
+    for m in held:
+        m.release()
+
+
+def fuzz_reader(fdp):
+    stream = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 200))
+    size = fdp.ConsumeIntInRange(1, 24)
+    r = Reader(io.BytesIO(stream), buffer_size=size)
+    got = []          # bytes consumed, in order, by the harness or a callback
+    pos = 0           # how far into the stream they account for
+    for _ in range(fdp.ConsumeIntInRange(1, 24)):
+        H.reset()
+        op = fdp.ConsumeIntInRange(0, 7)
+        n = fdp.ConsumeIntInRange(0, size + 4)
+        if fdp.ConsumeIntInRange(0, 3) == 0:
+            akind = fdp.ConsumeIntInRange(0, 3)
+
+            def action():
+                if akind == 0:
+                    got.append(("cb", bytes(r.read(1))))
+                elif akind == 1:
+                    r.buffer.compact()
+                elif akind == 2:
+                    memoryview(r.buffer).release()
+                else:
+                    r.peek()
+            H.arm(action, fdp.ConsumeIntInRange(0, 4))
+        mark = len(got)
+        if DEBUG:
+            print("reader op", op, n, got, flush=True)
+        try:
+            if op == 0:
+                got.append(("op", bytes(r.read(n))))
+            elif op == 1:
+                got.append(("op", bytes(r.read_exact(n))))
+            elif op == 2:
+                got.append(("op", bytes(r.read_until(b"\n", limit=min(max(n, 1), size)))))
+            elif op == 3:
+                got.append(("op", bytes(r.readline())))
+            elif op == 4:
+                buf = bytearray(n)
+                got.append(("op", bytes(buf[:r.readinto(buf)])))
+            elif op == 5:
+                got.append(("op", r.read_bytes(n)))
+            elif op == 6:
+                pk = bytes(r.peek(min(n, size)))
+                assert H.fired or stream.startswith(pk, pos), (pk, stream[pos:])
+            else:
+                # one line: a callback between two lines would interleave
+                for line in r.lines(keepends=True):
+                    got.append(("op", bytes(line)))
+                    break
+        except EOFError as e:
+            part = getattr(e, "partial", None)
+            if part is not None:
+                got.append(("op", bytes(part)))
+        except CLEAN as e:
+            if isinstance(e, ValueError) and type(e).__name__ == "LimitOverrun":
+                pass
+            elif not H.fired:
+                raise
+        finally:
+            H.disarm()
+        common.settle()
+        # this step's pieces: the op's in order, the callback's in order; the
+        # callback ran somewhere inside the op, so either may come first
+        ops = b"".join(p for who, p in got[mark:] if who == "op")
+        cbs = b"".join(p for who, p in got[mark:] if who == "cb")
+        if stream.startswith(ops + cbs, pos):
+            pos += len(ops) + len(cbs)
+        else:
+            assert stream.startswith(cbs + ops, pos), (stream[pos:], got[mark:])
+            pos += len(ops) + len(cbs)
+    rest = r.read_bytes()
+    assert stream[pos:] == rest, (stream, pos, rest, got)
+
+
+def test_one_input(data):
+    fdp = atheris.FuzzedDataProvider(data)
+    try:
+        if fdp.ConsumeBool():
+            fuzz_buffer(fdp)
+        else:
+            fuzz_reader(fdp)
+    finally:
+        H.disarm()
+        common.settle()
+
+
+if __name__ == "__main__":
+    common.main(test_one_input)
