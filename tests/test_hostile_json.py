@@ -261,8 +261,11 @@ def patch_bytebuffer():
 
 
 def test_dumps_into_bytebuffer_ignores_patched_writable(patch_bytebuffer):
-    # writable() rebound to hand out memory far larger than the free space
-    patch_bytebuffer("writable", lambda self, n=None: bytearray(1 << 16))
+    # writable() rebound to hand out memory far larger than the free space:
+    # the type refuses the rebinding (immutable), and whatever a rebinding
+    # would do, the encoder reaches the storage through buffer.h alone.
+    patched = patch_bytebuffer("writable", lambda self, n=None: bytearray(1 << 16))
+    assert not patched, "ByteBuffer must refuse a rebound method (Py_TPFLAGS_IMMUTABLETYPE)"
     bb = ByteBuffer(16)
     doc = {"k": "x" * 1000}
     expected = json.dumps(doc, separators=(",", ":")).encode()
@@ -284,7 +287,7 @@ def test_dumps_into_bytebuffer_patched_commit_not_used(patch_bytebuffer):
         calls.append(n)
         return commit(self, n + 100)
 
-    patch_bytebuffer("commit", lying_commit)
+    assert not patch_bytebuffer("commit", lying_commit)
     bb = ByteBuffer(64)
     assert nj.dumps_into([1, 2], bb) == 5
     assert bytes(bb.peek()) == b"[1,2]" and calls == []

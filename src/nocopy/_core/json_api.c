@@ -335,7 +335,8 @@ dumps_into_bytebuffer(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, NcByteB
         raise_too_small(st, n, have);
         goto done;
     }
-    nc_bytebuffer_commit(bb, n);
+    if (nc_bytebuffer_commit(bb, n) < 0)
+        goto done;
     result = PyLong_FromSsize_t(n);
 done:
     Py_DECREF(bb);
