@@ -903,12 +903,15 @@ viewiter_next(NcViewIter *it)
     }
     NcView *r = it->reuse;
     if (r == NULL) {
+        /* nc_view_new takes its holder reference before allocating: a
+         * finalizer that runs next() on us meanwhile (and exhausts us,
+         * dropping it->holder) cannot free h under it. */
         r = nc_view_new(it->vtype, h, it->start + a, it->start + b);
         if (r == NULL)
             return NULL;
         r->epoch = it->epoch;
         if (it->reusing)
-            it->reuse = (NcView *)Py_NewRef(r);
+            Py_XSETREF(it->reuse, (NcView *)Py_NewRef(r));
         return (PyObject *)r;
     }
     if (r->holder != h) {
@@ -935,12 +938,14 @@ static PyType_Slot viewiter_slots[] = {
 static PyType_Spec viewiter_spec = {
     .name = "nocopy._core.ViewIterator",
     .basicsize = sizeof(NcViewIter),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION
+             | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = viewiter_slots,
 };
 
-/* A new iterator over v's (checked) window; steals nothing, takes its own
- * references.  sep: a bytes object or NULL. */
+/* A new iterator over v's window; steals nothing, takes its own
+ * references.  sep: a bytes object or NULL.  Checks v itself, after the
+ * allocation: a finalizer run by it may release or retarget v. */
 static PyObject *
 viewiter_new(NcView *v, nc_split_kind kind, PyObject *sep, Py_ssize_t maxsplit, int keepends,
              int reuse)
@@ -953,6 +958,14 @@ viewiter_new(NcView *v, nc_split_kind kind, PyObject *sep, Py_ssize_t maxsplit, 
     if (it == NULL)
         return NULL;
     Py_INCREF(itype);  /* instances of heap types own a type reference */
+    if (nc_view_check(v) < 0) {
+        it->holder = NULL;
+        it->vtype = NULL;
+        it->sep = NULL;
+        it->reuse = NULL;
+        Py_DECREF(it);  /* untracked, empty: dealloc releases the type only */
+        return NULL;
+    }
     it->holder = (NcHolder *)Py_NewRef(v->holder);
     it->vtype = (PyTypeObject *)Py_NewRef(Py_TYPE(v));
     it->sep = Py_XNewRef(sep);
