@@ -996,6 +996,8 @@ done:
     return out;
 }
 
+static PyObject *decode_named(NcView *v, const char *encoding, const char *errors);
+
 static PyObject *
 view_decode(NcView *v, PyObject *args, PyObject *kwds)
 {
@@ -1005,10 +1007,18 @@ view_decode(NcView *v, PyObject *args, PyObject *kwds)
         return NULL;
     if (nc_view_check(v) < 0)
         return NULL;
+    if (encoding == NULL)
+        return PyUnicode_DecodeUTF8(NC_VIEW_PTR(v), NC_VIEW_LEN(v), errors);
+    return decode_named(v, encoding, errors);
+}
+
+/* decode() with an encoding name, out of line so that the default path
+ * above stays as small as it was. */
+static Py_NO_INLINE PyObject *
+decode_named(NcView *v, const char *encoding, const char *errors)
+{
     const char *p = NC_VIEW_PTR(v);
     Py_ssize_t n = NC_VIEW_LEN(v);
-    if (encoding == NULL)
-        return PyUnicode_DecodeUTF8(p, n, errors);
     switch (native_codec(encoding)) {
     case CODEC_UTF8:
         return PyUnicode_DecodeUTF8Stateful(p, n, errors, NULL);
