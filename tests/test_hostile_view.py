@@ -542,3 +542,45 @@ def test_random_calls_against_bytes(hook, what, kind, data, a, b, call, i, j):
         assert any(type(w) is type(got) for w in wants), (got, wants)
     else:
         assert got in wants, (got, wants)
+
+
+# ---- __index__ hooks on the writing and window-moving paths (guards) ----------------------------
+
+_writers = {
+    "setitem": lambda v, h: v.__setitem__(h, 65),
+    "setitem_value": lambda v, h: v.__setitem__(0, _HostileIndex(65, h.action)),
+    "slice_assign": lambda v, h: v.__setitem__(slice(h, 3), b"ABC"),
+    "copy_from": lambda v, h: v.copy_from(b"AB", h),
+    "fill": lambda v, h: v.fill(_HostileIndex(65, h.action)),
+    "retarget": lambda v, h: v.retarget(h, 4),
+    "set_start": lambda v, h: setattr(v, "start", h),
+    "set_stop": lambda v, h: setattr(v, "stop", _HostileIndex(4, h.action)),
+    "to_int": lambda v, h: v.to_int(_HostileIndex(16, h.action)),
+    "hex": lambda v, h: v.hex(":", _HostileIndex(2, h.action)),
+    "contains": lambda v, h: _HostileIndex(65, h.action) in v,
+}
+
+
+@pytest.mark.parametrize("op", sorted(_writers))
+@pytest.mark.parametrize("what", ["release", "compact"])
+def test_index_hooks_cannot_redirect_a_write(op, what):
+    """Guard (main passed too): an __index__ argument that releases the View
+    or moves the ByteBuffer's bytes under it makes the call raise cleanly;
+    nothing is written into bytes the View no longer shows."""
+    b = ByteBuffer(32)
+    b.write(b"##0123456789")
+    b.consume(2)
+    v = b.peek()
+    if what == "release":
+        damage = lambda: _release(v)
+    else:
+        def damage():
+            b.consume(4)
+            b.compact()  # in place: offsets 0..6 get b"456789"
+    try:
+        _writers[op](v, _HostileIndex(0, damage))
+    except StaleViewError:
+        assert what == "compact"
+    except ValueError as e:
+        assert what == "release" and "released" in str(e)
+    assert bytes(b.peek()) == (b"456789" if what == "compact" else b"0123456789")
