@@ -51,6 +51,28 @@ static int view_nfree;
 #endif
 static void view_dealloc(NcView *v);
 
+/* nc_view_new for a subclass made in Python, out of line (the exact View's
+ * path stays short).  A finalizer run by the allocation may also assign
+ * __class__ away from `type` and a collection free it: pinned too. */
+static Py_NO_INLINE NcView *
+view_new_subclass(PyTypeObject *type, NcHolder *holder, Py_ssize_t start, Py_ssize_t stop,
+                  uint64_t epoch)
+{
+    Py_INCREF(type);
+    NcView *v = (NcView *)type->tp_alloc(type, 0);
+    Py_DECREF(type);
+    if (v == NULL) {
+        Py_DECREF(holder);
+        return NULL;
+    }
+    v->holder = holder;
+    v->start = start;
+    v->stop = stop;
+    v->epoch = epoch;
+    v->exports = 0;
+    return v;
+}
+
 NcView *
 nc_view_new(PyTypeObject *type, NcHolder *holder, Py_ssize_t start, Py_ssize_t stop)
 {
@@ -62,34 +84,18 @@ nc_view_new(PyTypeObject *type, NcHolder *holder, Py_ssize_t start, Py_ssize_t s
      * bytes moved meanwhile make the view stale, never wrong. */
     uint64_t epoch = holder->epoch;
     Py_INCREF(holder);
-    if (type->tp_dealloc == (destructor)view_dealloc) {
-        /* An exact View: no subclass layout to zero or allocate for, so skip
-         * the generic allocator's work. */
+    if (type->tp_dealloc != (destructor)view_dealloc)
+        return view_new_subclass(type, holder, start, stop, epoch);
+    /* An exact View: no subclass layout to zero or allocate for, so skip the
+     * generic allocator's work. */
 #ifdef NC_VIEW_FREELIST
-        if (view_nfree > 0) {
-            v = view_freelist[--view_nfree];
-            (void)PyObject_Init((PyObject *)v, type);  /* type reference, refcount 1 */
-        }
-        else
-#endif
-        if ((v = PyObject_GC_New(NcView, type)) == NULL) {
-            Py_DECREF(holder);
-            return NULL;
-        }
-        v->holder = holder;
-        v->start = start;
-        v->stop = stop;
-        v->epoch = epoch;
-        v->exports = 0;
-        /* An exact View refers only to its holder: over an acyclic holder it
-         * cannot be part of a cycle, and untracked it costs the collector
-         * nothing (a split into 37k pieces would otherwise feed it 37k). */
-        if (!holder->acyclic)
-            PyObject_GC_Track(v);
-        return v;
+    if (view_nfree > 0) {
+        v = view_freelist[--view_nfree];
+        (void)PyObject_Init((PyObject *)v, type);  /* type reference, refcount 1 */
     }
-    v = (NcView *)type->tp_alloc(type, 0);
-    if (v == NULL) {
+    else
+#endif
+    if ((v = PyObject_GC_New(NcView, type)) == NULL) {
         Py_DECREF(holder);
         return NULL;
     }
@@ -98,6 +104,11 @@ nc_view_new(PyTypeObject *type, NcHolder *holder, Py_ssize_t start, Py_ssize_t s
     v->stop = stop;
     v->epoch = epoch;
     v->exports = 0;
+    /* An exact View refers only to its holder: over an acyclic holder it
+     * cannot be part of a cycle, and untracked it costs the collector
+     * nothing (a split into 37k pieces would otherwise feed it 37k). */
+    if (!holder->acyclic)
+        PyObject_GC_Track(v);
     return v;
 }
 

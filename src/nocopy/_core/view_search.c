@@ -224,7 +224,9 @@ parse_range_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
 /* The checked window, with our own reference to its holder. */
 typedef struct {
     NcHolder *holder;     /* owned */
-    PyTypeObject *type;   /* borrowed: the View's type, alive with self */
+    NcView *self;         /* borrowed, alive for the call; its type is read per piece,
+                             since a finalizer may assign a subclass View's
+                             __class__ and let the old class go */
     uint64_t epoch;
     Py_ssize_t base;      /* absolute offset of the window */
     const char *p;
@@ -235,7 +237,7 @@ static inline void
 pin_window(NcView *v, nc_window *w)
 {
     w->holder = (NcHolder *)Py_NewRef(v->holder);
-    w->type = Py_TYPE(v);
+    w->self = v;
     w->epoch = v->epoch;
     w->base = v->start;
     w->p = NC_VIEW_PTR(v);
@@ -252,7 +254,7 @@ unpin_window(nc_window *w)
 static inline PyObject *
 window_piece(const nc_window *w, Py_ssize_t a, Py_ssize_t b)
 {
-    NcView *r = nc_view_new(w->type, w->holder, w->base + a, w->base + b);
+    NcView *r = nc_view_new(Py_TYPE(w->self), w->holder, w->base + a, w->base + b);
     if (r != NULL)
         r->epoch = w->epoch;
     return (PyObject *)r;
@@ -570,7 +572,7 @@ split_to_list(NcView *v, nc_splitter *sp)
                 goto fail;
             /* Allocating may have run a finalizer that moved our bytes. */
             if (w.holder->epoch != w.epoch) {
-                stale_error(w.type);
+                stale_error(Py_TYPE(w.self));
                 goto fail;
             }
             w.p = w.holder->buf + w.base;
