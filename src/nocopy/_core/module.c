@@ -78,8 +78,8 @@ nc_raise_new(PyObject *type, const char *fmt, ...)
         msgargs = PyTuple_Pack(1, msg);
         Py_DECREF(msg);
     }
-    else
-        msgargs = Py_NewRef(args);  /* a class we do not know: args as given */
+    else  /* a class we do not know: args as given, always a tuple */
+        msgargs = PyTuple_Check(args) ? Py_NewRef(args) : PyTuple_Pack(1, args);
     if (msgargs == NULL)
         goto done;
     exc = ((PyTypeObject *)PyExc_BaseException)->tp_new((PyTypeObject *)type, msgargs, NULL);
