@@ -13,10 +13,11 @@ nc_state_of(PyObject *obj)
     return (nc_state *)PyModule_GetState(m);
 }
 
-/* The state whose exception classes nc_raise_new builds in C (the last
- * module instance made; one per process in practice).  Compared by
- * identity only. */
-static nc_state *raise_state;
+/* The states whose exception classes nc_raise_new knows how to build in C:
+ * the live module instances (one per process in practice; a few more for
+ * subinterpreters).  Compared by identity only. */
+#define NC_RAISE_STATES 8
+static nc_state *raise_states[NC_RAISE_STATES];
 
 /* exc.<name> = value, straight into the instance dict: no __setattr__ or
  * descriptor of the (patchable) class runs. */
@@ -48,20 +49,25 @@ nc_raise_new(PyObject *type, const char *fmt, ...)
     if (args == NULL)
         return;
     PyObject *msgargs = NULL, *exc = NULL;
-    nc_state *st = raise_state;
     if (!PyExceptionClass_Check(type)) {  /* never from our callers */
         PyErr_Format(PyExc_SystemError, "nc_raise_new: %R is not an exception class", type);
         goto done;
     }
     const char *attr = NULL;      /* (message, value): exc.<attr> = value */
     int incomplete = 0;           /* (partial, expected) */
-    if (st != NULL && PyTuple_Check(args) && PyTuple_GET_SIZE(args) == 2) {
+    for (int i = 0; i < NC_RAISE_STATES && PyTuple_Check(args) && PyTuple_GET_SIZE(args) == 2; i++) {
+        nc_state *st = raise_states[i];
+        if (st == NULL)
+            continue;
         if (type == st->BufferTooSmall)
             attr = "needed";
         else if (type == st->LimitOverrun)
             attr = "partial";
         else if (type == st->IncompleteRead)
             incomplete = 1;
+        else
+            continue;
+        break;
     }
     if (attr != NULL)
         msgargs = PyTuple_Pack(1, PyTuple_GET_ITEM(args, 0));
@@ -131,7 +137,11 @@ nc_exec(PyObject *m)
     nc_state *st = (nc_state *)PyModule_GetState(m);
     if (load_exceptions(st) < 0)
         return -1;
-    raise_state = st;
+    for (int i = 0; i < NC_RAISE_STATES; i++)
+        if (raise_states[i] == NULL) {
+            raise_states[i] = st;
+            break;
+        }
     if (nc_view_module_init(m, st) < 0)
         return -1;
     if (nc_viewiter_module_init(m, st) < 0)
@@ -186,8 +196,9 @@ nc_clear(PyObject *m)
 static void
 nc_free(void *m)
 {
-    if (raise_state == PyModule_GetState((PyObject *)m))
-        raise_state = NULL;
+    for (int i = 0; i < NC_RAISE_STATES; i++)
+        if (raise_states[i] == PyModule_GetState((PyObject *)m))
+            raise_states[i] = NULL;
     nc_clear((PyObject *)m);
     nc_json_keycache_free((nc_state *)PyModule_GetState((PyObject *)m));
 }
