@@ -584,3 +584,32 @@ def test_index_hooks_cannot_redirect_a_write(op, what):
     except ValueError as e:
         assert what == "release" and "released" in str(e)
     assert bytes(b.peek()) == (b"456789" if what == "compact" else b"0123456789")
+
+
+def test_join_iterable_and_percent_args_cannot_redirect():
+    """Guard (main passed too): join()'s iterable and %'s arguments run Python
+    before / after the window is read: released -> ValueError, moved ->
+    StaleViewError, else the bytes the View showed."""
+    v = View(bytearray(b", "))
+
+    def parts():
+        yield b"a"
+        v.release()
+        yield b"b"
+
+    with pytest.raises(ValueError, match="released"):
+        v.join(parts())
+    b = ByteBuffer(16)
+    b.write(b"#%s|%s")
+    b.consume(1)
+    fmt = b.peek()
+
+    class Sneaky:
+        def __bytes__(self):
+            b.consume(2)
+            b.compact()  # the format's bytes move under it
+            return b"X"
+
+    assert fmt % (Sneaky(), b"y") == b"X|y"  # read once, before the arguments
+    with pytest.raises(StaleViewError):
+        bytes(fmt)
