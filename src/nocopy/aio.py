@@ -39,10 +39,11 @@ changed before ``drain()`` — as with asyncio.  ``drain()`` waits while the
 transport's buffer is above its high-water mark (``set_write_buffer_limits``).
 """
 import asyncio
+import operator
 import socket
 
 from ._core import ByteBuffer, View, _AsyncLines, _Ready
-from .errors import BufferTooSmall, IncompleteRead, LimitOverrun
+from .errors import BufferTooSmall, IncompleteRead, LimitOverrun, StaleViewError
 from .json import dumps_into as _dumps_into
 
 __all__ = [
@@ -90,6 +91,7 @@ class StreamReader:
         self._waiter = None
         self._paused = False
         self._lent = False      # views handed out since the last read call may not move
+        self._given = None      # the free space last handed to the transport (get_buffer)
         self._source = _Source(self)
 
     def __repr__(self):
@@ -106,13 +108,33 @@ class StreamReader:
 
     def _get_buffer(self, sizehint=-1):
         b = self._buf
+        # Dropped first: the ByteBuffer reuses its cached free-space View
+        # only while nobody else references it.
+        self._given = None
         if self._lent:
             n = b.free
             if n:
-                return b.writable(n)  # the tail only: lent views keep their bytes
-        return b.writable()  # may compact (the lent views, if any, go stale)
+                self._given = v = b.writable(n)  # the tail only: lent views keep their bytes
+                return v
+        self._given = v = b.writable()  # may compact (the lent views, if any, go stale)
+        return v
 
     def _buffer_updated(self, n):
+        # The transport's word is checked against what it was given: n bytes
+        # of the View from the get_buffer() just before, which must still be
+        # the free space (any commit or move since makes it stale).  Else
+        # commit() would make readable bytes nobody received here: old ones
+        # of this connection, or zeros.
+        v = self._given
+        self._given = None
+        if type(n) is not int:
+            n = operator.index(n)
+        try:
+            ok = v is not None and 0 <= n <= v.nbytes
+        except StaleViewError:
+            ok = False
+        if not ok:
+            self._bad_update(v, n)
         b = self._buf
         b.commit(n)
         w = self._waiter
@@ -128,6 +150,18 @@ class StreamReader:
                 except NotImplementedError:
                     return
                 self._paused = True
+
+    @staticmethod
+    def _bad_update(v, n):
+        if v is None:
+            raise RuntimeError(f"buffer_updated({n}) without a get_buffer() before it: "
+                               "the transport wrote nothing into this reader")
+        try:
+            size = v.nbytes
+        except StaleViewError:
+            raise RuntimeError(f"buffer_updated({n}): the buffer from get_buffer() was moved or "
+                               "written since; what the transport wrote there is gone") from None
+        raise ValueError(f"buffer_updated({n}): get_buffer() handed out {size} bytes")
 
     def _wakeup(self, exc=None):
         w = self._waiter
@@ -242,8 +276,12 @@ class StreamReader:
         b = self._buf
         v = b.read_until(separator, limit=lim)  # LimitOverrun when lim bytes came without it
         if v is None:
-            # Wait in this frame; rescan only the bytes that came since.
-            seplen = len(separator) if type(separator) is bytes else memoryview(separator).nbytes
+            # Wait in this frame; rescan only the bytes that came since.  A
+            # separator that is not bytes is copied once: the caller could
+            # change it while we wait, and its length sets what we return.
+            if type(separator) is not bytes:
+                separator = bytes(memoryview(separator))
+            seplen = len(separator)
             while True:
                 avail = len(b)
                 if self._eof:

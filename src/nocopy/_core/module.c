@@ -13,6 +13,32 @@ nc_state_of(PyObject *obj)
     return (nc_state *)PyModule_GetState(m);
 }
 
+/* The states whose exception classes nc_raise_new knows how to build in C:
+ * the live module instances (one per process in practice; a few more for
+ * subinterpreters).  Compared by identity only. */
+#define NC_RAISE_STATES 8
+static nc_state *raise_states[NC_RAISE_STATES];
+
+/* exc.<name> = value, straight into the instance dict: no __setattr__ or
+ * descriptor of the (patchable) class runs. */
+static int
+set_exc_attr(PyObject *exc, const char *name, PyObject *value)
+{
+    PyObject *d = PyObject_GenericGetDict(exc, NULL);
+    if (d == NULL)
+        return -1;
+    int rc = PyDict_SetItemString(d, name, value);
+    Py_DECREF(d);
+    return rc;
+}
+
+/* nocopy's exception classes are Python classes, so their __new__ and
+ * __init__ can be rebound by anyone; calling the class would run that code
+ * in the middle of a C call and raise whatever it returns.  So the instance
+ * is made by BaseException's own tp_new (type->tp_alloc: no Python but a
+ * possible collection), with the message in args and the attributes the
+ * Python __init__ sets (errors.py: keep the two in step) put in its dict.
+ * The class raised is always the one given, from the module state. */
 void
 nc_raise_new(PyObject *type, const char *fmt, ...)
 {
@@ -22,12 +48,59 @@ nc_raise_new(PyObject *type, const char *fmt, ...)
     va_end(va);
     if (args == NULL)
         return;
-    PyObject *exc = PyObject_CallObject(type, args);
-    Py_DECREF(args);
-    if (exc != NULL) {
-        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-        Py_DECREF(exc);
+    PyObject *msgargs = NULL, *exc = NULL;
+    if (!PyExceptionClass_Check(type)) {  /* never from our callers */
+        PyErr_Format(PyExc_SystemError, "nc_raise_new: %R is not an exception class", type);
+        goto done;
     }
+    const char *attr = NULL;      /* (message, value): exc.<attr> = value */
+    int incomplete = 0;           /* (partial, expected) */
+    for (int i = 0; i < NC_RAISE_STATES && PyTuple_Check(args) && PyTuple_GET_SIZE(args) == 2; i++) {
+        nc_state *st = raise_states[i];
+        if (st == NULL)
+            continue;
+        if (type == st->BufferTooSmall)
+            attr = "needed";
+        else if (type == st->LimitOverrun)
+            attr = "partial";
+        else if (type == st->IncompleteRead)
+            incomplete = 1;
+        else
+            continue;
+        break;
+    }
+    if (attr != NULL)
+        msgargs = PyTuple_Pack(1, PyTuple_GET_ITEM(args, 0));
+    else if (incomplete) {
+        PyObject *partial = PyTuple_GET_ITEM(args, 0), *expected = PyTuple_GET_ITEM(args, 1);
+        Py_ssize_t got = PyObject_Size(partial);
+        if (got < 0)
+            goto done;
+        PyObject *msg = expected == Py_None
+            ? PyUnicode_FromFormat("%zd bytes read before EOF", got)
+            : PyUnicode_FromFormat("%zd bytes read on a total of %S expected bytes", got, expected);
+        if (msg == NULL)
+            goto done;
+        msgargs = PyTuple_Pack(1, msg);
+        Py_DECREF(msg);
+    }
+    else  /* a class we do not know: args as given, always a tuple */
+        msgargs = PyTuple_Check(args) ? Py_NewRef(args) : PyTuple_Pack(1, args);
+    if (msgargs == NULL)
+        goto done;
+    exc = ((PyTypeObject *)PyExc_BaseException)->tp_new((PyTypeObject *)type, msgargs, NULL);
+    if (exc == NULL)
+        goto done;
+    if (attr != NULL && set_exc_attr(exc, attr, PyTuple_GET_ITEM(args, 1)) < 0)
+        goto done;
+    if (incomplete && (set_exc_attr(exc, "partial", PyTuple_GET_ITEM(args, 0)) < 0
+                       || set_exc_attr(exc, "expected", PyTuple_GET_ITEM(args, 1)) < 0))
+        goto done;
+    PyErr_SetObject(type, exc);
+done:
+    Py_XDECREF(exc);
+    Py_XDECREF(msgargs);
+    Py_DECREF(args);
 }
 
 static int
@@ -45,6 +118,13 @@ load_exceptions(nc_state *st)
         goto done;
     if ((st->IncompleteRead = PyObject_GetAttrString(errors, "IncompleteRead")) == NULL)
         goto done;
+    /* nc_raise_new builds instances with BaseException's tp_new */
+    PyObject *classes[] = {st->StaleViewError, st->BufferTooSmall, st->LimitOverrun, st->IncompleteRead};
+    for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+        if (!PyExceptionClass_Check(classes[i])) {
+            PyErr_Format(PyExc_TypeError, "nocopy.errors: %R is not an exception class", classes[i]);
+            goto done;
+        }
     rc = 0;
 done:
     Py_DECREF(errors);
@@ -57,6 +137,11 @@ nc_exec(PyObject *m)
     nc_state *st = (nc_state *)PyModule_GetState(m);
     if (load_exceptions(st) < 0)
         return -1;
+    for (int i = 0; i < NC_RAISE_STATES; i++)
+        if (raise_states[i] == NULL) {
+            raise_states[i] = st;
+            break;
+        }
     if (nc_view_module_init(m, st) < 0)
         return -1;
     if (nc_viewiter_module_init(m, st) < 0)
@@ -113,6 +198,9 @@ nc_clear(PyObject *m)
 static void
 nc_free(void *m)
 {
+    for (int i = 0; i < NC_RAISE_STATES; i++)
+        if (raise_states[i] == PyModule_GetState((PyObject *)m))
+            raise_states[i] = NULL;
     nc_clear((PyObject *)m);
     nc_json_keycache_free((nc_state *)PyModule_GetState((PyObject *)m));
 }

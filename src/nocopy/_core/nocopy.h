@@ -122,7 +122,8 @@ nc_view_check(NcView *v)
 
 /* A new View of type `type` sharing `holder`, window [start, stop) taken as
  * absolute holder offsets (caller guarantees 0 <= start <= stop <= len).
- * The epoch is the holder's current one. */
+ * The epoch is the holder's at the call: taken, with the view's reference to
+ * the holder, before the allocation (which may run Python code). */
 NcView *nc_view_new(PyTypeObject *type, NcHolder *holder, Py_ssize_t start, Py_ssize_t stop);
 /* Sub-view of v, offsets relative to v's window (caller guarantees bounds). */
 static inline PyObject *

@@ -51,42 +51,64 @@ static int view_nfree;
 #endif
 static void view_dealloc(NcView *v);
 
+/* nc_view_new for a subclass made in Python, out of line (the exact View's
+ * path stays short).  A finalizer run by the allocation may also assign
+ * __class__ away from `type` and a collection free it: pinned too. */
+static Py_NO_INLINE NcView *
+view_new_subclass(PyTypeObject *type, NcHolder *holder, Py_ssize_t start, Py_ssize_t stop,
+                  uint64_t epoch)
+{
+    Py_INCREF(type);
+    NcView *v = (NcView *)type->tp_alloc(type, 0);
+    Py_DECREF(type);
+    if (v == NULL) {
+        Py_DECREF(holder);
+        return NULL;
+    }
+    v->holder = holder;
+    v->start = start;
+    v->stop = stop;
+    v->epoch = epoch;
+    v->exports = 0;
+    return v;
+}
+
 NcView *
 nc_view_new(PyTypeObject *type, NcHolder *holder, Py_ssize_t start, Py_ssize_t stop)
 {
     NcView *v;
-    if (type->tp_dealloc == (destructor)view_dealloc) {
-        /* An exact View: no subclass layout to zero or allocate for, so skip
-         * the generic allocator's work. */
+    /* The allocation may run a collection whose finalizers drop the
+     * caller's reference to `holder` (release a View, move a ByteBuffer to
+     * fresh storage) or move its bytes.  So the new view's reference is taken
+     * first, and its epoch is the one the caller computed start and stop at:
+     * bytes moved meanwhile make the view stale, never wrong. */
+    uint64_t epoch = holder->epoch;
+    Py_INCREF(holder);
+    if (type->tp_dealloc != (destructor)view_dealloc)
+        return view_new_subclass(type, holder, start, stop, epoch);
+    /* An exact View: no subclass layout to zero or allocate for, so skip the
+     * generic allocator's work. */
 #ifdef NC_VIEW_FREELIST
-        if (view_nfree > 0) {
-            v = view_freelist[--view_nfree];
-            (void)PyObject_Init((PyObject *)v, type);  /* type reference, refcount 1 */
-        }
-        else
-#endif
-        if ((v = PyObject_GC_New(NcView, type)) == NULL)
-            return NULL;
-        v->holder = (NcHolder *)Py_NewRef(holder);
-        v->start = start;
-        v->stop = stop;
-        v->epoch = holder->epoch;
-        v->exports = 0;
-        /* An exact View refers only to its holder: over an acyclic holder it
-         * cannot be part of a cycle, and untracked it costs the collector
-         * nothing (a split into 37k pieces would otherwise feed it 37k). */
-        if (!holder->acyclic)
-            PyObject_GC_Track(v);
-        return v;
+    if (view_nfree > 0) {
+        v = view_freelist[--view_nfree];
+        (void)PyObject_Init((PyObject *)v, type);  /* type reference, refcount 1 */
     }
-    v = (NcView *)type->tp_alloc(type, 0);
-    if (v == NULL)
+    else
+#endif
+    if ((v = PyObject_GC_New(NcView, type)) == NULL) {
+        Py_DECREF(holder);
         return NULL;
-    v->holder = (NcHolder *)Py_NewRef(holder);
+    }
+    v->holder = holder;
     v->start = start;
     v->stop = stop;
-    v->epoch = holder->epoch;
+    v->epoch = epoch;
     v->exports = 0;
+    /* An exact View refers only to its holder: over an acyclic holder it
+     * cannot be part of a cycle, and untracked it costs the collector
+     * nothing (a split into 37k pieces would otherwise feed it 37k). */
+    if (!holder->acyclic)
+        PyObject_GC_Track(v);
     return v;
 }
 
@@ -830,6 +852,163 @@ PyDoc_STRVAR(decode_doc,
 "decode($self, /, encoding='utf-8', errors='strict')\n--\n\n"
 "Decode the window to str straight from the buffer, as bytes.decode().  O(n).");
 
+/* The codecs PyUnicode_Decode runs in C (its "fast paths"), by the same
+ * name normalization (_Py_normalize_encoding: lower case, runs of other
+ * characters than letters, digits and '.' become one '_', at most 10
+ * characters).  Those decoders never call Python with our pointer: an error
+ * handler gets a bytes copy, and decoding goes on from that copy. */
+enum { CODEC_OTHER, CODEC_UTF8, CODEC_UTF16, CODEC_UTF32, CODEC_ASCII, CODEC_LATIN1 };
+
+static int
+native_codec(const char *e)
+{
+    char low[11], *l = low, *end = low + sizeof(low) - 1;
+    int punct = 0;
+    for (; *e; e++) {
+        unsigned char c = (unsigned char)*e;
+        if (Py_ISALNUM(c) || c == '.') {
+            if (punct && l != low) {
+                if (l == end)
+                    return CODEC_OTHER;
+                *l++ = '_';
+            }
+            punct = 0;
+            if (l == end)
+                return CODEC_OTHER;
+            *l++ = (char)Py_TOLOWER(c);
+        }
+        else
+            punct = 1;
+    }
+    *l = '\0';
+    if (low[0] == 'u' && low[1] == 't' && low[2] == 'f') {
+        const char *t = low[3] == '_' ? low + 4 : low + 3;
+        if (strcmp(t, "8") == 0)
+            return CODEC_UTF8;
+        if (strcmp(t, "16") == 0)
+            return CODEC_UTF16;
+        if (strcmp(t, "32") == 0)
+            return CODEC_UTF32;
+        return CODEC_OTHER;
+    }
+    if (strcmp(low, "ascii") == 0 || strcmp(low, "us_ascii") == 0)
+        return CODEC_ASCII;
+    if (strcmp(low, "latin1") == 0 || strcmp(low, "latin_1") == 0
+        || strcmp(low, "iso_8859_1") == 0 || strcmp(low, "iso8859_1") == 0)
+        return CODEC_LATIN1;
+    return CODEC_OTHER;
+}
+
+/* mv.release(), keeping the exception in flight if any.  A BufferError
+ * (someone holds an export of mv itself) is not an error here: that export
+ * keeps ours, and with it the bytes, alive and unmoved until it goes. */
+static int
+release_memoryview(PyObject *mv)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc = PyErr_GetRaisedException();
+#else
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+#endif
+    PyObject *r = PyObject_CallMethod(mv, "release", NULL);
+    int rc = 0;
+    if (r != NULL)
+        Py_DECREF(r);
+    else if (PyErr_ExceptionMatches(PyExc_BufferError))
+        PyErr_Clear();
+    else
+        rc = -1;
+#if PY_VERSION_HEX >= 0x030C0000
+    if (exc != NULL) {
+        if (rc < 0)
+            PyErr_Clear();
+        PyErr_SetRaisedException(exc);
+        rc = -1;
+    }
+#else
+    if (et != NULL) {
+        if (rc < 0)
+            PyErr_Clear();
+        PyErr_Restore(et, ev, tb);
+        rc = -1;
+    }
+#endif
+    return rc;
+}
+
+/* A codec from the registry, which may be Python code.  PyUnicode_Decode
+ * would hand it a memoryview of the bare pointer, owned by nobody: the codec
+ * could release this View (or drop the exporter) and read freed memory, or
+ * keep the memoryview and read it later.  It gets a memoryview of this View
+ * instead, as bytes.decode would give one of the bytes: a buffer export, so
+ * while it is held release() raises BufferError (as memoryview's does) and a
+ * ByteBuffer never moves these bytes; we release it when the codec returns,
+ * so one the codec kept raises ValueError on use.  The rest is
+ * _PyCodec_DecodeText's contract, in public API. */
+static PyObject *
+decode_with_codec(NcView *v, const char *encoding, const char *errors)
+{
+    PyObject *mod = NULL, *info = NULL, *mv = NULL, *res = NULL, *out = NULL;
+    if ((mod = PyImport_ImportModule("_codecs")) == NULL)
+        goto done;
+    if ((info = PyObject_CallMethod(mod, "lookup", "s", encoding)) == NULL)
+        goto done;
+    if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) != 4) {
+        PyErr_SetString(PyExc_TypeError, "codec search functions must return 4-tuples");
+        goto done;
+    }
+    PyObject *flag = PyObject_GetAttrString(info, "_is_text_encoding");
+    if (flag == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+            goto done;
+        PyErr_Clear();
+    }
+    else {
+        int text = PyObject_IsTrue(flag);
+        Py_DECREF(flag);
+        if (text < 0)
+            goto done;
+        if (!text) {
+            PyErr_Format(PyExc_LookupError,
+                         "'%.400s' is not a text encoding; use codecs.decode() to handle arbitrary codecs",
+                         encoding);
+            goto done;
+        }
+    }
+    PyObject *decoder = PyTuple_GET_ITEM(info, 1);  /* borrowed: info is ours */
+    if ((mv = PyMemoryView_FromObject((PyObject *)v)) == NULL)  /* checks v */
+        goto done;
+    res = errors ? PyObject_CallFunction(decoder, "Os", mv, errors)
+                 : PyObject_CallOneArg(decoder, mv);
+    if (release_memoryview(mv) < 0)
+        Py_CLEAR(res);
+    if (res == NULL)
+        goto done;
+    if (!PyTuple_Check(res) || PyTuple_GET_SIZE(res) != 2) {
+        PyErr_SetString(PyExc_TypeError, "decoder must return a tuple (object,integer)");
+        goto done;
+    }
+    out = PyTuple_GET_ITEM(res, 0);
+    if (!PyUnicode_Check(out)) {
+        PyErr_Format(PyExc_TypeError,
+                     "'%.400s' decoder returned '%.400s' instead of 'str'; "
+                     "use codecs.decode() to decode to arbitrary types",
+                     encoding, Py_TYPE(out)->tp_name);
+        out = NULL;
+        goto done;
+    }
+    Py_INCREF(out);
+done:
+    Py_XDECREF(res);
+    Py_XDECREF(mv);
+    Py_XDECREF(info);
+    Py_XDECREF(mod);
+    return out;
+}
+
+static PyObject *decode_named(NcView *v, const char *encoding, const char *errors);
+
 static PyObject *
 view_decode(NcView *v, PyObject *args, PyObject *kwds)
 {
@@ -841,7 +1020,32 @@ view_decode(NcView *v, PyObject *args, PyObject *kwds)
         return NULL;
     if (encoding == NULL)
         return PyUnicode_DecodeUTF8(NC_VIEW_PTR(v), NC_VIEW_LEN(v), errors);
-    return PyUnicode_Decode(NC_VIEW_PTR(v), NC_VIEW_LEN(v), encoding, errors);
+    return decode_named(v, encoding, errors);
+}
+
+/* decode() with an encoding name, out of line so that the default path
+ * above stays as small as it was. */
+static Py_NO_INLINE PyObject *
+decode_named(NcView *v, const char *encoding, const char *errors)
+{
+    const char *p = NC_VIEW_PTR(v);
+    Py_ssize_t n = NC_VIEW_LEN(v);
+    switch (native_codec(encoding)) {
+    case CODEC_UTF8:
+        return PyUnicode_DecodeUTF8Stateful(p, n, errors, NULL);
+    case CODEC_UTF16:
+        return PyUnicode_DecodeUTF16(p, n, errors, NULL);
+    case CODEC_UTF32:
+        return PyUnicode_DecodeUTF32(p, n, errors, NULL);
+    case CODEC_ASCII:
+        return PyUnicode_DecodeASCII(p, n, errors);
+    case CODEC_LATIN1:
+        return PyUnicode_DecodeLatin1(p, n, errors);
+    default:
+        if (n == 0)  /* as bytes.decode: no codec lookup for nothing */
+            return PyUnicode_New(0, 0);
+        return decode_with_codec(v, encoding, errors);
+    }
 }
 
 PyDoc_STRVAR(hex_doc,
@@ -877,9 +1081,7 @@ view_hex(NcView *v, PyObject *args, PyObject *kwds)
     PyObject *meth = PyObject_GetAttrString(mv, "hex");
     PyObject *res = meth ? PyObject_Call(meth, args, kwds) : NULL;
     Py_XDECREF(meth);
-    PyObject *r = PyObject_CallMethod(mv, "release", NULL);
-    Py_XDECREF(r);
-    if (r == NULL)
+    if (release_memoryview(mv) < 0)
         Py_CLEAR(res);
     Py_DECREF(mv);
     return res;
@@ -1003,7 +1205,10 @@ nc_view_module_init(PyObject *m, nc_state *st)
     PyType_Spec spec = {
         .name = "nocopy.View",
         .basicsize = sizeof(NcView),
-        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+        /* Immutable: a patched method or attribute on the type must not
+         * change what C code (or every other user) gets; subclassing stays. */
+        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE
+                 | Py_TPFLAGS_IMMUTABLETYPE,
         .slots = slots,
     };
     st->ViewType = (PyTypeObject *)PyType_FromModuleAndSpec(m, &spec, NULL);

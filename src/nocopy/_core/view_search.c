@@ -224,7 +224,9 @@ parse_range_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
 /* The checked window, with our own reference to its holder. */
 typedef struct {
     NcHolder *holder;     /* owned */
-    PyTypeObject *type;   /* borrowed: the View's type, alive with self */
+    NcView *self;         /* borrowed, alive for the call; its type is read per piece,
+                             since a finalizer may assign a subclass View's
+                             __class__ and let the old class go */
     uint64_t epoch;
     Py_ssize_t base;      /* absolute offset of the window */
     const char *p;
@@ -235,7 +237,7 @@ static inline void
 pin_window(NcView *v, nc_window *w)
 {
     w->holder = (NcHolder *)Py_NewRef(v->holder);
-    w->type = Py_TYPE(v);
+    w->self = v;
     w->epoch = v->epoch;
     w->base = v->start;
     w->p = NC_VIEW_PTR(v);
@@ -252,7 +254,7 @@ unpin_window(nc_window *w)
 static inline PyObject *
 window_piece(const nc_window *w, Py_ssize_t a, Py_ssize_t b)
 {
-    NcView *r = nc_view_new(w->type, w->holder, w->base + a, w->base + b);
+    NcView *r = nc_view_new(Py_TYPE(w->self), w->holder, w->base + a, w->base + b);
     if (r != NULL)
         r->epoch = w->epoch;
     return (PyObject *)r;
@@ -570,7 +572,7 @@ split_to_list(NcView *v, nc_splitter *sp)
                 goto fail;
             /* Allocating may have run a finalizer that moved our bytes. */
             if (w.holder->epoch != w.epoch) {
-                stale_error(w.type);
+                stale_error(Py_TYPE(w.self));
                 goto fail;
             }
             w.p = w.holder->buf + w.base;
@@ -903,12 +905,15 @@ viewiter_next(NcViewIter *it)
     }
     NcView *r = it->reuse;
     if (r == NULL) {
+        /* nc_view_new takes its holder reference before allocating: a
+         * finalizer that runs next() on us meanwhile (and exhausts us,
+         * dropping it->holder) cannot free h under it. */
         r = nc_view_new(it->vtype, h, it->start + a, it->start + b);
         if (r == NULL)
             return NULL;
         r->epoch = it->epoch;
         if (it->reusing)
-            it->reuse = (NcView *)Py_NewRef(r);
+            Py_XSETREF(it->reuse, (NcView *)Py_NewRef(r));
         return (PyObject *)r;
     }
     if (r->holder != h) {
@@ -935,12 +940,14 @@ static PyType_Slot viewiter_slots[] = {
 static PyType_Spec viewiter_spec = {
     .name = "nocopy._core.ViewIterator",
     .basicsize = sizeof(NcViewIter),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION
+             | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = viewiter_slots,
 };
 
-/* A new iterator over v's (checked) window; steals nothing, takes its own
- * references.  sep: a bytes object or NULL. */
+/* A new iterator over v's window; steals nothing, takes its own
+ * references.  sep: a bytes object or NULL.  Checks v itself, after the
+ * allocation: a finalizer run by it may release or retarget v. */
 static PyObject *
 viewiter_new(NcView *v, nc_split_kind kind, PyObject *sep, Py_ssize_t maxsplit, int keepends,
              int reuse)
@@ -953,6 +960,14 @@ viewiter_new(NcView *v, nc_split_kind kind, PyObject *sep, Py_ssize_t maxsplit, 
     if (it == NULL)
         return NULL;
     Py_INCREF(itype);  /* instances of heap types own a type reference */
+    if (nc_view_check(v) < 0) {
+        it->holder = NULL;
+        it->vtype = NULL;
+        it->sep = NULL;
+        it->reuse = NULL;
+        Py_DECREF(it);  /* untracked, empty: dealloc releases the type only */
+        return NULL;
+    }
     it->holder = (NcHolder *)Py_NewRef(v->holder);
     it->vtype = (PyTypeObject *)Py_NewRef(Py_TYPE(v));
     it->sep = Py_XNewRef(sep);
