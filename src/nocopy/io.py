@@ -276,12 +276,20 @@ class _Sink:
     loops.  Kept apart from the Writer so the ByteBuffer's overflow handler
     (a bound method of the sink) makes no reference cycle."""
 
-    __slots__ = ("dst", "fd", "sock")
+    __slots__ = ("dst", "fd", "sock", "sending")
 
     def __init__(self, dst):
         self.dst = dst
         self.fd = -1
         self.sock = None
+        # True while the buffered bytes are being sent.  dst.write, a
+        # finalizer run by an allocation, or a signal handler may write to
+        # or flush the same Writer meanwhile: a write that fits is appended
+        # after the bytes in flight and kept (only the bytes sent are
+        # consumed afterwards); a second flush or overflow would send the
+        # same bytes again, so it raises RuntimeError, as io.BufferedWriter
+        # does for a reentrant call.
+        self.sending = False
         if type(dst) is int:
             if dst < 0:
                 raise ValueError(f"file descriptor must be >= 0, got {dst}")
@@ -296,11 +304,36 @@ class _Sink:
 
     def overflow(self, buf, data, offset, length):
         """ByteBuffer.write() did not fit: send the buffered bytes and
-        data[offset:offset+length] in one call, no copy, and empty buf."""
-        with memoryview(data) as m, m.cast("B") as mb, mb[offset:offset + length] as part:
-            self.send((buf.peek(), part))
-        buf.clear()
+        data[offset:offset+length] in one call, no copy, and consume the
+        bytes sent from buf."""
+        self.enter()
+        try:
+            n = len(buf)
+            with memoryview(data) as m, m.cast("B") as mb, mb[offset:offset + length] as part:
+                self.send((buf.peek(n), part))
+            buf.consume(n)
+        finally:
+            self.sending = False
         return length
+
+    def flush_buffer(self, buf):
+        """Send buf's readable bytes and consume them."""
+        if not len(buf):
+            return
+        self.enter()
+        try:
+            n = len(buf)
+            self.send((buf.peek(n),))
+            buf.consume(n)
+        finally:
+            self.sending = False
+
+    def enter(self):
+        if self.sending:
+            raise RuntimeError("reentrant call inside nocopy.io.Writer: its buffered bytes "
+                               "are being sent (a flush from a finalizer, a signal handler "
+                               "or dst.write?)")
+        self.sending = True
 
     def send(self, parts):
         """Write every byte of parts (buffers, in order), looping on partial
@@ -402,10 +435,7 @@ class Writer:
             flush()
 
     def _flush_buffer(self):
-        buf = self._buf
-        if len(buf):
-            self._sink.send((buf.peek(),))
-            buf.clear()
+        self._sink.flush_buffer(self._buf)
 
     def close(self):
         """Flush and refuse further writes.  dst stays open.  Idempotent."""

@@ -168,6 +168,12 @@ read_exact_large(NcByteBuffer *b, Py_ssize_t n)
     /* the rest is lent to the source: no heap garbage reaches a readinto() */
     memset(PyByteArray_AS_STRING(out) + got, 0, (size_t)(n - got));
     b->rpos = b->wpos;
+    /* From here the frame is ours alone: a finalizer run by an allocation
+     * below, or the source's readinto, that read from this buffer would
+     * take bytes out of the middle of the frame (they come from the same
+     * source), so the buffer is busy until the frame is complete and every
+     * mutator or reader that fills refuses with RuntimeError. */
+    b->busy = 1;
     /* The holder pins the bytearray's storage (an export) for the reads. */
     if ((h = nc_holder_from_object(st, out)) == NULL)
         goto done;
@@ -175,7 +181,6 @@ read_exact_large(NcByteBuffer *b, Py_ssize_t n)
         Py_ssize_t r;
         if (b->src.meth == NULL) {
             ssize_t k;
-            b->busy = 1;
             for (;;) {
                 Py_BEGIN_ALLOW_THREADS
                 k = read(b->src.fd, h->buf + got, (size_t)(n - got));
@@ -185,7 +190,6 @@ read_exact_large(NcByteBuffer *b, Py_ssize_t n)
                 if (PyErr_CheckSignals() < 0)
                     break;
             }
-            b->busy = 0;
             if (k < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK)
                     raise_blocked_partial(h->buf, got);
@@ -204,9 +208,7 @@ read_exact_large(NcByteBuffer *b, Py_ssize_t n)
                 continue;
             }
             PyObject *meth = Py_NewRef(b->src.meth);
-            b->busy = 1;
             PyObject *ret = PyObject_CallOneArg(meth, (PyObject *)v);
-            b->busy = 0;
             Py_DECREF(meth);
             Py_DECREF(v);
             if (ret == NULL || ret == Py_None) {
@@ -238,6 +240,7 @@ read_exact_large(NcByteBuffer *b, Py_ssize_t n)
     }
     res = (PyObject *)nc_view_new(st->ViewType, h, 0, n);
 done:
+    b->busy = 0;
     Py_XDECREF(h);
     Py_DECREF(out);
     return res;
