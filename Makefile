@@ -90,11 +90,11 @@ FUZZ_PY := $(CURDIR)/.venv-fuzz/bin/python
 	touch $@
 
 # The extension built by clang with coverage (fuzzer-no-link) + ASan + UBSan,
-# into build/fuzz/lib (the in-place .so is left alone).  No -Werror: gcc is
-# the compiler whose warnings CI enforces; clang's extra ones are reported.
+# into build/fuzz/lib (the in-place .so is left alone), with -Werror like
+# every other build: clang's warnings are enforced too.
 fuzz-build: .venv-fuzz/.installed
 	CC=$(CLANG) LDSHARED="$(CLANG) -shared" CFLAGS=-fsanitize=fuzzer-no-link \
-	LDFLAGS=-fsanitize=fuzzer-no-link NOCOPY_SANITIZE=1 NOCOPY_WERROR= \
+	LDFLAGS=-fsanitize=fuzzer-no-link NOCOPY_SANITIZE=1 NOCOPY_WERROR=1 \
 	$(FUZZ_PY) setup.py -q build_py --build-lib build/fuzz/lib \
 		build_ext --build-lib build/fuzz/lib --build-temp build/fuzz/tmp --force >/dev/null
 

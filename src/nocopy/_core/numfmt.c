@@ -685,7 +685,7 @@ format_double(double x, char *out, int *run)
             memcpy(out, "nan", 3);   /* repr drops a NaN's sign */
             return 3;
         }
-        memcpy(out, "-inf" + !neg, 3 + neg);
+        memcpy(out, &"-inf"[!neg], 3 + neg);
         return 3 + neg;
     }
     uint64_t c, d;
@@ -707,7 +707,7 @@ format_double(double x, char *out, int *run)
         q = Q_MIN;
     }
     else {
-        memcpy(out, "-0.0" + !neg, 3 + neg);
+        memcpy(out, &"-0.0"[!neg], 3 + neg);
         return 3 + neg;
     }
     /* A short decimal is laid out by the scalar code (layout_dec8 for those
