@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from nocopy import ByteBuffer, LimitOverrun, StaleViewError, View
 from nocopy.errors import IncompleteRead
+from nocopy.io import Reader
 from nocopy.pool import Pool
 
 
@@ -866,3 +867,47 @@ def test_random_ops_with_hostile_finalizer(ops, fin_kinds):
             m.release()
         gc.collect()
         del keep
+
+
+# ---- Reader.readinto straight into the caller's buffer ---------------------------------
+
+class _ReenteringSource(io.RawIOBase):
+    """A source whose readinto reads from the Reader it feeds, once: what a
+    finalizer run by an allocation inside the read could do too."""
+
+    def __init__(self, data):
+        self.f = io.BytesIO(data)
+        self.reader = None
+        self.inside = False
+        self.nested = []
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        if self.reader is not None and not self.inside and not self.nested:
+            self.inside = True
+            try:
+                self.nested.append(bytes(self.reader.read(1)))
+            except RuntimeError as e:
+                self.nested.append(e)
+            finally:
+                self.inside = False
+        return self.f.readinto(b)
+
+
+def test_reader_readinto_direct_keeps_the_stream_in_order():
+    # Nothing buffered and a destination at least the buffer's size: the
+    # Reader reads straight into it.  A read through the same Reader during
+    # that call filled the buffer with the bytes *after* the ones the
+    # destination got, and handed them out later: the stream out of order
+    # (the fuzzer found it).  The buffer is busy meanwhile now.
+    data = bytes(range(64))
+    src = _ReenteringSource(data)
+    r = Reader(src, buffer_size=4)
+    src.reader = r
+    out = bytearray(8)
+    n = r.readinto(out)
+    assert len(src.nested) == 1 and isinstance(src.nested[0], RuntimeError), src.nested
+    got = bytes(out[:n]) + r.read_bytes()
+    assert got == data

@@ -229,12 +229,10 @@ class Reader:
         if buf._src_eof:
             return 0
         if _nbytes(b) >= buf.capacity:
-            n = _readinto(self._src, b)
-            if n is None:
-                raise _blocked()
-            if n == 0:
-                buf._fill()  # confirms EOF and remembers it
-            return n
+            # straight into b, the buffer busy meanwhile (C): a finalizer
+            # reading from this Reader during the call would otherwise buffer
+            # the bytes after the ones b gets and hand them out first
+            return buf._readinto_direct(b)
         buf._fill()
         return buf.readinto(b)
 

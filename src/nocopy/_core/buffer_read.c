@@ -93,6 +93,87 @@ bb_fill_method(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
     return n < 0 ? NULL : PyLong_FromSsize_t(n);
 }
 
+PyDoc_STRVAR(readinto_direct_doc,
+"_readinto_direct($self, out, /)\n--\n\n"
+"Internal (nocopy.io.Reader.readinto with nothing buffered and a large out):\n"
+"one read from the attached source straight into the writable buffer out,\n"
+"bypassing the storage; the count, 0 at EOF (remembered), BlockingIOError\n"
+"when a non-blocking source had no data.  The buffer is busy meanwhile: a\n"
+"finalizer or the source's readinto that read through this buffer would\n"
+"fill it with the bytes after these, handing the stream out of order.");
+
+static PyObject *
+bb_readinto_direct(NcByteBuffer *b, PyObject *out)
+{
+    Py_buffer pb;
+    Py_ssize_t n = -1;
+    if (PyObject_GetBuffer(out, &pb, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    /* the export pins out's memory; taking it may have run Python */
+    if (check_attached(b) < 0)
+        goto done;
+    if (b->wpos != b->rpos) {
+        /* filled meanwhile: these bytes come first */
+        PyErr_SetString(PyExc_RuntimeError,
+                        "ByteBuffer was filled while a direct read was being set up");
+        goto done;
+    }
+    if (b->src_eof) {
+        n = 0;
+        goto done;
+    }
+    b->busy = 1;
+    if (b->src.meth == NULL) {
+        ssize_t k;
+        for (;;) {
+            Py_BEGIN_ALLOW_THREADS
+            k = read(b->src.fd, pb.buf, (size_t)pb.len);
+            Py_END_ALLOW_THREADS
+            if (k >= 0 || errno != EINTR)
+                break;
+            if (PyErr_CheckSignals() < 0)
+                break;
+        }
+        if (k < 0) {
+            if (!PyErr_Occurred()) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                    raise_blocked();
+                else
+                    PyErr_SetFromErrno(PyExc_OSError);
+            }
+        }
+        else
+            n = (Py_ssize_t)k;
+    }
+    else {
+        PyObject *meth = Py_NewRef(b->src.meth);
+        PyObject *ret = PyObject_CallOneArg(meth, out);
+        Py_DECREF(meth);
+        if (ret == Py_None) {
+            Py_DECREF(ret);
+            raise_blocked();
+        }
+        else if (ret != NULL) {
+            Py_ssize_t r = PyLong_Check(ret) ? PyLong_AsSsize_t(ret) : -2;
+            Py_DECREF(ret);
+            if (r == -1 && PyErr_Occurred())
+                ;
+            else if (r < 0 || r > pb.len)
+                PyErr_Format(PyExc_OSError,
+                             "readinto()/recv_into() returned invalid length "
+                             "(should have been between 0 and %zd)", pb.len);
+            else
+                n = r;
+        }
+    }
+    b->busy = 0;
+    if (n == 0)
+        b->src_eof = 1;
+done:
+    PyBuffer_Release(&pb);
+    return n < 0 ? NULL : PyLong_FromSsize_t(n);
+}
+
 PyObject *
 nc_bb_get_src_eof(NcByteBuffer *b, void *c)
 {
@@ -592,6 +673,7 @@ bb_iterlines(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject 
 PyMethodDef nc_bb_reader_methods[] = {
     {"_attach", (PyCFunction)bb_attach, METH_O, attach_doc},
     {"_fill", (PyCFunction)bb_fill_method, METH_NOARGS, fill_doc},
+    {"_readinto_direct", (PyCFunction)bb_readinto_direct, METH_O, readinto_direct_doc},
     {"_read_exact", (PyCFunction)bb_read_exact, METH_O, read_exact_doc},
     {"_readline", (PyCFunction)bb_readline, METH_NOARGS, readline_doc},
     {"iterlines", (PyCFunction)(void (*)(void))bb_iterlines, METH_FASTCALL | METH_KEYWORDS,

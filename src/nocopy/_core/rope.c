@@ -436,10 +436,13 @@ coalesce_pass(NcRope *r, nc_state *st, Py_ssize_t limit)
             }
         }
         if (h == NULL) {
-            /* kept as they are: their references move to the new array */
+            /* kept as they are: the new array takes its own reference.  The
+             * old array stays whole until the swap, because a collection run
+             * by the next run's allocation traverses it (a NULL owner there
+             * crashed rope_traverse). */
             for (; i <= j; i++) {
                 out[w++] = old[i];
-                old[i].owner = NULL;
+                Py_INCREF(old[i].owner);
             }
             continue;
         }
@@ -456,9 +459,10 @@ coalesce_pass(NcRope *r, nc_state *st, Py_ssize_t limit)
     r->segs = out;
     r->head = 0;
     r->n = w;
-    /* the merged segments' owners, left in the old array */
+    /* the old array's references: the kept segments' owners live on in the
+     * new array, the merged ones' go */
     for (Py_ssize_t k = 0; k < n; k++)
-        Py_XDECREF(old[k].owner);
+        Py_DECREF(old[k].owner);
     PyMem_Free(old_base);
     return failed ? -1 : 0;
 }
