@@ -24,13 +24,36 @@ else:
 # The hostile table (tests/test_gcstress_ops.py) reads NOCOPY_GC_STRESS too.
 import gcstress  # noqa: E402  (tests/ is on sys.path: pytest's rootdir insertion)
 
-if gcstress.ENABLED:
-    settings.register_profile(
-        "gcstress", max_examples=10, deadline=None,
-        suppress_health_check=list(HealthCheck))
-    settings.load_profile("gcstress")
+import sys  # noqa: E402
 
-    def pytest_collection_modifyitems(config, items):
+import pytest  # noqa: E402
+
+# The regression tests that arm a finalizer for "the next GC allocation"
+# need a collection *inside* the allocation that triggers it, which is how
+# CPython 3.11 collects.  From 3.12 the collector waits for the eval loop:
+# the finalizer runs after the call instead, where those tests could not
+# fail, so they are skipped there.  CI runs them on 3.11, plain, under
+# ASan + UBSan and in GC-stress mode.  (tests/test_hostile_rope.py marks
+# its own with the same rule.)
+INLINE_GC_FIXTURES = {"hostile", "gc_trap", "gc_every_alloc"}
+INLINE_GC_TESTS = {"test_random_ops_with_hostile_finalizer"}
+_inline_gc_skip = pytest.mark.skip(
+    reason="needs a collection inside the allocation that triggers it (CPython 3.11)")
+
+
+def _needs_inline_gc(item):
+    if not item.nodeid.startswith("tests/test_hostile_"):
+        return False
+    return (INLINE_GC_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or item.originalname in INLINE_GC_TESTS)
+
+
+def pytest_collection_modifyitems(config, items):
+    if sys.version_info >= (3, 12):
+        for item in items:
+            if _needs_inline_gc(item):
+                item.add_marker(_inline_gc_skip)
+    if gcstress.ENABLED:
         keep, drop = [], []
         for item in items:
             (drop if gcstress.deselected(item) else keep).append(item)
@@ -38,7 +61,12 @@ if gcstress.ENABLED:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
 
-    import pytest  # noqa: E402
+
+if gcstress.ENABLED:
+    settings.register_profile(
+        "gcstress", max_examples=10, deadline=None,
+        suppress_health_check=list(HealthCheck))
+    settings.load_profile("gcstress")
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(item):
