@@ -362,7 +362,7 @@ ROPE_PARTS = (b"GET / HT", b"TP/1.1\r\n", b"Host: a\r\n", b"\r\nbody")
 def make_rope():
     parts = [ROPE_PARTS[0], bytearray(ROPE_PARTS[1]), memoryview(ROPE_PARTS[2]),
              View(bytearray(b"__" + ROPE_PARTS[3] + b"__"), 2, -2)]
-    # max_segments 5: one append reaches the cap and coalesces
+    # max_segments 5: extend_to_cap passes the cap and coalesces
     r = Rope(parts, max_segments=5)
     return {"r": r, "s0": b"".join(ROPE_PARTS), "held": []}
 
@@ -402,7 +402,10 @@ ROPE_OPS = [
     ("take", lambda r: r.take(10), _take(10)),
     ("skip", lambda r: r.skip(3), _skip(3)),
     ("append", lambda r: r.append(b"XYZ"), lambda c: (c + b"XYZ", None)),
-    ("append_many", lambda r: [r.append(bytes([65 + i])) for i in range(4)] and None,
+    # one call that takes the Rope past max_segments, so it coalesces inside
+    # the call (four appends would be four calls: a mutation between two of
+    # them is the caller's interleaving, not the Rope's)
+    ("extend_to_cap", lambda r: r.extend([bytes([65 + i]) for i in range(4)]),
      lambda c: (c + b"ABCD", None)),
     ("extend", lambda r: r.extend([b"e1", bytearray(b"e2")]), lambda c: (c + b"e1e2", None)),
     ("find", lambda r: r.find(b"\r\n\r\n"), lambda c: (c, c.find(b"\r\n\r\n"))),
