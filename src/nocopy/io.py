@@ -309,7 +309,7 @@ class _Sink:
             n = len(buf)
             with memoryview(data) as m, m.cast("B") as mb, mb[offset:offset + length] as part:
                 self.send((buf.peek(n), part))
-            buf.consume(n)
+            _drop_sent(buf, n)
         finally:
             self.sending = False
         return length
@@ -322,7 +322,7 @@ class _Sink:
         try:
             n = len(buf)
             self.send((buf.peek(n),))
-            buf.consume(n)
+            _drop_sent(buf, n)
         finally:
             self.sending = False
 
@@ -359,6 +359,19 @@ class _Sink:
                 else:
                     parts[0] = memoryview(first)[n:]
                     n = 0
+
+
+def _drop_sent(buf, n):
+    """Drop the n bytes just sent from the front of buf.  Usually they are
+    all of it: clear() puts the cursors back at 0 (write() fills the tail
+    only, so after a consume() of everything the next write would find no
+    room).  Bytes written meanwhile (a finalizer, dst.write) stay, moved to
+    the front."""
+    if len(buf) == n:
+        buf.clear()
+    else:
+        buf.consume(n)
+        buf.compact()
 
 
 def _closed_write(data, offset=0, length=None):
