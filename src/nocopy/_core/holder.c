@@ -127,13 +127,14 @@ fail:
     return NULL;
 }
 
-NcHolder *
-nc_holder_new_owned(nc_state *st, Py_ssize_t len)
+static NcHolder *
+holder_new_owned(nc_state *st, Py_ssize_t len, int zero)
 {
     NcHolder *h = holder_alloc(st);
     if (h == NULL)
         return NULL;
-    h->buf = PyMem_Calloc(len > 0 ? (size_t)len : 1, 1);
+    size_t size = len > 0 ? (size_t)len : 1;
+    h->buf = zero ? PyMem_Calloc(size, 1) : PyMem_Malloc(size);
     if (h->buf == NULL) {
         Py_DECREF(h);
         PyErr_NoMemory();
@@ -157,4 +158,16 @@ nc_holder_new_window(nc_state *st, NcHolder *base)
     h->base = Py_NewRef((PyObject *)base);
     h->acyclic = 1;  /* base holds no references: no cycle through it */
     return h;
+}
+
+NcHolder *
+nc_holder_new_owned(nc_state *st, Py_ssize_t len)
+{
+    return holder_new_owned(st, len, 1);
+}
+
+NcHolder *
+nc_holder_new_owned_raw(nc_state *st, Py_ssize_t len)
+{
+    return holder_new_owned(st, len, 0);
 }

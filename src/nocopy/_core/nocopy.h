@@ -90,6 +90,12 @@ int nc_holder_type_init(PyObject *m, nc_state *st);
 NcHolder *nc_holder_from_object(nc_state *st, PyObject *obj);
 /* New holder owning `len` bytes of fresh zeroed storage (MemoryError). */
 NcHolder *nc_holder_new_owned(nc_state *st, Py_ssize_t len);
+/* The same, uninitialised: only for a caller that writes every byte before
+ * anyone can see the holder (a copy of exactly its length), or clears what
+ * it did not write (Rope's _read_fd).  A View can be retargeted anywhere in
+ * its holder, so an unwritten byte there would reach Python.  Saves the
+ * clearing where it would double the cost (flatten, coalescing, reads). */
+NcHolder *nc_holder_new_owned_raw(nc_state *st, Py_ssize_t len);
 /* New holder windowing base's storage (initially all of it; its owner moves
  * buf/len within base), keeping base alive; not owned, never freed by it. */
 NcHolder *nc_holder_new_window(nc_state *st, NcHolder *base);

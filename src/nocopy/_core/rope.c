@@ -421,7 +421,7 @@ coalesce_pass(NcRope *r, nc_state *st, Py_ssize_t limit)
         }
         NcHolder *h = NULL;
         if (j > i) {
-            h = nc_holder_new_owned(st, sum);
+            h = nc_holder_new_owned_raw(st, sum);
             if (h == NULL)
                 failed = 1;
             else {
@@ -966,7 +966,7 @@ make_flat(NcRope *r)
     /* pinned: the allocation may run a finalizer, which must not change the
      * length the block is sized for */
     nc_rope_pin(r);
-    NcHolder *h = nc_holder_new_owned(st, r->len);
+    NcHolder *h = nc_holder_new_owned_raw(st, r->len);
     int rc = -1;
     /* staleness after the allocation: it may have moved a ByteBuffer */
     if (h == NULL || nc_rope_check(r) < 0)
@@ -1055,7 +1055,7 @@ rope_frozen(NcRope *r, PyObject *Py_UNUSED(ignored))
     if (reserve(o, r->n) < 0)
         goto fail;
     if (mutable_bytes > 0) {
-        if ((h = nc_holder_new_owned(st, mutable_bytes)) == NULL)
+        if ((h = nc_holder_new_owned_raw(st, mutable_bytes)) == NULL)
             goto fail;
         h->readonly = 1;
     }

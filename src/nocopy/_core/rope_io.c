@@ -599,6 +599,9 @@ nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
                 if (got < 0)
                     goto fail;
                 got += 1;
+                /* the grown block's unread tail: cleared, never shown as it was */
+                if (got < w - have)
+                    memset(bh->buf + s->stop + got, 0, (size_t)(w - have - got));
                 s->stop += got;
                 s->end += got;
                 r->len += got;
@@ -613,7 +616,7 @@ nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
         Py_ssize_t ask = left > 0 ? (left < maxblock ? left : maxblock) : chunk;
         if (budget >= 0 && ask > budget - total)
             ask = budget - total;
-        if ((h = nc_holder_new_owned(st, ask)) == NULL)
+        if ((h = nc_holder_new_owned_raw(st, ask)) == NULL)
             goto fail;
         if (pre)
             h->buf[0] = probe;
@@ -633,6 +636,8 @@ nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
                 h->buf = p;
                 h->len = got;
             }
+            else  /* kept as it is: no byte read(2) did not write is shown */
+                memset(h->buf + got, 0, (size_t)(ask - got));
         }
         first = r->n;
         if (nc_rope_reserve(r, (got - 1) / chunk + 1) < 0)
