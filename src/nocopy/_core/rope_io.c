@@ -114,12 +114,14 @@ rebase_blocking_error(Py_ssize_t written)
 
 /* exports++ on the holder of every segment whose bytes can change (not
  * frozen: a frozen segment's owner may be a bytes object, and its content
- * never moves), checking on the way that none is stale: one pass.  On a
- * stale segment the pins taken are given back and StaleViewError raised.
+ * never moves), checking on the way that none is stale: one pass; returns
+ * how many it pinned.  On a stale segment the pins taken are given back and
+ * StaleViewError raised (-1).
  * The Rope is pinned until unpin_storage, so both see the same segments. */
-static int
+static Py_ssize_t
 pin_storage(NcRope *r)
 {
+    Py_ssize_t pinned = 0;
     for (Py_ssize_t i = 0; i < r->n; i++) {
         nc_seg *s = NC_SEG(r, i);
         if (s->frozen)
@@ -131,8 +133,11 @@ pin_storage(NcRope *r)
             return nc_rope_check(r);  /* raises for it */
         }
         ((NcHolder *)s->owner)->exports++;
+        pinned++;
     }
-    return 0;
+    /* the count: a Rope of frozen segments only (bytes parts, the common
+     * case) has nothing to unpin or re-check, and skips both passes */
+    return pinned;
 }
 
 static void
@@ -165,7 +170,8 @@ write_fd(NcRope *r, int fd)
     struct iovec *iov = PyMem_New(struct iovec, (size_t)(cnt > 0 ? cnt : 1));
     if (iov == NULL)
         return PyErr_NoMemory();
-    if (pin_storage(r) < 0) {
+    Py_ssize_t pinned = pin_storage(r);
+    if (pinned < 0) {
         PyMem_Free(iov);
         return NULL;
     }
@@ -181,7 +187,7 @@ write_fd(NcRope *r, int fd)
         /* Right before the batch goes out.  The first one was checked by
          * pin_storage with nothing run since; later ones come after the
          * GIL was released (another thread, a signal handler). */
-        if (released && check_batch(r, c.i, k) < 0)
+        if (released && pinned && check_batch(r, c.i, k) < 0)
             goto fail;
         released = 1;
         ssize_t w;
@@ -211,12 +217,14 @@ write_fd(NcRope *r, int fd)
         total += w;
         advance(r, &c, w);
     }
-    unpin_storage(r);
+    if (pinned)
+        unpin_storage(r);
     nc_rope_unpin(r);
     PyMem_Free(iov);
     return PyLong_FromSsize_t(total);
 fail:
-    unpin_storage(r);
+    if (pinned)
+        unpin_storage(r);
     nc_rope_unpin(r);
     PyMem_Free(iov);
     return NULL;
@@ -230,7 +238,8 @@ write_method(NcRope *r, PyObject *meth, int gather)
     nc_state *st = nc_state_of_type(Py_TYPE(r));
     Py_ssize_t maxv = gather ? iov_max() : 1, total = 0;
     cursor c = {0, 0};
-    if (pin_storage(r) < 0)
+    Py_ssize_t pinned = pin_storage(r);
+    if (pinned < 0)
         return NULL;
     nc_rope_pin(r);
     while (c.i < r->n) {
@@ -288,11 +297,13 @@ write_method(NcRope *r, PyObject *meth, int gather)
         total += w;
         advance(r, &c, w);
     }
-    unpin_storage(r);
+    if (pinned)
+        unpin_storage(r);
     nc_rope_unpin(r);
     return PyLong_FromSsize_t(total);
 fail:
-    unpin_storage(r);
+    if (pinned)
+        unpin_storage(r);
     nc_rope_unpin(r);
     return NULL;
 }
