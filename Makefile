@@ -87,7 +87,7 @@ FUZZ_PY := $(CURDIR)/.venv-fuzz/bin/python
 	test -n "$(CLANG)" || { echo "make fuzz needs clang (apt-get install clang-14 libclang-rt-14-dev libfuzzer-14-dev)"; exit 1; }
 	test -x $(FUZZ_PY) || $(PY311) -m venv .venv-fuzz
 	$(FUZZ_PY) -m pip install -q --upgrade pip setuptools wheel
-	CLANG_BIN=$(CLANG) CC=$(CLANG) CXX=$(CLANGXX) $(FUZZ_PY) -m pip install -q --no-binary atheris atheris
+	CLANG_BIN=$(CLANG) CC=$(CLANG) CXX=$(CLANGXX) $(FUZZ_PY) -m pip install -q --no-binary atheris atheris==3.0.0
 	test -f "$$($(FUZZ_PY) -c 'import atheris; print(atheris.path())')/asan_with_fuzzer.so"
 	touch $@
 
