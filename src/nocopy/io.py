@@ -362,16 +362,14 @@ class _Sink:
 
 
 def _drop_sent(buf, n):
-    """Drop the n bytes just sent from the front of buf.  Usually they are
-    all of it: clear() puts the cursors back at 0 (write() fills the tail
-    only, so after a consume() of everything the next write would find no
-    room).  Bytes written meanwhile (a finalizer, dst.write) stay, moved to
-    the front."""
-    if len(buf) == n:
-        buf.clear()
-    else:
-        buf.consume(n)
-        buf.compact()
+    """Drop the n bytes just sent from the front of buf, then compact: write()
+    fills the tail only, so after a consume() of everything the next write
+    would find no room.  Bytes written meanwhile (a finalizer, dst.write)
+    stay, moved to the front.  Not clear() when len(buf) == n: a finalizer
+    run by clear()'s own allocation could write between the test and the
+    clear, and that write would be dropped."""
+    buf.consume(n)
+    buf.compact()
 
 
 def _closed_write(data, offset=0, length=None):
