@@ -51,6 +51,18 @@ static int view_nfree;
 #endif
 static void view_dealloc(NcView *v);
 
+/* A freshly allocated View's fields: its holder reference (already taken),
+ * window and the epoch its caller computed them at. */
+static inline void
+view_set(NcView *v, NcHolder *holder, Py_ssize_t start, Py_ssize_t stop, uint64_t epoch)
+{
+    v->holder = holder;
+    v->start = start;
+    v->stop = stop;
+    v->epoch = epoch;
+    v->exports = 0;
+}
+
 /* nc_view_new for a subclass made in Python, out of line (the exact View's
  * path stays short).  A finalizer run by the allocation may also assign
  * __class__ away from `type` and a collection free it: pinned too. */
@@ -65,11 +77,7 @@ view_new_subclass(PyTypeObject *type, NcHolder *holder, Py_ssize_t start, Py_ssi
         Py_DECREF(holder);
         return NULL;
     }
-    v->holder = holder;
-    v->start = start;
-    v->stop = stop;
-    v->epoch = epoch;
-    v->exports = 0;
+    view_set(v, holder, start, stop, epoch);
     return v;
 }
 
@@ -99,11 +107,7 @@ nc_view_new(PyTypeObject *type, NcHolder *holder, Py_ssize_t start, Py_ssize_t s
         Py_DECREF(holder);
         return NULL;
     }
-    v->holder = holder;
-    v->start = start;
-    v->stop = stop;
-    v->epoch = epoch;
-    v->exports = 0;
+    view_set(v, holder, start, stop, epoch);
     /* An exact View refers only to its holder: over an acyclic holder it
      * cannot be part of a cycle, and untracked it costs the collector
      * nothing (a split into 37k pieces would otherwise feed it 37k). */
