@@ -93,6 +93,58 @@ bb_fill_method(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
     return n < 0 ? NULL : PyLong_FromSsize_t(n);
 }
 
+/* One read from the attached source past the buffer's own storage:
+ * read(2) of len bytes at p for an fd, else src.meth(arg), whose count is
+ * checked to be in [0, len].  1 with *out; 0 when a non-blocking fd had no
+ * data (EAGAIN) or the method returned None, no exception set; -1 with an
+ * exception (a BlockingIOError raised by the method included).  The caller
+ * keeps the buffer busy and p's memory pinned. */
+static int
+source_read(NcByteBuffer *b, PyObject *arg, char *p, Py_ssize_t len, Py_ssize_t *out)
+{
+    if (b->src.meth == NULL) {
+        ssize_t k;
+        for (;;) {
+            Py_BEGIN_ALLOW_THREADS
+            k = read(b->src.fd, p, (size_t)len);
+            Py_END_ALLOW_THREADS
+            if (k >= 0 || errno != EINTR)
+                break;
+            if (PyErr_CheckSignals() < 0)
+                return -1;
+        }
+        if (k < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        *out = (Py_ssize_t)k;
+        return 1;
+    }
+    PyObject *meth = Py_NewRef(b->src.meth);  /* nobody can drop it mid-call */
+    PyObject *ret = PyObject_CallOneArg(meth, arg);
+    Py_DECREF(meth);
+    if (ret == NULL)
+        return -1;
+    if (ret == Py_None) {
+        Py_DECREF(ret);
+        return 0;
+    }
+    Py_ssize_t r = PyLong_Check(ret) ? PyLong_AsSsize_t(ret) : -2;
+    Py_DECREF(ret);
+    if (r == -1 && PyErr_Occurred())
+        return -1;
+    if (r < 0 || r > len) {
+        PyErr_Format(PyExc_OSError,
+                     "readinto()/recv_into() returned invalid length "
+                     "(should have been between 0 and %zd)", len);
+        return -1;
+    }
+    *out = r;
+    return 1;
+}
+
 PyDoc_STRVAR(readinto_direct_doc,
 "_readinto_direct($self, out, /)\n--\n\n"
 "Internal (nocopy.io.Reader.readinto with nothing buffered and a large out):\n"
@@ -123,49 +175,11 @@ bb_readinto_direct(NcByteBuffer *b, PyObject *out)
         goto done;
     }
     b->busy = 1;
-    if (b->src.meth == NULL) {
-        ssize_t k;
-        for (;;) {
-            Py_BEGIN_ALLOW_THREADS
-            k = read(b->src.fd, pb.buf, (size_t)pb.len);
-            Py_END_ALLOW_THREADS
-            if (k >= 0 || errno != EINTR)
-                break;
-            if (PyErr_CheckSignals() < 0)
-                break;
-        }
-        if (k < 0) {
-            if (!PyErr_Occurred()) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK)
-                    raise_blocked();
-                else
-                    PyErr_SetFromErrno(PyExc_OSError);
-            }
-        }
-        else
-            n = (Py_ssize_t)k;
-    }
-    else {
-        PyObject *meth = Py_NewRef(b->src.meth);
-        PyObject *ret = PyObject_CallOneArg(meth, out);
-        Py_DECREF(meth);
-        if (ret == Py_None) {
-            Py_DECREF(ret);
-            raise_blocked();
-        }
-        else if (ret != NULL) {
-            Py_ssize_t r = PyLong_Check(ret) ? PyLong_AsSsize_t(ret) : -2;
-            Py_DECREF(ret);
-            if (r == -1 && PyErr_Occurred())
-                ;
-            else if (r < 0 || r > pb.len)
-                PyErr_Format(PyExc_OSError,
-                             "readinto()/recv_into() returned invalid length "
-                             "(should have been between 0 and %zd)", pb.len);
-            else
-                n = r;
-        }
-    }
+    int rc = source_read(b, out, pb.buf, pb.len, &n);
+    if (rc == 0)
+        raise_blocked();
+    if (rc <= 0)
+        n = -1;
     b->busy = 0;
     if (n == 0)
         b->src_eof = 1;
@@ -260,57 +274,26 @@ read_exact_large(NcByteBuffer *b, Py_ssize_t n)
         goto done;
     while (got < n && !b->src_eof) {
         Py_ssize_t r;
-        if (b->src.meth == NULL) {
-            ssize_t k;
-            for (;;) {
-                Py_BEGIN_ALLOW_THREADS
-                k = read(b->src.fd, h->buf + got, (size_t)(n - got));
-                Py_END_ALLOW_THREADS
-                if (k >= 0 || errno != EINTR)
-                    break;
-                if (PyErr_CheckSignals() < 0)
-                    break;
-            }
-            if (k < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK)
-                    raise_blocked_partial(h->buf, got);
-                else if (!PyErr_Occurred())
-                    PyErr_SetFromErrno(PyExc_OSError);
-                goto done;
-            }
-            r = (Py_ssize_t)k;
-        }
-        else {
-            NcView *v = nc_view_new(st->ViewType, h, got, n);
-            if (v == NULL)
+        NcView *v = NULL;
+        if (b->src.meth != NULL) {
+            /* the source's argument: a View of the rest of the frame */
+            if ((v = nc_view_new(st->ViewType, h, got, n)) == NULL)
                 goto done;
             if (b->src.meth == NULL) {  /* the allocation ran Python that dropped it */
                 Py_DECREF(v);
                 continue;
             }
-            PyObject *meth = Py_NewRef(b->src.meth);
-            PyObject *ret = PyObject_CallOneArg(meth, (PyObject *)v);
-            Py_DECREF(meth);
-            Py_DECREF(v);
-            if (ret == NULL || ret == Py_None) {
-                if (ret == Py_None || PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
-                    PyErr_Clear();
-                    raise_blocked_partial(h->buf, got);
-                }
-                Py_XDECREF(ret);
-                goto done;
-            }
-            r = PyLong_Check(ret) ? PyLong_AsSsize_t(ret) : -2;
-            Py_DECREF(ret);
-            if (r == -1 && PyErr_Occurred())
-                goto done;
-            if (r < 0 || r > n - got) {
-                PyErr_Format(PyExc_OSError,
-                             "readinto()/recv_into() returned invalid length "
-                             "(should have been between 0 and %zd)", n - got);
-                goto done;
-            }
         }
+        int rc = source_read(b, (PyObject *)v, h->buf + got, n - got, &r);
+        Py_XDECREF(v);
+        if (rc < 0 && PyErr_ExceptionMatches(PyExc_BlockingIOError)) {
+            PyErr_Clear();
+            rc = 0;
+        }
+        if (rc == 0)
+            raise_blocked_partial(h->buf, got);
+        if (rc <= 0)
+            goto done;
         if (r == 0)
             b->src_eof = 1;
         got += r;
