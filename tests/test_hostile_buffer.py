@@ -911,3 +911,19 @@ def test_reader_readinto_direct_keeps_the_stream_in_order():
     assert len(src.nested) == 1 and isinstance(src.nested[0], RuntimeError), src.nested
     got = bytes(out[:n]) + r.read_bytes()
     assert got == data
+
+
+def test_readinto_direct_of_nothing_is_not_eof():
+    # A 0-byte destination reads nothing; that 0 must not be taken for EOF
+    # (the source was then never read again and its bytes were lost).
+    r, w = os.pipe()
+    try:
+        os.write(w, b"abc")
+        b = ByteBuffer(8)
+        b._attach(r)
+        assert b._readinto_direct(bytearray(0)) == 0
+        assert not b._src_eof
+        assert b._fill() == 3 and bytes(b.read()) == b"abc"
+    finally:
+        os.close(r)
+        os.close(w)

@@ -170,7 +170,8 @@ bb_readinto_direct(NcByteBuffer *b, PyObject *out)
                         "ByteBuffer was filled while a direct read was being set up");
         goto done;
     }
-    if (b->src_eof) {
+    if (b->src_eof || pb.len == 0) {
+        /* nothing asked: a read of 0 bytes returns 0, which is not EOF */
         n = 0;
         goto done;
     }
