@@ -61,28 +61,38 @@ def _wake(fut):
 
 
 class Pool:
-    """``Pool(buffer_size, count, *, kind=ByteBuffer, timeout=None)``: ``count``
-    buffers of ``buffer_size`` bytes, all allocated now.
+    """``Pool(buffer_size, count, *, kind=ByteBuffer, timeout=None, headroom=0)``:
+    ``count`` buffers of ``buffer_size`` bytes, all allocated now.
 
     ``kind`` is ``ByteBuffer`` (default; taken back cleared) or ``bytearray``
     (taken back as is).  ``timeout`` is the default wait for ``buffer()`` /
-    ``acquire()`` when every buffer is lent (None: no limit, 0: no wait)."""
+    ``acquire()`` when every buffer is lent (None: no limit, 0: no wait).
+    ``headroom`` (ByteBuffer only) is each buffer's ``ByteBuffer(headroom=)``:
+    reserved before the data for ``prepend()``, whole again in every buffer
+    the pool lends (taking a buffer back clears it)."""
 
-    def __init__(self, buffer_size=65536, count=8, *, kind=ByteBuffer, timeout=None):
-        for name, v in (("buffer_size", buffer_size), ("count", count)):
+    def __init__(self, buffer_size=65536, count=8, *, kind=ByteBuffer, timeout=None,
+                 headroom=0):
+        for name, v in (("buffer_size", buffer_size), ("count", count), ("headroom", headroom)):
             if not isinstance(v, int) or isinstance(v, bool):
                 raise TypeError(f"{name} must be an int, not {type(v).__name__}")
-            if v < 1:
-                raise ValueError(f"{name} must be >= 1, got {v}")
+            if v < (name != "headroom"):
+                raise ValueError(f"{name} must be >= {int(name != 'headroom')}, got {v}")
         if kind is not ByteBuffer and kind is not bytearray:
             raise TypeError(f"kind must be ByteBuffer or bytearray, not {kind!r}")
+        if headroom and kind is not ByteBuffer:
+            raise ValueError("headroom needs kind=ByteBuffer (a bytearray has no cursors)")
         self._timeout = self._check_timeout(timeout)
         self.buffer_size = buffer_size
         self.count = count
         self.kind = kind
+        self.headroom = headroom
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._all = [kind(buffer_size) for _ in range(count)]
+        if kind is ByteBuffer:
+            self._all = [ByteBuffer(buffer_size, headroom=headroom) for _ in range(count)]
+        else:
+            self._all = [kind(buffer_size) for _ in range(count)]
         self._free = list(self._all)          # a stack: the warmest buffer goes out first
         # Lent buffers by key: the ByteBuffer itself (hashed by identity, no
         # int made per lending), id() for the unhashable bytearray.

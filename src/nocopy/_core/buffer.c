@@ -167,23 +167,23 @@ bb_wpos_moved(NcByteBuffer *b)
     w->len = b->holder->len - b->wpos;
 }
 
-/* Someone holds a pointer into the storage or its free space. */
-static inline int
-bb_exported(NcByteBuffer *b)
-{
-    return b->holder->exports > 0 || b->wwin->exports > 0;
-}
-
 /* ---- moving bytes ---------------------------------------------------------- */
 
-/* Fresh zeroed storage of the same capacity and a write window on it.  Runs
+/* New zeroed storage of `size` bytes, of the kind the buffer uses. */
+static NcHolder *
+bb_new_storage(nc_state *st, Py_ssize_t size, int bstore)
+{
+    return bstore ? nc_holder_new_bytes(st, size) : nc_holder_new_owned(st, size);
+}
+
+/* Fresh zeroed storage of the same size and a write window on it.  Runs
  * Python (allocations): the caller re-reads every cursor afterwards. */
 static int
 bb_alloc_fresh(NcByteBuffer *b, NcHolder **nh, NcHolder **nw)
 {
     nc_state *st = bb_state(b);
     *nw = NULL;
-    *nh = nc_holder_new_owned(st, b->holder->len);  /* the capacity never changes */
+    *nh = bb_new_storage(st, b->size, b->bstore);  /* the size never changes */
     if (*nh == NULL)
         return -1;
     *nw = nc_holder_new_window(st, *nh);
@@ -194,29 +194,38 @@ bb_alloc_fresh(NcByteBuffer *b, NcHolder **nh, NcHolder **nw)
     return 0;
 }
 
-/* Move the unread bytes (none when `drop`) to offset 0: into nh (fresh
- * storage from bb_alloc_fresh, its window nw; both references stolen), or in
- * place when nh is NULL (bumping the storage epoch).  Runs no Python code, so
- * it works on the cursors as they are now. */
+/* Move the unread bytes (none for NC_BB_DROP) to where `mode` says
+ * (buffer_impl.h): into nh (fresh storage from bb_alloc_fresh, its window
+ * nw; both references stolen), or in place when nh is NULL (bumping the
+ * storage epoch).  Runs no Python code, so it works on the cursors as they
+ * are now.  A detached buffer (take_bytes) has none, and goes to head. */
 static void
-bb_move(NcByteBuffer *b, NcHolder *nh, NcHolder *nw, int drop)
+bb_move(NcByteBuffer *b, NcHolder *nh, NcHolder *nw, int mode)
 {
     NcHolder *h = b->holder, *w = b->wwin;
-    Py_ssize_t n = drop ? 0 : b->wpos - b->rpos;
+    Py_ssize_t n = mode == NC_BB_DROP ? 0 : b->wpos - b->rpos;
+    Py_ssize_t to;
+    if (mode == NC_BB_KEEP && !bb_detached(b))
+        to = b->rpos;
+    else if (mode == NC_BB_DROP)
+        to = b->head;
+    else
+        to = bb_front(b);
     w->epoch++;  /* the old window's views, in case it is replaced */
     if (nh != NULL) {
         if (n > 0)
-            memcpy(nh->buf, h->buf + b->rpos, (size_t)n);
+            memcpy(nh->buf + to, h->buf + b->rpos, (size_t)n);
         b->holder = nh;
         b->wwin = nw;
     }
     else {
-        if (n > 0 && b->rpos > 0)
-            memmove(h->buf, h->buf + b->rpos, (size_t)n);
+        if (n > 0 && b->rpos != to)
+            memmove(h->buf + to, h->buf + b->rpos, (size_t)n);
         h->epoch++;
     }
-    b->rpos = 0;
-    b->wpos = n;
+    b->rpos = to;
+    b->wpos = to + n;
+    b->unseen = to;  /* new epoch or new storage: no View shows anything yet */
     b->gen++;
     b->wtaint = 0;  /* fresh storage, or in place: nothing exported (bb_exported) */
     bb_wpos_moved(b);
@@ -226,17 +235,18 @@ bb_move(NcByteBuffer *b, NcHolder *nh, NcHolder *nw, int drop)
     }
 }
 
-/* Move the unread bytes to offset 0 (drop: discard them): in place unless
- * an export is held or `force_fresh`, then into fresh storage.  Re-entrant:
- * the fresh storage is allocated first, and a nested move run by that
- * allocation leaves consistent cursors that the outer one then moves on. */
+/* Move the unread bytes to the front (mode: buffer_impl.h): in place
+ * unless an export is held, `force_fresh`, or the storage was handed over
+ * (take_bytes), then into fresh storage.  Re-entrant: the fresh storage is
+ * allocated first, and a nested move run by that allocation leaves
+ * consistent cursors that the outer one then moves on. */
 int
-nc_bb_relocate(NcByteBuffer *b, int force_fresh, int drop)
+nc_bb_relocate(NcByteBuffer *b, int force_fresh, int mode)
 {
     NcHolder *nh = NULL, *nw = NULL;
-    if ((force_fresh || bb_exported(b)) && bb_alloc_fresh(b, &nh, &nw) < 0)
+    if ((force_fresh || bb_exported(b) || bb_detached(b)) && bb_alloc_fresh(b, &nh, &nw) < 0)
         return -1;
-    bb_move(b, nh, nw, drop);
+    bb_move(b, nh, nw, mode);
     return 0;
 }
 
@@ -260,13 +270,14 @@ nc_bb_untaint(NcByteBuffer *b)
 
 
 /* Before a fill: compact when the tail is less than half the capacity and
- * there are consumed bytes to reclaim (one memmove per half buffer at most). */
+ * there are consumed bytes to reclaim (one memmove per half buffer at most);
+ * storage handed over by take_bytes() is replaced. */
 int
 nc_bb_make_fill_room(NcByteBuffer *b)
 {
-    Py_ssize_t cap = b->holder->len;
-    if (b->rpos > 0 && cap - b->wpos < cap / 2 + 1)
-        return nc_bb_relocate(b, 0, 0);
+    Py_ssize_t cap = b->size - b->head;
+    if (bb_detached(b) || (b->rpos > bb_front(b) && b->size - b->wpos < cap / 2 + 1))
+        return nc_bb_relocate(b, 0, NC_BB_COMPACT);
     return 0;
 }
 
@@ -282,15 +293,17 @@ nc_bytebuffer_reserve(NcByteBuffer *b, Py_ssize_t n, char **out)
     for (;;) {
         if (check_idle(b) < 0)
             return -1;
-        Py_ssize_t cap = b->holder->len;
-        if (n > cap - (b->wpos - b->rpos)) {
+        /* what a compaction can give: the storage after the front (the
+         * headroom stays reserved for prepend) */
+        if (n > b->size - bb_front(b) - (b->wpos - b->rpos)) {
             nc_bb_raise_too_small(b, n, "ByteBuffer free space too small");
             return -1;
         }
         /* A held export of the write window could still write into what we
-         * are about to make readable: write into fresh storage instead. */
-        int fresh = b->wwin->exports > 0;
-        if (cap - b->wpos >= n && !fresh) {
+         * are about to make readable: write into fresh storage instead (and
+         * storage handed over by take_bytes() is replaced). */
+        int fresh = b->wwin->exports > 0 || bb_detached(b);
+        if (b->holder->len - b->wpos >= n && !fresh) {
             *out = b->holder->buf + b->wpos;
             return 0;
         }
@@ -303,6 +316,10 @@ nc_bytebuffer_reserve(NcByteBuffer *b, Py_ssize_t n, char **out)
 int
 nc_bytebuffer_commit(NcByteBuffer *b, Py_ssize_t n)
 {
+    /* free reports fresh storage's room after take_bytes(): commit agrees
+     * (what it commits is zeroes, as in any fresh storage) */
+    if (n > 0 && bb_detached(b) && nc_bb_relocate(b, 0, NC_BB_COMPACT) < 0)
+        return -1;
     Py_ssize_t room = b->holder->len - b->wpos;
     if (n < 0 || n > room) {
         PyErr_Format(PyExc_ValueError, "cannot commit %zd bytes: only %zd free", n, room);
@@ -494,19 +511,40 @@ done:
 static PyObject *
 bb_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"capacity", NULL};
-    PyObject *capobj = NULL;
-    Py_ssize_t cap = 65536;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:ByteBuffer", kwlist, &capobj))
+    static char *kwlist[] = {"capacity", "headroom", "storage", NULL};
+    PyObject *capobj = NULL, *headobj = NULL, *storage = NULL;
+    Py_ssize_t cap = 65536, head = 0;
+    int bstore = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O$OO:ByteBuffer", kwlist, &capobj, &headobj,
+                                     &storage))
         return NULL;
     if (capobj != NULL && nc_bb_size_arg(capobj, "capacity", 0, 0, &cap) < 0)
         return NULL;
+    if (headobj != NULL && nc_bb_size_arg(headobj, "headroom", 0, 0, &head) < 0)
+        return NULL;
+    if (storage != NULL && storage != Py_None) {
+        if (!PyUnicode_Check(storage)) {
+            PyErr_Format(PyExc_TypeError, "storage must be 'heap' or 'bytes', not '%.100s'",
+                         Py_TYPE(storage)->tp_name);
+            return NULL;
+        }
+        if (PyUnicode_CompareWithASCIIString(storage, "bytes") == 0)
+            bstore = 1;
+        else if (PyUnicode_CompareWithASCIIString(storage, "heap") != 0) {
+            PyErr_Format(PyExc_ValueError, "storage must be 'heap' or 'bytes', not %R", storage);
+            return NULL;
+        }
+    }
     if (cap == 0) {
         PyErr_SetString(PyExc_ValueError, "capacity must be >= 1, got 0");
         return NULL;
     }
+    if (head > PY_SSIZE_T_MAX - cap - 64) {  /* bytes storage adds its header */
+        PyErr_SetString(PyExc_ValueError, "capacity + headroom is too large");
+        return NULL;
+    }
     nc_state *st = nc_state_of_type(type);
-    NcHolder *h = nc_holder_new_owned(st, cap);
+    NcHolder *h = bb_new_storage(st, cap + head, bstore);
     if (h == NULL)
         return NULL;
     NcHolder *w = nc_holder_new_window(st, h);
@@ -522,7 +560,13 @@ bb_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     b->holder = h;
     b->wwin = w;
-    b->rpos = b->wpos = 0;
+    w->buf = h->buf + head;  /* the window covers the free space only */
+    w->len = cap;
+    b->rpos = b->wpos = head;
+    b->head = head;
+    b->unseen = head;
+    b->size = cap + head;
+    b->bstore = bstore;
     b->wview = NULL;
     b->overflow = NULL;
     b->src.meth = NULL;
@@ -674,7 +718,7 @@ bb_write(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
                      offset, length, data.len);
         goto done;
     }
-    if (b->overflow != NULL && length > b->holder->len - b->wpos && !b->busy) {
+    if (b->overflow != NULL && length > nc_bytebuffer_tail(b) && !b->busy) {
         /* A sink (nocopy.io.Writer) sends it out without copying it here.
          * Its own reference: the handler may replace itself while it runs. */
         PyBuffer_Release(&data);
@@ -977,7 +1021,8 @@ bb_consume(NcByteBuffer *b, PyObject *arg)
 
 PyDoc_STRVAR(compact_doc,
 "compact($self, /)\n--\n\n"
-"Move the unread bytes to the front of the storage.  Views of this storage\n"
+"Move the unread bytes to the front of the storage: right after the\n"
+"headroom (never into it: bytes a prepend() put there stay).  Views of this storage\n"
 "go stale, unless a buffer export of one is held (memoryview(view)): then\n"
 "the unread bytes move to fresh storage and the old one stays, unchanged, for\n"
 "the views.  O(len): one memmove (or memcpy).");
@@ -987,14 +1032,17 @@ bb_compact(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
 {
     if (check_idle(b) < 0)
         return NULL;
-    if (b->rpos > 0 && nc_bb_relocate(b, 0, 0) < 0)
+    /* storage handed over by take_bytes() holds nothing to move: it stays
+     * unallocated until something needs room */
+    if (!bb_detached(b) && b->rpos > bb_front(b) && nc_bb_relocate(b, 0, 0) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(clear_doc,
 "clear($self, /)\n--\n\n"
-"Drop everything; the next write starts at offset 0.  Every View of this\n"
+"Drop everything; the next write starts after the headroom (offset 0\n"
+"without one), which is whole again for prepend().  Every View of this\n"
 "buffer goes stale, writable() ones included, even when it was empty (or,\n"
 "with an export held, the buffer takes fresh storage and leaves the old one\n"
 "to it).  O(1).");
@@ -1037,13 +1085,25 @@ bb_reset(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
 static PyObject *
 bb_get_capacity(NcByteBuffer *b, void *c)
 {
-    return PyLong_FromSsize_t(b->holder->len);
+    return PyLong_FromSsize_t(b->size - b->head);
+}
+
+static PyObject *
+bb_get_headroom(NcByteBuffer *b, void *c)
+{
+    return PyLong_FromSsize_t(b->head);
+}
+
+static PyObject *
+bb_get_storage(NcByteBuffer *b, void *c)
+{
+    return PyUnicode_FromString(b->bstore ? "bytes" : "heap");
 }
 
 static PyObject *
 bb_get_free(NcByteBuffer *b, void *c)
 {
-    return PyLong_FromSsize_t(b->holder->len - b->wpos);
+    return PyLong_FromSsize_t(nc_bytebuffer_tail(b));
 }
 
 static PyObject *
@@ -1055,8 +1115,12 @@ bb_get_readable(NcByteBuffer *b, void *c)
 static PyObject *
 bb_repr(NcByteBuffer *b)
 {
+    if (b->head > 0)
+        return PyUnicode_FromFormat(
+            "<nocopy.ByteBuffer capacity=%zd headroom=%zd readable=%zd free=%zd>",
+            b->size - b->head, b->head, b->wpos - b->rpos, nc_bytebuffer_tail(b));
     return PyUnicode_FromFormat("<nocopy.ByteBuffer capacity=%zd readable=%zd free=%zd>",
-                                b->holder->len, b->wpos - b->rpos, b->holder->len - b->wpos);
+                                b->size, b->wpos - b->rpos, nc_bytebuffer_tail(b));
 }
 
 /* The readable region, exported through a borrowed View: the consumer's
@@ -1096,7 +1160,12 @@ static PyMethodDef bb_own_methods[] = {
 };
 
 static PyGetSetDef bb_getset[] = {
-    {"capacity", (getter)bb_get_capacity, NULL, "Size of the storage in bytes (fixed).", NULL},
+    {"capacity", (getter)bb_get_capacity, NULL,
+     "Bytes of storage for data after the headroom (fixed).", NULL},
+    {"headroom", (getter)bb_get_headroom, NULL,
+     "Bytes reserved before the data for prepend(); the cursors start there (fixed).", NULL},
+    {"storage", (getter)bb_get_storage, NULL,
+     "'heap' or 'bytes' (storage inside a bytes object that take_bytes() hands over).", NULL},
     {"free", (getter)bb_get_free, NULL,
      "Bytes that can be written after the write cursor without compacting.", NULL},
     {"readable", (getter)bb_get_readable, NULL, "Bytes between the read and write cursors (len).",
@@ -1106,18 +1175,22 @@ static PyGetSetDef bb_getset[] = {
 };
 
 PyDoc_STRVAR(bb_doc,
-"ByteBuffer(capacity=65536)\n--\n\n"
+"ByteBuffer(capacity=65536, *, headroom=0, storage='heap')\n--\n\n"
 "Owned, fixed-capacity storage with a read cursor and a write cursor.\n"
 "Fill it with writable()+commit(), write() or fill_from(); read it through\n"
 "borrowed Views (peek, read, read_until) that raise StaleViewError once the\n"
 "buffer moves or overwrites their bytes (compact, clear, an implicit\n"
 "compaction).  A view whose buffer export is held (memoryview(view)) is never\n"
 "changed under its holder: the buffer moves to fresh storage instead.  The\n"
-"buffer protocol exports the readable bytes, by the same rule.");
+"buffer protocol exports the readable bytes, by the same rule.\n\n"
+"headroom bytes are reserved before the data (storage: headroom + capacity):\n"
+"the cursors start after them, clear() and compactions put them back, and\n"
+"prepend() writes into them.  storage='bytes' keeps the storage inside a\n"
+"bytes object that take_bytes() hands over without a copy.");
 
-/* bb_own_methods, then nc_bb_reader_methods (buffer_read.c), filled at
- * module init */
-static PyMethodDef bb_methods[40];
+/* bb_own_methods, then nc_bb_reader_methods (buffer_read.c) and
+ * nc_bb_build_methods (buffer_build.c), filled at module init */
+static PyMethodDef bb_methods[64];
 
 static PyType_Slot bb_slots[] = {
     {Py_tp_new, bb_new},
@@ -1148,6 +1221,8 @@ nc_bytebuffer_module_init(PyObject *m, nc_state *st)
         for (PyMethodDef *d = bb_own_methods; d->ml_name != NULL && k < cap - 1; d++)
             bb_methods[k++] = *d;
         for (PyMethodDef *d = nc_bb_reader_methods; d->ml_name != NULL && k < cap - 1; d++)
+            bb_methods[k++] = *d;
+        for (PyMethodDef *d = nc_bb_build_methods; d->ml_name != NULL && k < cap - 1; d++)
             bb_methods[k++] = *d;
     }
     st->ByteBufferType = (PyTypeObject *)PyType_FromModuleAndSpec(m, &bb_spec, NULL);

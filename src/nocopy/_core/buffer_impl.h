@@ -13,7 +13,13 @@ int nc_bb_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
                      PyObject **out);
 void nc_bb_raise_too_small(NcByteBuffer *b, Py_ssize_t needed, const char *what);
 void nc_bb_raise_limit(NcByteBuffer *b, Py_ssize_t scanned, const char *msg);
-int nc_bb_relocate(NcByteBuffer *b, int force_fresh, int drop);
+/* nc_bb_relocate's `mode`: where the unread bytes go. */
+enum {
+    NC_BB_COMPACT = 0,  /* to the front: min(rpos, head), or head when none */
+    NC_BB_DROP = 1,     /* discard them: both cursors at head */
+    NC_BB_KEEP = 2,     /* same offsets (fresh storage only: for prepend) */
+};
+int nc_bb_relocate(NcByteBuffer *b, int force_fresh, int mode);
 int nc_bb_untaint(NcByteBuffer *b);
 int nc_bb_make_fill_room(NcByteBuffer *b);
 int nc_bb_source_resolve(PyObject *src, nc_source *s);
@@ -23,6 +29,8 @@ int nc_bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out);
 /* buffer_read.c: its methods (concatenated into ByteBuffer's at module
  * init), the _src_eof getter and the line iterator type. */
 extern PyMethodDef nc_bb_reader_methods[];
+/* buffer_build.c: prepend, take_bytes */
+extern PyMethodDef nc_bb_build_methods[];
 PyObject *nc_bb_get_src_eof(NcByteBuffer *b, void *c);
 int nc_bb_lineiter_init(PyObject *m, nc_state *st);
 
@@ -30,6 +38,33 @@ static inline nc_state *
 bb_state(NcByteBuffer *b)
 {
     return nc_state_of_type(Py_TYPE(b));
+}
+
+/* Someone holds a pointer into the storage or its free space. */
+static inline int
+bb_exported(NcByteBuffer *b)
+{
+    return b->holder->exports > 0 || b->wwin->exports > 0;
+}
+
+/* The storage was handed over by take_bytes(): holder is an empty stand-in
+ * (len 0, cursors 0) until the next operation that needs room relocates to
+ * fresh storage (every relocation does). */
+static inline int
+bb_detached(NcByteBuffer *b)
+{
+    return b->holder->len != b->size;
+}
+
+/* Where a compaction puts the readable bytes: the headroom's end, or where
+ * they are when a prepend already reached below it (they never move later);
+ * the headroom's end when there are none. */
+static inline Py_ssize_t
+bb_front(NcByteBuffer *b)
+{
+    if (b->wpos == b->rpos || b->rpos > b->head)
+        return b->head;
+    return b->rpos;
 }
 
 static inline int

@@ -259,11 +259,13 @@ read_exact_large(NcByteBuffer *b, Py_ssize_t n)
         Py_DECREF(out);
         return NULL;
     }
-    Py_ssize_t got = b->wpos - b->rpos;  /* <= capacity < n */
+    Py_ssize_t got = b->wpos - b->rpos;
+    if (got > n)  /* prepend() can buffer more than the capacity */
+        got = n;
     memcpy(PyByteArray_AS_STRING(out), b->holder->buf + b->rpos, (size_t)got);
     /* the rest is lent to the source: no heap garbage reaches a readinto() */
     memset(PyByteArray_AS_STRING(out) + got, 0, (size_t)(n - got));
-    b->rpos = b->wpos;
+    b->rpos += got;
     /* From here the frame is ours alone: a finalizer run by an allocation
      * below, or the source's readinto, that read from this buffer would
      * take bytes out of the middle of the frame (they come from the same
@@ -337,12 +339,12 @@ bb_read_exact(NcByteBuffer *b, PyObject *arg)
     PyErr_Clear();
     if (nc_bb_size_arg(arg, "n", 0, 0, &n) < 0 || check_attached(b) < 0)
         return NULL;
-    if (n > b->holder->len)
+    if (n > b->size - b->head && n > b->wpos - b->rpos)
         return read_exact_large(b, n);
     for (;;) {
         while (b->wpos - b->rpos < n) {
             /* room for the whole frame in the tail, or compact for it */
-            if (b->holder->len - b->rpos < n && nc_bb_relocate(b, 0, 0) < 0)
+            if ((bb_detached(b) || b->holder->len - b->rpos < n) && nc_bb_relocate(b, 0, 0) < 0)
                 return NULL;
             if (check_attached(b) < 0)  /* the move may have run Python */
                 return NULL;
@@ -486,8 +488,13 @@ bb_find_line(NcByteBuffer *b, nc_source *src, int *eof, Py_ssize_t *scan, Py_ssi
             return avail > 0;
         }
         /* No complete line buffered: make room, then one read. */
+        if (bb_detached(b)) {  /* take_bytes() handed the storage over */
+            if (nc_bb_relocate(b, 0, NC_BB_COMPACT) < 0)
+                return -1;
+            continue;
+        }
         Py_ssize_t cap = b->holder->len, n;
-        if (b->wpos == cap && b->rpos == 0) {
+        if (b->wpos == cap && b->rpos <= b->head) {  /* nothing a compaction frees */
             nc_bb_raise_limit(b, avail, "line longer than the buffer capacity");
             return -1;
         }

@@ -4,7 +4,9 @@
  * released in dealloc and nowhere else, so a holder's memory is valid for as
  * long as anyone references the holder.  Owned storage (obj == NULL, owned)
  * is PyMem_Calloc'd (no byte that was never written reaches Python) and freed
- * in dealloc.  A window holder (base != NULL) points into its base's storage
+ * in dealloc.  Storage inside a bytes object (h->bytes, owned, obj == NULL)
+ * is zeroed too (bytes(len)) and goes with the holder's reference, unless
+ * ByteBuffer.take_bytes() took that reference away first.  A window holder (base != NULL) points into its base's storage
  * and keeps the base alive; nothing in it is freed but that reference. */
 #include "nocopy.h"
 
@@ -40,6 +42,7 @@ holder_dealloc(NcHolder *h)
         h->buf = NULL;
     }
     Py_CLEAR(h->base);  /* an owned holder: its dealloc runs no Python code */
+    Py_CLEAR(h->bytes);  /* a bytes object: no Python code either */
     tp->tp_free((PyObject *)h);
     Py_DECREF(tp);
 }
@@ -82,6 +85,7 @@ holder_alloc(nc_state *st)
     h->owned = 0;
     h->acyclic = 0;
     h->base = NULL;
+    h->bytes = NULL;
     return h;
 }
 
@@ -170,4 +174,34 @@ NcHolder *
 nc_holder_new_owned_raw(nc_state *st, Py_ssize_t len)
 {
     return holder_new_owned(st, len, 0);
+}
+
+NcHolder *
+nc_holder_new_bytes(nc_state *st, Py_ssize_t len)
+{
+    /* bytes(len) rather than PyBytes_FromStringAndSize(NULL, len) + memset:
+     * it is calloc'd, so large storage costs no clearing pass up front. */
+    PyObject *n = PyLong_FromSsize_t(len);
+    if (n == NULL)
+        return NULL;
+    PyObject *bo = PyObject_CallOneArg((PyObject *)&PyBytes_Type, n);
+    Py_DECREF(n);
+    if (bo == NULL)
+        return NULL;
+    if (len < 1 || !PyBytes_CheckExact(bo) || PyBytes_GET_SIZE(bo) != len || Py_REFCNT(bo) != 1) {
+        /* a shared object (the empty singleton) must never be written */
+        Py_DECREF(bo);
+        PyErr_SetString(PyExc_SystemError, "bytes storage is not a fresh bytes object");
+        return NULL;
+    }
+    NcHolder *h = holder_alloc(st);
+    if (h == NULL) {
+        Py_DECREF(bo);
+        return NULL;
+    }
+    h->bytes = bo;
+    h->buf = PyBytes_AS_STRING(bo);
+    h->len = len;
+    h->acyclic = 1;  /* a bytes object references nothing */
+    return h;
 }

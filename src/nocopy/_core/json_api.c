@@ -309,7 +309,7 @@ dumps_into_bytebuffer(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, NcByteB
                         "ByteBuffer is busy (a fill or a dumps_into is running on it)");
         return NULL;
     }
-    Py_ssize_t have = bb->holder->len - bb->wpos;
+    Py_ssize_t have = nc_bytebuffer_tail(bb);  /* take_bytes(): what fresh storage gives */
     if (nc_bytebuffer_reserve(bb, have, &dst) < 0)
         return NULL;
     /* reserve may have moved the storage (it does not for the space that

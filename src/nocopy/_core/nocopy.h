@@ -83,6 +83,10 @@ typedef struct {
                              Views over it stay out of the cyclic GC */
     PyObject *base;       /* owned or NULL: the holder whose storage buf points
                              into (a ByteBuffer's write window, buffer.c) */
+    PyObject *bytes;      /* owned or NULL: a bytes object whose ob_sval is buf
+                             (ByteBuffer(storage="bytes")); never reachable from
+                             Python until ByteBuffer.take_bytes() hands it over
+                             and detaches it from this holder (buffer_build.c) */
 } NcHolder;
 
 /* New holder over obj's C-contiguous export; TypeError/BufferError on failure. */
@@ -96,6 +100,9 @@ NcHolder *nc_holder_new_owned(nc_state *st, Py_ssize_t len);
  * its holder, so an unwritten byte there would reach Python.  Saves the
  * clearing where it would double the cost (flatten, coalescing, reads). */
 NcHolder *nc_holder_new_owned_raw(nc_state *st, Py_ssize_t len);
+/* New holder owning zeroed storage inside a fresh bytes object of `len` >= 1
+ * bytes (bytes(len): calloc'd), held in h->bytes (MemoryError). */
+NcHolder *nc_holder_new_bytes(nc_state *st, Py_ssize_t len);
 /* New holder windowing base's storage (initially all of it; its owner moves
  * buf/len within base), keeping base alive; not owned, never freed by it. */
 NcHolder *nc_holder_new_window(nc_state *st, NcHolder *base);
