@@ -179,13 +179,22 @@ nc_holder_new_owned_raw(nc_state *st, Py_ssize_t len)
 NcHolder *
 nc_holder_new_bytes(nc_state *st, Py_ssize_t len)
 {
-    /* bytes(len) rather than PyBytes_FromStringAndSize(NULL, len) + memset:
-     * it is calloc'd, so large storage costs no clearing pass up front. */
-    PyObject *n = PyLong_FromSsize_t(len);
-    if (n == NULL)
-        return NULL;
-    PyObject *bo = PyObject_CallOneArg((PyObject *)&PyBytes_Type, n);
-    Py_DECREF(n);
+    /* Large: bytes(len), which is calloc'd -- fresh pages from the system
+     * come zeroed, no clearing pass up front.  Small: the call costs more
+     * than the memset. */
+    PyObject *bo;
+    if (len < (128 << 10)) {
+        bo = PyBytes_FromStringAndSize(NULL, len);
+        if (bo != NULL)
+            memset(PyBytes_AS_STRING(bo), 0, (size_t)len);
+    }
+    else {
+        PyObject *n = PyLong_FromSsize_t(len);
+        if (n == NULL)
+            return NULL;
+        bo = PyObject_CallOneArg((PyObject *)&PyBytes_Type, n);
+        Py_DECREF(n);
+    }
     if (bo == NULL)
         return NULL;
     if (len < 1 || !PyBytes_CheckExact(bo) || PyBytes_GET_SIZE(bo) != len || Py_REFCNT(bo) != 1) {
