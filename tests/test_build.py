@@ -621,3 +621,26 @@ def test_steady_response_loop_allocates_nothing():
         tracemalloc.stop()
     assert cur - base < 1024 and peak - base < 4096, (cur - base, peak - base)
     assert sink.getvalue()[:len(hdr) + 200] == hdr + body
+
+
+def test_take_bytes_stales_rope_segments_and_views_after_the_bytes_are_gone():
+    """After a hand-over the storage belongs to the bytes object (freed once
+    dropped): every View and Rope segment of it must raise, never read it."""
+    b = ByteBuffer(8192, headroom=16, storage="bytes")
+    b.write(b"0123456789" * 800)
+    r = Rope([b.peek(100), b"tail"])
+    v = b.read(50)
+    sub = v[10:20]
+    it = v.itersplit(b"5")
+    t = b.take_bytes()
+    assert t[:10] == b"0123456789" and len(t) == 7950
+    del t
+    gc.collect()
+    for op in (lambda: bytes(r), lambda: r.find(b"1"), lambda: r == b"x", lambda: r[0],
+               lambda: list(r), lambda: r.segments(), lambda: bytes(v), lambda: v.find(b"1"),
+               lambda: bytes(sub), lambda: next(it), lambda: memoryview(v), lambda: v[0:5]):
+        with pytest.raises(StaleViewError):
+            op()
+    b.write(b"new")
+    with pytest.raises(StaleViewError):
+        bytes(v)
