@@ -644,3 +644,16 @@ def test_take_bytes_stales_rope_segments_and_views_after_the_bytes_are_gone():
     b.write(b"new")
     with pytest.raises(StaleViewError):
         bytes(v)
+
+
+def test_empty_prepend_does_not_forget_consumed_views():
+    """Found by the long hypothesis run: prepend(b"") once marked the
+    consumed bytes as never shown, so the next prepend kept a read() View
+    of them valid while it overwrote them."""
+    b = ByteBuffer(1)
+    b.write(b"\x01")
+    v = b.read(1)
+    assert b.prepend(b"") == 0
+    b.prepend(b"\x00")
+    with pytest.raises(StaleViewError):
+        bytes(v)

@@ -97,7 +97,8 @@ static inline void
 nc_bytebuffer_prepend_commit(NcByteBuffer *b, Py_ssize_t n)
 {
     b->rpos -= n;
-    b->unseen = b->rpos;
+    if (b->unseen > b->rpos)  /* n > 0: reserve left unseen == the old rpos */
+        b->unseen = b->rpos;
     b->gen++;
 }
 
