@@ -253,7 +253,9 @@ nc_bb_relocate(NcByteBuffer *b, int force_fresh, int mode)
 /* Bytes committed while an export of the write window was held can still be
  * written through it: before a View of readable bytes goes out, move them to
  * fresh storage unless that export was let go since.  Runs Python when it
- * moves (and a finalizer may taint again): loops until clean. */
+ * moves (and a finalizer may taint again): loops until clean.  The cursors
+ * keep their offsets: a read-only call (peek, an export) that moves must not
+ * take the room before the read cursor from a prepend() it interrupts. */
 int
 nc_bb_untaint(NcByteBuffer *b)
 {
@@ -262,7 +264,7 @@ nc_bb_untaint(NcByteBuffer *b)
             b->wtaint = 0;
             break;
         }
-        if (nc_bb_relocate(b, 1, 0) < 0)
+        if (nc_bb_relocate(b, 1, NC_BB_KEEP) < 0)
             return -1;
     }
     return 0;
