@@ -41,6 +41,16 @@
  * they are.  A fill whose source *took* an export during the call and kept it
  * moves the delivered bytes at once (the source is the hostile party there).
  *
+ * Headroom (issue 14): the storage is head + capacity bytes; the cursors
+ * start at head, and every move that empties or compacts the buffer puts the
+ * readable bytes at bb_front() -- head, or where they are when a prepend()
+ * already reached below it -- so writes never use the headroom and clear(),
+ * a compaction, a move to fresh storage and a pool's _reset() give it back
+ * whole.  prepend() and take_bytes() are in buffer_build.c; take_bytes() can
+ * leave the buffer "detached" (an empty stand-in holder, holder->len 0 !=
+ * size): every relocation replaces it with fresh storage, so every path that
+ * makes room (reserve, make_fill_room, commit, the line finder) attaches.
+ *
  * Hostile Python: any allocation may run the cyclic GC and with it a
  * __del__ that uses this very ByteBuffer.  So every path allocates first
  * (the View it returns, the fresh storage it moves to, the bytes of an
