@@ -1228,14 +1228,22 @@ static PyType_Spec bb_spec = {
 int
 nc_bytebuffer_module_init(PyObject *m, nc_state *st)
 {
-    size_t k = 0, cap = sizeof(bb_methods) / sizeof(bb_methods[0]);
     if (bb_methods[0].ml_name == NULL) {
-        for (PyMethodDef *d = bb_own_methods; d->ml_name != NULL && k < cap - 1; d++)
-            bb_methods[k++] = *d;
-        for (PyMethodDef *d = nc_bb_reader_methods; d->ml_name != NULL && k < cap - 1; d++)
-            bb_methods[k++] = *d;
-        for (PyMethodDef *d = nc_bb_build_methods; d->ml_name != NULL && k < cap - 1; d++)
-            bb_methods[k++] = *d;
+        /* one table from the per-file ones; the last slot stays the sentinel,
+         * and a table that outgrows the array fails the import loudly */
+        PyMethodDef *parts[] = {bb_own_methods, nc_bb_reader_methods, nc_bb_build_methods};
+        size_t k = 0, cap = sizeof(bb_methods) / sizeof(bb_methods[0]);
+        for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+            for (PyMethodDef *d = parts[i]; d->ml_name != NULL; d++) {
+                if (k >= cap - 1) {
+                    memset(bb_methods, 0, sizeof(bb_methods));
+                    PyErr_SetString(PyExc_SystemError,
+                                    "ByteBuffer method table too small: raise bb_methods' size");
+                    return -1;
+                }
+                bb_methods[k++] = *d;
+            }
+        }
     }
     st->ByteBufferType = (PyTypeObject *)PyType_FromModuleAndSpec(m, &bb_spec, NULL);
     if (st->ByteBufferType == NULL)
