@@ -318,11 +318,9 @@ nc_bytebuffer_commit(NcByteBuffer *b, Py_ssize_t n)
     return 0;
 }
 
-/* A View object for writable(): the cached one when nobody else holds it,
- * else a new one (the allocation may run Python).  Private to the caller,
- * who points it at the window with bb_point(v, b->wwin, 0, k). */
-static inline NcView *
-bb_wview(NcByteBuffer *b)
+/* (buffer_impl.h) */
+NcView *
+nc_bb_wview(NcByteBuffer *b)
 {
     NcView *v = b->wview;
     if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder != NULL)
@@ -400,7 +398,7 @@ nc_bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out)
     Py_ssize_t wpos, room, n = 0, wexports;
     int rc = -1;
     b->busy = 1;
-    if (meth != NULL && (v = bb_wview(b)) == NULL)
+    if (meth != NULL && (v = nc_bb_wview(b)) == NULL)
         goto done;
     h = (NcHolder *)Py_NewRef(b->holder);  /* pinned for the call */
     wpos = b->wpos;
@@ -602,7 +600,7 @@ bb_writable(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
     /* The view first: its allocation may run Python.  Then make room (which
      * re-checks everything after its own allocations) and point the view at
      * the window as it is then. */
-    NcView *v = bb_wview(b);
+    NcView *v = nc_bb_wview(b);
     if (v == NULL)
         return NULL;
     if (n < 0) {
@@ -708,7 +706,9 @@ PyDoc_STRVAR(set_overflow_doc,
 "_set_overflow($self, handler, /)\n--\n\n"
 "Internal (nocopy.io.Writer): when set, write() calls\n"
 "handler(self, data, offset, length) and returns its result instead of\n"
-"raising BufferTooSmall when data does not fit the free space.  None clears.");
+"raising BufferTooSmall when data does not fit the free space, and the\n"
+"typed writes (write_u32, write_struct ...) call handler(self, b\"\", 0, 0)\n"
+"to drain the buffered bytes before a value that does not fit.  None clears.");
 
 static PyObject *
 bb_set_overflow(NcByteBuffer *b, PyObject *handler)
@@ -1115,9 +1115,9 @@ PyDoc_STRVAR(bb_doc,
 "changed under its holder: the buffer moves to fresh storage instead.  The\n"
 "buffer protocol exports the readable bytes, by the same rule.");
 
-/* bb_own_methods, then nc_bb_reader_methods (buffer_read.c), filled at
- * module init */
-static PyMethodDef bb_methods[40];
+/* bb_own_methods, then nc_bb_reader_methods (buffer_read.c) and
+ * nc_bb_wire_methods (buffer_wire.c), filled at module init */
+static PyMethodDef bb_methods[80];
 
 static PyType_Slot bb_slots[] = {
     {Py_tp_new, bb_new},
@@ -1148,6 +1148,8 @@ nc_bytebuffer_module_init(PyObject *m, nc_state *st)
         for (PyMethodDef *d = bb_own_methods; d->ml_name != NULL && k < cap - 1; d++)
             bb_methods[k++] = *d;
         for (PyMethodDef *d = nc_bb_reader_methods; d->ml_name != NULL && k < cap - 1; d++)
+            bb_methods[k++] = *d;
+        for (PyMethodDef *d = nc_bb_wire_methods; d->ml_name != NULL && k < cap - 1; d++)
             bb_methods[k++] = *d;
     }
     st->ByteBufferType = (PyTypeObject *)PyType_FromModuleAndSpec(m, &bb_spec, NULL);
