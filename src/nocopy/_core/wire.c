@@ -22,6 +22,7 @@ const nc_wire_kind nc_wire_kinds[NC_NKINDS] = {
 
 static PyObject *str_big, *str_little;
 PyObject *nc_wire_str_pack_into, *nc_wire_str_unpack_from, *nc_wire_str_pack;
+static PyObject *str_size;
 static PyTypeObject *struct_type;
 
 int
@@ -29,9 +30,9 @@ nc_wire_init(void)
 {
     if (str_big != NULL)
         return 0;
-    PyObject *names[5];
-    const char *text[5] = {"big", "little", "pack_into", "unpack_from", "pack"};
-    for (int i = 0; i < 5; i++) {
+    PyObject *names[6];
+    const char *text[6] = {"big", "little", "pack_into", "unpack_from", "pack", "size"};
+    for (int i = 0; i < 6; i++) {
         names[i] = PyUnicode_InternFromString(text[i]);
         if (names[i] == NULL) {
             while (--i >= 0)
@@ -43,6 +44,7 @@ nc_wire_init(void)
     nc_wire_str_pack_into = names[2];
     nc_wire_str_unpack_from = names[3];
     nc_wire_str_pack = names[4];
+    str_size = names[5];
     str_big = names[0];  /* last: the "initialised" flag */
     return 0;
 }
@@ -95,8 +97,8 @@ int_arg(PyObject *value, const char *fname)
     return PyNumber_Index(value);
 }
 
-/* An unsigned 64-bit value of the int x, or -1 with OverflowError
- * (negative or >= 2**64); *neg tells which. */
+/* An unsigned 64-bit value of the int x: 0; -2 (no exception set) when x
+ * is negative or >= 2**64; -1 with an exception. */
 static int
 as_u64(PyObject *x, uint64_t *out)
 {
@@ -315,7 +317,7 @@ nc_wire_struct_size(PyObject *s, const char *fname, Py_ssize_t *out)
     }
     if (str_big == NULL && nc_wire_init() < 0)
         return -1;
-    PyObject *size = PyObject_GetAttrString(s, "size");
+    PyObject *size = PyObject_GetAttr(s, str_size);
     if (size == NULL)
         return -1;
     Py_ssize_t n = PyLong_Check(size) ? PyLong_AsSsize_t(size) : -2;
