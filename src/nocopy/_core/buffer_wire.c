@@ -204,7 +204,7 @@ PyDoc_STRVAR(read_struct_doc,
 "A Struct larger than the capacity, with a source attached, is read as\n"
 "_read_exact(s.size) is (IncompleteRead then consumes what arrived).\n"
 "The buffer is busy while the Struct unpacks.  O(s.size): the tuple and its\n"
-"items are the only allocations.");
+"items are the only allocations (the Struct reads a reused private View).");
 
 static PyObject *
 bb_read_struct(NcByteBuffer *b, PyObject *s)
@@ -223,14 +223,28 @@ bb_read_struct(NcByteBuffer *b, PyObject *s)
         Py_DECREF(frame);
         return res;
     }
-    if (need(b, size, "read_struct") < 0)
-        return NULL;
-    /* unpack_from(self): the buffer export is the readable bytes.  Busy:
-     * a Struct subclass's Python code cannot move what it reads. */
-    PyObject *argv[2] = {s, (PyObject *)b};
-    b->busy = 1;
+    /* unpack_from(view): the buffer's cached View (no allocation in a
+     * steady loop) pointed at exactly the s.size bytes.  need() and the
+     * View and untaint allocations may run Python: again until all three
+     * hold with nothing run in between. */
+    NcView *v;
+    for (;;) {
+        if (need(b, size, "read_struct") < 0 || (v = nc_bb_wview(b)) == NULL)
+            return NULL;
+        if (b->wtaint && nc_bb_untaint(b) < 0) {
+            Py_DECREF(v);
+            return NULL;
+        }
+        if (!b->busy && b->wpos - b->rpos >= size)
+            break;
+        Py_DECREF(v);
+    }
+    bb_point(v, b->holder, b->rpos, b->rpos + size);
+    PyObject *argv[2] = {s, (PyObject *)v};
+    b->busy = 1;  /* a Struct subclass's Python code cannot move what it reads */
     PyObject *res = PyObject_VectorcallMethod(nc_wire_str_unpack_from, argv, 2, NULL);
     b->busy = 0;
+    Py_DECREF(v);
     if (res == NULL)
         return NULL;
     if (b->wpos - b->rpos < size) {  /* cannot happen while busy; never trusted */
