@@ -191,3 +191,38 @@ def test_gc_finalizer_clears_during_write_struct(hostile):  # noqa: F811
     b.write_struct(s, 0x01020304)
     assert hostile.fired == 1 and not hostile.errors
     assert bytes(b.peek()) == b"zz\x01\x02\x03\x04"
+
+
+def test_read_struct_after_commit_with_held_window_export():
+    """An export of writable() held across the commit can still write into
+    the committed bytes: read_struct moves them to fresh storage first (as
+    every View of readable bytes does), so it reads what was committed."""
+    s = struct.Struct("<I")
+    b = ByteBuffer(32)
+    m = memoryview(b.writable(8))
+    m[:8] = struct.pack("<II", 5, 6)
+    b.commit(8)
+    assert b.read_struct(s) == (5,)
+    m[4:8] = b"\xff\xff\xff\xff"  # the old storage: nobody reads it any more
+    assert b.read_struct(s) == (6,)
+    m.release()
+
+
+def test_read_struct_subclass_keeping_the_view():
+    kept = []
+
+    class S(struct.Struct):
+        def unpack_from(self, buf, offset=0):
+            kept.append(buf)
+            return super().unpack_from(buf, offset)
+    b = ByteBuffer(16)
+    b.write(b"\x00\x01\x00\x02")
+    assert b.read_struct(S(">H")) == (1,)
+    assert bytes(kept[0]) == b"\x00\x01"
+    w = b.writable(2)  # not the kept View: that one is still referenced
+    assert w is not kept[0]
+    b.clear()
+    b.write(b"zzzz")
+    from nocopy import StaleViewError
+    with pytest.raises(StaleViewError):
+        bytes(kept[0])  # never the new bytes
