@@ -123,8 +123,8 @@ def _varint(report):
         for _ in loop:
             _, pos = leb_decode(data, pos)
 
-    _rows(report, f"read {N} uvarints (mixed 1-9 bytes)", {"nocopy": nocopy, "Python LEB128 loop": peer},
-          ["Python LEB128 loop"])
+    _rows(report, f"read {N} uvarints (mixed 1-9 bytes)",
+          {"nocopy": nocopy, "Python LEB128 loop": peer}, ["Python LEB128 loop"])
 
     out = bytearray()
 

@@ -22,11 +22,13 @@ def test_bytebuffer_typed_cursors_do_not_leak():
     def once():
         b.write_u8(1); b.write_u16(BIG >> 48, "little"); b.write_u32(BIG >> 30)  # noqa: E702
         b.write_u64(BIG, byteorder="big"); b.write_i8(-1); b.write_i16(-300)  # noqa: E702
-        b.write_i32(-BIG >> 40); b.write_i64(-BIG); b.write_f32(1.5); b.write_f64(-2.25)  # noqa: E702
+        b.write_i32(-BIG >> 40); b.write_i64(-BIG)  # noqa: E702
+        b.write_f32(1.5); b.write_f64(-2.25)  # noqa: E702
         b.write_uvarint(BIG); b.write_varint(-BIG); b.write_uvarint(Idx())  # noqa: E702
         b.write_struct(S, 1, 2, -3)
         b.read_u8(); b.read_u16("little"); b.read_u32(); b.read_u64(byteorder="big")  # noqa: E702
-        b.read_i8(); b.read_i16(); b.read_i32(); b.read_i64(); b.read_f32(); b.read_f64()  # noqa: E702
+        b.read_i8(); b.read_i16(); b.read_i32(); b.read_i64()  # noqa: E702
+        b.read_f32(); b.read_f64()  # noqa: E702
         b.read_uvarint(); b.read_varint(); b.read_uvarint(); b.read_struct(S)  # noqa: E702
 
     assert_no_leak(once, n=20_000)

@@ -145,7 +145,8 @@ read_varint(NcRope *r, PyObject *const *args, Py_ssize_t nargs, int zigzag)
                      "%zd-byte Rope", fname, pos, r->len);
         return NULL;
     }
-    PyObject *v = zigzag ? PyLong_FromLongLong(nc_wire_unzigzag(x)) : PyLong_FromUnsignedLongLong(x);
+    PyObject *v = zigzag ? PyLong_FromLongLong(nc_wire_unzigzag(x))
+                         : PyLong_FromUnsignedLongLong(x);
     if (v == NULL)
         return NULL;
     return Py_BuildValue("(Nn)", v, pos + n);
