@@ -219,7 +219,7 @@ bb_read_struct(NcByteBuffer *b, PyObject *s)
         if (frame == NULL)
             return NULL;
         PyObject *argv[2] = {s, frame};
-        PyObject *res = PyObject_VectorcallMethod(nc_wire_str_unpack_from, argv, 2, NULL);
+        PyObject *res = nc_wire_struct_call(NC_STRUCT_UNPACK_FROM, argv, 2);
         Py_DECREF(frame);
         return res;
     }
@@ -242,7 +242,7 @@ bb_read_struct(NcByteBuffer *b, PyObject *s)
     bb_point(v, b->holder, b->rpos, b->rpos + size);
     PyObject *argv[2] = {s, (PyObject *)v};
     b->busy = 1;  /* a Struct subclass's Python code cannot move what it reads */
-    PyObject *res = PyObject_VectorcallMethod(nc_wire_str_unpack_from, argv, 2, NULL);
+    PyObject *res = nc_wire_struct_call(NC_STRUCT_UNPACK_FROM, argv, 2);
     b->busy = 0;
     Py_DECREF(v);
     if (res == NULL)
@@ -333,7 +333,7 @@ write_varint(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, int zigza
 static PyObject *
 write_struct_large(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, Py_ssize_t size)
 {
-    PyObject *packed = PyObject_VectorcallMethod(nc_wire_str_pack, args, (size_t)nargs, NULL);
+    PyObject *packed = nc_wire_struct_call(NC_STRUCT_PACK, args, (size_t)nargs);
     if (packed == NULL)
         return NULL;
     PyObject *r = NULL;
@@ -405,7 +405,7 @@ bb_write_struct(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
     for (Py_ssize_t i = 1; i < nargs; i++)
         argv[i + 2] = args[i];
     b->busy = 1;  /* values' __index__ run inside pack_into: no mutation meanwhile */
-    PyObject *r = PyObject_VectorcallMethod(nc_wire_str_pack_into, argv, argc, NULL);
+    PyObject *r = nc_wire_struct_call(NC_STRUCT_PACK_INTO, argv, argc);
     b->busy = 0;
     if (r == NULL)
         goto done;

@@ -179,7 +179,7 @@ rope_read_struct(NcRope *r, PyObject *const *args, Py_ssize_t nargs)
         || gather(r, pos, size, (unsigned char *)PyBytes_AS_STRING(tmp)) < 0)
         goto done;
     PyObject *argv[2] = {args[0], tmp};
-    res = PyObject_VectorcallMethod(nc_wire_str_unpack_from, argv, 2, NULL);
+    res = nc_wire_struct_call(NC_STRUCT_UNPACK_FROM, argv, 2);
 done:
     Py_DECREF(tmp);
     return res;

@@ -20,12 +20,15 @@ const nc_wire_kind nc_wire_kinds[NC_NKINDS] = {
     [NC_F64] = {"read_f64", "write_f64", 8, 0, 1},
 };
 
-static PyObject *str_big, *str_little;
-PyObject *nc_wire_str_pack_into, *nc_wire_str_unpack_from, *nc_wire_str_pack;
-static PyObject *str_size;
+static PyObject *str_big, *str_little, *str_size;
+/* "pack_into", "unpack_from", "pack" (NC_STRUCT_*), and struct.Struct's
+ * descriptors of the same names */
+static PyObject *str_meth[3], *struct_meth[3], *struct_size_descr;
 static PyTypeObject *struct_type;
 
-int
+static int nc_wire_init(void);
+
+static int
 nc_wire_init(void)
 {
     if (str_big != NULL)
@@ -41,9 +44,9 @@ nc_wire_init(void)
         }
     }
     str_little = names[1];
-    nc_wire_str_pack_into = names[2];
-    nc_wire_str_unpack_from = names[3];
-    nc_wire_str_pack = names[4];
+    str_meth[NC_STRUCT_PACK_INTO] = names[2];
+    str_meth[NC_STRUCT_UNPACK_FROM] = names[3];
+    str_meth[NC_STRUCT_PACK] = names[4];
     str_size = names[5];
     str_big = names[0];  /* last: the "initialised" flag */
     return 0;
@@ -285,6 +288,8 @@ nc_wire_struct_type(void)
 {
     if (struct_type != NULL)
         return struct_type;
+    if (str_big == NULL && nc_wire_init() < 0)
+        return NULL;
     PyObject *mod = PyImport_ImportModule("_struct");
     if (mod == NULL)
         return NULL;
@@ -297,11 +302,40 @@ nc_wire_struct_type(void)
         Py_DECREF(t);
         return NULL;
     }
-    if (struct_type == NULL)  /* the import may have run Python that got here first */
-        struct_type = (PyTypeObject *)t;
-    else
+    PyObject *d[4] = {NULL, NULL, NULL, NULL};
+    for (int i = 0; i < 3; i++)
+        if ((d[i] = PyObject_GetAttr(t, str_meth[i])) == NULL)
+            goto fail;
+    if ((d[3] = PyObject_GetAttr(t, str_size)) == NULL)
+        goto fail;
+    if (Py_TYPE(d[3])->tp_descr_get == NULL) {
+        PyErr_SetString(PyExc_TypeError, "_struct.Struct.size is not a descriptor");
+        goto fail;
+    }
+    if (struct_type != NULL) {  /* the import ran Python that got here first */
+        for (int i = 0; i < 4; i++)
+            Py_DECREF(d[i]);
         Py_DECREF(t);
+        return struct_type;
+    }
+    for (int i = 0; i < 3; i++)
+        struct_meth[i] = d[i];
+    struct_size_descr = d[3];
+    struct_type = (PyTypeObject *)t;  /* last: the "loaded" flag */
     return struct_type;
+fail:
+    for (int i = 0; i < 4; i++)
+        Py_XDECREF(d[i]);
+    Py_DECREF(t);
+    return NULL;
+}
+
+PyObject *
+nc_wire_struct_call(int which, PyObject *const *args, size_t nargs)
+{
+    if (Py_IS_TYPE(args[0], struct_type))
+        return PyObject_Vectorcall(struct_meth[which], args, nargs, NULL);
+    return PyObject_VectorcallMethod(str_meth[which], args, nargs, NULL);
 }
 
 int
@@ -315,9 +349,11 @@ nc_wire_struct_size(PyObject *s, const char *fname, Py_ssize_t *out)
                      Py_TYPE(s)->tp_name);
         return -1;
     }
-    if (str_big == NULL && nc_wire_init() < 0)
-        return -1;
-    PyObject *size = PyObject_GetAttr(s, str_size);
+    /* exact: the member's getter, no attribute lookup (a subclass may
+     * override size: looked up) */
+    PyObject *size = Py_IS_TYPE(s, t)
+        ? Py_TYPE(struct_size_descr)->tp_descr_get(struct_size_descr, s, (PyObject *)t)
+        : PyObject_GetAttr(s, str_size);
     if (size == NULL)
         return -1;
     Py_ssize_t n = PyLong_Check(size) ? PyLong_AsSsize_t(size) : -2;

@@ -70,8 +70,10 @@ PyTypeObject *nc_wire_struct_type(void);
  * (a subclass's size attribute). */
 int nc_wire_struct_size(PyObject *s, const char *fname, Py_ssize_t *out);
 
-/* Interned names: "pack_into", "unpack_from", "pack" (immortal). */
-extern PyObject *nc_wire_str_pack_into, *nc_wire_str_unpack_from, *nc_wire_str_pack;
-int nc_wire_init(void);
+/* args[0].pack_into / unpack_from / pack (*args[1:]): for an exact
+ * struct.Struct through the type's method descriptor, loaded once (no
+ * attribute lookup per call); for a subclass by name (its override). */
+enum { NC_STRUCT_PACK_INTO, NC_STRUCT_UNPACK_FROM, NC_STRUCT_PACK };
+PyObject *nc_wire_struct_call(int which, PyObject *const *args, size_t nargs);
 
 #endif /* NOCOPY_WIRE_H */
