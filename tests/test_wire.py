@@ -783,3 +783,31 @@ def test_float_nan_payload_bits_like_struct():
     assert math.isnan(got)
     assert struct.pack("<d", got) == struct.pack("<d", struct.unpack(">f", raw)[0])
     assert same(Rope([raw[:1], raw[1:]]).read_f32(), struct.unpack(">f", raw)[0])
+
+
+def test_reader_nonblocking_source_mid_value():
+    """A non-blocking source with no data in the middle of a value:
+    BlockingIOError, nothing consumed; the value reads once the rest comes."""
+    chunks = [b"\x00\x00", None, b"\x01\x02", b"\x80", None, b"\x01"]
+
+    class Src(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def readinto(self, m):
+            if not chunks:
+                return 0
+            c = chunks.pop(0)
+            if c is None:
+                return None
+            m[:len(c)] = c
+            return len(c)
+
+    r = Reader(Src(), 16)
+    with pytest.raises(BlockingIOError):
+        r.read_u32()
+    assert bytes(r.buffer.peek()) == b"\x00\x00"
+    assert r.read_u32() == 0x0102
+    with pytest.raises(BlockingIOError):
+        r.read_uvarint()
+    assert r.read_uvarint() == 128
