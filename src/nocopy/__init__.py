@@ -3,7 +3,8 @@
 Read into buffers that already exist, parse through Views instead of copies,
 stitch with Ropes instead of concatenation, serialize straight into the output.
 """
-from .errors import BufferTooSmall, IncompleteRead, LimitOverrun, PoolExhausted, StaleViewError
+from .errors import (BufferTooSmall, IncompleteRead, LimitOverrun, PoolExhausted, StaleViewError,
+                     VarintError)
 from ._core import View
 from ._core import ByteBuffer
 from .pool import Pool
@@ -19,5 +20,6 @@ __all__ = [
     "LimitOverrun",
     "IncompleteRead",
     "PoolExhausted",
+    "VarintError",
 ]
 __version__ = "0.1.0"

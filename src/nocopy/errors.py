@@ -1,7 +1,8 @@
 """nocopy's exceptions. Plain Python so they are documented, picklable and
 importable without the C core."""
 
-__all__ = ["StaleViewError", "BufferTooSmall", "LimitOverrun", "IncompleteRead", "PoolExhausted"]
+__all__ = ["StaleViewError", "BufferTooSmall", "LimitOverrun", "IncompleteRead", "PoolExhausted",
+           "VarintError"]
 
 
 class StaleViewError(RuntimeError):
@@ -53,3 +54,9 @@ class IncompleteRead(EOFError):
 
 class PoolExhausted(RuntimeError):
     """Every buffer of a Pool is lent out and none came back within the timeout."""
+
+
+class VarintError(ValueError):
+    """A LEB128 varint is over-long: more than 10 bytes, or its value does not
+    fit 64 bits (a 10th byte above 1).  Raised by the typed cursors
+    (``read_uvarint``/``read_varint``); nothing was consumed."""

@@ -120,6 +120,12 @@ def _blocked():
     return BlockingIOError(_errno.EAGAIN, "the non-blocking source had no data")
 
 
+_WIDTHS = ("u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "f32", "f64")
+_TYPED_READS = tuple("read_" + w for w in _WIDTHS) + ("read_uvarint", "read_varint", "read_struct")
+_TYPED_WRITES = tuple("write_" + w for w in _WIDTHS) + ("write_uvarint", "write_varint",
+                                                          "write_struct")
+
+
 class Reader:
     """Buffered reading from src through a ByteBuffer of buffer_size bytes.
 
@@ -139,9 +145,17 @@ class Reader:
     b"\\n" (the last line may lack it; an empty View at EOF); LimitOverrun
     for a line longer than the buffer's capacity (the bytes stay buffered).
 
-    Both are the buffer's C methods: no Python frame per call."""
+    Both are the buffer's C methods: no Python frame per call.
 
-    __slots__ = ("_src", "_buf", "read_exact", "readline")
+    ``read_u8() .. read_u64()``, ``read_i8() .. read_i64()``, ``read_f32()``,
+    ``read_f64()`` (``byteorder="big"`` or ``"little"``), ``read_uvarint()``,
+    ``read_varint()`` (zigzag) and ``read_struct(s)`` (a struct.Struct) consume
+    one typed value, reading src as needed; at EOF mid-value, IncompleteRead
+    (``.partial``: a copy of the bytes that did arrive, which stay buffered:
+    nothing is consumed).  They are the buffer's C methods too (see
+    ByteBuffer.read_u32)."""
+
+    __slots__ = ("_src", "_buf", "read_exact", "readline") + _TYPED_READS
 
     def __init__(self, src, buffer_size=65536):
         buffer_size = _check_size(buffer_size, "buffer_size")
@@ -153,6 +167,8 @@ class Reader:
         self._buf._attach(src)
         self.read_exact = self._buf._read_exact
         self.readline = self._buf._readline
+        for name in _TYPED_READS:
+            setattr(self, name, getattr(self._buf, name))
 
     @property
     def buffer(self):
@@ -372,7 +388,7 @@ def _drop_sent(buf, n):
     buf.compact()
 
 
-def _closed_write(data, offset=0, length=None):
+def _closed_write(*args, **kwargs):
     raise ValueError("I/O operation on a closed Writer")
 
 
@@ -388,9 +404,16 @@ class Writer:
 
     ``write(data, offset=0, length=None) -> int`` writes data[offset:offset+length]
     (any buffer; no slice object needed) and returns the count (all of it).
-    It is the ByteBuffer's own C method, so a small write costs one C call."""
+    It is the ByteBuffer's own C method, so a small write costs one C call.
 
-    __slots__ = ("_sink", "_buf", "_closed", "write")
+    ``write_u8(v) .. write_u64(v)``, ``write_i8 .. write_i64``, ``write_f32``,
+    ``write_f64`` (``byteorder="big"`` or ``"little"``), ``write_uvarint(v)``,
+    ``write_varint(v)`` (zigzag) and ``write_struct(s, *values)`` (a
+    struct.Struct, packed straight into the buffer) return the bytes written;
+    when the value does not fit, the buffered bytes are sent first.  They are
+    the buffer's C methods (see ByteBuffer.write_u32): no Python frame."""
+
+    __slots__ = ("_sink", "_buf", "_closed", "write") + _TYPED_WRITES
 
     def __init__(self, dst, buffer_size=65536):
         buffer_size = _check_size(buffer_size, "buffer_size")
@@ -399,6 +422,8 @@ class Writer:
         self._buf._set_overflow(self._sink.overflow)
         self._closed = False
         self.write = self._buf.write
+        for name in _TYPED_WRITES:
+            setattr(self, name, getattr(self._buf, name))
 
     @property
     def buffer(self):
@@ -455,6 +480,8 @@ class Writer:
         finally:
             self._closed = True
             self.write = _closed_write
+            for name in _TYPED_WRITES:
+                setattr(self, name, _closed_write)
 
     def __del__(self):
         # Like io.BufferedWriter: a Writer dropped without close() still

@@ -347,11 +347,9 @@ nc_bytebuffer_commit(NcByteBuffer *b, Py_ssize_t n)
     return 0;
 }
 
-/* A View object for writable(): the cached one when nobody else holds it,
- * else a new one (the allocation may run Python).  Private to the caller,
- * who points it at the window with bb_point(v, b->wwin, 0, k). */
-static inline NcView *
-bb_wview(NcByteBuffer *b)
+/* (buffer_impl.h) */
+NcView *
+nc_bb_wview(NcByteBuffer *b)
 {
     NcView *v = b->wview;
     if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder != NULL)
@@ -429,7 +427,7 @@ nc_bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out)
     Py_ssize_t wpos, room, n = 0, wexports;
     int rc = -1;
     b->busy = 1;
-    if (meth != NULL && (v = bb_wview(b)) == NULL)
+    if (meth != NULL && (v = nc_bb_wview(b)) == NULL)
         goto done;
     h = (NcHolder *)Py_NewRef(b->holder);  /* pinned for the call */
     wpos = b->wpos;
@@ -658,7 +656,7 @@ bb_writable(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
     /* The view first: its allocation may run Python.  Then make room (which
      * re-checks everything after its own allocations) and point the view at
      * the window as it is then. */
-    NcView *v = bb_wview(b);
+    NcView *v = nc_bb_wview(b);
     if (v == NULL)
         return NULL;
     if (n < 0) {
@@ -764,7 +762,9 @@ PyDoc_STRVAR(set_overflow_doc,
 "_set_overflow($self, handler, /)\n--\n\n"
 "Internal (nocopy.io.Writer): when set, write() calls\n"
 "handler(self, data, offset, length) and returns its result instead of\n"
-"raising BufferTooSmall when data does not fit the free space.  None clears.");
+"raising BufferTooSmall when data does not fit the free space, and the\n"
+"typed writes (write_u32, write_struct ...) call handler(self, b\"\", 0, 0)\n"
+"to drain the buffered bytes before a value that does not fit.  None clears.");
 
 static PyObject *
 bb_set_overflow(NcByteBuffer *b, PyObject *handler)
@@ -1201,8 +1201,9 @@ PyDoc_STRVAR(bb_doc,
 "bytes object that take_bytes() hands over without a copy.");
 
 /* bb_own_methods, then nc_bb_reader_methods (buffer_read.c) and
- * nc_bb_build_methods (buffer_build.c), filled at module init */
-static PyMethodDef bb_methods[64];
+ * nc_bb_build_methods (buffer_build.c), nc_bb_wire_methods (buffer_wire.c),
+ * filled at module init */
+static PyMethodDef bb_methods[128];
 
 static PyType_Slot bb_slots[] = {
     {Py_tp_new, bb_new},
@@ -1231,7 +1232,8 @@ nc_bytebuffer_module_init(PyObject *m, nc_state *st)
     if (bb_methods[0].ml_name == NULL) {
         /* one table from the per-file ones; the last slot stays the sentinel,
          * and a table that outgrows the array fails the import loudly */
-        PyMethodDef *parts[] = {bb_own_methods, nc_bb_reader_methods, nc_bb_build_methods};
+        PyMethodDef *parts[] = {bb_own_methods, nc_bb_reader_methods, nc_bb_build_methods,
+                                 nc_bb_wire_methods};
         size_t k = 0, cap = sizeof(bb_methods) / sizeof(bb_methods[0]);
         for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
             for (PyMethodDef *d = parts[i]; d->ml_name != NULL; d++) {

@@ -25,6 +25,10 @@ int nc_bb_make_fill_room(NcByteBuffer *b);
 int nc_bb_source_resolve(PyObject *src, nc_source *s);
 void nc_bb_source_clear(nc_source *s);
 int nc_bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out);
+/* A View object for writable() and write_struct(): the cached one when
+ * nobody else holds it, else a new one (the allocation may run Python).
+ * Private to the caller, who points it with bb_point(v, b->wwin, 0, k). */
+NcView *nc_bb_wview(NcByteBuffer *b);
 
 /* buffer_read.c: its methods (concatenated into ByteBuffer's at module
  * init), the _src_eof getter and the line iterator type. */
@@ -32,6 +36,12 @@ extern PyMethodDef nc_bb_reader_methods[];
 /* buffer_build.c: prepend, take_bytes */
 extern PyMethodDef nc_bb_build_methods[];
 PyObject *nc_bb_get_src_eof(NcByteBuffer *b, void *c);
+/* One read from the attached source into the free space: the count, 0 at
+ * EOF (remembered), -1 with an exception (BlockingIOError included). */
+Py_ssize_t nc_bb_fill_attached(NcByteBuffer *b);
+
+/* buffer_wire.c: the typed cursors (concatenated into ByteBuffer's methods). */
+extern PyMethodDef nc_bb_wire_methods[];
 int nc_bb_lineiter_init(PyObject *m, nc_state *st);
 
 static inline nc_state *

@@ -55,8 +55,8 @@ raise_blocked(void)
 /* One read from the attached source into the free space: the count, 0 at
  * EOF (remembered: later calls do not read again), -1 with an exception
  * (BlockingIOError when a non-blocking source had no data). */
-static Py_ssize_t
-bb_fill_attached(NcByteBuffer *b)
+Py_ssize_t
+nc_bb_fill_attached(NcByteBuffer *b)
 {
     Py_ssize_t n;
     if (b->src_eof)
@@ -89,7 +89,7 @@ bb_fill_method(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
 {
     if (check_attached(b) < 0)
         return NULL;
-    Py_ssize_t n = bb_fill_attached(b);
+    Py_ssize_t n = nc_bb_fill_attached(b);
     return n < 0 ? NULL : PyLong_FromSsize_t(n);
 }
 
@@ -348,7 +348,7 @@ bb_read_exact(NcByteBuffer *b, PyObject *arg)
                 return NULL;
             if (check_attached(b) < 0)  /* the move may have run Python */
                 return NULL;
-            Py_ssize_t r = b->wpos - b->rpos >= n ? 1 : bb_fill_attached(b);
+            Py_ssize_t r = b->wpos - b->rpos >= n ? 1 : nc_bb_fill_attached(b);
             if (r < 0)
                 return NULL;
             if (r == 0) {

@@ -1157,7 +1157,7 @@ static PyGetSetDef rope_getset[] = {
 
 #define FASTCALL(f) (PyCFunction)(void (*)(void))(f), METH_FASTCALL
 
-static PyMethodDef rope_methods[] = {
+static PyMethodDef rope_own_methods[] = {
     {"append", (PyCFunction)rope_append, METH_O, append_doc},
     {"extend", (PyCFunction)rope_extend, METH_O, extend_doc},
     {"join", (PyCFunction)rope_join, METH_O | METH_CLASS, join_doc},
@@ -1180,6 +1180,10 @@ static PyMethodDef rope_methods[] = {
      nc_rope_read_fd_doc},
     {NULL},
 };
+
+/* rope_own_methods, then nc_rope_wire_methods (rope_wire.c), filled at
+ * module init */
+static PyMethodDef rope_methods[64];
 
 PyDoc_STRVAR(rope_doc,
 "Rope(parts=(), *, max_segments=1024)\n--\n\n"
@@ -1206,6 +1210,13 @@ PyDoc_STRVAR(rope_doc,
 int
 nc_rope_module_init(PyObject *m, nc_state *st)
 {
+    size_t k = 0, cap = sizeof(rope_methods) / sizeof(rope_methods[0]);
+    if (rope_methods[0].ml_name == NULL) {
+        for (PyMethodDef *d = rope_own_methods; d->ml_name != NULL && k < cap - 1; d++)
+            rope_methods[k++] = *d;
+        for (PyMethodDef *d = nc_rope_wire_methods; d->ml_name != NULL && k < cap - 1; d++)
+            rope_methods[k++] = *d;
+    }
     PyType_Slot slots[] = {
         {Py_tp_new, rope_tp_new},
         {Py_tp_dealloc, rope_dealloc},

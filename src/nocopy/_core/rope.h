@@ -122,4 +122,7 @@ extern const char nc_rope_write_to_doc[];
 PyObject *nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs);
 extern const char nc_rope_read_fd_doc[];
 
+/* rope_wire.c: typed reads at an offset (concatenated into Rope's methods). */
+extern PyMethodDef nc_rope_wire_methods[];
+
 #endif /* NOCOPY_ROPE_H */
