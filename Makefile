@@ -50,7 +50,7 @@ bench: build
 # The SVG charts of bench/results.json (docs/img/bench-*.svg); `python -m
 # bench` writes them too after a full run.
 charts: $(VENV)/.installed
-	$(VPY) -m pip install -q -e '.[bench]'
+	$(VPY) -m pip install -q 'matplotlib>=3.8'
 	$(VPY) -m bench.charts
 
 ASAN_LIB := $(shell gcc -print-file-name=libasan.so)
@@ -165,29 +165,37 @@ PY312 ?= $(call find_py,3.12)
 PY313 ?= $(call find_py,3.13)
 PYTHONS ?= $(strip $(PY311) $(PY312) $(PY313))
 
-# One venv per Python with the typing extra; the extension built in place for
-# each (the .so names differ per version, so they coexist in src/nocopy/).
-# stubtest imports the runtime and compares it with src/nocopy/*.pyi.
+# One venv per Python with the typing extra's tools (read from pyproject.toml,
+# so the pins live in one place; nocopy itself is not installed: it runs from
+# src/ with the extension built in place for each Python -- the .so names
+# differ per version, so they coexist).  stubtest imports the runtime and
+# compares it with src/nocopy/*.pyi.
+EXTRA = $(1) -c 'import sys, tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"][sys.argv[1]]))'
 typecheck:
 	test -n "$(PYTHONS)" || { echo "make typecheck needs python3.11+"; exit 1; }
 	@set -e; for py in $(PYTHONS); do \
 	    v=$$($$py -c 'import sys; print("%d%d" % sys.version_info[:2])'); env=.venv-typing$$v; \
 	    test -x $$env/bin/python || $$py -m venv $$env; \
-	    test -f $$env/.installed || { $$env/bin/python -m pip install -q --upgrade pip setuptools wheel && \
-	        $$env/bin/python -m pip install -q -e '.[typing]' && touch $$env/.installed; }; \
+	    test -f $$env/.installed -a $$env/.installed -nt pyproject.toml || { \
+	        $$env/bin/python -m pip install -q --upgrade pip setuptools wheel && \
+	        $$env/bin/python -m pip install -q $$($(call EXTRA,$$env/bin/python) typing) && touch $$env/.installed; }; \
 	    $$env/bin/python setup.py -q build_ext --inplace --build-temp build/typing$$v >/dev/null; \
 	    allow="--allowlist tests/typing/stubtest-allowlist.txt"; \
 	    test $$v != 311 || allow="$$allow --allowlist tests/typing/stubtest-allowlist-py311.txt"; \
 	    echo "== stubtest ($$py)"; \
-	    $$env/bin/python -m mypy.stubtest nocopy --mypy-config-file pyproject.toml $$allow; \
+	    PYTHONPATH=src $$env/bin/python -m mypy.stubtest nocopy --mypy-config-file pyproject.toml $$allow; \
 	done
 	@v=$$($(firstword $(PYTHONS)) -c 'import sys; print("%d%d" % sys.version_info[:2])'); \
-	set -e; echo "== mypy --strict"; .venv-typing$$v/bin/python -m mypy; \
-	echo "== pyright --strict"; .venv-typing$$v/bin/pyright --pythonpath .venv-typing$$v/bin/python
+	set -e; echo "== mypy --strict (examples/, tests/typing/)"; .venv-typing$$v/bin/python -m mypy; \
+	echo "== pyright --strict (examples/, tests/typing/)"; .venv-typing$$v/bin/pyright --pythonpath .venv-typing$$v/bin/python
 
-docs: $(VENV)/.installed
-	$(VPY) -m pip install -q -e '.[docs]'
-	$(VPY) -m mkdocs build --strict --site-dir site
+# The charts are drawn from bench/results.json first (the script runs here
+# as it does after `make bench`); the API pages import the in-place build
+# for the C docstrings (tools/griffe_runtime_docs.py).
+docs: build
+	$(VPY) -m pip install -q $$($(call EXTRA,$(VPY)) docs)
+	$(VPY) -m bench.charts
+	NO_MKDOCS_2_WARNING=1 $(VPY) -m mkdocs build --strict --site-dir site
 
 # The sdist first; each wheel is built from the unpacked sdist, so a file the
 # build needs but the sdist lacks fails here (MANIFEST.in).  auditwheel checks
@@ -222,7 +230,7 @@ wheel-test:
 	    tmp=$$(mktemp -d /tmp/nocopy-wheel-test.XXXXXX); \
 	    echo "== wheel-test $$whl in $$tmp"; \
 	    $$py -m venv $$tmp/venv; \
-	    $$tmp/venv/bin/python -m pip install -q --only-binary :all: "$$whl" pytest 'hypothesis>=6.80' 'uvloop>=0.19' 'playwright>=1.40'; \
+	    $$tmp/venv/bin/python -m pip install -q --only-binary :all: "$$whl" pytest 'hypothesis>=6.80' 'uvloop>=0.19' 'playwright>=1.40' orjson msgspec; \
 	    cp -r tests examples tools README.md pyproject.toml $$tmp/; \
 	    test ! -d docs || cp -r docs $$tmp/; \
 	    sh tools/nocc_path.sh $$tmp/nocc $$tmp/venv/bin; \
