@@ -14,10 +14,10 @@ from typing import Any, Protocol
 
 # nocopy's allocation counter: a test hook, private on purpose (the demo
 # reports allocations per request with it)
-from nocopy._core import _alloc_count as alloc_count  # pyright: ignore[reportPrivateUsage]
-from nocopy._core import _alloc_count_start as count_start  # pyright: ignore[reportPrivateUsage]
+from nocopy._core import _alloc_count, _alloc_count_start  # pyright: ignore[reportPrivateUsage]
 
-__all__ = ["alloc_count"]  # re-exported: the servers count with it
+alloc_count = _alloc_count  # the servers count with it (common.alloc_count)
+count_start = _alloc_count_start
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_HEAD = 8192          # bytes of request line + headers (431 past it)
