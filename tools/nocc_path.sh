@@ -13,7 +13,7 @@ for bindir in "$@" /usr/local/bin /usr/bin /bin; do
     for f in "$bindir"/*; do
         name=$(basename "$f")
         case "$name" in
-            gcc*|cc|cc-*|c++*|g++*|clang*|cpp*|*-gcc*|*-g++*|*-cc|tcc|icc|ld|ld.*|*-ld|*-ld.*|as|*-as) continue ;;
+            gcc*|cc|cc-*|c89*|c99*|c++*|g++*|clang*|cpp*|*-gcc*|*-g++*|*-cpp*|*-cc|tcc|icc|ld|ld.*|*-ld|*-ld.*|as|*-as) continue ;;
         esac
         [ -e "$dir/$name" ] || ln -s "$f" "$dir/$name"
     done
