@@ -192,8 +192,10 @@ typecheck:
 
 # The charts are drawn from bench/results.json first (the script runs here
 # as it does after `make bench`); the API pages import the in-place build
-# for the C docstrings (tools/griffe_runtime_docs.py).
-docs: build
+# for the C docstrings (tools/griffe_runtime_docs.py): built unless newer
+# than its sources.
+docs: $(VENV)/.installed
+	$(VPY) setup.py -q build_ext --inplace >/dev/null
 	$(VPY) -m pip install -q $$($(call EXTRA,$(VPY)) docs)
 	$(VPY) -m bench.charts
 	NO_MKDOCS_2_WARNING=1 $(VPY) -m mkdocs build --strict --site-dir site
