@@ -222,7 +222,8 @@ wheel:
 	PATH=$(CURDIR)/$(WHEEL_VENV)/bin:$$PATH $(WHEEL_VENV)/bin/auditwheel repair --wheel-dir dist build/rawwheels/*.whl
 	ls -l dist
 
-# Each wheel into a fresh venv; run from a temp dir holding copies of what the
+# Each wheel into a fresh venv (installed, like the test deps, with binaries
+# only and no compiler on PATH); run from a temp dir holding copies of what the
 # tests read (tests/, examples/, tools/, docs/, README.md, the pytest config),
 # never src/; PATH without gcc/cc (a directory of symlinks to everything else
 # in /usr/bin and the venv's bin).  The test deps come from PyPI as wheels.
@@ -238,14 +239,16 @@ wheel-test:
 	    tmp=$$(mktemp -d /tmp/nocopy-wheel-test.XXXXXX); \
 	    echo "== wheel-test $$whl in $$tmp"; \
 	    $$py -m venv $$tmp/venv; \
-	    $$tmp/venv/bin/python -m pip install -q --only-binary :all: "$$whl" pytest 'hypothesis>=6.80' 'uvloop>=0.19' 'playwright>=1.40' orjson msgspec; \
+	    sh tools/nocc_path.sh $$tmp/nocc $$tmp/venv/bin; \
+	    env PATH=$$tmp/nocc $$tmp/venv/bin/python -m pip install -q --only-binary :all: \
+	        "$$whl" pytest 'hypothesis>=6.80' 'uvloop>=0.19' 'playwright>=1.40' orjson msgspec; \
 	    cp -r tests examples tools README.md pyproject.toml $$tmp/; \
 	    test ! -d docs || cp -r docs $$tmp/; \
-	    sh tools/nocc_path.sh $$tmp/nocc $$tmp/venv/bin; \
 	    (cd $$tmp && env PATH=$$tmp/nocc CC=/nonexistent venv/bin/python -c \
 	        'import nocopy, sys, shutil; assert "site-packages" in nocopy.__file__, nocopy.__file__; \
 	         assert shutil.which("gcc") is None and shutil.which("cc") is None; print("nocopy", nocopy.__version__, "from", nocopy.__file__)' && \
-	     env PATH=$$tmp/nocc CC=/nonexistent venv/bin/python -m pytest $(PYTEST_ARGS) -p no:cacheprovider $(WHEEL_TEST_DESELECT)); \
+	     env PATH=$$tmp/nocc CC=/nonexistent venv/bin/python -m pytest $(PYTEST_ARGS) -p no:cacheprovider $(WHEEL_TEST_DESELECT)) \
+	        || { echo "wheel-test failed for $$whl (kept: $$tmp)"; exit 1; }; \
 	    rm -rf $$tmp; \
 	done
 
