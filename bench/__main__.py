@@ -2,7 +2,7 @@
 
 python -m bench [section ...]   (sections: the bench_<name>.py files here)
 Rows are written to bench/results.json; `python -m bench.table` turns them
-into the README's table."""
+into the README's table, bench/charts.py into docs/img/bench-*.svg."""
 import importlib
 import os
 import pathlib
@@ -30,6 +30,9 @@ def main(argv):
     if not argv:
         report.save(out)
         print(f"rows written to {out}")
+        # the docs' and README's SVG charts, from the rows just written
+        from . import charts
+        charts.main([out])
     misses = [r for r in report.rows if r["meets"] is False]
     print(f"{len(report.rows)} rows, {len(misses)} below target")
 

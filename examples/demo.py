@@ -20,14 +20,16 @@ import subprocess
 import sys
 import time
 import urllib.request
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 
-def start_server(script, loop_flag):
+def start_server(script: str, loop_flag: list[str]) -> tuple["subprocess.Popen[str]", str]:
     cmd = [sys.executable, os.path.join(HERE, script), "--port", "0"] + loop_flag
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
     line = proc.stdout.readline()
     m = re.search(r"http://\S+", line)
     if not m:
@@ -36,28 +38,35 @@ def start_server(script, loop_flag):
     return proc, m.group(0)
 
 
-def get_json(url):
+def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as r:
         return json.loads(r.read())
 
 
-def run_wrk(url, connections, duration):
+def _search(pattern: str, text: str) -> str:
+    m = re.search(pattern, text)
+    if m is None:
+        raise RuntimeError(f"wrk output without {pattern!r}: {text!r}")
+    return m.group(1)
+
+
+def run_wrk(url: str, connections: int, duration: float) -> dict[str, Any]:
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, int(duration))}s",
                           "--latency", url], capture_output=True, text=True, check=True).stdout
 
-    def ms(label):
+    def ms(label: str) -> float:
         m = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
         if not m:
             return float("nan")
         v, unit = float(m.group(1)), m.group(2)
         return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    n = int(re.search(r"(\d+) requests in", out).group(1))
+    rps = float(_search(r"Requests/sec:\s+([\d.]+)", out))
+    n = int(_search(r"(\d+) requests in", out))
     return {"requests": n, "rps": rps, "p50_ms": ms("50"), "p99_ms": ms("99"), "errors": 0,
             "tool": "wrk"}
 
 
-def run_load(url, connections, requests, duration):
+def run_load(url: str, connections: int, requests: int, duration: float) -> dict[str, Any]:
     if shutil.which("wrk"):
         return run_wrk(url, connections, duration)
     out = subprocess.run([sys.executable, os.path.join(HERE, "load.py"), url, "-c", str(connections),
@@ -65,15 +74,16 @@ def run_load(url, connections, requests, duration):
                          capture_output=True, text=True)
     if not out.stdout.strip():
         raise RuntimeError(f"load.py failed: {out.stderr}")
-    res = json.loads(out.stdout)
+    res: dict[str, Any] = json.loads(out.stdout)
     res["tool"] = "examples/load.py"
     return res
 
 
-def compare(urls, connections, requests, duration, rounds=2):
+def compare(urls: dict[str, str], connections: int, requests: int, duration: float,
+            rounds: int = 2) -> dict[str, dict[str, Any]]:
     """Alternate the servers `rounds` times (so a busy machine hurts both
     alike) and keep each server's best round."""
-    best = {}
+    best: dict[str, dict[str, Any]] = {}
     for _ in range(rounds):
         for name, url in urls.items():
             get_json(url + "stats/reset")
@@ -84,9 +94,9 @@ def compare(urls, connections, requests, duration, rounds=2):
     return best
 
 
-def table(best):
+def table(best: dict[str, dict[str, Any]]) -> str:
     a, b = best["nocopy"], best["plain"]
-    rows = [
+    rows: list[tuple[str, str, str, float | None]] = [
         ("requests/s", f"{a['rps']:.0f}", f"{b['rps']:.0f}", a["rps"] / b["rps"]),
         ("p50 latency (ms)", f"{a['p50_ms']:.2f}", f"{b['p50_ms']:.2f}", b["p50_ms"] / a["p50_ms"]),
         ("p99 latency (ms)", f"{a['p99_ms']:.2f}", f"{b['p99_ms']:.2f}", b["p99_ms"] / a["p99_ms"]),
@@ -109,8 +119,8 @@ def table(best):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--no-serve", action="store_true", help="exit after the comparison")
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--requests", type=int, default=20000)
@@ -121,7 +131,7 @@ def main(argv=None):
     g.add_argument("--asyncio-loop", action="store_true", help="both servers on asyncio's loop (default)")
     a = p.parse_args(argv)
     loop_flag = ["--uvloop"] if a.uvloop else []
-    procs = []
+    procs: list[tuple[subprocess.Popen[str], str]] = []
     try:
         for script in ("sensor_server.py", "sensor_server_plain.py"):
             procs.append(start_server(script, loop_flag))
@@ -154,7 +164,8 @@ def main(argv=None):
                 proc.wait(5)
             except subprocess.TimeoutExpired:
                 proc.kill()
-            proc.stdout.close()
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
 if __name__ == "__main__":

@@ -13,34 +13,39 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Callable
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 
 class _Conn(asyncio.Protocol):
     __slots__ = ("run", "transport", "buf", "t0", "need", "done")
 
-    def __init__(self, run):
+    def __init__(self, run: "_Run") -> None:
         self.run = run
-        self.transport = None
+        self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.t0 = 0
         self.need = -1
-        self.done = asyncio.get_running_loop().create_future()
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    def connection_made(self, transport):
-        self.transport = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # a stream transport (uvloop's does not subclass asyncio.Transport)
+        self.transport = cast(asyncio.Transport, transport)
         self._send()
 
-    def _send(self):
+    def _send(self) -> None:
         run = self.run
+        transport = self.transport
+        assert transport is not None  # set by connection_made, before any send
         if run.remaining <= 0 or time.perf_counter() >= run.deadline:
-            self.transport.close()
+            transport.close()
             return
         run.remaining -= 1
         self.t0 = time.perf_counter_ns()
-        self.transport.write(run.request)
+        transport.write(run.request)
 
-    def data_received(self, data):
+    def data_received(self, data: bytes) -> None:
         buf = self.buf
         buf += data
         while True:
@@ -52,6 +57,7 @@ class _Conn(asyncio.Protocol):
                 i = head.find(b"\r\ncontent-length:")
                 if i < 0:
                     self.run.errors += 1
+                    assert self.transport is not None
                     self.transport.close()
                     return
                 j = head.find(b"\r\n", i + 2)
@@ -66,7 +72,7 @@ class _Conn(asyncio.Protocol):
             self.run.latencies.append(time.perf_counter_ns() - self.t0)
             self._send()
 
-    def connection_lost(self, exc):
+    def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None or self.need >= 0:
             self.run.errors += 1
         if not self.done.done():
@@ -74,25 +80,28 @@ class _Conn(asyncio.Protocol):
 
 
 class _Run:
-    def __init__(self, request, total, deadline):
+    def __init__(self, request: bytes, total: int, deadline: float) -> None:
         self.request = request
         self.remaining = total
         self.deadline = deadline
-        self.latencies = []
+        self.latencies: list[int] = []
         self.errors = 0
 
 
-def percentile(sorted_values, q):
+def percentile(sorted_values: list[int], q: float) -> float:
     if not sorted_values:
         return float("nan")
     k = min(len(sorted_values) - 1, max(0, round(q / 100 * (len(sorted_values) - 1))))
     return sorted_values[k]
 
 
-async def run_load(url, connections=32, requests=20000, duration=10.0, warmup=200):
+async def run_load(url: str, connections: int = 32, requests: int = 20000, duration: float = 10.0,
+                   warmup: int = 200) -> dict[str, Any]:
     """Run the load and return a dict: requests, seconds, rps, p50_ms, p99_ms, errors."""
     u = urlsplit(url)
     host, port = u.hostname, u.port or 80
+    if host is None:
+        raise ValueError(f"no host in {url!r}")
     path = u.path or "/"
     request = (f"GET {path} HTTP/1.1\r\nHost: {u.netloc}\r\nUser-Agent: nocopy-load\r\n"
                f"Accept: */*\r\n\r\n").encode()
@@ -105,9 +114,9 @@ async def run_load(url, connections=32, requests=20000, duration=10.0, warmup=20
     run = _Run(request, requests, float("inf"))
     t0 = time.perf_counter()
     run.deadline = t0 + duration
-    conns = await asyncio.gather(*(loop.create_connection(lambda: _Conn(run), host, port)
+    pairs = await asyncio.gather(*(loop.create_connection(lambda: _Conn(run), host, port)
                                    for _ in range(connections)))
-    await asyncio.gather(*(p.done for _, p in conns))
+    await asyncio.gather(*(p.done for _, p in pairs))
     elapsed = time.perf_counter() - t0
     lat = sorted(run.latencies)
     n = len(lat)
@@ -119,8 +128,8 @@ async def run_load(url, connections=32, requests=20000, duration=10.0, warmup=20
     }
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("url")
     p.add_argument("-c", "--connections", type=int, default=32)
     p.add_argument("-n", "--requests", type=int, default=20000)
@@ -128,7 +137,7 @@ def main(argv=None):
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--no-uvloop", action="store_true")
     a = p.parse_args(argv)
-    factory = None
+    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
     if not a.no_uvloop:
         try:
             import uvloop

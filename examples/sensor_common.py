@@ -9,9 +9,15 @@ from math import fmod
 import os
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
-from nocopy._core import _alloc_count as alloc_count
-from nocopy._core import _alloc_count_start as count_start
+# nocopy's allocation counter: a test hook, private on purpose (the demo
+# reports allocations per request with it)
+from nocopy._core import _alloc_count, _alloc_count_start  # pyright: ignore[reportPrivateUsage]
+
+alloc_count = _alloc_count  # the servers count with it (common.alloc_count)
+count_start = _alloc_count_start
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_HEAD = 8192          # bytes of request line + headers (431 past it)
@@ -21,7 +27,8 @@ with open(os.path.join(HERE, "sensor_page.html"), "rb") as _f:
     PAGE = _f.read()
 
 
-def canned(status, reason, body=b"", ctype=b"text/plain; charset=utf-8", close=True):
+def canned(status: int, reason: str, body: bytes = b"", ctype: bytes = b"text/plain; charset=utf-8",
+           close: bool = True) -> bytes:
     head = (b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
             b"Cache-Control: no-store\r\n%s\r\n"
             % (status, reason.encode(), ctype, len(body), b"Connection: close\r\n" if close else b""))
@@ -57,14 +64,14 @@ class Sensors:
         ("light-1", "illuminance", "lx", 320.0, 120.0, 230),
     ]
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.t0 = time.time()
         self.seq = 0
-        self.items = [{"id": sid, "kind": kind, "unit": unit, "value": base}
+        self.items: list[dict[str, Any]] = [{"id": sid, "kind": kind, "unit": unit, "value": base}
                       for sid, kind, unit, base, _, _ in self.SPECS]
-        self.waves = []
+        self.waves: list[list[float]] = []
         for i, (_, _, _, base, amp, steps) in enumerate(self.SPECS):
-            wave = []
+            wave: list[float] = []
             for k in range(steps):
                 v = base + amp * math.sin(2 * math.pi * k / steps + i * 0.7) \
                     + 0.05 * amp * math.sin(2 * math.pi * k / 7.3)
@@ -72,10 +79,10 @@ class Sensors:
             self.waves.append(wave)
         self.pos = [0] * len(self.SPECS)
         self.pairs = list(zip(self.items, self.waves, range(len(self.SPECS))))
-        self.doc = {"device": "nocopy-sensor-demo", "timestamp": self.t0, "seq": 0,
+        self.doc: dict[str, Any] = {"device": "nocopy-sensor-demo", "timestamp": self.t0, "seq": 0,
                     "uptime": 0.0, "sensors": self.items}
 
-    def update(self):
+    def update(self) -> dict[str, Any]:
         now = time.time()
         self.seq += 1
         doc = self.doc
@@ -108,7 +115,7 @@ class Stats:
     * retained_blocks_per_request: growth of sys.getallocatedblocks() since
       the reset, per request (0 in a steady state without leaks)."""
 
-    def __init__(self, name):
+    def __init__(self, name: str) -> None:
         self.name = name
         try:
             count_start()
@@ -116,18 +123,19 @@ class Stats:
             pass  # already counting (two servers in one process)
         self.reset()
 
-    def reset(self):
+    def reset(self) -> None:
         self.requests = 0
         self.handling = 0
         self.base_blocks = sys.getallocatedblocks()
         self.base_allocs = alloc_count()
         self.base_cpu = time.process_time()
 
-    def snapshot(self):
+    def snapshot(self) -> dict[str, Any]:
         n = self.requests
         allocs = alloc_count() - self.base_allocs
         blocks = sys.getallocatedblocks() - self.base_blocks
-        per = (lambda v: round(v / n, 2)) if n else (lambda v: None)
+        def per(v: float) -> float | None:
+            return round(v / n, 2) if n else None
         return {
             "server": self.name,
             "requests": n,
@@ -139,7 +147,19 @@ class Stats:
         }
 
 
-async def answer_and_linger(reader, writer, response, seconds=1.0, max_bytes=1 << 20):
+class _Reader(Protocol):
+    async def read(self, n: int = -1, /) -> Any: ...
+
+
+class _Writer(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+    def can_write_eof(self) -> bool: ...
+    def write_eof(self) -> None: ...
+    def close(self) -> None: ...
+
+
+async def answer_and_linger(reader: _Reader, writer: _Writer, response: bytes, seconds: float = 1.0,
+                           max_bytes: int = 1 << 20) -> None:
     """Send an error response and close without losing it: closing a socket
     with unread input makes the kernel send RST, which can destroy the
     response in flight.  So: response, FIN, then read and drop what the
@@ -165,27 +185,27 @@ class Watchdog:
     per request.  A connection registers a mutable [deadline] slot; the
     handler refreshes it when it starts waiting for a request."""
 
-    def __init__(self, timeout=HEAD_TIMEOUT):
+    def __init__(self, timeout: float = HEAD_TIMEOUT) -> None:
         self.timeout = timeout
-        self.conns = {}  # writer -> (slot, buffered: callable)
-        self._task = None
+        self.conns: dict[_Writer, tuple[list[float], Callable[[], int]]] = {}  # writer -> (slot, buffered)
+        self._task: asyncio.Future[None] | None = None
 
-    def start(self):
+    def start(self) -> None:
         self._task = asyncio.ensure_future(self._sweep())
 
-    def stop(self):
+    def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
 
-    def register(self, writer, buffered):
+    def register(self, writer: _Writer, buffered: Callable[[], int]) -> list[float]:
         slot = [asyncio.get_running_loop().time() + self.timeout]
         self.conns[writer] = (slot, buffered)
         return slot
 
-    def unregister(self, writer):
+    def unregister(self, writer: _Writer) -> None:
         self.conns.pop(writer, None)
 
-    async def _sweep(self):
+    async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()
         period = min(1.0, self.timeout / 4)
         while True:
@@ -202,7 +222,7 @@ class Watchdog:
                         pass
 
 
-def parse_args(description):
+def parse_args(description: str) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080, help="0: any free port")
@@ -211,10 +231,11 @@ def parse_args(description):
     return p.parse_args()
 
 
-def serve_forever(make_server, args):
+def serve_forever(make_server: Callable[[str, int, float], Awaitable[tuple[asyncio.Server, Watchdog]]],
+                  args: argparse.Namespace) -> None:
     """Run make_server(host, port, head_timeout) -> (asyncio server, watchdog)
     until interrupted; print the URL first (the demo and tests read it)."""
-    async def main():
+    async def main() -> None:
         server, dog = await make_server(args.host, args.port, args.head_timeout)
         host, port = server.sockets[0].getsockname()[:2]
         print(f"serving on http://{host}:{port}/", flush=True)

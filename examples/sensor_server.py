@@ -23,12 +23,13 @@ import asyncio
 import os
 import re
 import sys
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import sensor_common as common  # noqa: E402
-from nocopy import IncompleteRead, LimitOverrun  # noqa: E402
-from nocopy.aio import start_server  # noqa: E402
+from nocopy import IncompleteRead, LimitOverrun, View  # noqa: E402
+from nocopy.aio import StreamReader, StreamWriter, start_server  # noqa: E402
 from nocopy.json import dumps_into  # noqa: E402
 from nocopy.pool import Pool  # noqa: E402
 
@@ -56,7 +57,7 @@ _END_KEEP = b"\r\n\r\n"
 _END_CLOSE = b"\r\nConnection: close\r\n\r\n"
 
 
-def parse(head):
+def parse(head: View) -> int:
     """Route code (+ F_HEAD, F_CLOSE) for a request head View: one regex
     match, read through small ints only."""
     m = _HEAD.fullmatch(head)
@@ -83,13 +84,13 @@ def parse(head):
 
 
 class SensorServer:
-    def __init__(self, head_timeout=common.HEAD_TIMEOUT):
+    def __init__(self, head_timeout: float = common.HEAD_TIMEOUT) -> None:
         self.sensors = common.Sensors()
         self.stats = common.Stats("nocopy")
         self.pool = Pool(4096, 1, timeout=0)  # no await while a buffer is out: one suffices
         self.watchdog = common.Watchdog(head_timeout)
 
-    def respond_json(self, writer, doc, code):
+    def respond_json(self, writer: StreamWriter, doc: dict[str, Any], code: int) -> None:
         """header + dumps_into(doc) in one pooled buffer, one write."""
         pool = self.pool
         out = pool.acquire(0)
@@ -117,7 +118,7 @@ class SensorServer:
         finally:
             pool.release(out)
 
-    async def handle(self, reader, writer):
+    async def handle(self, reader: StreamReader, writer: StreamWriter) -> None:
         dog = self.watchdog
         slot = dog.register(writer, lambda: reader.buffered)
         loop = asyncio.get_running_loop()
@@ -173,16 +174,16 @@ class SensorServer:
             dog.unregister(writer)
             writer.close()
 
-    async def start(self, host="127.0.0.1", port=8080, **kwds):
+    async def start(self, host: str = "127.0.0.1", port: int = 8080, **kwds: Any) -> asyncio.Server:
         server = await start_server(self.handle, host, port, limit=common.MAX_HEAD, **kwds)
         self.watchdog.start()
         return server
 
 
-async def make_server(host, port, head_timeout):
+async def make_server(host: str, port: int, head_timeout: float) -> tuple[asyncio.Server, common.Watchdog]:
     s = SensorServer(head_timeout)
     return await s.start(host, port), s.watchdog
 
 
 if __name__ == "__main__":
-    common.serve_forever(make_server, common.parse_args(__doc__.splitlines()[0]))
+    common.serve_forever(make_server, common.parse_args((__doc__ or "").splitlines()[0]))

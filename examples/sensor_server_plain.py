@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import sys
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,7 +23,7 @@ _allocs = common.alloc_count
 _TOKEN = set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-def parse(head):
+def parse(head: bytes) -> tuple[str, str, dict[str, str], bool] | None:
     """(method, path, headers, keep_alive) or None for a malformed head."""
     try:
         text = head.decode("latin-1")
@@ -35,7 +36,7 @@ def parse(head):
     method, path, version = parts
     if not method.isupper() or not method.isalpha() or any(c < "!" or c > "~" for c in path):
         return None
-    headers = {}
+    headers: dict[str, str] = {}
     for line in lines[1:-2]:
         name, sep, value = line.partition(":")
         if not sep or not name or not set(name) <= _TOKEN or "\n" in value or "\r" in value:
@@ -46,21 +47,23 @@ def parse(head):
 
 
 class PlainSensorServer:
-    def __init__(self, head_timeout=common.HEAD_TIMEOUT):
+    def __init__(self, head_timeout: float = common.HEAD_TIMEOUT) -> None:
         self.sensors = common.Sensors()
         self.stats = common.Stats("plain asyncio")
         self.watchdog = common.Watchdog(head_timeout)
 
-    def respond_json(self, writer, doc, keep_alive, head_only=False):
+    def respond_json(self, writer: asyncio.StreamWriter, doc: dict[str, Any], keep_alive: bool,
+                     head_only: bool = False) -> None:
         body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         header = ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
                   f"Content-Length: {len(body)}\r\n"
                   f"{'' if keep_alive else 'Connection: close' + chr(13) + chr(10)}\r\n")
         writer.write(header.encode("latin-1") + (b"" if head_only else body))
 
-    async def handle(self, reader, writer):
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         dog = self.watchdog
-        slot = dog.register(writer, lambda: len(reader._buffer))
+        # asyncio keeps the bytes it holds in a private bytearray (untyped: getattr)
+        slot = dog.register(writer, lambda: len(getattr(reader, "_buffer")))
         loop = asyncio.get_running_loop()
         stats = self.stats
         try:
@@ -118,16 +121,16 @@ class PlainSensorServer:
             dog.unregister(writer)
             writer.close()
 
-    async def start(self, host="127.0.0.1", port=8081, **kwds):
+    async def start(self, host: str = "127.0.0.1", port: int = 8081, **kwds: Any) -> asyncio.Server:
         server = await asyncio.start_server(self.handle, host, port, limit=common.MAX_HEAD, **kwds)
         self.watchdog.start()
         return server
 
 
-async def make_server(host, port, head_timeout):
+async def make_server(host: str, port: int, head_timeout: float) -> tuple[asyncio.Server, common.Watchdog]:
     s = PlainSensorServer(head_timeout)
     return await s.start(host, port), s.watchdog
 
 
 if __name__ == "__main__":
-    common.serve_forever(make_server, common.parse_args(__doc__.splitlines()[0]))
+    common.serve_forever(make_server, common.parse_args((__doc__ or "").splitlines()[0]))

@@ -9,15 +9,17 @@ import tracemalloc
 
 import os
 import tempfile
+from collections.abc import Callable
 
 import nocopy.json
 from nocopy import ByteBuffer, Rope, View
 from nocopy.io import Reader, read_chunks
 
-ROWS = []
+Measure = tuple[int, int, float]
+ROWS: list[tuple[str, Measure, Measure]] = []
 
 
-def measure(fn, repeat=1):
+def measure(fn: Callable[[], object], repeat: int = 1) -> Measure:
     """(peak bytes allocated, blocks still held after the loop, seconds per call).
 
     Memory is traced in one run, time is taken in another without tracemalloc
@@ -45,7 +47,8 @@ def measure(fn, repeat=1):
     return peak, held, (time.perf_counter() - t0) / repeat
 
 
-def show(title, nocopy_fn, plain_fn, repeat=1, unit=""):
+def show(title: str, nocopy_fn: Callable[[], object], plain_fn: Callable[[], object],
+         repeat: int = 1, unit: str = "") -> None:
     a = measure(nocopy_fn, repeat)
     b = measure(plain_fn, repeat)
     ROWS.append((title, a, b))
@@ -55,18 +58,18 @@ def show(title, nocopy_fn, plain_fn, repeat=1, unit=""):
         print(f"  {name:10} {peak:>10,} B {held:>12,} {dt * 1e6:>9.1f} us")
 
 
-def tour_view():
+def tour_view() -> None:
     # A 1 MB request body with a header block in front: find the body, strip
     # it and split its first line, the way a protocol parser does.
     payload = b"Content-Length: 1048576\r\n\r\n" + b"  " + b"x" * (1 << 20) + b"  \r\n"
     v = View(payload)
 
-    def with_views():
+    def with_views() -> tuple[int, int]:
         _, _, body = v.partition(b"\r\n\r\n")
         body = body.strip()
         return body.find(b"y"), len(body)
 
-    def with_bytes():
+    def with_bytes() -> tuple[int, int]:
         _, _, body = payload.partition(b"\r\n\r\n")
         body = body.strip()
         return body.find(b"y"), len(body)
@@ -77,13 +80,13 @@ def tour_view():
     lines = b"".join(b"key%d: value %d\r\n" % (i, i) for i in range(10_000))
     lv = View(lines)
 
-    def iter_views():
+    def iter_views() -> int:
         n = 0
         for line in lv.iterlines(reuse=True):
             n += len(line)
         return n
 
-    def iter_bytes():
+    def iter_bytes() -> int:
         n = 0
         for line in lines.splitlines():
             n += len(line)
@@ -95,14 +98,14 @@ def tour_view():
 
     out = bytearray(256)
     window = View(out)
-    sink = []
+    sink: list[object] = []
 
-    def respond():
+    def respond() -> None:
         n = window.retarget(0, 256).copy_from(b"HTTP/1.1 204 No Content\r\n\r\n")
         sink.append(window.retarget(0, n))
         sink.clear()
 
-    def respond_plain():
+    def respond_plain() -> None:
         msg = b"HTTP/1.1 204 No Content\r\n\r\n"
         sink.append(bytes(out[:len(msg)]))
         sink.clear()
@@ -111,7 +114,7 @@ def tour_view():
          repeat=10_000)
 
 
-def tour_rope():
+def tour_rope() -> None:
     parts = [bytes([65 + i % 26]) * 1024 for i in range(1000)]  # 1,000 received chunks of 1 KiB
     show("stitch 1,000 x 1 KiB chunks and find a marker across a boundary",
          lambda: Rope(parts).find(b"AB"), lambda: b"".join(parts).find(b"AB"), repeat=50)
@@ -120,11 +123,11 @@ def tour_rope():
     os.write(fd, os.urandom(1 << 22))
     os.close(fd)
 
-    def chunks():
+    def chunks() -> int:
         with open(path, "rb", buffering=0) as f:
             return len(read_chunks(f))
 
-    def whole():
+    def whole() -> int:
         with open(path, "rb", buffering=0) as f:
             return len(f.read())
 
@@ -133,19 +136,19 @@ def tour_rope():
     os.unlink(path)
 
 
-def tour_stream():
+def tour_stream() -> None:
     fd, path = tempfile.mkstemp()
     with os.fdopen(fd, "wb") as f:
         f.write(b"".join(b"sensor-%05d,%d\n" % (i, i * 7) for i in range(50_000)))
 
-    def reader_lines():
+    def reader_lines() -> int:
         total = 0
         with open(path, "rb", buffering=0) as f:
             for line in Reader(f).lines(reuse=True):
                 total += line.partition(b",")[2].to_int() if hasattr(line, "to_int") else len(line)
         return total
 
-    def plain_lines():
+    def plain_lines() -> int:
         total = 0
         with open(path, "rb") as f:
             for line in f:
@@ -160,7 +163,7 @@ def tour_stream():
 
     bb = ByteBuffer(4096)
 
-    def frames():
+    def frames() -> int:
         bb.clear()
         bb.write(b"\x00\x05hello\x00\x05world")
         out = 0
@@ -172,7 +175,7 @@ def tour_stream():
 
     raw = b"\x00\x05hello\x00\x05world"
 
-    def frames_plain():
+    def frames_plain() -> int:
         buf = bytearray(raw)
         out = 0
         while len(buf) >= 2:
@@ -186,19 +189,19 @@ def tour_stream():
          frames, frames_plain, repeat=10_000)
 
 
-def tour_json():
+def tour_json() -> None:
     sensors = {"temperature": 21, "humidity": 40, "pressure": 1013, "time": 0}
     out = bytearray(1024)
     window = View(out)
-    sink = []
+    sink: list[object] = []
 
-    def into_buffer():
+    def into_buffer() -> None:
         sensors["time"] += 1
         n = nocopy.json.dumps_into(sensors, out)
         sink.append(window.retarget(0, n))
         sink.clear()
 
-    def plain():
+    def plain() -> None:
         sensors["time"] += 1
         sink.append(__import__("json").dumps(sensors).encode())
         sink.clear()
@@ -207,7 +210,7 @@ def tour_json():
          into_buffer, plain, repeat=10_000)
 
 
-def main():
+def main() -> None:
     print("nocopy tour: nocopy next to the plain-bytes way (tracemalloc)")
     tour_view()
     tour_rope()

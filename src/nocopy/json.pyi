@@ -1,7 +1,11 @@
-from collections.abc import Buffer, Callable
+from collections.abc import Callable
 from typing import Any, Protocol
 
+from typing_extensions import Buffer
+
 from .errors import BufferTooSmall as BufferTooSmall
+
+__all__ = ["dumps_into", "dumps", "dump", "BufferTooSmall"]
 
 class _Committing(Protocol):
     def writable(self) -> Buffer: ...

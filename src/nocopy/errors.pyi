@@ -1,0 +1,26 @@
+"""Type stubs for nocopy.errors."""
+from typing import Any
+
+__all__ = ["StaleViewError", "BufferTooSmall", "LimitOverrun", "IncompleteRead", "PoolExhausted"]
+
+class StaleViewError(RuntimeError): ...
+
+class BufferTooSmall(ValueError):
+    needed: int | None
+    def __init__(self, message: str = "buffer too small", needed: int | None = None) -> None: ...
+    def __reduce__(self) -> tuple[type[BufferTooSmall], tuple[str, int | None]]: ...
+
+class LimitOverrun(ValueError):
+    # a View of the bytes scanned, or the Rope read so far (read_chunks)
+    partial: Any
+    def __init__(self, message: str = "limit overrun", partial: Any = None) -> None: ...
+    def __reduce__(self) -> tuple[type[LimitOverrun], tuple[str, Any]]: ...
+
+class IncompleteRead(EOFError):
+    # bytes or a View of what did arrive
+    partial: Any
+    expected: int | None
+    def __init__(self, partial: Any = b"", expected: int | None = None) -> None: ...
+    def __reduce__(self) -> tuple[type[IncompleteRead], tuple[Any, int | None]]: ...
+
+class PoolExhausted(RuntimeError): ...
