@@ -1,7 +1,7 @@
 """Type stubs for nocopy.errors."""
 from typing import Any
 
-__all__ = ["StaleViewError", "BufferTooSmall", "LimitOverrun", "IncompleteRead", "PoolExhausted"]
+__all__ = ["StaleViewError", "BufferTooSmall", "LimitOverrun", "IncompleteRead", "PoolExhausted", "VarintError"]
 
 class StaleViewError(RuntimeError): ...
 
@@ -24,3 +24,5 @@ class IncompleteRead(EOFError):
     def __reduce__(self) -> tuple[type[IncompleteRead], tuple[Any, int | None]]: ...
 
 class PoolExhausted(RuntimeError): ...
+
+class VarintError(ValueError): ...
