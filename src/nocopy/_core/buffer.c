@@ -1115,9 +1115,9 @@ PyDoc_STRVAR(bb_doc,
 "changed under its holder: the buffer moves to fresh storage instead.  The\n"
 "buffer protocol exports the readable bytes, by the same rule.");
 
-/* bb_own_methods, then nc_bb_reader_methods (buffer_read.c), filled at
- * module init */
-static PyMethodDef bb_methods[40];
+/* bb_own_methods, then nc_bb_reader_methods (buffer_read.c) and
+ * nc_bb_fmt_methods (buffer_fmt.c), filled at module init */
+static PyMethodDef bb_methods[48];
 
 static PyType_Slot bb_slots[] = {
     {Py_tp_new, bb_new},
@@ -1148,6 +1148,8 @@ nc_bytebuffer_module_init(PyObject *m, nc_state *st)
         for (PyMethodDef *d = bb_own_methods; d->ml_name != NULL && k < cap - 1; d++)
             bb_methods[k++] = *d;
         for (PyMethodDef *d = nc_bb_reader_methods; d->ml_name != NULL && k < cap - 1; d++)
+            bb_methods[k++] = *d;
+        for (PyMethodDef *d = nc_bb_fmt_methods; d->ml_name != NULL && k < cap - 1; d++)
             bb_methods[k++] = *d;
     }
     st->ByteBufferType = (PyTypeObject *)PyType_FromModuleAndSpec(m, &bb_spec, NULL);

@@ -23,6 +23,8 @@ int nc_bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out);
 /* buffer_read.c: its methods (concatenated into ByteBuffer's at module
  * init), the _src_eof getter and the line iterator type. */
 extern PyMethodDef nc_bb_reader_methods[];
+/* buffer_fmt.c: write_fmt, write_int, write_float, prepend_fmt. */
+extern PyMethodDef nc_bb_fmt_methods[];
 PyObject *nc_bb_get_src_eof(NcByteBuffer *b, void *c);
 int nc_bb_lineiter_init(PyObject *m, nc_state *st);
 

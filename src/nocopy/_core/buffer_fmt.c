@@ -1,0 +1,258 @@
+/* buffer_fmt.c -- ByteBuffer.write_fmt / write_int / write_float /
+ * prepend_fmt: text formatted straight into the storage.
+ *
+ * Every method converts its arguments first (the only place Python code
+ * runs: __index__, __float__, __bytes__, repr, a mapping's __getitem__),
+ * then makes its result object (an allocation may run the GC), then takes
+ * room and writes with no Python code in between -- the rule of buffer.c.
+ *
+ * prepend_fmt writes below the read cursor, into bytes that were readable
+ * once and that Views handed out by read()/peek() may still show.  So that
+ * those views raise instead of lying, the storage epoch is bumped (every View
+ * of the storage goes stale, as with compact()); when a buffer export of the
+ * storage is held (memoryview(view): a pointer out of our hands), or a
+ * write-window export may still reach readable bytes (wtaint), the readable
+ * bytes first move to fresh storage at the same offsets, and the old storage
+ * stays with its exporters, unchanged.
+ *
+ * Ownership: the methods own the fmt export and the job (fmt.h) for the
+ * call; nothing is kept. */
+#include "buffer_impl.h"
+#include "fmt.h"
+#include "numfmt.h"
+
+/* ---- appending ------------------------------------------------------------ */
+
+PyObject *
+nc_bb_emit_fmt(PyObject *self, nc_fmt_job *job)
+{
+    NcByteBuffer *b = (NcByteBuffer *)self;
+    char *dst;
+    PyObject *res = PyLong_FromSsize_t(job->size);
+    if (res == NULL)
+        return NULL;
+    if (check_idle(b) < 0 || nc_bytebuffer_reserve(b, job->size, &dst) < 0)
+        goto fail;
+    /* reserve left room at wpos and no export of the window; from here on
+     * no Python code runs until the commit */
+    if (nc_fmt_emit(job, dst) < 0 || nc_bytebuffer_commit(b, job->size) < 0)
+        goto fail;
+    return res;
+fail:
+    Py_DECREF(res);
+    return NULL;
+}
+
+/* Copy n bytes of text (already made) into the free space and commit. */
+static PyObject *
+bb_put_text(NcByteBuffer *b, const char *text, Py_ssize_t n)
+{
+    char *dst;
+    PyObject *res = PyLong_FromSsize_t(n);
+    if (res == NULL)
+        return NULL;
+    if (check_idle(b) < 0 || nc_bytebuffer_reserve(b, n, &dst) < 0) {
+        Py_DECREF(res);
+        return NULL;
+    }
+    memcpy(dst, text, (size_t)n);
+    if (nc_bytebuffer_commit(b, n) < 0) {
+        Py_DECREF(res);
+        return NULL;
+    }
+    return res;
+}
+
+PyDoc_STRVAR(write_fmt_doc,
+"write_fmt($self, fmt, /, *args)\n--\n\n"
+"Append fmt % args (the bytes % language: byte-identical output, the same\n"
+"exceptions) to the free space and return the number of bytes written.  One\n"
+"argument is applied as fmt % args[0] (a tuple gives its items, a mapping\n"
+"serves %(key)s), several as fmt % args.  Every argument is converted first;\n"
+"then room is made as write() makes it, BufferTooSmall (needed = length) with\n"
+"nothing written when the text cannot fit.  O(output): no allocation for\n"
+"int, float and bytes-like arguments (an int beyond 64 bits, %r/%a and\n"
+"__bytes__ make temporaries).");
+
+static PyObject *
+bb_write_fmt(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1) {
+        PyErr_SetString(PyExc_TypeError, "write_fmt() missing required argument 'fmt'");
+        return NULL;
+    }
+    Py_buffer fmt;
+    nc_fmt_job job;
+    if (nc_get_buffer(args[0], &fmt) < 0)
+        return NULL;
+    PyObject *res = NULL;
+    if (nc_fmt_prepare(&job, fmt.buf, fmt.len, args + 1, nargs - 1) == 0)
+        res = nc_bb_emit_fmt((PyObject *)b, &job);
+    nc_fmt_release(&job);
+    PyBuffer_Release(&fmt);
+    return res;
+}
+
+PyDoc_STRVAR(write_int_doc,
+"write_int($self, n, /)\n--\n\n"
+"Append str(n) for an int n (or an object with __index__; True gives b'1', as\n"
+"b'%d' % True) as ASCII and return the number of bytes written.\n"
+"BufferTooSmall (needed = length) with nothing written when it cannot fit.\n"
+"O(digits); no allocation when n fits 64 bits (beyond: one temporary str).");
+
+static PyObject *
+bb_write_int(NcByteBuffer *b, PyObject *arg)
+{
+    PyObject *iobj;
+    if (PyLong_Check(arg))
+        iobj = Py_NewRef(arg);
+    else if (PyIndex_Check(arg)) {
+        if ((iobj = PyNumber_Index(arg)) == NULL)
+            return NULL;
+    }
+    else {
+        PyErr_Format(PyExc_TypeError, "write_int() argument must be an int, not '%.100s'",
+                     Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(iobj, &overflow);
+    PyObject *res = NULL;
+    if (v == -1 && PyErr_Occurred())
+        goto done;
+    if (!overflow) {
+        char text[NC_INT64_MAX_CHARS + 4];
+        int n = nc_format_int64((int64_t)v, text);
+        res = bb_put_text(b, text, n);
+    }
+    else {
+        PyObject *s = PyNumber_ToBase(iobj, 10);
+        if (s == NULL)
+            goto done;
+        Py_ssize_t n;
+        const char *text = PyUnicode_AsUTF8AndSize(s, &n);
+        if (text != NULL)
+            res = bb_put_text(b, text, n);
+        Py_DECREF(s);
+    }
+done:
+    Py_DECREF(iobj);
+    return res;
+}
+
+PyDoc_STRVAR(write_float_doc,
+"write_float($self, x, /)\n--\n\n"
+"Append repr(float(x)) as ASCII (the shortest text that round-trips, as the\n"
+"JSON encoder writes it; 'inf', '-inf', 'nan' as repr gives them) and return\n"
+"the number of bytes written.  BufferTooSmall (needed = length) with nothing\n"
+"written when it cannot fit.  O(1), no allocation.");
+
+static PyObject *
+bb_write_float(NcByteBuffer *b, PyObject *arg)
+{
+    double x = PyFloat_CheckExact(arg) ? PyFloat_AS_DOUBLE(arg) : PyFloat_AsDouble(arg);
+    if (x == -1.0 && PyErr_Occurred())
+        return NULL;
+    char text[NC_DOUBLE_ROOM];
+    int n = nc_format_double(x, text);
+    return bb_put_text(b, text, n);
+}
+
+/* ---- prepending ----------------------------------------------------------- */
+
+/* Move the readable bytes to fresh storage at the same offsets (so the room
+ * below the read cursor stays) and leave the old storage to whoever holds
+ * it.  Allocates (may run Python): the cursors are read after. */
+static int
+bb_move_fresh_in_place(NcByteBuffer *b)
+{
+    nc_state *st = bb_state(b);
+    NcHolder *nh = nc_holder_new_owned(st, b->holder->len);  /* the capacity never changes */
+    if (nh == NULL)
+        return -1;
+    NcHolder *nw = nc_holder_new_window(st, nh);
+    if (nw == NULL) {
+        Py_DECREF(nh);
+        return -1;
+    }
+    NcHolder *h = b->holder, *w = b->wwin;
+    if (b->wpos > b->rpos)
+        memcpy(nh->buf + b->rpos, h->buf + b->rpos, (size_t)(b->wpos - b->rpos));
+    w->epoch++;  /* writable() views of the old window */
+    b->holder = nh;
+    b->wwin = nw;
+    b->gen++;
+    b->wtaint = 0;  /* exporters of the old window write into the old storage */
+    nw->epoch++;
+    nw->buf = nh->buf + b->wpos;
+    nw->len = nh->len - b->wpos;
+    Py_DECREF(h);  /* views and exports keep it alive, bytes untouched */
+    Py_DECREF(w);
+    return 0;
+}
+
+PyDoc_STRVAR(prepend_fmt_doc,
+"prepend_fmt($self, fmt, /, *args)\n--\n\n"
+"Write fmt % args (as write_fmt) into the bytes just before the read cursor\n"
+"and move the cursor back over them, so the text becomes the start of the\n"
+"readable bytes (a header in front of a body written first).  Return the\n"
+"number of bytes written.  BufferTooSmall (needed = length) with nothing\n"
+"written when fewer bytes than that lie before the read cursor.  Views of\n"
+"this storage go stale (as with compact()): the bytes below the cursor were\n"
+"readable once.  When a buffer export of the storage is held, the readable\n"
+"bytes move to fresh storage first (O(readable)); otherwise O(output).");
+
+static PyObject *
+bb_prepend_fmt(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1) {
+        PyErr_SetString(PyExc_TypeError, "prepend_fmt() missing required argument 'fmt'");
+        return NULL;
+    }
+    Py_buffer fmt;
+    nc_fmt_job job;
+    if (nc_get_buffer(args[0], &fmt) < 0)
+        return NULL;
+    PyObject *res = NULL;
+    if (nc_fmt_prepare(&job, fmt.buf, fmt.len, args + 1, nargs - 1) < 0)
+        goto done;
+    Py_ssize_t n = job.size;
+    if ((res = PyLong_FromSsize_t(n)) == NULL)
+        goto done;
+    for (;;) {
+        if (check_idle(b) < 0)
+            goto fail;
+        if (n > b->rpos) {
+            nc_bb_raise_too_small(b, n, "ByteBuffer room before the read cursor too small");
+            goto fail;
+        }
+        if (b->holder->exports == 0 && !(b->wtaint && b->wwin->exports > 0))
+            break;
+        /* runs Python (an allocation): check everything again */
+        if (bb_move_fresh_in_place(b) < 0)
+            goto fail;
+    }
+    if (n > 0) {
+        /* no Python code from the checks above to the cursor move */
+        b->holder->epoch++;
+        if (nc_fmt_emit(&job, b->holder->buf + b->rpos - n) < 0)
+            goto fail;
+        b->rpos -= n;
+        b->gen++;
+    }
+    goto done;
+fail:
+    Py_CLEAR(res);
+done:
+    nc_fmt_release(&job);
+    PyBuffer_Release(&fmt);
+    return res;
+}
+
+PyMethodDef nc_bb_fmt_methods[] = {
+    {"write_fmt", (PyCFunction)(void (*)(void))bb_write_fmt, METH_FASTCALL, write_fmt_doc},
+    {"write_int", (PyCFunction)bb_write_int, METH_O, write_int_doc},
+    {"write_float", (PyCFunction)bb_write_float, METH_O, write_float_doc},
+    {"prepend_fmt", (PyCFunction)(void (*)(void))bb_prepend_fmt, METH_FASTCALL, prepend_fmt_doc},
+    {NULL},
+};
