@@ -373,6 +373,23 @@ conv_char(nc_fmt_piece *p, PyObject *v)
     return 0;
 }
 
+/* nocopy's own View, exactly: its __bytes__ is a copy of the window that
+ * its buffer export shows without one. */
+static int
+is_exact_view(PyObject *v)
+{
+    PyTypeObject *t = Py_TYPE(v);
+    if (!PyType_HasFeature(t, Py_TPFLAGS_HEAPTYPE))
+        return 0;
+    PyObject *m = PyType_GetModuleByDef(t, &nc_moduledef);  /* borrowed */
+    if (m == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    nc_state *st = (nc_state *)PyModule_GetState(m);
+    return st != NULL && t == st->ViewType;
+}
+
 /* %s %b: format_obj(), pinning instead of copying where it can. */
 static int
 conv_bytes(nc_fmt_piece *p, PyObject *v)
@@ -384,7 +401,7 @@ conv_bytes(nc_fmt_piece *p, PyObject *v)
         p->kind = NC_FMT_PTR;
         return 0;
     }
-    if (!PyByteArray_Check(v)) {
+    if (!PyByteArray_Check(v) && !is_exact_view(v)) {
         static PyObject *name = NULL;  /* interned, immortal enough: never freed */
         if (name == NULL && (name = PyUnicode_InternFromString("__bytes__")) == NULL)
             return -1;
