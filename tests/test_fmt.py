@@ -59,6 +59,10 @@ def ours_bb(fmt, args):
 
 def same(fmt, args):
     exp = oracle(fmt, args)
+    # a width beyond memory: bytes % fails allocating at that conversion,
+    # format_into parses on and asks for the room (BufferTooSmall) or
+    # reports a later format error -- a resource limit, not a format rule
+    assume(exp[:2] != ("err", MemoryError))
     assert ours_into(fmt, args) == exp
     assert ours_bb(fmt, args) == exp
     return exp
@@ -252,6 +256,7 @@ def test_differential_varargs(data):
     fmt, args = data.draw(fmt_and_args())
     assume(isinstance(args, tuple) and len(args) != 1)
     exp = oracle(fmt, args)
+    assume(exp[:2] != ("err", MemoryError))
     buf = bytearray(200)
     try:
         end = format_into(buf, 0, fmt, *args)
@@ -557,6 +562,7 @@ def test_prepend_fmt_header_before_body():
 def test_prepend_fmt_differential(room, fa):
     fmt, args = fa
     exp = oracle(fmt, args)
+    assume(exp[:2] != ("err", MemoryError))
     b = ByteBuffer(256)
     b.write(b"r" * room + b"BODY")
     b.consume(room)
