@@ -16,9 +16,36 @@ from nocopy.io import Writer
 
 # ---- oracle ------------------------------------------------------------------
 
+HUGE = 10**7
+
+
+def huge(fmt, args):
+    """The text would be beyond HUGE bytes (a width from a `*` argument):
+    bytes % would try to allocate it (MemoryError, or an abort under ASan),
+    so such cases are not compared."""
+    if b"*" in bytes(fmt):
+        vals = args if isinstance(args, tuple) else (args,)
+        if any(isinstance(v, int) and HUGE < abs(v) < 2**63 for v in vals):
+            return True
+    try:
+        format_into(bytearray(0), 0, fmt, args)
+    except BufferTooSmall as e:
+        return e.needed > HUGE
+    except Exception:  # noqa: BLE001 -- a format error: no size
+        return False
+    return False
+
+
 def oracle(fmt, args):
+    """bytes % args, or None for a text beyond memory (not compared)."""
+    if huge(fmt, args):
+        return None
     try:
         return ("ok", bytes(fmt) % args)
+    except MemoryError:
+        # bytes % fails allocating a width at that conversion; format_into
+        # parses on and asks for the room or reports a later format error
+        return None
     except Exception as e:  # noqa: BLE001 -- the oracle's error is the expected one
         return ("err", type(e), str(e))
 
@@ -59,10 +86,8 @@ def ours_bb(fmt, args):
 
 def same(fmt, args):
     exp = oracle(fmt, args)
-    # a width beyond memory: bytes % fails allocating at that conversion,
-    # format_into parses on and asks for the room (BufferTooSmall) or
-    # reports a later format error -- a resource limit, not a format rule
-    assume(exp[:2] != ("err", MemoryError))
+    if exp is None:  # a resource limit, not a format rule
+        return None
     assert ours_into(fmt, args) == exp
     assert ours_bb(fmt, args) == exp
     return exp
@@ -256,7 +281,8 @@ def test_differential_varargs(data):
     fmt, args = data.draw(fmt_and_args())
     assume(isinstance(args, tuple) and len(args) != 1)
     exp = oracle(fmt, args)
-    assume(exp[:2] != ("err", MemoryError))
+    if exp is None:
+        return
     buf = bytearray(200)
     try:
         end = format_into(buf, 0, fmt, *args)
@@ -562,7 +588,8 @@ def test_prepend_fmt_header_before_body():
 def test_prepend_fmt_differential(room, fa):
     fmt, args = fa
     exp = oracle(fmt, args)
-    assume(exp[:2] != ("err", MemoryError))
+    if exp is None:
+        return
     b = ByteBuffer(256)
     b.write(b"r" * room + b"BODY")
     b.consume(room)
