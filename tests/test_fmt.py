@@ -346,6 +346,19 @@ def test_every_rule_named_in_the_issue():
         same(fmt, args)
 
 
+class ViewSub(View):
+    def __bytes__(self):
+        return b"from the subclass"
+
+
+def test_view_arguments():
+    """An exact View is read through its export (no copy); a subclass that
+    overrides __bytes__ gets it called, as bytes % does."""
+    same(b"%s|%.2b", (View(b"__abc__", 2, 5), View(bytearray(b"xyz"))))
+    same(b"%s", ViewSub(b"abc"))
+    same(b"%s", (ViewSub(b"abc"),))
+
+
 # ---- targets --------------------------------------------------------------------------
 
 class Committing:

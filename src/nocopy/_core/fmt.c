@@ -373,13 +373,17 @@ conv_char(nc_fmt_piece *p, PyObject *v)
     return 0;
 }
 
+/* View's bf_getbuffer (the same function in every module instance), set
+ * at module init: a cheap first test before the MRO walk below. */
+static getbufferproc view_getbuffer;
+
 /* nocopy's own View, exactly: its __bytes__ is a copy of the window that
  * its buffer export shows without one. */
 static int
 is_exact_view(PyObject *v)
 {
     PyTypeObject *t = Py_TYPE(v);
-    if (!PyType_HasFeature(t, Py_TPFLAGS_HEAPTYPE))
+    if (t->tp_as_buffer == NULL || t->tp_as_buffer->bf_getbuffer != view_getbuffer)
         return 0;
     PyObject *m = PyType_GetModuleByDef(t, &nc_moduledef);  /* borrowed */
     if (m == NULL) {
@@ -1057,6 +1061,6 @@ static PyMethodDef fmt_methods[] = {
 int
 nc_fmt_module_init(PyObject *m, nc_state *st)
 {
-    (void)st;
+    view_getbuffer = (getbufferproc)PyType_GetSlot(st->ViewType, Py_bf_getbuffer);
     return PyModule_AddFunctions(m, fmt_methods);
 }
