@@ -242,3 +242,66 @@ def test_write_int_and_float_hooks():
     with pytest.raises(BufferTooSmall):
         b.write_float(Hook(lambda: b.write(b"gh"), 1.5))
     assert bytes(b.read()) == b"abcdefgh"
+
+
+# ---- finalizers run by the GC inside the C code's own allocations (3.11) --------------
+
+from test_hostile_buffer import _drain, hostile  # noqa: E402,F401 -- the fixture
+
+
+def _cursors_ok(b):
+    n = b.readable
+    assert 0 <= n <= b.capacity and 0 <= b.free <= b.capacity - n
+    assert len(bytes(b.peek())) == n
+
+
+@pytest.mark.parametrize("action", ["clear", "write", "consume_compact", "write_fmt"])
+def test_write_fmt_when_reserve_moves_to_fresh_storage(hostile, action):
+    """A held export of the write window sends reserve() to fresh storage
+    (an allocation): a finalizer there that changes the buffer runs before
+    the text goes in, and the text lands after whatever it left."""
+    b = ByteBuffer(32)
+    b.write(b"0123456789")
+    m = memoryview(b.writable())  # export of the window: reserve must move
+    acts = {"clear": b.clear, "write": lambda: b.write(b"W"),
+            "consume_compact": lambda: (b.consume(4), b.compact()),
+            "write_fmt": lambda: b.write_fmt(b"<%d>", 1)}
+    keep = _drain()
+    hostile.arm(acts[action])
+    assert b.write_fmt(b"%d|%s", 42, b"xy") == 5
+    assert hostile.fired == 1 and not hostile.errors
+    _cursors_ok(b)
+    before = {"clear": b"", "write": b"0123456789W", "consume_compact": b"456789",
+              "write_fmt": b"0123456789<1>"}[action]
+    assert bytes(b.read()) == before + b"42|xy"
+    m.release()
+    del keep
+
+
+@pytest.mark.parametrize("action", ["clear", "consume", "write", "prepend", "release"])
+def test_prepend_fmt_when_an_export_forces_fresh_storage(hostile, action):
+    """A held export of a read view makes prepend_fmt move the readable bytes
+    to fresh storage first (an allocation): whatever a finalizer does there,
+    the room is checked again after it, and the exported bytes never change."""
+    b = ByteBuffer(32)
+    b.write(b"h" * 10 + b"body")
+    old = b.read(10)
+    held = memoryview(old)
+    acts = {"clear": b.clear, "consume": lambda: b.consume(2), "write": lambda: b.write(b"++"),
+            "prepend": lambda: b.prepend_fmt(b"%c", 80), "release": held.release}
+    keep = _drain()
+    hostile.arm(acts[action])
+    if action == "clear":
+        with pytest.raises(BufferTooSmall):
+            b.prepend_fmt(b"%d:", 12345)
+        assert len(b) == 0
+    else:
+        assert b.prepend_fmt(b"%d:", 12345) == 6
+        rest = {"consume": b"dy", "write": b"body++", "prepend": b"Pbody", "release": b"body"}[action]
+        assert bytes(b.read()) == b"12345:" + rest
+    assert hostile.fired == 1 and not hostile.errors
+    _cursors_ok(b)
+    if action != "release":
+        assert held == b"h" * 10
+        held.release()
+    del keep
