@@ -71,12 +71,15 @@ def ours_into(fmt, args, *, offset=3, pad=5):
         return ("ok", bytes(buf[offset:end]))
 
 
-def ours_bb(fmt, args):
-    b = ByteBuffer(1 << 16)
+def ours_bb(fmt, args, cap=1 << 16):
+    b = ByteBuffer(cap)
     b.write(b"head")
     b.consume(4)
     try:
         n = b.write_fmt(fmt, args)
+    except BufferTooSmall as e:
+        assert len(b) == 0 and e.needed > cap
+        return ours_bb(fmt, args, e.needed)
     except Exception as e:  # noqa: BLE001
         assert len(b) == 0
         return ("err", type(e), str(e))
