@@ -759,8 +759,6 @@ nc_fmt_prepare(nc_fmt_job *job, const char *format, Py_ssize_t fmtlen, PyObject 
         }
         if (rc < 0)
             goto fail;
-        /* a value converted by a number's own method may have run code that
-         * dropped nothing of ours: the piece holds what its text points into */
         if (piece_size(p, width, flags, numeric, &size) < 0)
             goto fail;
         lit = fmt - format;

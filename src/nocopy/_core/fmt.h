@@ -47,12 +47,8 @@ typedef struct {
     const char *ptr;      /* body, when kind is NC_FMT_PTR / NC_FMT_PTR_UPPER */
     PyObject *obj;        /* owned or NULL: the object ptr points into */
     Py_buffer view;       /* pinned export ptr points into, valid when view.obj != NULL */
-    char *heap;           /* PyMem_Malloc'd text (a float of huge precision), or NULL */
-    double x;             /* NC_FMT_FLOAT: the value, re-formatted by emit */
-    int fprec;
+    char *heap;           /* PyMem_Malloc'd text (a float longer than NC_FMT_SMALL), or NULL */
     char kind;            /* NC_FMT_* */
-    char ftype;           /* NC_FMT_FLOAT: 'f' 'e' 'g' 'E' 'G' */
-    char falt;
     char sign;            /* 0, '-', '+' or ' ' */
     char early;           /* sign and prefix go before the fill (zero padding) */
     char fill;            /* ' ' or '0' */
@@ -61,7 +57,9 @@ typedef struct {
     char small[NC_FMT_SMALL];
 } nc_fmt_piece;
 
-enum { NC_FMT_INLINE_TEXT = 0, NC_FMT_PTR = 1, NC_FMT_PTR_UPPER = 2, NC_FMT_FLOAT = 3 };
+/* Where a piece's body is: small[], or ptr (NC_FMT_PTR_UPPER: hex digits of
+ * a big int, upper-cased as they are copied). */
+enum { NC_FMT_INLINE_TEXT = 0, NC_FMT_PTR = 1, NC_FMT_PTR_UPPER = 2 };
 
 typedef struct {
     const char *fmt;      /* borrowed: the caller keeps it valid through emit */
