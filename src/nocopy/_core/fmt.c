@@ -6,7 +6,9 @@
  * same exception, 3.11 to 3.13), but instead of appending to a growing
  * bytes object it records, per conversion, the literal before it and the
  * layout of its text: [sign][prefix] fill [sign][prefix] zeros body spaces.
- * Sizes are summed as it goes; emit replays the records.
+ * Sizes are summed as it goes; emit replays the records.  The messages are
+ * 3.11-3.13's (identical across the three); CPython's main branch rewords a
+ * few (%c, __bytes__) and would need its own branch here.
  *
  * Ownership: a piece owns its obj reference, its view export and its heap
  * text; nc_fmt_release drops them.  Argument objects are borrowed from the
