@@ -12,8 +12,11 @@
  * of the storage goes stale, as with compact()); when a buffer export of the
  * storage is held (memoryview(view): a pointer out of our hands), or a
  * write-window export may still reach readable bytes (wtaint), the readable
- * bytes first move to fresh storage at the same offsets, and the old storage
- * stays with its exporters, unchanged.
+ * bytes first move to fresh storage, the room before them kept, and the old
+ * storage stays with its exporters, unchanged.  That move keeps the room before the
+ * cursor even when code run by its allocation moved the bytes to offset 0
+ * (a compaction; a peek() that untaints), so the room checked when the call
+ * started is the room it gets, capacity allowing.
  *
  * Ownership: the methods own the fmt export and the job (fmt.h) for the
  * call; nothing is kept. */
@@ -160,11 +163,13 @@ bb_write_float(NcByteBuffer *b, PyObject *arg)
 
 /* ---- prepending ----------------------------------------------------------- */
 
-/* Move the readable bytes to fresh storage at the same offsets (so the room
- * below the read cursor stays) and leave the old storage to whoever holds
- * it.  Allocates (may run Python): the cursors are read after. */
+/* Move the readable bytes to fresh storage, leaving `room` bytes before
+ * them (where they were, unless code run by the allocation moved them
+ * lower: a nested compaction or untaint puts them at offset 0), and leave
+ * the old storage to whoever holds it.  Allocates (may run Python): the
+ * cursors are read after. */
 static int
-bb_move_fresh_in_place(NcByteBuffer *b)
+bb_move_fresh_keeping_room(NcByteBuffer *b, Py_ssize_t room)
 {
     nc_state *st = bb_state(b);
     NcHolder *nh = nc_holder_new_owned(st, b->holder->len);  /* the capacity never changes */
@@ -176,11 +181,15 @@ bb_move_fresh_in_place(NcByteBuffer *b)
         return -1;
     }
     NcHolder *h = b->holder, *w = b->wwin;
-    if (b->wpos > b->rpos)
-        memcpy(nh->buf + b->rpos, h->buf + b->rpos, (size_t)(b->wpos - b->rpos));
+    Py_ssize_t r = b->rpos, len = b->wpos - b->rpos;
+    Py_ssize_t to = (r < room && room <= nh->len - len) ? room : r;
+    if (len > 0)
+        memcpy(nh->buf + to, h->buf + r, (size_t)len);
     w->epoch++;  /* writable() views of the old window */
     b->holder = nh;
     b->wwin = nw;
+    b->rpos = to;
+    b->wpos = to + len;
     b->gen++;
     b->wtaint = 0;  /* exporters of the old window write into the old storage */
     nw->epoch++;
@@ -200,7 +209,8 @@ PyDoc_STRVAR(prepend_fmt_doc,
 "written when fewer bytes than that lie before the read cursor.  Views of\n"
 "this storage go stale (as with compact()): the bytes below the cursor were\n"
 "readable once.  When a buffer export of the storage is held, the readable\n"
-"bytes move to fresh storage first (O(readable)); otherwise O(output).");
+"bytes move to fresh storage first, with the room kept before them\n"
+"(O(readable)); otherwise O(output).");
 
 static PyObject *
 bb_prepend_fmt(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
@@ -229,7 +239,7 @@ bb_prepend_fmt(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
         if (b->holder->exports == 0 && !(b->wtaint && b->wwin->exports > 0))
             break;
         /* runs Python (an allocation): check everything again */
-        if (bb_move_fresh_in_place(b) < 0)
+        if (bb_move_fresh_keeping_room(b, n) < 0)
             goto fail;
     }
     if (n > 0) {
