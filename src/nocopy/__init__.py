@@ -9,12 +9,14 @@ from ._core import View
 from ._core import ByteBuffer
 from .pool import Pool
 from ._core import Rope
+from ._core import format_into
 
 __all__ = [
     "View",
     "ByteBuffer",
     "Pool",
     "Rope",
+    "format_into",
     "StaleViewError",
     "BufferTooSmall",
     "LimitOverrun",

@@ -17,6 +17,7 @@ room), then raise ``StaleViewError``.  Copy (``bytes(view)``) what you keep.
 """
 import errno as _errno
 import io as _io
+import operator as _operator
 import os as _os
 import socket as _socket
 import sys as _sys
@@ -439,6 +440,49 @@ class Writer:
         write = self.write
         for p in parts:
             write(p)
+
+    def write_fmt(self, fmt, *args):
+        """Write fmt % args (ByteBuffer.write_fmt: the bytes % language, formatted
+        straight into the buffer) and return the byte count.  When the text does
+        not fit the free space, the buffer is flushed and the text formatted
+        again (the arguments are converted a second time); when it is larger
+        than the whole buffer it is formatted once into a bytes object
+        (``fmt % args``) and written through like a large write()."""
+        self._check_open()
+        buf = self._buf
+        try:
+            return buf.write_fmt(fmt, *args)
+        except BufferTooSmall as e:
+            if e.needed > buf.capacity:
+                return self.write(bytes(fmt) % (args[0] if len(args) == 1 else args))
+        self._flush_buffer()
+        return buf.write_fmt(fmt, *args)
+
+    def write_int(self, n):
+        """Write str(n) as ASCII (ByteBuffer.write_int) and return the byte
+        count; flushes first when it does not fit."""
+        self._check_open()
+        buf = self._buf
+        try:
+            return buf.write_int(n)
+        except BufferTooSmall as e:
+            if e.needed > buf.capacity:
+                return self.write(b"%d" % _operator.index(n))
+        self._flush_buffer()
+        return buf.write_int(n)
+
+    def write_float(self, x):
+        """Write repr(float(x)) as ASCII (ByteBuffer.write_float) and return the
+        byte count; flushes first when it does not fit."""
+        self._check_open()
+        buf = self._buf
+        try:
+            return buf.write_float(x)
+        except BufferTooSmall as e:
+            if e.needed > buf.capacity:
+                return self.write(repr(float(x)).encode())
+        self._flush_buffer()
+        return buf.write_float(x)
 
     def reserve(self, n):
         """A writable View of exactly n bytes of buffer space to serialize

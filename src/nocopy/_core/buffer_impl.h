@@ -35,6 +35,8 @@ NcView *nc_bb_wview(NcByteBuffer *b);
 extern PyMethodDef nc_bb_reader_methods[];
 /* buffer_build.c: prepend, take_bytes */
 extern PyMethodDef nc_bb_build_methods[];
+/* buffer_fmt.c: write_fmt, write_int, write_float, prepend_fmt. */
+extern PyMethodDef nc_bb_fmt_methods[];
 PyObject *nc_bb_get_src_eof(NcByteBuffer *b, void *c);
 /* One read from the attached source into the free space: the count, 0 at
  * EOF (remembered), -1 with an exception (BlockingIOError included). */
