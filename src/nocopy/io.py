@@ -441,7 +441,7 @@ class Writer:
         for p in parts:
             write(p)
 
-    def write_fmt(self, fmt, *args):
+    def write_fmt(self, fmt, /, *args):
         """Write fmt % args (ByteBuffer.write_fmt: the bytes % language, formatted
         straight into the buffer) and return the byte count.  When the text does
         not fit the free space, the buffer is flushed and the text formatted
@@ -458,7 +458,7 @@ class Writer:
         self._flush_buffer()
         return buf.write_fmt(fmt, *args)
 
-    def write_int(self, n):
+    def write_int(self, n, /):
         """Write str(n) as ASCII (ByteBuffer.write_int) and return the byte
         count; flushes first when it does not fit."""
         self._check_open()
@@ -471,7 +471,7 @@ class Writer:
         self._flush_buffer()
         return buf.write_int(n)
 
-    def write_float(self, x):
+    def write_float(self, x, /):
         """Write repr(float(x)) as ASCII (ByteBuffer.write_float) and return the
         byte count; flushes first when it does not fit."""
         self._check_open()

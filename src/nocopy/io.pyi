@@ -1,8 +1,9 @@
 """Type stubs for nocopy.io (kept apart from io.py so that edits to the code
 and to its types merge independently; stubtest checks the two agree)."""
 import socket
+import struct
 from collections.abc import Iterable, Iterator
-from typing import Any, Literal, Protocol, SupportsIndex, overload, type_check_only
+from typing import Any, Literal, Protocol, SupportsFloat, SupportsIndex, overload, type_check_only
 
 from typing_extensions import Buffer, Self
 
@@ -33,6 +34,40 @@ class _WriteMethod(Protocol):
     def __call__(self, data: Buffer, offset: SupportsIndex = 0,
                  length: SupportsIndex | None = None) -> int: ...
 
+# The typed cursors (ByteBuffer.read_u32 ...) bound the same way.
+@type_check_only
+class _ReadInt(Protocol):
+    def __call__(self, byteorder: Literal["big", "little"] = "big") -> int: ...
+
+@type_check_only
+class _ReadFloat(Protocol):
+    def __call__(self, byteorder: Literal["big", "little"] = "big") -> float: ...
+
+@type_check_only
+class _ReadVarint(Protocol):
+    def __call__(self) -> int: ...
+
+@type_check_only
+class _ReadStruct(Protocol):
+    def __call__(self, s: struct.Struct, /) -> tuple[Any, ...]: ...
+
+@type_check_only
+class _WriteInt(Protocol):
+    def __call__(self, value: SupportsIndex, byteorder: Literal["big", "little"] = "big") -> int: ...
+
+@type_check_only
+class _WriteFloat(Protocol):
+    def __call__(self, value: SupportsFloat | SupportsIndex,
+                 byteorder: Literal["big", "little"] = "big") -> int: ...
+
+@type_check_only
+class _WriteVarint(Protocol):
+    def __call__(self, value: SupportsIndex, /) -> int: ...
+
+@type_check_only
+class _WriteStruct(Protocol):
+    def __call__(self, s: struct.Struct, /, *values: Any) -> int: ...
+
 # A source: a file descriptor, a socket, or anything with readinto().
 _Source = int | socket.socket | _ReadInto
 # A destination: a file descriptor, a socket, or anything with write().
@@ -55,6 +90,19 @@ class Reader:
     @property
     def at_eof(self) -> bool: ...
     read_exact: _ReadExact
+    read_u8: _ReadInt
+    read_u16: _ReadInt
+    read_u32: _ReadInt
+    read_u64: _ReadInt
+    read_i8: _ReadInt
+    read_i16: _ReadInt
+    read_i32: _ReadInt
+    read_i64: _ReadInt
+    read_f32: _ReadFloat
+    read_f64: _ReadFloat
+    read_uvarint: _ReadVarint
+    read_varint: _ReadVarint
+    read_struct: _ReadStruct
     readline: _ReadLine
     def peek(self, n: SupportsIndex | None = None) -> View: ...
     def read(self, n: SupportsIndex | None = None) -> View: ...
@@ -71,6 +119,22 @@ class Writer:
     @property
     def closed(self) -> bool: ...
     write: _WriteMethod
+    write_u8: _WriteInt
+    write_u16: _WriteInt
+    write_u32: _WriteInt
+    write_u64: _WriteInt
+    write_i8: _WriteInt
+    write_i16: _WriteInt
+    write_i32: _WriteInt
+    write_i64: _WriteInt
+    write_f32: _WriteFloat
+    write_f64: _WriteFloat
+    write_uvarint: _WriteVarint
+    write_varint: _WriteVarint
+    write_struct: _WriteStruct
+    def write_fmt(self, fmt: Buffer, /, *args: Any) -> int: ...
+    def write_int(self, n: SupportsIndex, /) -> int: ...
+    def write_float(self, x: SupportsFloat | SupportsIndex, /) -> int: ...
     def writelines(self, parts: Iterable[Buffer]) -> None: ...
     def reserve(self, n: SupportsIndex) -> View: ...
     def commit(self, n: SupportsIndex) -> None: ...

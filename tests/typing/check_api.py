@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
+import struct
 from collections.abc import AsyncIterator, Iterator
 
-from typing import Any
+from typing import Any, Literal
 
 from typing_extensions import Buffer, assert_type
 
@@ -117,6 +118,30 @@ def check_bytebuffer() -> None:
     assert_type(buf.iterlines(None), Iterator[View])
     buf.clear()
     assert_type(memoryview(buf), memoryview)
+    # wire toolkit: formatting, typed cursors, headroom, bytes without a copy
+    st = struct.Struct("<HI")
+    hb = ByteBuffer(256, headroom=64, storage="bytes")
+    assert_type(hb.headroom, int)
+    assert_type(hb.storage, Literal["heap", "bytes"])
+    assert_type(hb.write_fmt(b"%d %s", 1, b"x"), int)
+    assert_type(hb.write_int(12), int)
+    assert_type(hb.write_float(0.5), int)
+    assert_type(hb.write_u32(7), int)
+    assert_type(hb.write_i16(-7, "little"), int)
+    assert_type(hb.write_f64(1.5), int)
+    assert_type(hb.write_uvarint(300), int)
+    assert_type(hb.write_varint(-3), int)
+    assert_type(hb.write_struct(st, 1, 2), int)
+    assert_type(hb.prepend(b"hd"), int)
+    assert_type(hb.prepend_fmt(b"%d:", 2), int)
+    assert_type(hb.read_u16(), int)
+    assert_type(hb.read_u32("little"), int)
+    assert_type(hb.read_f32(), float)
+    assert_type(hb.read_uvarint(), int)
+    assert_type(hb.read_varint(), int)
+    assert_type(hb.read_struct(st), tuple[Any, ...])
+    assert_type(hb.take_bytes(), bytes)
+    assert_type(nocopy.format_into(bytearray(16), 0, b"%d", 5), int)
 
 
 def check_rope() -> None:
@@ -146,6 +171,11 @@ def check_rope() -> None:
     assert_type(r.count(b"c"), int)
     assert_type(r.startswith(b"c"), bool)
     assert_type(r.write_to(io.BytesIO()), int)
+    assert_type(r.read_u32(1), int)
+    assert_type(r.read_i64(0, "little"), int)
+    assert_type(r.read_f64(0), float)
+    assert_type(r.read_uvarint(0), tuple[int, int])
+    assert_type(r.read_struct(struct.Struct("<H"), 1), tuple[Any, ...])
 
 
 def check_json(out: bytearray) -> None:
@@ -183,6 +213,10 @@ def check_io(sock: socket.socket, fd: int) -> None:
     assert_type(r.readinto(bytearray(4)), int)
     assert_type(r.read_bytes(), bytes)
     assert_type(r.lines(reuse=True), Iterator[View])
+    assert_type(r.read_u16(), int)
+    assert_type(r.read_f64("little"), float)
+    assert_type(r.read_uvarint(), int)
+    assert_type(r.read_struct(struct.Struct("<B")), tuple[Any, ...])
     for line in r:
         assert_type(line, View)
 
@@ -196,12 +230,19 @@ def check_io(sock: socket.socket, fd: int) -> None:
         room = w.reserve(16)
         assert_type(room, View)
         w.commit(nocopy.json.dumps_into([1], room))
+        assert_type(w.write_fmt(b"%d\r\n", 5), int)
+        assert_type(w.write_int(5), int)
+        assert_type(w.write_float(0.25), int)
+        assert_type(w.write_u64(5), int)
+        assert_type(w.write_f32(0.5, "little"), int)
+        assert_type(w.write_varint(-1), int)
+        assert_type(w.write_struct(struct.Struct("<B"), 1), int)
         w.flush()
     w.close()
 
 
 def check_pool() -> None:
-    pool = Pool(4096, 4, timeout=1.0)
+    pool = Pool(4096, 4, timeout=1.0, headroom=32)
     assert_type(pool, Pool[ByteBuffer])
     assert_type(pool.available, int)
     assert_type(len(pool), int)
