@@ -26,7 +26,7 @@ VENV ?= .venv
 VPY := $(VENV)/bin/python
 PYTEST_ARGS ?= -q
 
-.PHONY: test bench asan demo tour build clean gcstress fuzz fuzz-ci fuzz-build \
+.PHONY: test bench asan demo tour build clean gcstress fuzz fuzz-ci fuzz-build print-py311 print-py312 print-py313 \
 	typecheck docs charts wheel wheel-test
 
 $(VENV)/.installed: pyproject.toml setup.py
@@ -164,6 +164,9 @@ endef
 PY312 ?= $(call find_py,3.12)
 PY313 ?= $(call find_py,3.13)
 PYTHONS ?= $(strip $(PY311) $(PY312) $(PY313))
+
+print-py311 print-py312 print-py313:
+	@echo $(PY$(subst print-py,,$@))
 
 # One venv per Python with the typing extra's tools (read from pyproject.toml,
 # so the pins live in one place; nocopy itself is not installed: it runs from
