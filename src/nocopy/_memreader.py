@@ -1,0 +1,441 @@
+"""MemoryReader: a readable, seekable binary file over any buffer, without
+copying it (re-exported as ``nocopy.io.MemoryReader``).
+
+Ownership: the reader holds one View of the buffer while it is open (one
+buffer export: a bytearray under it cannot be resized, an mmap cannot be
+closed).  Every View it hands out is a sub-view sharing that export's
+holder, so it stays valid after close(), and keeps the buffer pinned until
+it goes.  close() drops the reader's own reference instead of calling
+View.release(): a method interrupted by a finalizer that closes the reader
+(any allocation can run one) still holds its local reference and finishes
+on live memory; the export goes when that last reference does.
+
+The methods follow io.BytesIO: same arguments (checked first, before the
+closed test, as Argument Clinic does), same results, same exception types,
+same messages where the caller can see them.
+"""
+import io as _io
+import operator as _operator
+import sys as _sys
+
+from ._core import View
+
+__all__ = ["MemoryReader"]
+
+_MAX = _sys.maxsize
+_MIN = -_sys.maxsize - 1
+_CLOSED = "I/O operation on closed file."
+_NL = 10  # b"\n" as an int: View.find takes a single byte as an int (memchr)
+
+
+def _closed():
+    return ValueError(_CLOSED)
+
+
+def _size_arg(size):
+    """An optional size as io.BytesIO takes it: None or an integer (-1: no
+    limit), OverflowError past Py_ssize_t."""
+    if size is None:
+        return -1
+    if type(size) is not int:
+        if not hasattr(type(size), "__index__"):
+            raise TypeError(f"argument should be integer or None, not '{type(size).__name__}'")
+        size = _operator.index(size)
+    if size > _MAX or size < _MIN:
+        raise OverflowError("cannot fit 'int' into an index-sized integer")
+    return size
+
+
+def _index_arg(n, what="Py_ssize_t"):
+    if type(n) is not int:
+        n = _operator.index(n)  # TypeError: "'float' object cannot be interpreted as an integer"
+    if what == "int":
+        if not -(1 << 31) <= n < (1 << 31):
+            raise OverflowError("Python int too large to convert to C int")
+    elif n > _MAX or n < _MIN:
+        raise OverflowError("Python int too large to convert to C ssize_t")
+    return n
+
+
+def _writable_window(b, meth):
+    """A writable View of the destination buffer b (any writable C-contiguous
+    buffer; raw bytes whatever its format)."""
+    if type(b) is View:
+        dst = b
+    else:
+        try:
+            dst = View(b)
+        except (TypeError, BufferError):
+            dst = None
+    if dst is None or dst.readonly:
+        raise TypeError(f"{meth}() argument must be read-write bytes-like object, "
+                        f"not {type(b).__name__}")
+    return dst
+
+
+class MemoryReader(_io.BufferedIOBase):
+    """MemoryReader(buf=b"", *, views=True): a readable, seekable binary file
+    over the bytes of buf (any C-contiguous buffer: bytes, bytearray,
+    memoryview, mmap, array, View; other formats are read as raw bytes),
+    without copying it.  O(1) to construct, whatever the size (io.BytesIO
+    copies a bytearray or memoryview it is given).
+
+    Results: with views=True (the default) every method that io.BytesIO
+    answers with bytes (read, read1, readline, readlines, iteration, peek,
+    getvalue) or a memoryview (getbuffer) answers with a View of buf
+    instead: O(1), no copy.  With views=False they return exactly
+    io.BytesIO's types, bytes (one copy of the bytes returned; a read of all
+    of a bytes object returns that object) and memoryview, for consumers
+    that demand bytes (pickle's pure-Python Unpickler, json.load without a
+    text wrapper).  readinto()/readinto1() copy into the caller's buffer in
+    both modes; readall() always returns bytes (io.BufferedReader demands
+    them of its raw file).
+
+    Views read from a mutable buffer show its current bytes: a later
+    in-place write to the bytearray shows through them.
+
+    Pinning: buf is pinned (one buffer export) while the reader is open; a
+    bytearray cannot be resized, an mmap cannot be closed (BufferError).
+    close() or ``with`` gives it back; Views read before stay valid after
+    close(), and pin buf themselves until they go.
+
+    Every other method follows io.BytesIO: seeking past the end is allowed
+    (reads there return empty), a negative absolute seek raises ValueError,
+    a relative one clamps at 0; after close() every method raises
+    ValueError("I/O operation on closed file.").  It is read-only: write(),
+    truncate() raise io.UnsupportedOperation, fileno() too.  Not for
+    concurrent use from several threads (the position is not locked)."""
+
+    def __init__(self, buf=b"", *, views=True):
+        self._view = None  # close() / the finalizer see a reader that never opened
+        view = View(buf)
+        self._views = bool(views)
+        self._len = len(view)
+        self._pos = 0
+        obj = view.obj
+        # bytes mode over an exact bytes object: slice it (one copy, or none
+        # for the whole object, which bytes slicing returns as is)
+        self._bytes = obj if type(obj) is bytes else None
+        self._off = view.start
+        self._view = view
+
+    # ---- the helpers every read goes through --------------------------------
+
+    def _out(self, v, p, e):
+        """The result for bytes [p, e) of the window v: a View, or bytes."""
+        if self._views:
+            return v[p:e]
+        b = self._bytes
+        if b is not None:
+            off = self._off
+            return b[off + p:off + e]
+        return v[p:e].tobytes()
+
+    def _line_end(self, v, p, size):
+        """End of the line starting at p (after its b"\\n", or the end), at
+        most size bytes on (size < 0: no limit); p when nothing is left."""
+        n = self._len
+        if p >= n:
+            return p
+        i = v.find(_NL, p)
+        e = n if i < 0 else i + 1
+        if 0 <= size < e - p:
+            e = p + size
+        return e
+
+    # ---- reading ------------------------------------------------------------
+
+    def read(self, size=-1):
+        """Read up to size bytes (-1 or None: to the end) and move past them;
+        empty at or past the end.  A View (O(1), no copy), or bytes with
+        views=False."""
+        if type(size) is not int or size > _MAX or size < _MIN:
+            size = _size_arg(size)
+        v = self._view
+        if v is None:
+            raise _closed()
+        p = self._pos
+        n = self._len
+        if p >= n:
+            return v[0:0] if self._views else b""
+        e = n if size < 0 or size >= n - p else p + size
+        self._pos = e
+        return self._out(v, p, e)
+
+    def read1(self, size=-1):
+        """read(size): memory has no raw reads to limit."""
+        return self.read(size)
+
+    def readall(self):
+        """The rest as bytes (a copy; the whole object, no copy, when it is a
+        bytes object read from 0): the raw-file method io.BufferedReader calls
+        for read(), and requires to return bytes."""
+        v = self._view
+        if v is None:
+            raise _closed()
+        p = self._pos
+        n = self._len
+        if p >= n:
+            return b""
+        self._pos = n
+        b = self._bytes
+        if b is not None:
+            off = self._off
+            return b[off + p:off + n]
+        return v[p:n].tobytes()
+
+    def readinto(self, b):
+        """Copy up to len(b) bytes into the writable buffer b (raw bytes of
+        any format), move past them and return the count (0 at or past the
+        end).  O(count): one memmove, no other copy."""
+        return self._readinto(b, "readinto")
+
+    def readinto1(self, b):
+        """readinto(b)."""
+        return self._readinto(b, "readinto1")
+
+    def _readinto(self, b, meth):
+        dst = _writable_window(b, meth)
+        v = self._view
+        if v is None:
+            raise _closed()
+        p = self._pos
+        if p >= self._len:
+            return 0
+        # memmove: b may be the very buffer the reader reads from
+        n = dst.copy_from(v[p:p + len(dst)])
+        self._pos = p + n
+        return n
+
+    def readline(self, size=-1):
+        """Read one line: up to and including the next b"\\n", or to the end;
+        at most size bytes when size >= 0.  Empty at or past the end.  A View
+        (O(line): one memchr, no copy), or bytes with views=False."""
+        if type(size) is not int or size > _MAX or size < _MIN:
+            size = _size_arg(size)
+        v = self._view
+        if v is None:
+            raise _closed()
+        p = self._pos
+        e = self._line_end(v, p, size)
+        if e <= p:
+            return v[0:0] if self._views else b""
+        self._pos = e
+        return self._out(v, p, e)
+
+    def readlines(self, hint=-1):
+        """A list of the remaining lines; with hint > 0, lines until their
+        total size reaches hint.  Views, or bytes with views=False."""
+        v = self._view
+        if v is None:  # as io.BytesIO: tested before the argument
+            raise _closed()
+        if hint is None:
+            hint = -1
+        elif type(hint) is not int or hint > _MAX or hint < _MIN:
+            # as io.BytesIO: an int (subclasses too), not any __index__, so
+            # no Python code runs between the closed test and the loop
+            if not isinstance(hint, int):
+                raise TypeError(f"integer argument expected, got '{type(hint).__name__}'")
+            hint = _index_arg(int(hint))
+        out = self._out
+        lines = []
+        total = 0
+        n = self._len
+        p = self._pos
+        while p < n:
+            i = v.find(_NL, p)
+            e = n if i < 0 else i + 1
+            lines.append(out(v, p, e))
+            total += e - p
+            p = e
+            if 0 < hint <= total:
+                break
+        if p > self._pos:
+            self._pos = p
+        return lines
+
+    def __iter__(self):
+        # like io.BytesIO: iter() of a closed reader succeeds, next() raises
+        return self
+
+    def __next__(self):
+        v = self._view
+        if v is None:
+            raise _closed()
+        p = self._pos
+        i = v.find(_NL, p)
+        if i < 0:
+            e = self._len
+            if e <= p:
+                raise StopIteration
+        else:
+            e = i + 1
+        self._pos = e
+        if self._views:
+            return v[p:e]
+        return self._out(v, p, e)
+
+    def lines(self, keepends=False, *, reuse=False):
+        """An iterator over the remaining lines as Views (without b"\\n"
+        unless keepends), split on b"\\n" only, as Reader.lines().  It takes
+        the rest of the file at once: the position moves to the end now.
+        keepends=False runs in C (View.itersplit); reuse=True yields the
+        same View every step, retargeted: no allocation per line, copy what
+        you keep.  Views in both modes."""
+        v = self._view
+        if v is None:
+            raise _closed()
+        p = self._pos
+        n = self._len
+        if p >= n:
+            return iter(())
+        self._pos = n
+        rest = v[p:n]
+        if keepends:
+            return _lines_keepends(rest, reuse)
+        if rest[-1] == _NL:
+            # the final b"\n" ends the last line; itersplit would yield one
+            # more, empty, piece after it
+            rest = rest[:-1]
+        return rest.itersplit(b"\n", reuse=reuse)
+
+    def peek(self, size=0):
+        """Up to size bytes after the position (size <= 0: all of them),
+        without moving it.  A View (O(1)), or bytes with views=False."""
+        size = _size_arg(size)
+        v = self._view
+        if v is None:
+            raise _closed()
+        p = self._pos
+        n = self._len
+        if p >= n:
+            return v[0:0] if self._views else b""
+        e = n if size <= 0 or size >= n - p else p + size
+        return self._out(v, p, e)
+
+    # ---- position -----------------------------------------------------------
+
+    def seek(self, pos, whence=0):
+        """Move to pos relative to the start (whence 0, pos >= 0), the
+        position (1) or the end (2); past the end is allowed, a relative
+        position before the start clamps at 0.  Returns the new position.
+        O(1)."""
+        pos = _index_arg(pos)
+        whence = _index_arg(whence, "int")
+        if self._view is None:
+            raise _closed()
+        if whence == 0:
+            if pos < 0:
+                raise ValueError(f"negative seek value {pos}")
+        elif whence == 1:
+            if pos > _MAX - self._pos:
+                raise OverflowError("new position too large")
+            pos += self._pos
+        elif whence == 2:
+            if pos > _MAX - self._len:
+                raise OverflowError("new position too large")
+            pos += self._len
+        else:
+            raise ValueError(f"invalid whence ({whence}, should be 0, 1 or 2)")
+        if pos < 0:
+            pos = 0
+        self._pos = pos
+        return pos
+
+    def tell(self):
+        """The position (may be past the end after a seek).  O(1)."""
+        if self._view is None:
+            raise _closed()
+        return self._pos
+
+    # ---- the whole buffer ---------------------------------------------------
+
+    def getbuffer(self):
+        """The whole buffer, whatever the position: a View (O(1)), or a
+        memoryview with views=False (as io.BytesIO).  Writable when buf is.
+        It pins buf itself, after close() too, until released."""
+        v = self._view
+        if v is None:
+            raise _closed()
+        whole = v[0:self._len]
+        return whole if self._views else memoryview(whole)
+
+    def getvalue(self):
+        """The whole buffer, whatever the position: a View (O(1)), or bytes
+        (a copy, none for a bytes object) with views=False."""
+        v = self._view
+        if v is None:
+            raise _closed()
+        return self._out(v, 0, self._len)
+
+    # ---- the file protocol --------------------------------------------------
+
+    def readable(self):
+        if self._view is None:
+            raise _closed()
+        return True
+
+    def seekable(self):
+        if self._view is None:
+            raise _closed()
+        return True
+
+    def writable(self):
+        if self._view is None:
+            raise _closed()
+        return False
+
+    def write(self, b):
+        if self._view is None:
+            raise _closed()
+        raise _io.UnsupportedOperation("write: MemoryReader is read-only")
+
+    def writelines(self, lines):
+        if self._view is None:
+            raise _closed()
+        raise _io.UnsupportedOperation("writelines: MemoryReader is read-only")
+
+    def truncate(self, size=None):
+        if self._view is None:
+            raise _closed()
+        raise _io.UnsupportedOperation("truncate: MemoryReader is read-only")
+
+    def close(self):
+        """Unpin the buffer (Views already read keep it pinned themselves)
+        and refuse further use.  Idempotent."""
+        # drop, not release(): see the module doc
+        self._view = None
+        super().close()
+
+    @property
+    def views(self):
+        """True when the read methods return Views, False for bytes."""
+        return self._views
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object")
+
+    def __repr__(self):
+        if self._view is None:
+            return f"<nocopy.io.MemoryReader closed views={self._views}>"
+        return (f"<nocopy.io.MemoryReader pos={self._pos} size={self._len} "
+                f"views={self._views}>")
+
+
+def _lines_keepends(rest, reuse):
+    """Lines of the View rest, each with its b"\\n" (the last may lack it)."""
+    n = len(rest)
+    base = rest.start
+    p = 0
+    line = None
+    while p < n:
+        i = rest.find(_NL, p)
+        e = n if i < 0 else i + 1
+        if not reuse:
+            yield rest[p:e]
+        elif line is None:
+            line = rest[p:e]
+            yield line
+        else:
+            yield line.retarget(base + p, base + e)
+        p = e
