@@ -378,6 +378,49 @@ def test_construct_errors():
         MemoryReader(memoryview(bytearray(8))[::2])
     gc.collect()  # the finalizer of a half-built reader runs close() quietly
 
+    class Sub(MemoryReader):
+        def __init__(self, buf):
+            try:
+                super().__init__(buf)
+            except TypeError:
+                pass
+
+    half = Sub("text")
+    assert half.closed and "closed" in repr(half)
+    with pytest.raises(ValueError, match="closed file"):
+        half.read()
+
+
+def test_stub_covers_nocopy_io():
+    """src/nocopy/io.pyi names every public function and class of nocopy.io
+    and every public method of its classes."""
+    import ast
+    import inspect
+    import pathlib
+    import nocopy.io as mod
+    tree = ast.parse((pathlib.Path(mod.__file__).with_suffix(".pyi")).read_text())
+    stub = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            stub[node.name] = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
+        elif isinstance(node, ast.FunctionDef):
+            stub[node.name] = set()
+    assert set(mod.__all__) <= set(stub)
+    for name in mod.__all__:
+        obj = getattr(mod, name)
+        if not inspect.isclass(obj):
+            continue
+        public = {k for k, v in vars(obj).items()
+                  if callable(v) or isinstance(v, property)} - {"__init__", "__repr__",
+                                                                  "__del__", "__reduce_ex__"}
+        public = {k for k in public if not k.startswith("_") or k in ("__iter__", "__next__",
+                                                                       "__enter__", "__exit__")}
+        # read-only refusals are io.BufferedIOBase's signatures
+        public -= {"write", "writelines", "truncate"}
+        assert public <= stub[name], (name, public - stub[name])
+    # Reader/Writer bind some methods per instance (the ByteBuffer's C methods)
+    assert {"read_exact", "readline"} <= stub["Reader"] and "write" in stub["Writer"]
+
 
 def test_isinstance_and_protocol():
     r = MemoryReader(b"x")

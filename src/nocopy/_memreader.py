@@ -107,11 +107,13 @@ class MemoryReader(_io.BufferedIOBase):
     concurrent use from several threads (the position is not locked)."""
 
     def __init__(self, buf=b"", *, views=True):
-        self._view = None  # close() / the finalizer see a reader that never opened
-        view = View(buf)
+        # a View(buf) that raises leaves a closed reader for the finalizer
+        # (close()) and repr()
+        self._view = None
         self._views = bool(views)
+        self._len = self._pos = 0
+        view = View(buf)
         self._len = len(view)
-        self._pos = 0
         obj = view.obj
         # bytes mode over an exact bytes object: slice it (one copy, or none
         # for the whole object, which bytes slicing returns as is)
@@ -410,6 +412,11 @@ class MemoryReader(_io.BufferedIOBase):
         # drop, not release(): see the module doc
         self._view = None
         super().close()
+
+    @property
+    def closed(self):
+        """True after close() (and for a reader whose construction failed)."""
+        return self._view is None
 
     @property
     def views(self):

@@ -84,6 +84,8 @@ class MemoryReader(io.BufferedIOBase, Generic[_R]):
     name: Any
     @property
     def views(self) -> bool: ...
+    @property
+    def closed(self) -> bool: ...
     # the file protocol: View or bytes where io.BytesIO returns bytes
     def read(self, size: int | None = -1, /) -> _R: ...  # type: ignore[override]
     def read1(self, size: int | None = -1, /) -> _R: ...  # type: ignore[override]
