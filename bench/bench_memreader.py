@@ -86,7 +86,6 @@ def run(report):
     report.row("memreader", "16 MiB in 64 KiB reads, peak memory: MemoryReader(bytearray)",
                peak_memory(lambda: drain(MemoryReader(ba))), "io.BytesIO(bytearray)",
                peak_memory(lambda: drain(io.BytesIO(ba))), unit="bytes")
-    del ba, by
 
     log = make_log(4 << 20)
     logb = bytes(log)
@@ -106,7 +105,6 @@ def run(report):
                "iterate io.BytesIO(bytes)", best["bio"])
     report.row("memreader", f"{case}: MemoryReader.lines(reuse=True)", best["lines_reuse"],
                "iterate io.BytesIO(bytes)", best["bio"])
-    del log, logb
 
     archive = make_zip()
     want = make_log(1 << 20)

@@ -569,7 +569,6 @@ def test_finalizer_closing_the_reader_mid_call():
         "lines_keepends": lambda r: list(r.lines(True)),
     }
     old = gc.get_threshold()
-    finished = 0
     try:
         for meth, call in calls.items():
             buf = bytearray(content)

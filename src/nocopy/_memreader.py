@@ -283,7 +283,7 @@ class MemoryReader(_io.BufferedIOBase):
         after one memchr shows no b"\\r" in the rest, else a Python loop);
         reuse=True yields the same View every step, retargeted: no
         allocation per line, copy what you keep.  Views in both modes.
-        Iterating the reader itself costs a Python call per line (10-15x
+        Iterating the reader itself costs a Python call per line (10-20x
         io.BytesIO's C iteration); this is the fast way."""
         v = self._view
         if v is None:
