@@ -6,9 +6,9 @@ Rows (ratio = peer / nocopy):
   does not (it shares an exact bytes object until written), so it is the
   strongest peer; its reads are bytes copies, MemoryReader's are Views.
   Peak traced memory of the same loop, bytearray source.
-- lines: a ~4 MB text log, line by line: iterating the reader (a Python
-  call per line) and MemoryReader.lines() (the loop in C) against iterating
-  an io.BytesIO (C).
+- lines: a ~4 MB text log, line by line: iterating the reader (C, both
+  modes), a readline() loop, and MemoryReader.lines() (the whole loop in C)
+  against iterating / a readline() loop over an io.BytesIO(bytes) (C).
 - zip: open a zip archive held in a bytearray (as received from a socket)
   and read one 1 MiB member: zipfile over MemoryReader against zipfile over
   io.BytesIO(bytearray) (which copies the whole 8 MiB archive first); the
@@ -39,6 +39,14 @@ def drain(f):
 def count_lines(it):
     n = 0
     for _ in it:
+        n += 1
+    return n
+
+
+def count_readline(f):
+    readline = f.readline
+    n = 0
+    while readline():
         n += 1
     return n
 
@@ -92,15 +100,26 @@ def run(report):
     nlines = logb.count(b"\n")
     assert count_lines(MemoryReader(log)) == count_lines(io.BytesIO(logb)) == nlines
     assert count_lines(MemoryReader(log).lines(reuse=True)) == nlines
+    assert count_readline(MemoryReader(log)) == count_readline(io.BytesIO(logb)) == nlines
     best = best_times({
         "iter": lambda: count_lines(MemoryReader(log)),
+        "iter_bytes": lambda: count_lines(MemoryReader(logb, views=False)),
+        "rl": lambda: count_readline(MemoryReader(log)),
+        "rl_bytes": lambda: count_readline(MemoryReader(logb, views=False)),
         "lines_keep": lambda: count_lines(MemoryReader(log).lines(keepends=True)),
         "lines_reuse": lambda: count_lines(MemoryReader(log).lines(reuse=True)),
         "bio": lambda: count_lines(io.BytesIO(logb)),
-    }, budget=2.0)
+        "bio_rl": lambda: count_readline(io.BytesIO(logb)),
+    }, budget=3.0)
     case = f"{nlines} log lines (4 MB)"
-    report.row("memreader", f"{case}: iterate MemoryReader", best["iter"],
+    report.row("memreader", f"{case}: iterate MemoryReader(bytearray)", best["iter"],
                "iterate io.BytesIO(bytes)", best["bio"])
+    report.row("memreader", f"{case}: iterate MemoryReader(bytes, views=False)",
+               best["iter_bytes"], "iterate io.BytesIO(bytes)", best["bio"])
+    report.row("memreader", f"{case}: readline() loop, MemoryReader(bytearray)", best["rl"],
+               "readline() loop, io.BytesIO(bytes)", best["bio_rl"])
+    report.row("memreader", f"{case}: readline() loop, MemoryReader(bytes, views=False)",
+               best["rl_bytes"], "readline() loop, io.BytesIO(bytes)", best["bio_rl"])
     report.row("memreader", f"{case}: MemoryReader.lines(keepends=True)", best["lines_keep"],
                "iterate io.BytesIO(bytes)", best["bio"])
     report.row("memreader", f"{case}: MemoryReader.lines(reuse=True)", best["lines_reuse"],

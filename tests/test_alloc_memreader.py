@@ -6,7 +6,9 @@ import io
 import itertools
 import tracemalloc
 
-from nocopy import View
+import pytest
+
+from nocopy import View, _core
 from nocopy.io import MemoryReader
 
 MiB = 1 << 20
@@ -103,3 +105,44 @@ def test_readline_iteration_peak_is_o1():
     assert traced_peak(lambda: sum(1 for _ in r.lines(reuse=True))) < 4096
 
 
+
+
+@pytest.fixture
+def counting():
+    try:
+        _core._alloc_count_start()
+        started = True
+    except RuntimeError:
+        started = False  # already running (another test started it)
+    yield
+    if started:
+        _core._alloc_count_stop()
+
+
+def test_line_loops_allocate_nothing_per_line_in_views_mode(counting):
+    """Iteration and readline run in C and make each line's View from the
+    free list the previous line's View went back to: no allocation per
+    line (io.BytesIO allocates a bytes object per line; so does views=False,
+    one per line and nothing else)."""
+    lines = 20000
+    buf = bytearray(b"x" * 60 + b"\n") * lines
+    r = MemoryReader(buf)
+    next(r)  # warm: the first View
+    a = _core._alloc_count()
+    for line in r:
+        pass
+    b = _core._alloc_count()
+    assert b - a <= 4
+    r.seek(0)
+    readline = r.readline
+    a = _core._alloc_count()
+    while readline():
+        pass
+    b = _core._alloc_count()
+    assert b - a <= 4
+    rb = MemoryReader(buf, views=False)
+    a = _core._alloc_count()
+    for line in rb:
+        pass
+    b = _core._alloc_count()
+    assert lines <= b - a <= lines + 4

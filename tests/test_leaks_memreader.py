@@ -15,6 +15,9 @@ LEAK_READER = MemoryReader(LEAK_BUF)
 LEAK_BYTES = MemoryReader(bytes(LEAK_BUF), views=False)
 CLOSED = MemoryReader(b"x")
 CLOSED.close()
+WHOLE = MemoryReader(b"no newline at all", views=False)  # returns the object itself
+RELEASED = MemoryReader(b"x")
+RELEASED._view.release()
 
 
 def _cycle(r):
@@ -44,6 +47,20 @@ LEAK_CASES = {
     "closed_read": raises(ValueError, CLOSED.read),
     "closed_next": raises(ValueError, next, CLOSED),
     "closed_readinto": raises(ValueError, CLOSED.readinto, bytearray(2)),
+    "closed_readline": raises(ValueError, CLOSED.readline, 3),
+    "closed_readlines": raises(ValueError, CLOSED.readlines),
+    "closed_read1": raises(ValueError, CLOSED.read1),
+    "iterate_views": lambda: (LEAK_READER.seek(0), list(LEAK_READER)),
+    "iterate_bytes": lambda: (LEAK_BYTES.seek(0), list(LEAK_BYTES)),
+    "readlines_hint": lambda: (LEAK_READER.seek(0), LEAK_READER.readlines(7),
+                               LEAK_BYTES.seek(0), LEAK_BYTES.readlines(7)),
+    "whole_bytes": lambda: (WHOLE.seek(0), WHOLE.read(), WHOLE.seek(0), WHOLE.readline()),
+    "bad_readline_size": raises(TypeError, LEAK_READER.readline, "x"),
+    "readline_overflow": raises(OverflowError, LEAK_READER.readline, 2 ** 64),
+    "readline_args": raises(TypeError, LEAK_READER.readline, 1, 2),
+    "readlines_overflow": raises(OverflowError, LEAK_READER.readlines, 2 ** 64),
+    "released_view": raises(ValueError, RELEASED.readline),
+    "bad_pos": raises(ValueError, setattr, LEAK_READER, "_pos", -1),
     "bad_seek": raises(ValueError, LEAK_READER.seek, -1),
     "bad_whence": raises(ValueError, LEAK_READER.seek, 0, 3),
     "seek_overflow": raises(OverflowError, LEAK_READER.seek, 2 ** 64),

@@ -361,6 +361,114 @@ def test_lines_fast_path():
                     assert seen == [bytes(x) for x in r.lines(keepends)]
 
 
+INTERLEAVE_CONTENT = b"first\nsecond\n\nfourth line\r\nno end"
+
+
+def _interleave(f):
+    """One script of iteration, readline, seek, tell, read and readlines on
+    a file; returns what it saw, as bytes."""
+    seen = []
+    for line in f:  # a loop that stops, and the reads that go on after it
+        seen.append(bytes(line))
+        break
+    seen += [f.tell(), bytes(f.readline()), f.tell(), bytes(f.read(2)), f.tell()]
+    for line in f:  # picks up where read(2) stopped: the rest of that line
+        seen.append(bytes(line))
+        seen.append(bytes(f.readline()))  # the body moves the same position
+        seen.append(f.tell())
+    seen += [f.tell(), bytes(f.readline()), [bytes(x) for x in f]]
+    f.seek(3)
+    seen += [bytes(next(f)), f.tell(), bytes(f.readline(4)), f.tell()]
+    seen += [[bytes(x) for x in f.readlines(1)], f.tell()]
+    seen += [[bytes(x) for x in f.readlines(8)], f.tell()]
+    f.seek(-4, 2)
+    seen += [bytes(next(f)), f.tell()]
+    f.seek(100)
+    seen += [[bytes(x) for x in f], f.readlines(), bytes(f.readline()), f.tell()]
+    f.seek(0)
+    it = iter(f)
+    assert it is f
+    seen += [bytes(next(it)), bytes(f.read1(3)), bytes(next(it)), f.tell()]
+    return seen
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("views", [True, False])
+def test_iteration_readline_seek_tell_read_interleaved(kind, views):
+    """Iteration, readline, readlines, read and seek move one position:
+    after breaking out of a loop, tell() and read() go on exactly where
+    io.BytesIO's do."""
+    r = MemoryReader(make_buffer(kind, INTERLEAVE_CONTENT), views=views)
+    assert _interleave(r) == _interleave(io.BytesIO(INTERLEAVE_CONTENT))
+
+
+@pytest.mark.parametrize("views", [True, False])
+def test_iteration_is_the_c_slot(views):
+    """iter(r) is r, and the loop calls the C base class's slot directly
+    (no Python __next__ in between): the methods called per line are
+    _MemCursor's."""
+    from nocopy._core import _MemCursor
+    r = MemoryReader(b"a\nb\n", views=views)
+    assert iter(r) is r
+    assert MemoryReader.__mro__[1] is _MemCursor
+    for name in ("__next__", "__iter__", "readline", "readlines", "read", "read1"):
+        assert getattr(MemoryReader, name) is _MemCursor.__dict__[name], name
+    assert [bytes(x) for x in r] == [b"a\n", b"b\n"]
+    # a subclass may still override them in Python
+    class Upper(MemoryReader):
+        def __next__(self):
+            return bytes(super().__next__()).upper()
+
+    assert list(Upper(b"a\nb")) == [b"A\n", b"B"]
+
+
+def test_c_methods_argument_errors_like_bytesio():
+    r, o = MemoryReader(b"ab\ncd"), io.BytesIO(b"ab\ncd")
+    for meth in ("read", "read1", "readline", "readlines"):
+        for args in ((1, 2), ("x",), (1.5,), (2 ** 64,), (-2 ** 64,), ([],)):
+            try:
+                getattr(o, meth)(*args)
+                want = None
+            except Exception as e:
+                want = type(e)
+            try:
+                getattr(r, meth)(*args)
+                got = None
+            except Exception as e:
+                got = type(e)
+            assert got is want, (meth, args, got, want)
+    assert r.tell() == o.tell() == 0
+    with pytest.raises(TypeError, match="integer or None, not 'str'"):
+        r.readline("x")
+    with pytest.raises(TypeError, match="integer argument expected, got 'float'"):
+        r.readlines(1.0)
+    with pytest.raises(OverflowError):
+        r.read(2 ** 64)
+    # the state attributes refuse what would break them
+    with pytest.raises(ValueError):
+        r._pos = -1
+    with pytest.raises(TypeError):
+        r._pos = 1.0
+    with pytest.raises(TypeError):
+        r._view = b"not a View"
+    with pytest.raises(AttributeError):
+        r._len = 3
+    assert r.tell() == 0 and r.read() == b"ab\ncd"
+
+
+def test_reader_in_a_cycle_is_collected():
+    import weakref
+    buf = bytearray(b"one\ntwo\n")
+    r = MemoryReader(buf)
+    next(r)
+    r.me = r
+    wr = weakref.ref(r)
+    del r
+    gc.collect()
+    assert wr() is None
+    buf.append(0)  # the export went with it
+
+
 def test_repr_and_views_flag():
     r = MemoryReader(b"abc")
     assert r.views is True and MemoryReader(b"", views=False).views is False
@@ -599,11 +707,10 @@ def test_finalizer_closing_the_reader_mid_call():
 
 
 CLOSE_MID_CALL = {
-    # the methods that call C after their closed test, in each mode
-    "readline": lambda r: r.readline(),
-    "readline_n": lambda r: r.readline(3),
-    "next": next,
-    "readlines": lambda r: r.readlines(),
+    # the Python methods that call C after their closed test, in each mode.
+    # readline, readlines, iteration, read and read1 are C (memcursor.c): a
+    # close in the middle of those comes from a collection inside their own
+    # allocations, tested in test_hostile_memreader.py.
     "readinto": lambda r: (lambda d: d[:r.readinto(d)])(bytearray(20)),
     "lines": lambda r: list(r.lines()),
     "lines_keepends": lambda r: list(r.lines(True)),
@@ -624,9 +731,7 @@ def test_close_from_the_first_c_call_inside_a_method(meth, views):
     r.seek(7)
     want_oracle = io.BytesIO(content)
     want_oracle.seek(7)
-    want = {"readline": lambda o: o.readline(), "readline_n": lambda o: o.readline(3),
-            "next": next, "readlines": lambda o: o.readlines(),
-            "readinto": lambda o: o.read(20),
+    want = {"readinto": lambda o: o.read(20),
             "lines": lambda o: o.read().split(b"\n")[:-1],
             "lines_keepends": lambda o: o.readlines()}[meth](want_oracle)
     hits = []

@@ -1,4 +1,5 @@
 """Type stubs for nocopy._core (the C extension)."""
+import io
 from collections.abc import Buffer, Iterable, Iterator
 from typing import Any, SupportsIndex, overload
 
@@ -201,6 +202,21 @@ class Rope:
 def _alloc_count_start() -> None: ...
 def _alloc_count_stop() -> None: ...
 def _alloc_count() -> int: ...
+
+# memcursor.c: the C base class of nocopy.io.MemoryReader (internal): its
+# View, its position and the methods called per line or per read.
+class _MemCursor(io.BufferedIOBase):
+    _view: View | None
+    _pos: int
+    @property
+    def _len(self) -> int: ...
+    _views: bool
+    def read(self, size: int | None = -1, /) -> Any: ...  # type: ignore[override]
+    def read1(self, size: int | None = -1, /) -> Any: ...  # type: ignore[override]
+    def readline(self, size: int | None = -1, /) -> Any: ...  # type: ignore[override]
+    def readlines(self, hint: int | None = -1, /) -> list[Any]: ...  # type: ignore[override]
+    def __iter__(self) -> Self: ...  # type: ignore[override]
+    def __next__(self) -> Any: ...  # type: ignore[override]
 
 # aiolines.c: nocopy.aio's async line iterator (internal).
 class _Ready:

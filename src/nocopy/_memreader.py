@@ -13,12 +13,19 @@ on live memory; the export goes when that last reference does.
 The methods follow io.BytesIO: same arguments (checked first, before the
 closed test, as Argument Clinic does), same results, same exception types,
 same messages where the caller can see them.
+
+The View, the position and the methods called per line or per read
+(iteration, readline, readlines, read, read1) live in the C base class
+nocopy._core._MemCursor (memcursor.c), so `for line in r` calls C straight
+from the loop as io.BytesIO's does, and iter(r) is r.  The Python methods
+here read and move the same state through its _view, _pos, _len and _views
+attributes: one position, whichever method moved it.
 """
 import io as _io
 import operator as _operator
 import sys as _sys
 
-from ._core import View
+from ._core import View, _MemCursor
 
 __all__ = ["MemoryReader"]
 
@@ -73,7 +80,7 @@ def _writable_window(b, meth):
     return dst
 
 
-class MemoryReader(_io.BufferedIOBase):
+class MemoryReader(_MemCursor, _io.BufferedIOBase):
     """MemoryReader(buf=b"", *, views=True): a readable, seekable binary file
     over the bytes of buf (any C-contiguous buffer: bytes, bytearray,
     memoryview, mmap, array, View; other formats are read as raw bytes),
@@ -110,10 +117,9 @@ class MemoryReader(_io.BufferedIOBase):
         # a View(buf) that raises leaves a closed reader for the finalizer
         # (close()) and repr()
         self._view = None
-        self._views = bool(views)
-        self._len = self._pos = 0
+        self._views = views
+        self._pos = 0
         view = View(buf)
-        self._len = len(view)
         obj = view.obj
         # bytes mode over an exact bytes object: slice it (one copy, or none
         # for the whole object, which bytes slicing returns as is)
@@ -135,29 +141,6 @@ class MemoryReader(_io.BufferedIOBase):
 
     # ---- reading ------------------------------------------------------------
 
-    def read(self, size=-1):
-        """Read up to size bytes (-1 or None: to the end) and move past them;
-        empty at or past the end.  A View (O(1), no copy), or bytes with
-        views=False."""
-        if type(size) is not int or size > _MAX or size < _MIN:
-            size = _size_arg(size)
-        v = self._view
-        if v is None:
-            raise _closed()
-        p = self._pos
-        n = self._len
-        if p >= n:
-            return v[0:0] if self._views else b""
-        e = n if size < 0 or size >= n - p else p + size
-        self._pos = e
-        if self._views:
-            return v[p:e]
-        return self._out(v, p, e)
-
-    def read1(self, size=-1):
-        """read(size): memory has no raw reads to limit."""
-        return self.read(size)
-
     def readall(self):
         """The rest as bytes (a copy; the whole object, no copy, when it is a
         bytes object read from 0): the raw-file method io.BufferedReader calls
@@ -166,7 +149,7 @@ class MemoryReader(_io.BufferedIOBase):
         if v is None:
             raise _closed()
         p = self._pos
-        n = self._len
+        n = len(v)
         if p >= n:
             return b""
         self._pos = n
@@ -192,88 +175,12 @@ class MemoryReader(_io.BufferedIOBase):
         if v is None:
             raise _closed()
         p = self._pos
-        if p >= self._len:
+        if p >= len(v):
             return 0
         # memmove: b may be the very buffer the reader reads from
         n = dst.copy_from(v[p:p + len(dst)])
         self._pos = p + n
         return n
-
-    def readline(self, size=-1):
-        """Read one line: up to and including the next b"\\n", or to the end;
-        at most size bytes when size >= 0.  Empty at or past the end.  A View
-        (O(line): one memchr, no copy), or bytes with views=False."""
-        if type(size) is not int or size > _MAX or size < _MIN:
-            size = _size_arg(size)
-        v = self._view
-        if v is None:
-            raise _closed()
-        p = self._pos
-        n = self._len
-        if p >= n:
-            return v[0:0] if self._views else b""
-        i = v.find(_NL, p)
-        e = n if i < 0 else i + 1
-        if 0 <= size < e - p:
-            if size == 0:
-                return v[0:0] if self._views else b""
-            e = p + size
-        self._pos = e
-        if self._views:
-            return v[p:e]
-        return self._out(v, p, e)
-
-    def readlines(self, hint=-1):
-        """A list of the remaining lines; with hint > 0, lines until their
-        total size reaches hint.  Views, or bytes with views=False."""
-        v = self._view
-        if v is None:  # as io.BytesIO: tested before the argument
-            raise _closed()
-        if hint is None:
-            hint = -1
-        elif type(hint) is not int or hint > _MAX or hint < _MIN:
-            # as io.BytesIO: an int (subclasses too), not any __index__, so
-            # no Python code runs between the closed test and the loop
-            if not isinstance(hint, int):
-                raise TypeError(f"integer argument expected, got '{type(hint).__name__}'")
-            hint = _index_arg(int(hint))
-        out = self._out
-        lines = []
-        total = 0
-        n = self._len
-        p = self._pos
-        while p < n:
-            i = v.find(_NL, p)
-            e = n if i < 0 else i + 1
-            lines.append(out(v, p, e))
-            total += e - p
-            p = e
-            if 0 < hint <= total:
-                break
-        if p > self._pos:
-            self._pos = p
-        return lines
-
-    def __iter__(self):
-        # like io.BytesIO: iter() of a closed reader succeeds, next() raises
-        return self
-
-    def __next__(self):
-        v = self._view
-        if v is None:
-            raise _closed()
-        p = self._pos
-        i = v.find(_NL, p)
-        if i < 0:
-            e = self._len
-            if e <= p:
-                raise StopIteration
-        else:
-            e = i + 1
-        self._pos = e
-        if self._views:
-            return v[p:e]
-        return self._out(v, p, e)
 
     def lines(self, keepends=False, *, reuse=False):
         """An iterator over the remaining lines as Views (without b"\\n"
@@ -283,13 +190,13 @@ class MemoryReader(_io.BufferedIOBase):
         after one memchr shows no b"\\r" in the rest, else a Python loop);
         reuse=True yields the same View every step, retargeted: no
         allocation per line, copy what you keep.  Views in both modes.
-        Iterating the reader itself costs a Python call per line (10-20x
-        io.BytesIO's C iteration); this is the fast way."""
+        Iterating the reader itself (C, as fast as io.BytesIO's) moves the
+        position line by line instead, so a loop can stop and read on."""
         v = self._view
         if v is None:
             raise _closed()
         p = self._pos
-        n = self._len
+        n = len(v)
         if p >= n:
             return iter(())
         self._pos = n
@@ -313,7 +220,7 @@ class MemoryReader(_io.BufferedIOBase):
         if v is None:
             raise _closed()
         p = self._pos
-        n = self._len
+        n = len(v)
         if p >= n:
             return v[0:0] if self._views else b""
         e = n if size <= 0 or size >= n - p else p + size
@@ -328,7 +235,8 @@ class MemoryReader(_io.BufferedIOBase):
         O(1)."""
         pos = _index_arg(pos)
         whence = _index_arg(whence, "int")
-        if self._view is None:
+        v = self._view
+        if v is None:
             raise _closed()
         if whence == 0:
             if pos < 0:
@@ -338,9 +246,10 @@ class MemoryReader(_io.BufferedIOBase):
                 raise OverflowError("new position too large")
             pos += self._pos
         elif whence == 2:
-            if pos > _MAX - self._len:
+            n = len(v)
+            if pos > _MAX - n:
                 raise OverflowError("new position too large")
-            pos += self._len
+            pos += n
         else:
             raise ValueError(f"invalid whence ({whence}, should be 0, 1 or 2)")
         if pos < 0:
@@ -363,7 +272,7 @@ class MemoryReader(_io.BufferedIOBase):
         v = self._view
         if v is None:
             raise _closed()
-        whole = v[0:self._len]
+        whole = v[0:len(v)]
         return whole if self._views else memoryview(whole)
 
     def getvalue(self):
@@ -372,7 +281,7 @@ class MemoryReader(_io.BufferedIOBase):
         v = self._view
         if v is None:
             raise _closed()
-        return self._out(v, 0, self._len)
+        return self._out(v, 0, len(v))
 
     # ---- the file protocol --------------------------------------------------
 
