@@ -1,6 +1,6 @@
 /* memcursor.c -- _MemCursor: the C base class of nocopy.io.MemoryReader,
  * holding its View and its position, with the per-line and per-read methods
- * (readline, iteration, read, read1) in C.
+ * (readline, readlines, iteration, read, read1) in C.
  *
  * Why a base class and not a cursor object the reader delegates to: `for
  * line in r` must call C straight from the loop, as io.BytesIO's does, and
@@ -452,7 +452,8 @@ mc_dealloc(PyObject *self)
 
 PyDoc_STRVAR(mc_doc,
 "The C base of nocopy.io.MemoryReader: its View, its position and the\n"
-"methods called per line or per read (readline, iteration, read, read1).\n"
+"methods called per line or per read (readline, readlines, iteration, read,\n"
+"read1).  "
 "Use nocopy.io.MemoryReader.");
 
 static PyType_Slot mc_slots[] = {
