@@ -7,6 +7,7 @@ runtime has the C slot only, which tests/typing/stubtest-allowlist-py311.txt
 states.  A class that refuses subclassing is @final; View, which
 allows it, is a @disjoint_base (a C layout of its own).
 """
+import io
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, SupportsFloat, SupportsIndex, overload
@@ -316,6 +317,21 @@ def _format_double(x: float, /) -> bytes: ...
 def _format_int64(x: int, /) -> bytes: ...
 def _double_paths(x: float, /) -> tuple[bool, tuple[int, int], tuple[int, int]] | None: ...
 def _kernel_search(hay: Buffer, needle: Buffer, mode: Literal[0, 1, 2], force_two_way: bool, /) -> tuple[int, bool]: ...
+
+# memcursor.c: the C base class of nocopy.io.MemoryReader (internal): its
+# View, its position and the methods called per line or per read.
+class _MemCursor(io.BufferedIOBase):
+    _view: View | None
+    _pos: int
+    @property
+    def _len(self) -> int: ...
+    _views: bool
+    def read(self, size: int | None = -1, /) -> Any: ...  # type: ignore[override]
+    def read1(self, size: int | None = -1, /) -> Any: ...  # type: ignore[override]
+    def readline(self, size: int | None = -1, /) -> Any: ...  # type: ignore[override]
+    def readlines(self, hint: int | None = -1, /) -> list[Any]: ...  # type: ignore[override]
+    def __iter__(self) -> Self: ...  # type: ignore[override]
+    def __next__(self) -> Any: ...  # type: ignore[override]
 
 # aiolines.c: nocopy.aio's async line iterator (internal).
 @final

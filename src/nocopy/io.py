@@ -24,8 +24,9 @@ import sys as _sys
 
 from ._core import ByteBuffer, Rope, View
 from .errors import BufferTooSmall, IncompleteRead, LimitOverrun
+from ._memreader import MemoryReader
 
-__all__ = ["read_into", "read_chunks", "write_all", "Reader", "Writer"]
+__all__ = ["read_into", "read_chunks", "write_all", "Reader", "Writer", "MemoryReader"]
 
 
 def _nbytes(buf):

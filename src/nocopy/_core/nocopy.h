@@ -200,5 +200,6 @@ void nc_json_keycache_free(nc_state *st);                      /* json_encode.c 
 int nc_alloccount_module_init(PyObject *m, nc_state *st);     /* alloccount.c */
 int nc_aiolines_module_init(PyObject *m, nc_state *st);       /* aiolines.c */
 int nc_fmt_module_init(PyObject *m, nc_state *st);            /* fmt.c */
+int nc_memcursor_module_init(PyObject *m, nc_state *st);      /* memcursor.c */
 
 #endif /* NOCOPY_H */
