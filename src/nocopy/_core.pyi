@@ -320,18 +320,19 @@ def _kernel_search(hay: Buffer, needle: Buffer, mode: Literal[0, 1, 2], force_tw
 
 # memcursor.c: the C base class of nocopy.io.MemoryReader (internal): its
 # View, its position and the methods called per line or per read.
+@disjoint_base
 class _MemCursor(io.BufferedIOBase):
     _view: View | None
     _pos: int
     @property
     def _len(self) -> int: ...
     _views: bool
-    def read(self, size: int | None = -1, /) -> Any: ...  # type: ignore[override]
-    def read1(self, size: int | None = -1, /) -> Any: ...  # type: ignore[override]
-    def readline(self, size: int | None = -1, /) -> Any: ...  # type: ignore[override]
-    def readlines(self, hint: int | None = -1, /) -> list[Any]: ...  # type: ignore[override]
-    def __iter__(self) -> Self: ...  # type: ignore[override]
-    def __next__(self) -> Any: ...  # type: ignore[override]
+    def read(self, size: int | None = -1, /) -> Any: ...
+    def read1(self, size: int | None = -1, /) -> Any: ...
+    def readline(self, size: int | None = -1, /) -> Any: ...
+    def readlines(self, hint: int | None = -1, /) -> list[Any]: ...
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> Any: ...
 
 # aiolines.c: nocopy.aio's async line iterator (internal).
 @final

@@ -159,13 +159,13 @@ class MemoryReader(_MemCursor, _io.BufferedIOBase):
             return b[off + p:off + n]
         return v[p:n].tobytes()
 
-    def readinto(self, b):
+    def readinto(self, b, /):
         """Copy up to len(b) bytes into the writable buffer b (raw bytes of
         any format), move past them and return the count (0 at or past the
         end).  O(count): one memmove, no other copy."""
         return self._readinto(b, "readinto")
 
-    def readinto1(self, b):
+    def readinto1(self, b, /):
         """readinto(b)."""
         return self._readinto(b, "readinto1")
 
@@ -212,7 +212,7 @@ class MemoryReader(_MemCursor, _io.BufferedIOBase):
             rest = rest[:-1]
         return rest.itersplit(b"\n", reuse=reuse)
 
-    def peek(self, size=0):
+    def peek(self, size=0, /):
         """Up to size bytes after the position (size <= 0: all of them),
         without moving it.  A View (O(1)), or bytes with views=False."""
         size = _size_arg(size)
@@ -228,7 +228,7 @@ class MemoryReader(_MemCursor, _io.BufferedIOBase):
 
     # ---- position -----------------------------------------------------------
 
-    def seek(self, pos, whence=0):
+    def seek(self, pos, whence=0, /):
         """Move to pos relative to the start (whence 0, pos >= 0), the
         position (1) or the end (2); past the end is allowed, a relative
         position before the start clamps at 0.  Returns the new position.
@@ -300,17 +300,17 @@ class MemoryReader(_MemCursor, _io.BufferedIOBase):
             raise _closed()
         return False
 
-    def write(self, b):
+    def write(self, buffer, /):
         if self._view is None:
             raise _closed()
         raise _io.UnsupportedOperation("write: MemoryReader is read-only")
 
-    def writelines(self, lines):
+    def writelines(self, lines, /):
         if self._view is None:
             raise _closed()
         raise _io.UnsupportedOperation("writelines: MemoryReader is read-only")
 
-    def truncate(self, size=None):
+    def truncate(self, size=None, /):
         if self._view is None:
             raise _closed()
         raise _io.UnsupportedOperation("truncate: MemoryReader is read-only")

@@ -240,6 +240,20 @@ def check_io(sock: socket.socket, fd: int) -> None:
         w.flush()
     w.close()
 
+    mr = nocopy.io.MemoryReader(bytearray(b"a\nb\n"))
+    assert_type(mr, nocopy.io.MemoryReader[View])
+    assert_type(mr.read(1), View)
+    assert_type(mr.readline(), View)
+    assert_type(mr.seek(0, 2), int)
+    assert_type(mr.tell(), int)
+    assert_type(mr.readinto(bytearray(2)), int)
+    for ln in mr:
+        assert_type(ln, View)
+    mb = nocopy.io.MemoryReader(b"x", views=False)
+    assert_type(mb, nocopy.io.MemoryReader[bytes])
+    assert_type(mb.read(), bytes)
+    assert_type(mb.readlines(), list[bytes])
+
 
 def check_pool() -> None:
     pool = Pool(4096, 4, timeout=1.0, headroom=32)
