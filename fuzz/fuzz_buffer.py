@@ -9,15 +9,21 @@ documented invalidation points).  Finalizers (gc.set_threshold(1)) and
 __index__ arguments compact/clear/read/write/export the buffer mid-call.
 The Reader half reads a random stream through a tiny buffer and must return
 the stream's bytes in order, whatever the hostile callbacks consumed.
+The build half (headroom=, storage='bytes') does the same for the wire
+toolkit: prepend, prepend_fmt, write_fmt/int/float, the typed reads and
+writes, varints, read_struct/write_struct and take_bytes (whose hand-over
+leaves the buffer detached until it next needs room), with finalizers that
+take_bytes/prepend/clear the buffer mid-call.
 """
 import io
 import os
+import struct
 
 import atheris
 
 import common
 from common import CLEAN, Hostile, HostileIndex
-from nocopy import ByteBuffer, StaleViewError
+from nocopy import BufferTooSmall, ByteBuffer, IncompleteRead, StaleViewError
 from nocopy.io import Reader
 
 H = Hostile()
@@ -304,13 +310,201 @@ def fuzz_reader(fdp):
     assert stream[pos:] == rest, (stream, pos, rest, got)
 
 
+# (method, struct format) of the fixed-size typed cursors
+WIRE = [("u8", "B"), ("u16", "H"), ("u32", "I"), ("u64", "Q"), ("i8", "b"), ("i16", "h"),
+        ("i32", "i"), ("i64", "q"), ("f32", "f"), ("f64", "d")]
+S2 = struct.Struct("<hI")
+
+
+def _uvarint(x):
+    out = bytearray()
+    while x >= 0x80:
+        out.append((x & 0x7F) | 0x80)
+        x >>= 7
+    out.append(x)
+    return bytes(out)
+
+
+def fuzz_build(fdp):
+    cap = fdp.ConsumeIntInRange(1, 48)
+    head = fdp.ConsumeIntInRange(0, 16)
+    bstore = fdp.ConsumeBool()
+    b = ByteBuffer(cap, headroom=head, storage="bytes" if bstore else "heap")
+    model = b""
+    borrowed = []
+    held = []
+    for _ in range(fdp.ConsumeIntInRange(1, 32)):
+        H.reset()
+        op = fdp.ConsumeIntInRange(0, 15)
+        n = fdp.ConsumeIntInRange(0, cap + head + 2)
+        data = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, cap + 2))
+        wkind = fdp.ConsumeIntInRange(0, len(WIRE) - 1)
+        little = fdp.ConsumeBool()
+        hostile = fdp.ConsumeIntInRange(0, 5)
+        akind = fdp.ConsumeIntInRange(0, 7)
+        if DEBUG:
+            print("build op", op, n, data, wkind, hostile, akind, flush=True)
+
+        def action():
+            if akind == 0:
+                b.take_bytes()
+            elif akind == 1:
+                b.prepend(b"<")
+            elif akind == 2:
+                b.clear()
+            elif akind == 3:
+                b.read(1)
+            elif akind == 4:
+                b.write_u8(0x23)
+            elif akind == 5:
+                held.append(memoryview(b))
+            elif akind == 6:
+                b.compact()
+            else:
+                held.append(memoryview(b.writable()))
+
+        n_arg = n
+        if hostile == 1:
+            n_arg = HostileIndex(H, n, action)
+        elif hostile >= 2:
+            H.arm(action, fdp.ConsumeIntInRange(0, 5))
+        name, code = WIRE[wkind]
+        order = "little" if little else "big"
+        sfmt = ("<" if little else ">") + code
+        try:
+            if op == 0:
+                k = b.write(data)
+                want = (len(data), model + data)
+            elif op == 1:
+                k = b.prepend(data)
+                want = (len(data), data + model)
+            elif op == 2:
+                k = b.prepend_fmt(b"%d:%s;", n_arg, data)
+                text = b"%d:%s;" % (n, data)
+                want = (len(text), text + model)
+            elif op == 3:
+                k = b.write_fmt(b"%*d|%-4s|%x", 3, n_arg, data[:3], n)
+                text = b"%*d|%-4s|%x" % (3, n, data[:3], n)
+                want = (len(text), model + text)
+            elif op == 4:
+                k = b.write_int(n_arg)
+                want = (len(str(n)), model + str(n).encode())
+            elif op == 5:
+                x = n / 7 - 1
+                k = b.write_float(x)
+                want = (len(repr(x)), model + repr(x).encode())
+            elif op == 6:
+                if code in "fd":
+                    value = n / 4 - 2
+                else:
+                    bits = 8 * struct.calcsize(code)
+                    value = int.from_bytes((data * 8)[:bits // 8].ljust(bits // 8, b"\x01"), "big")
+                    if code.islower():
+                        value -= 1 << (bits - 1)
+                packed = struct.pack(sfmt, value)
+                arg = HostileIndex(H, value, action) if hostile == 1 and code not in "fd" else value
+                k = getattr(b, "write_" + name)(arg, order)
+                want = (len(packed), model + packed)
+            elif op == 7:
+                size = struct.calcsize(code)
+                k = getattr(b, "read_" + name)(byteorder=order)
+                if len(model) < size:
+                    want = IncompleteRead
+                else:
+                    v = struct.unpack(sfmt, model[:size])[0]
+                    if k != k and v != v:  # nan: compared as such
+                        k = v = "nan"
+                    want = (v, model[size:])
+            elif op == 8:
+                value = int.from_bytes(data[:8] or b"\x00", "little") >> (n % 8)
+                enc = _uvarint(value)
+                k = b.write_uvarint(HostileIndex(H, value, action) if hostile == 1 else value)
+                want = (len(enc), model + enc)
+            elif op == 9:
+                k = b.read_varint() if n & 1 else b.read_uvarint()
+                want = None  # checked against the bytes it consumed below
+                before = model
+            elif op == 10:
+                k = b.write_struct(S2, n_arg, n * 3)
+                packed = S2.pack(n, n * 3)
+                want = (len(packed), model + packed)
+            elif op == 11:
+                k = b.read_struct(S2)
+                want = IncompleteRead if len(model) < S2.size else (
+                    S2.unpack(model[:S2.size]), model[S2.size:])
+            elif op == 12:
+                k = b.take_bytes()
+                want = (model, b"")
+            elif op == 13:
+                v = b.read(n_arg) if n & 1 else b.peek(n_arg)
+                k = v.tobytes()
+                borrowed.append((v, k, False))
+                want = (model[:n], model[n:] if n & 1 else model)
+            elif op == 14:
+                if akind & 1:
+                    held.append(memoryview(b))
+                else:
+                    for m in held:
+                        m.release()
+                    held.clear()
+                k, want = None, (None, model)
+            else:
+                w = b.writable(n_arg)
+                m = min(len(data), len(w))
+                w[:m] = data[:m]
+                if akind == 7:
+                    held.append(memoryview(w))  # an export of the window kept across the commit
+                k = b.commit(m)
+                want = (None, model + data[:m])
+        except CLEAN as e:
+            k = type(e)
+            if isinstance(e, StaleViewError) or H.fired:
+                want = None
+            elif isinstance(e, (BufferTooSmall, IncompleteRead)):
+                want = (k, model)  # nothing written, nothing consumed
+            elif op == 9 and type(e).__name__ == "VarintError":
+                want = (k, model)
+            else:
+                raise
+        finally:
+            H.disarm()
+        if op == 9 and want is None and not H.fired and isinstance(k, int):
+            # a varint: the bytes it consumed decode to it (padded encodings
+            # such as 0x80 0x00 are accepted, as protobuf does)
+            rest = resync(b)
+            used = before[:len(before) - len(rest)]
+            assert before.endswith(rest) and 1 <= len(used) <= 10, (before, rest)
+            assert all(c & 0x80 for c in used[:-1]) and not used[-1] & 0x80, used
+            u = sum((c & 0x7F) << (7 * i) for i, c in enumerate(used))
+            assert u == ((k << 1) ^ (k >> 63) if n & 1 else k), (k, used)
+            model = rest
+        elif H.fired or want is None:
+            model = resync(b)
+            common.settle()
+        elif isinstance(want, type):
+            assert k is want, (op, k, want)
+        else:
+            assert k == want[0], (op, n, k, want, model)
+            model = want[1]
+        assert len(b) == b.readable == len(model), (len(b), model)
+        assert b.capacity == cap and b.headroom == head
+        assert 0 <= b.free <= cap
+        assert resync(b) == model, (resync(b), model)
+        check_borrowed(borrowed)
+    for m in held:
+        m.release()
+
+
 def test_one_input(data):
     fdp = atheris.FuzzedDataProvider(data)
     try:
-        if fdp.ConsumeBool():
+        which = fdp.ConsumeIntInRange(0, 2)
+        if which == 0:
             fuzz_buffer(fdp)
-        else:
+        elif which == 1:
             fuzz_reader(fdp)
+        else:
+            fuzz_build(fdp)
     finally:
         H.disarm()
         common.settle()

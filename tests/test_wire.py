@@ -811,3 +811,56 @@ def test_reader_nonblocking_source_mid_value():
     with pytest.raises(BlockingIOError):
         r.read_uvarint()
     assert r.read_uvarint() == 128
+
+
+# ---- the capacity a source-backed read can use (headroom=, take_bytes) ---------------
+# Reader/Writer drive a ByteBuffer through _attach/_set_overflow; a buffer with
+# headroom, or whose storage take_bytes() handed over (holder length 0 until it
+# next needs room), must size its reads and writes by its capacity, not by the
+# storage's current length.
+
+@pytest.mark.parametrize("read, data, want", [
+    (lambda b: b.read_u32(), struct.pack(">I", 7), 7),
+    (lambda b: b.read_u16("little"), b"\x02\x01", 0x0102),
+    (lambda b: b.read_uvarint(), b"\x96\x01", 150),
+    (lambda b: b.read_struct(struct.Struct("<H")), b"\x05\x00", (5,)),
+])
+def test_typed_reads_after_take_bytes_read_the_source(read, data, want):
+    b = ByteBuffer(1024, storage="bytes")
+    b._attach(io.BytesIO(data + b"rest"))
+    b.write(b"x" * 1000)
+    assert b.take_bytes() == b"x" * 1000  # handed over: detached
+    assert b.free == 1024
+    assert read(b) == want
+    assert bytes(b.read()) == b"rest"
+
+
+def test_typed_read_larger_than_capacity_with_headroom():
+    b = ByteBuffer(4, headroom=8)
+    b._attach(io.BytesIO(bytes(range(16))))
+    with pytest.raises(BufferTooSmall) as e:
+        b.read_u64()
+    assert e.value.needed == 8
+    assert "capacity (4)" in str(e.value)
+    assert b.read_u32() == 0x00010203  # nothing lost
+
+
+def test_read_struct_larger_than_capacity_with_headroom_reads_the_frame():
+    b = ByteBuffer(8, headroom=8)
+    b._attach(io.BytesIO(bytes(range(20))))
+    assert b.read_struct(struct.Struct("12s")) == (bytes(range(12)),)
+    assert b.read_u8() == 12
+
+
+def test_write_struct_larger_than_capacity_with_headroom_goes_to_the_handler():
+    sent = []
+
+    def handler(buf, data, offset, length):
+        sent.append(bytes(buf.read()) + bytes(data[offset:offset + length]))
+        return length
+
+    b = ByteBuffer(8, headroom=8)
+    b._set_overflow(handler)
+    b.write(b"ab")
+    assert b.write_struct(struct.Struct(">12s"), b"0123456789AB") == 12
+    assert sent == [b"ab0123456789AB"]

@@ -86,14 +86,26 @@ raise_short(NcByteBuffer *b, Py_ssize_t expected)
     }
 }
 
+/* The most bytes a compaction can line up from the read cursor: the
+ * storage after bb_front() (the capacity, more when a prepend() reached into
+ * the headroom).  Not holder->len: that counts the headroom, and is 0 while
+ * take_bytes() has handed the storage over. */
+static inline Py_ssize_t
+value_room(NcByteBuffer *b)
+{
+    return b->size - bb_front(b);
+}
+
 /* One read from the attached source so that `n` bytes from the read cursor
- * can fit (compacting first when they would not). */
+ * can fit (compacting first when they would not, attaching fresh storage
+ * after take_bytes()). */
 static int
 fill_once(NcByteBuffer *b, Py_ssize_t n, const char *fname)
 {
-    if (n > b->holder->len) {
+    Py_ssize_t room = value_room(b);
+    if (n > room) {
         PyObject *msg = PyUnicode_FromFormat("%s() needs %zd bytes, more than the buffer's "
-                                             "capacity (%zd)", fname, n, b->holder->len);
+                                             "capacity (%zd)", fname, n, room);
         if (msg != NULL) {
             nc_raise_new(bb_state(b)->BufferTooSmall, "(On)", msg, n);
             Py_DECREF(msg);
@@ -212,7 +224,7 @@ bb_read_struct(NcByteBuffer *b, PyObject *s)
     Py_ssize_t size;
     if (nc_wire_struct_size(s, "read_struct", &size) < 0)
         return NULL;
-    if (size > b->holder->len && has_source(b) && b->wpos - b->rpos < size) {
+    if (size > value_room(b) && has_source(b) && b->wpos - b->rpos < size) {
         /* larger than the whole buffer (nocopy.io.Reader): read_exact's
          * frame, straight from the source into one bytearray */
         PyObject *frame = PyObject_CallMethod((PyObject *)b, "_read_exact", "n", size);
@@ -280,7 +292,7 @@ drain(NcByteBuffer *b)
 static inline int
 wants_drain(NcByteBuffer *b, Py_ssize_t n)
 {
-    return b->overflow != NULL && !b->busy && n > b->holder->len - b->wpos;
+    return b->overflow != NULL && !b->busy && n > nc_bytebuffer_tail(b);
 }
 
 /* Copy the n converted bytes at src in at the write cursor; the count. */
@@ -378,7 +390,8 @@ bb_write_struct(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
     }
     if (nc_wire_struct_size(args[0], "write_struct", &size) < 0 || check_idle(b) < 0)
         return NULL;
-    if (b->overflow != NULL && size > b->holder->len)
+    /* never fits, even drained: the capacity (the headroom is not for writes) */
+    if (b->overflow != NULL && size > b->size - b->head)
         return write_struct_large(b, args, nargs, size);
     if (wants_drain(b, size) && drain(b) < 0)
         return NULL;
