@@ -918,18 +918,8 @@ static PyObject *
 into_committing(nc_state *st, nc_fmt_job *job, PyObject *target)
 {
     Py_buffer view;
-    PyObject *space = PyObject_CallMethodNoArgs(target, st->str_writable);
-    if (space == NULL)
+    if (nc_get_writable_space(st, target, &view) < 0)
         return NULL;
-    int got = PyObject_GetBuffer(space, &view, PyBUF_WRITABLE);
-    Py_DECREF(space);
-    if (got < 0)
-        return NULL;
-    if (view.len < 0 || (view.buf == NULL && view.len > 0)) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_BufferError, "writable() returned an invalid buffer");
-        return NULL;
-    }
     if (job->size > view.len) {
         PyBuffer_Release(&view);
         return too_small(st, job->size);

@@ -102,6 +102,24 @@ nc_get_buffer(PyObject *arg, Py_buffer *out)
     return PyObject_GetBuffer(arg, out, PyBUF_SIMPLE);
 }
 
+int
+nc_get_writable_space(nc_state *st, PyObject *target, Py_buffer *out)
+{
+    PyObject *space = PyObject_CallMethodNoArgs(target, st->str_writable);
+    if (space == NULL)
+        return -1;
+    int got = PyObject_GetBuffer(space, out, PyBUF_WRITABLE);
+    Py_DECREF(space);
+    if (got < 0)
+        return -1;
+    if (out->len < 0 || (out->buf == NULL && out->len > 0)) {
+        PyBuffer_Release(out);
+        PyErr_SetString(PyExc_BufferError, "writable() returned an invalid buffer");
+        return -1;
+    }
+    return 0;
+}
+
 NcHolder *
 nc_holder_from_object(nc_state *st, PyObject *obj)
 {

@@ -358,18 +358,8 @@ dumps_into_committing(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, PyObjec
                         "offset must be 0 when writing into a ByteBuffer's free space");
         return NULL;
     }
-    PyObject *space = PyObject_CallMethodNoArgs(bb, st->str_writable);
-    if (space == NULL)
+    if (nc_get_writable_space(st, bb, &view) < 0)
         return NULL;
-    int got = PyObject_GetBuffer(space, &view, PyBUF_WRITABLE);
-    Py_DECREF(space);
-    if (got < 0)
-        return NULL;
-    if (view.len < 0 || (view.buf == NULL && view.len > 0)) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_BufferError, "writable() returned an invalid buffer");
-        return NULL;
-    }
     Py_ssize_t n = encode_fixed(e, w, obj, view.buf, view.len, 0, &overflow);
     Py_ssize_t have = view.len;
     PyBuffer_Release(&view);  /* before commit: the owner may check exports */

@@ -150,6 +150,13 @@ nc_view_sub(NcView *v, Py_ssize_t a, Py_ssize_t b)
 /* Acquire a C-contiguous buffer of `arg` for reading; TypeError naming the
  * type when it has none ("a bytes-like object is required, not 'str'"). */
 int nc_get_buffer(PyObject *arg, Py_buffer *out);
+/* The free space of a target with writable() and commit(n) (the protocol
+ * json.dumps_into and format_into accept besides plain buffers): call
+ * target.writable() and acquire a writable export of what it returns into
+ * *out, refusing an exporter that reports a negative length or a NULL
+ * buffer.  The caller releases *out before calling commit (the owner may
+ * check exports there).  Runs Python code. */
+int nc_get_writable_space(nc_state *st, PyObject *target, Py_buffer *out);
 /* Convert start/end arguments as bytes.find does (None, negatives, __index__).
  * Returns 0 on success.  Runs Python code (__index__): re-check views after. */
 int nc_parse_slice_index(PyObject *arg, Py_ssize_t *out);
