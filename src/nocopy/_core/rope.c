@@ -45,9 +45,9 @@ nc_rope_seg_index(const NcRope *r, Py_ssize_t pos)
 }
 
 static int
-stale_error(NcRope *r)
+stale_error(const NcRope *r)
 {
-    nc_state *st = nc_state_of_type(Py_TYPE(r));
+    nc_state *st = nc_state_of_type(Py_TYPE((PyObject *)r));
     PyErr_SetString(st ? st->StaleViewError : PyExc_RuntimeError,
                     "stale Rope segment: its ByteBuffer has moved or overwritten these bytes");
     return -1;
@@ -64,14 +64,16 @@ nc_rope_check(NcRope *r)
     return 0;
 }
 
-void
+int
 nc_rope_copy_out(const NcRope *r, Py_ssize_t pos, Py_ssize_t n, char *dst)
 {
     if (n <= 0)
-        return;
+        return 0;
     Py_ssize_t i = nc_rope_seg_index(r, pos);
     while (n > 0) {
         const nc_seg *s = &r->segs[r->head + i];
+        if (nc_seg_stale(s))
+            return stale_error(r);
         Py_ssize_t off = pos - nc_seg_lstart(r, s);
         Py_ssize_t k = NC_SEG_LEN(s) - off;
         if (k > n)
@@ -82,6 +84,7 @@ nc_rope_copy_out(const NcRope *r, Py_ssize_t pos, Py_ssize_t n, char *dst)
         n -= k;
         i++;
     }
+    return 0;
 }
 
 static int

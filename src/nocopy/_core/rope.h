@@ -98,8 +98,10 @@ Py_ssize_t nc_rope_seg_index(const NcRope *r, Py_ssize_t pos);
 /* StaleViewError if any segment's holder moved its bytes since the source
  * View was made; 0 otherwise.  O(n) over segments, no payload read. */
 int nc_rope_check(NcRope *r);
-/* Copy logical [pos, pos + n) into dst (caller checks the range). */
-void nc_rope_copy_out(const NcRope *r, Py_ssize_t pos, Py_ssize_t n, char *dst);
+/* Copy logical [pos, pos + n) into dst (caller checks the range).  -1 with
+ * StaleViewError when a segment it reads is stale (dst then partly written);
+ * callers that ran nc_rope_check() first, with no Python since, get 0. */
+int nc_rope_copy_out(const NcRope *r, Py_ssize_t pos, Py_ssize_t n, char *dst);
 
 /* rope_search.c */
 PyObject *nc_rope_find(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

@@ -12,15 +12,6 @@
 #include "rope.h"
 #include "wire.h"
 
-static int
-rope_stale(NcRope *r)
-{
-    nc_state *st = nc_state_of_type(Py_TYPE(r));
-    PyErr_SetString(st ? st->StaleViewError : PyExc_RuntimeError,
-                    "stale Rope segment: its ByteBuffer has moved or overwritten these bytes");
-    return -1;
-}
-
 /* offset argument: an int or __index__; absent: 0. */
 static int
 offset_arg(PyObject *arg, const char *fname, Py_ssize_t *out)
@@ -50,29 +41,6 @@ resolve(NcRope *r, const char *fname, Py_ssize_t n, Py_ssize_t *pos)
         return -1;
     }
     *pos = p;
-    return 0;
-}
-
-/* Copy logical [pos, pos + n) (in range) to dst, refusing stale segments. */
-static int
-gather(NcRope *r, Py_ssize_t pos, Py_ssize_t n, unsigned char *dst)
-{
-    if (n == 0)
-        return 0;
-    Py_ssize_t i = nc_rope_seg_index(r, pos);
-    while (n > 0) {
-        const nc_seg *s = NC_SEG(r, i);
-        if (nc_seg_stale(s))
-            return rope_stale(r);
-        Py_ssize_t off = pos - nc_seg_lstart(r, s), k = NC_SEG_LEN(s) - off;
-        if (k > n)
-            k = n;
-        memcpy(dst, NC_SEG_PTR(s) + off, (size_t)k);
-        dst += k;
-        pos += k;
-        n -= k;
-        i++;
-    }
     return 0;
 }
 
@@ -111,7 +79,7 @@ read_fixed(NcRope *r, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
     unsigned char tmp[8];
     if (nc_wire_byteorder(a[1], &little) < 0 || offset_arg(a[0], k->read_name, &pos) < 0)
         return NULL;
-    if (resolve(r, k->read_name, k->size, &pos) < 0 || gather(r, pos, k->size, tmp) < 0)
+    if (resolve(r, k->read_name, k->size, &pos) < 0 || nc_rope_copy_out(r, pos, k->size, (char *)tmp) < 0)
         return NULL;
     return nc_wire_unpack(tmp, k, little);
 }
@@ -133,7 +101,7 @@ read_varint(NcRope *r, PyObject *const *args, Py_ssize_t nargs, int zigzag)
     Py_ssize_t avail = r->len - pos;
     if (avail > NC_VARINT_MAX)
         avail = NC_VARINT_MAX;
-    if (gather(r, pos, avail, tmp) < 0)
+    if (nc_rope_copy_out(r, pos, avail, (char *)tmp) < 0)
         return NULL;
     int n = nc_wire_get_uvarint(tmp, avail, &x);
     if (n < 0) {
@@ -176,7 +144,7 @@ rope_read_struct(NcRope *r, PyObject *const *args, Py_ssize_t nargs)
     if (tmp == NULL)
         return NULL;
     if (resolve(r, "read_struct", size, &pos) < 0
-        || gather(r, pos, size, (unsigned char *)PyBytes_AS_STRING(tmp)) < 0)
+        || nc_rope_copy_out(r, pos, size, PyBytes_AS_STRING(tmp)) < 0)
         goto done;
     PyObject *argv[2] = {args[0], tmp};
     res = nc_wire_struct_call(NC_STRUCT_UNPACK_FROM, argv, 2);
