@@ -49,6 +49,8 @@ typedef struct {
 #define NcByteBuffer_Check(st, op) PyObject_TypeCheck((op), (st)->ByteBufferType)
 
 int nc_bytebuffer_module_init(PyObject *m, nc_state *st);
+/* pickle.c: __reduce_ex__, __copy__, __deepcopy__ (concatenated into its methods). */
+extern PyMethodDef nc_bb_pickle_methods[];
 
 /* Make at least n bytes of contiguous free space (compacting, or moving to
  * fresh storage when a view of the old one is exported or take_bytes()

@@ -188,6 +188,7 @@ nc_adjust_indices(Py_ssize_t *start, Py_ssize_t *end, Py_ssize_t len)
  * type at module init (each ends with a {NULL} sentinel). */
 extern PyMethodDef nc_view_search_methods[];     /* view_search.c */
 extern PyMethodDef nc_view_transform_methods[];  /* view_transform.c */
+extern PyMethodDef nc_view_pickle_methods[];     /* pickle.c */
 
 /* Slots implemented outside view.c. */
 int nc_view_contains(PyObject *self, PyObject *arg);          /* view_search.c */
@@ -208,5 +209,6 @@ int nc_alloccount_module_init(PyObject *m, nc_state *st);     /* alloccount.c */
 int nc_aiolines_module_init(PyObject *m, nc_state *st);       /* aiolines.c */
 int nc_fmt_module_init(PyObject *m, nc_state *st);            /* fmt.c */
 int nc_memcursor_module_init(PyObject *m, nc_state *st);      /* memcursor.c */
+int nc_pickle_module_init(PyObject *m, nc_state *st);         /* pickle.c */
 
 #endif /* NOCOPY_H */

@@ -1219,6 +1219,8 @@ nc_rope_module_init(PyObject *m, nc_state *st)
             rope_methods[k++] = *d;
         for (PyMethodDef *d = nc_rope_wire_methods; d->ml_name != NULL && k < cap - 1; d++)
             rope_methods[k++] = *d;
+        for (PyMethodDef *d = nc_rope_pickle_methods; d->ml_name != NULL && k < cap - 1; d++)
+            rope_methods[k++] = *d;
     }
     PyType_Slot slots[] = {
         {Py_tp_new, rope_tp_new},

@@ -127,4 +127,7 @@ extern const char nc_rope_read_fd_doc[];
 /* rope_wire.c: typed reads at an offset (concatenated into Rope's methods). */
 extern PyMethodDef nc_rope_wire_methods[];
 
+/* pickle.c: __reduce_ex__, __copy__, __deepcopy__ (concatenated too). */
+extern PyMethodDef nc_rope_pickle_methods[];
+
 #endif /* NOCOPY_ROPE_H */

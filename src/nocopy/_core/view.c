@@ -1156,7 +1156,8 @@ merged_methods(void)
     static PyMethodDef *merged = NULL;
     if (merged != NULL)
         return merged;
-    PyMethodDef *tables[] = {view_core_methods, nc_view_search_methods, nc_view_transform_methods};
+    PyMethodDef *tables[] = {view_core_methods, nc_view_search_methods, nc_view_transform_methods,
+                             nc_view_pickle_methods};
     size_t n = 0;
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
         for (PyMethodDef *d = tables[t]; d->ml_name; d++)
