@@ -268,3 +268,15 @@ def test_pickled_bytebuffer_survives_every_mutation_while_pending():
     # a copy of the pending PickleBuffer's bytes is also right after the moves
     assert bytes(bufs[0].raw()) == b"0123456789"
     assert copy.copy(b).peek() == b.peek()
+
+
+def test_pending_pickle_buffer_and_take_bytes():
+    b = ByteBuffer(16, storage="bytes")
+    b.write(b"0123456789")
+    bufs = []
+    data = pickle.dumps(b, protocol=5, buffer_callback=bufs.append)
+    taken = b.take_bytes()  # the export pins the storage: take_bytes copies instead
+    b.write(b"abcdefghijklmnop")
+    assert taken == b"0123456789"
+    assert pickle.loads(data, buffers=bufs).peek() == b"0123456789"
+    assert bytes(bufs[0].raw()) == b"0123456789"
