@@ -16,6 +16,7 @@ holder_traverse(NcHolder *h, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(h));
     Py_VISIT(h->obj);
     Py_VISIT(h->base);
+    Py_VISIT(h->on_close);
     return 0;
 }
 
@@ -43,6 +44,7 @@ holder_dealloc(NcHolder *h)
     }
     Py_CLEAR(h->base);  /* an owned holder: its dealloc runs no Python code */
     Py_CLEAR(h->bytes);  /* a bytes object: no Python code either */
+    Py_CLEAR(h->on_close);
     tp->tp_free((PyObject *)h);
     Py_DECREF(tp);
 }
@@ -86,6 +88,11 @@ holder_alloc(nc_state *st)
     h->acyclic = 0;
     h->base = NULL;
     h->bytes = NULL;
+    h->on_close = NULL;
+    h->closed = 0;
+    h->lent = 0;
+    h->close_on_exit = 0;
+    h->pins = 0;
     return h;
 }
 

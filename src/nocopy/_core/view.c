@@ -34,7 +34,10 @@ nc_view_check_slow(NcView *v)
     }
     nc_state *st = nc_state_of_type(Py_TYPE(v));
     PyErr_SetString(st ? st->StaleViewError : PyExc_RuntimeError,
-                    "stale View: its ByteBuffer has moved or overwritten these bytes");
+                    v->holder->closed
+                        ? "stale View: its buffer was closed (View.close(), ByteBuffer.close() or "
+                          "the end of a with block)"
+                        : "stale View: its ByteBuffer has moved or overwritten these bytes");
     return -1;
 }
 
@@ -91,6 +94,8 @@ nc_view_new(PyTypeObject *type, NcHolder *holder, Py_ssize_t start, Py_ssize_t s
      * first, and its epoch is the one the caller computed start and stop at:
      * bytes moved meanwhile make the view stale, never wrong. */
     uint64_t epoch = holder->epoch;
+    if (holder->closed)
+        epoch--;  /* a window over the empty stand-in: stale, never read */
     Py_INCREF(holder);
     if (type->tp_dealloc != (destructor)view_dealloc)
         return view_new_subclass(type, holder, start, stop, epoch);
@@ -299,6 +304,8 @@ view_enter(NcView *v, PyObject *Py_UNUSED(ignored))
 static PyObject *
 view_exit(NcView *v, PyObject *const *args, Py_ssize_t nargs)
 {
+    if (v->holder != NULL && v->holder->close_on_exit)
+        return nc_view_close(v, NULL);  /* map_file: the mapping goes too */
     return view_release(v, NULL);
 }
 
@@ -418,6 +425,12 @@ view_get_nbytes(NcView *v, void *c)
 }
 
 static PyObject *
+view_get_closed(NcView *v, void *c)
+{
+    return PyBool_FromLong(v->holder != NULL && v->holder->closed);
+}
+
+static PyObject *
 view_get_released(NcView *v, void *c)
 {
     return PyBool_FromLong(v->holder == NULL);
@@ -433,6 +446,8 @@ static PyGetSetDef view_getset[] = {
     {"readonly", (getter)view_get_readonly, NULL, "True when the window cannot be written.", NULL},
     {"nbytes", (getter)view_get_nbytes, NULL, "Length of the window in bytes.", NULL},
     {"released", (getter)view_get_released, NULL, "True after release().", NULL},
+    {"closed", (getter)view_get_closed, NULL,
+     "True once close() (or its ByteBuffer's close()) gave the buffer back.", NULL},
     {NULL},
 };
 
@@ -1156,7 +1171,8 @@ merged_methods(void)
     static PyMethodDef *merged = NULL;
     if (merged != NULL)
         return merged;
-    PyMethodDef *tables[] = {view_core_methods, nc_view_search_methods, nc_view_transform_methods};
+    PyMethodDef *tables[] = {view_core_methods, nc_view_search_methods, nc_view_transform_methods,
+                             nc_view_close_methods};
     size_t n = 0;
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
         for (PyMethodDef *d = tables[t]; d->ml_name; d++)
