@@ -1,6 +1,7 @@
 """nocopy.io.map_file: a View that owns a memory mapping of a file."""
 import mmap as _mmap
 import os as _os
+import sys as _sys
 
 from ._core import _owning_view
 
@@ -16,7 +17,8 @@ def map_file(path, writable=False):
     memoryview of one of its Views is held.
 
     The file descriptor is closed before this returns; the mapping keeps the
-    file.  An empty file cannot be mapped: its View is empty (``close()``
+    file.  (Before Python 3.13 the mmap object keeps a duplicate descriptor
+    of its own until it is closed: ``close()`` gives that back too.)  An empty file cannot be mapped: its View is empty (``close()``
     still works).  Errors are ``open()``'s (``FileNotFoundError``,
     ``PermissionError``, ``IsADirectoryError``...).  A file truncated by
     someone else while mapped can kill the process with SIGBUS when the
@@ -26,8 +28,12 @@ def map_file(path, writable=False):
     with open(path, "r+b" if writable else "rb") as f:
         if _os.fstat(f.fileno()).st_size == 0:
             return _owning_view(bytearray() if writable else b"", None)
-        mm = _mmap.mmap(f.fileno(), 0,
-                        access=_mmap.ACCESS_WRITE if writable else _mmap.ACCESS_READ)
+        access = _mmap.ACCESS_WRITE if writable else _mmap.ACCESS_READ
+        if _sys.version_info >= (3, 13):
+            # no duplicate of the descriptor kept by the mmap object
+            mm = _mmap.mmap(f.fileno(), 0, access=access, trackfd=False)
+        else:
+            mm = _mmap.mmap(f.fileno(), 0, access=access)
     try:
         return _owning_view(mm, mm.close)
     except BaseException:
