@@ -1215,7 +1215,10 @@ PyDoc_STRVAR(bb_doc,
 "headroom bytes are reserved before the data (storage: headroom + capacity):\n"
 "the cursors start after them, clear() and compactions put them back, and\n"
 "prepend() writes into them.  storage='bytes' keeps the storage inside a\n"
-"bytes object that take_bytes() hands over without a copy.");
+"bytes object that take_bytes() hands over without a copy.\n\n"
+"ByteBuffer.wrap(buffer) uses a caller's buffer (shared memory, an mmap) as\n"
+"the storage instead.  close() (or the end of a with block) gives the\n"
+"storage back and makes every View of it stale.");
 
 /* bb_own_methods, then nc_bb_reader_methods (buffer_read.c) and
  * nc_bb_build_methods (buffer_build.c), nc_bb_wire_methods (buffer_wire.c),

@@ -1,8 +1,13 @@
 /* holder.c -- NcHolder: one buffer export (or owned storage) shared by views.
  *
  * Ownership: the holder owns `obj` and the Py_buffer acquired from it; it is
- * released in dealloc and nowhere else, so a holder's memory is valid for as
- * long as anyone references the holder.  Owned storage (obj == NULL, owned)
+ * released in dealloc, or earlier by nc_holder_close (View.close(),
+ * ByteBuffer.close(): closing.c), which first moves the epoch for good and
+ * points buf at an empty stand-in.  So a holder's memory is valid for as long
+ * as anyone references the holder *and its epoch is the one they read it
+ * at*: every reader compares epochs after running Python code, and a loop
+ * that reads buf across Python calls without that compare pins it (pins:
+ * close() refuses meanwhile).  Owned storage (obj == NULL, owned)
  * is PyMem_Calloc'd (no byte that was never written reaches Python) and freed
  * in dealloc.  Storage inside a bytes object (h->bytes, owned, obj == NULL)
  * is zeroed too (bytes(len)) and goes with the holder's reference, unless

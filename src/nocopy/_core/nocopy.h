@@ -5,7 +5,8 @@
  * once, into an NcHolder.  Every View, sub-view, split piece and Rope segment
  * holds a strong reference to that holder and a window (start, stop) into
  * it; slicing never asks the exporter again.  The export is given back when
- * the last holder reference goes.  Storage owned by nocopy itself (a
+ * the last holder reference goes, or at once for everyone by close()
+ * (closing.c: the epoch moves for good, buf becomes an empty stand-in).  Storage owned by nocopy itself (a
  * ByteBuffer's) lives in a holder too, with obj == NULL.  A holder's epoch is
  * bumped by its owner when bytes move under borrowed views; a View remembers
  * the epoch it was made at and raises StaleViewError when they differ.

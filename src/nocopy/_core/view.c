@@ -277,9 +277,10 @@ view_dealloc(NcView *v)
 
 PyDoc_STRVAR(release_doc,
 "release($self, /)\n--\n\n"
-"Give the buffer export back now instead of at garbage collection (sub-views\n"
-"share it and keep it until they go too).  Every later use raises ValueError.\n"
-"BufferError while a memoryview of this View is alive.  O(1).");
+"Drop this View's share of the buffer export now instead of at garbage\n"
+"collection (sub-views share it and keep it until they go too; close() gives\n"
+"it back for all of them).  Every later use raises ValueError.  BufferError\n"
+"while a memoryview of this View is alive.  O(1).");
 
 static PyObject *
 view_release(NcView *v, PyObject *Py_UNUSED(ignored))
@@ -1161,7 +1162,8 @@ PyDoc_STRVAR(view_doc,
 "can return part of the window return Views (O(1), no copy); the window moves\n"
 "in place with retarget() or the start/stop attributes.  The View holds one\n"
 "buffer export of obj for its life (a bytearray under it cannot be resized),\n"
-"shared by every sub-view; release() or ``with`` gives it back early.");
+"shared by every sub-view; release() or ``with`` drops this View's share,\n"
+"close() gives the export back for every View sharing it (they go stale).");
 
 static PyMethodDef *
 merged_methods(void)
