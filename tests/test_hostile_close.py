@@ -13,6 +13,7 @@ import functools
 import gc
 import mmap
 import operator
+import sys
 
 import pytest
 from hypothesis import given
@@ -342,3 +343,52 @@ def test_finalizer_closes_mid_split_is_refused_or_stale(gc_trap):
         assert [bytes(p) for p in pieces] == data.split(b",")
     m.view.close()
     m.mm.close()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="__release_buffer__ is 3.12+")
+def test_exporter_release_hook_reenters_close():
+    """A Python exporter's __release_buffer__ runs inside close(): the holder
+    is already final (closed, empty), so a nested close() is a no-op and a
+    read raises StaleViewError instead of reading the released memory."""
+    seen = []
+
+    class Exporter:
+        def __init__(self):
+            self.data = bytearray(b"abcdef")
+
+        def __buffer__(self, flags):
+            return memoryview(self.data)
+
+        def __release_buffer__(self, mv):
+            mv.release()
+            v.close()
+            try:
+                bytes(piece)
+            except StaleViewError as e:
+                seen.append(e)
+            self.data.clear()
+
+    v = View(Exporter())
+    piece = v[1:3]
+    assert bytes(piece) == b"bc"
+    v.close()
+    assert seen and v.closed
+
+
+def test_on_close_error_propagates_after_the_close():
+    """map_file's on_close (mmap.close) failing: close() raises it, the Views
+    are closed all the same."""
+    from nocopy import _core
+
+    def boom():
+        raise OSError("on_close failed")
+
+    v = _core._owning_view(bytearray(b"xy"), boom)
+    with pytest.raises(OSError, match="on_close failed"):
+        v.close()
+    assert v.closed
+    v.close()  # already closed: on_close is not called again
+    with pytest.raises(TypeError, match="callable"):
+        _core._owning_view(b"", 1)
+    with pytest.raises(TypeError):
+        _core._owning_view(b"")
