@@ -272,3 +272,31 @@ def test_wrapped_behaves_as_a_heap_bytebuffer(cap, head, ops):
         assert shown in bytes(ba)
     w.close()
     ba.append(0)
+
+
+def test_pool_takes_back_a_closed_buffer():
+    """A borrower that closed a pooled (heap) ByteBuffer: the pool's reset
+    gives it fresh storage instead of losing it."""
+    from nocopy.pool import Pool
+    pool = Pool(64, 1)
+    b = pool.acquire()
+    b.write(b"old")
+    v = b.peek()
+    b.close()
+    pool.release(b)
+    assert pool.available == 1
+    b2 = pool.acquire()
+    assert b2 is b and not b.closed and b.readable == 0 and b.free == 64
+    b.write(b"new")
+    assert bytes(b.peek()) == b"new"
+    with pytest.raises(StaleViewError):
+        bytes(v)
+    pool.release(b)
+
+
+def test_reset_keeps_a_closed_wrapped_buffer_closed():
+    b = ByteBuffer.wrap(bytearray(8))
+    b.close()
+    with pytest.raises(ValueError, match="closed"):
+        b._reset()
+    assert b.closed

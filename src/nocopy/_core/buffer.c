@@ -1096,7 +1096,14 @@ PyDoc_STRVAR(reset_doc,
 static PyObject *
 bb_reset(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
 {
-    if (check_idle(b) < 0 || nc_bb_relocate(b, 0, 1) < 0)
+    if (check_idle(b) < 0)
+        return NULL;
+    /* A borrower closed it: storage of our own can be made again (detached
+     * until the relocation below attaches fresh storage), so the pool does
+     * not lose the buffer.  A wrap()ped one stays closed: ValueError. */
+    if (b->closed && !b->external)
+        b->closed = 0;
+    if (nc_bb_relocate(b, 0, 1) < 0)
         return NULL;
     if (check_idle(b) < 0)  /* a move to fresh storage ran Python */
         return NULL;

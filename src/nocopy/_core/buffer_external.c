@@ -107,7 +107,8 @@ PyDoc_STRVAR(close_doc,
 "mmap.close() then succeed), heap storage is freed.  The buffer is empty\n"
 "afterwards and anything that needs room raises ValueError.  BufferError\n"
 "(nothing closed) while a buffer export of one of its Views is held;\n"
-"RuntimeError while a fill runs.  Idempotent.  O(1).");
+"RuntimeError while a fill runs.  Idempotent.  O(1).  (A pool taking a\n"
+"closed heap buffer back gives it fresh storage.)");
 
 static PyObject *
 bb_close(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
