@@ -76,7 +76,8 @@ PY311 ?= $(shell for p in python3.11 /root/.pyenv/versions/3.11*/bin/python3.11 
 GCSTRESS_TESTS ?= tests/test_gcstress_ops.py tests/test_buffer.py tests/test_rope.py tests/test_fmt.py \
 	tests/test_view_core.py tests/test_view_search.py tests/test_view_transform.py \
 	tests/test_json.py tests/test_io.py tests/test_io_chunks.py tests/test_pool.py \
-	tests/test_wire.py tests/test_build.py tests/test_gcstress_build.py tests/test_pickle.py
+	tests/test_wire.py tests/test_build.py tests/test_gcstress_build.py tests/test_pickle.py \
+	tests/test_close.py tests/test_bytebuffer_wrap.py tests/test_map_file.py
 SAN_ENV = LD_PRELOAD=$(ASAN_LIB) PYTHONMALLOC=malloc \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 NOCOPY_UNDER_SANITIZER=1

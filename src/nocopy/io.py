@@ -25,8 +25,10 @@ import sys as _sys
 from ._core import ByteBuffer, Rope, View
 from .errors import BufferTooSmall, IncompleteRead, LimitOverrun
 from ._memreader import MemoryReader
+from ._mapfile import map_file
 
-__all__ = ["read_into", "read_chunks", "write_all", "Reader", "Writer", "MemoryReader"]
+__all__ = ["read_into", "read_chunks", "write_all", "Reader", "Writer", "MemoryReader",
+           "map_file"]
 
 
 def _nbytes(buf):

@@ -1,6 +1,7 @@
 """Type stubs for nocopy.io (kept apart from io.py so that edits to the code
 and to its types merge independently; stubtest checks the two agree)."""
 import io
+import os
 import socket
 import struct
 from collections.abc import Iterable, Iterator
@@ -11,7 +12,8 @@ from typing_extensions import Buffer, Self
 
 from ._core import ByteBuffer, Rope, View
 
-__all__ = ["read_into", "read_chunks", "write_all", "Reader", "Writer", "MemoryReader"]
+__all__ = ["read_into", "read_chunks", "write_all", "Reader", "Writer", "MemoryReader",
+           "map_file"]
 
 @type_check_only
 class _ReadInto(Protocol):
@@ -187,3 +189,5 @@ class MemoryReader(io.BufferedIOBase, Generic[_R]):
     def writable(self) -> Literal[False]: ...
     def close(self) -> None: ...
     def __enter__(self) -> Self: ...
+
+def map_file(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], writable: bool = False) -> View: ...

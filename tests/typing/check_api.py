@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import pathlib
 import socket
 import struct
 from collections.abc import AsyncIterator, Iterator
@@ -122,7 +123,7 @@ def check_bytebuffer() -> None:
     st = struct.Struct("<HI")
     hb = ByteBuffer(256, headroom=64, storage="bytes")
     assert_type(hb.headroom, int)
-    assert_type(hb.storage, Literal["heap", "bytes"])
+    assert_type(hb.storage, Literal["heap", "bytes", "external"])
     assert_type(hb.write_fmt(b"%d %s", 1, b"x"), int)
     assert_type(hb.write_int(12), int)
     assert_type(hb.write_float(0.5), int)
@@ -253,6 +254,17 @@ def check_io(sock: socket.socket, fd: int) -> None:
     assert_type(mb, nocopy.io.MemoryReader[bytes])
     assert_type(mb.read(), bytes)
     assert_type(mb.readlines(), list[bytes])
+
+    with nocopy.io.map_file("/etc/hostname") as mv:
+        assert_type(mv, View)
+        assert_type(mv.closed, bool)
+    mw = nocopy.io.map_file(pathlib.Path("/tmp/x"), writable=True)
+    mw.close()
+    with ByteBuffer.wrap(bytearray(64), headroom=8) as wb:
+        assert_type(wb, ByteBuffer)
+        assert_type(wb.storage, Literal["heap", "bytes", "external"])
+        assert_type(wb.closed, bool)
+    wb.close()
 
 
 def check_pool() -> None:

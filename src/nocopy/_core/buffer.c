@@ -254,7 +254,10 @@ int
 nc_bb_relocate(NcByteBuffer *b, int force_fresh, int mode)
 {
     NcHolder *nh = NULL, *nw = NULL;
-    if ((force_fresh || bb_exported(b) || bb_detached(b)) && bb_alloc_fresh(b, &nh, &nw) < 0)
+    int fresh = force_fresh || bb_exported(b) || bb_detached(b);
+    if (fresh && (b->external || b->closed))
+        return nc_bb_refuse_fresh(b, NULL);
+    if (fresh && bb_alloc_fresh(b, &nh, &nw) < 0)
         return -1;
     bb_move(b, nh, nw, mode);
     return 0;
@@ -498,6 +501,10 @@ nc_bb_fill(NcByteBuffer *b, nc_source *s, Py_ssize_t *out)
          * the bytes it just delivered: they go to fresh storage at once, the
          * source keeps the old (allocated while still busy). */
         NcHolder *nh, *nw;
+        if (b->external) {
+            nc_bb_refuse_fresh(b, "the source kept a buffer export of the free space");
+            goto done;
+        }
         if (bb_alloc_fresh(b, &nh, &nw) < 0)
             goto done;
         b->wpos += n;
@@ -568,14 +575,21 @@ bb_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         Py_DECREF(w);
         return NULL;
     }
+    nc_bb_setup(b, h, w, head, bstore);
+    return (PyObject *)b;
+}
+
+void
+nc_bb_setup(NcByteBuffer *b, NcHolder *h, NcHolder *w, Py_ssize_t head, int bstore)
+{
     b->holder = h;
     b->wwin = w;
     w->buf = h->buf + head;  /* the window covers the free space only */
-    w->len = cap;
+    w->len = h->len - head;
     b->rpos = b->wpos = head;
     b->head = head;
     b->unseen = head;
-    b->size = cap + head;
+    b->size = h->len;
     b->bstore = bstore;
     b->wview = NULL;
     b->overflow = NULL;
@@ -586,7 +600,8 @@ bb_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     b->lends = 0;
     b->busy = 0;
     b->wtaint = 0;
-    return (PyObject *)b;
+    b->external = 0;
+    b->closed = 0;
 }
 
 static int
@@ -1081,7 +1096,14 @@ PyDoc_STRVAR(reset_doc,
 static PyObject *
 bb_reset(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
 {
-    if (check_idle(b) < 0 || nc_bb_relocate(b, 0, 1) < 0)
+    if (check_idle(b) < 0)
+        return NULL;
+    /* A borrower closed it: storage of our own can be made again (detached
+     * until the relocation below attaches fresh storage), so the pool does
+     * not lose the buffer.  A wrap()ped one stays closed: ValueError. */
+    if (b->closed && !b->external)
+        b->closed = 0;
+    if (nc_bb_relocate(b, 0, 1) < 0)
         return NULL;
     if (check_idle(b) < 0)  /* a move to fresh storage ran Python */
         return NULL;
@@ -1109,7 +1131,7 @@ bb_get_headroom(NcByteBuffer *b, void *c)
 static PyObject *
 bb_get_storage(NcByteBuffer *b, void *c)
 {
-    return PyUnicode_FromString(b->bstore ? "bytes" : "heap");
+    return PyUnicode_FromString(b->external ? "external" : b->bstore ? "bytes" : "heap");
 }
 
 static PyObject *
@@ -1177,11 +1199,13 @@ static PyGetSetDef bb_getset[] = {
     {"headroom", (getter)bb_get_headroom, NULL,
      "Bytes reserved before the data for prepend(); the cursors start there (fixed).", NULL},
     {"storage", (getter)bb_get_storage, NULL,
-     "'heap' or 'bytes' (storage inside a bytes object that take_bytes() hands over).", NULL},
+     "'heap', 'bytes' (storage inside a bytes object that take_bytes() hands over) or "
+     "'external' (ByteBuffer.wrap(): a caller's buffer).", NULL},
     {"free", (getter)bb_get_free, NULL,
      "Bytes that can be written after the write cursor without compacting.", NULL},
     {"readable", (getter)bb_get_readable, NULL, "Bytes between the read and write cursors (len).",
      NULL},
+    {"closed", (getter)nc_bb_get_closed, NULL, "True after close().", NULL},
     {"_src_eof", (getter)nc_bb_get_src_eof, NULL, "Internal: the attached source reported EOF.", NULL},
     {NULL},
 };
@@ -1198,7 +1222,10 @@ PyDoc_STRVAR(bb_doc,
 "headroom bytes are reserved before the data (storage: headroom + capacity):\n"
 "the cursors start after them, clear() and compactions put them back, and\n"
 "prepend() writes into them.  storage='bytes' keeps the storage inside a\n"
-"bytes object that take_bytes() hands over without a copy.");
+"bytes object that take_bytes() hands over without a copy.\n\n"
+"ByteBuffer.wrap(buffer) uses a caller's buffer (shared memory, an mmap) as\n"
+"the storage instead.  close() (or the end of a with block) gives the\n"
+"storage back and makes every View of it stale.");
 
 /* bb_own_methods, then nc_bb_reader_methods (buffer_read.c) and
  * nc_bb_build_methods (buffer_build.c), nc_bb_wire_methods (buffer_wire.c),
@@ -1233,7 +1260,8 @@ nc_bytebuffer_module_init(PyObject *m, nc_state *st)
         /* one table from the per-file ones; the last slot stays the sentinel,
          * and a table that outgrows the array fails the import loudly */
         PyMethodDef *parts[] = {bb_own_methods, nc_bb_reader_methods, nc_bb_build_methods,
-                                 nc_bb_wire_methods, nc_bb_fmt_methods, nc_bb_pickle_methods};
+                                 nc_bb_wire_methods, nc_bb_fmt_methods, nc_bb_pickle_methods,
+                                 nc_bb_external_methods};
         size_t k = 0, cap = sizeof(bb_methods) / sizeof(bb_methods[0]);
         for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
             for (PyMethodDef *d = parts[i]; d->ml_name != NULL; d++) {

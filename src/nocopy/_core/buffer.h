@@ -44,6 +44,9 @@ typedef struct {
     int busy;             /* a fill is running (Python code or a syscall): no mutation allowed */
     int wtaint;           /* committed while an export of wwin was held: readable bytes may
                            * still be written through it (buffer.c, bb_untaint) */
+    int external;         /* ByteBuffer.wrap(): the storage is a caller's buffer, never
+                           * replaced by fresh storage (buffer_external.c) */
+    int closed;           /* close() ran: storage given back, detached for good */
 } NcByteBuffer;
 
 #define NcByteBuffer_Check(st, op) PyObject_TypeCheck((op), (st)->ByteBufferType)
@@ -74,7 +77,7 @@ static inline Py_ssize_t
 nc_bytebuffer_tail(NcByteBuffer *b)
 {
     if (b->holder->len != b->size)
-        return b->size - b->head;
+        return b->closed ? 0 : b->size - b->head;
     return b->holder->len - b->wpos;
 }
 

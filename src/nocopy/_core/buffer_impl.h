@@ -20,6 +20,15 @@ enum {
     NC_BB_KEEP = 2,     /* same offsets (fresh storage only: for prepend) */
 };
 int nc_bb_relocate(NcByteBuffer *b, int force_fresh, int mode);
+/* Fill in a new ByteBuffer's fields over storage h (size h->len, cursors at
+ * head) and its write window w; both references stolen (buffer.c). */
+void nc_bb_setup(NcByteBuffer *b, NcHolder *h, NcHolder *w, Py_ssize_t head, int bstore);
+/* buffer_external.c: wrap, close, __enter__/__exit__ */
+extern PyMethodDef nc_bb_external_methods[];
+/* The buffer would have to move to fresh storage and cannot: closed
+ * (ValueError) or external (BufferError naming the reason).  Returns -1. */
+int nc_bb_refuse_fresh(NcByteBuffer *b, const char *why);
+PyObject *nc_bb_get_closed(NcByteBuffer *b, void *c);
 int nc_bb_untaint(NcByteBuffer *b);
 int nc_bb_make_fill_room(NcByteBuffer *b);
 int nc_bb_source_resolve(PyObject *src, nc_source *s);

@@ -1,8 +1,13 @@
 /* holder.c -- NcHolder: one buffer export (or owned storage) shared by views.
  *
  * Ownership: the holder owns `obj` and the Py_buffer acquired from it; it is
- * released in dealloc and nowhere else, so a holder's memory is valid for as
- * long as anyone references the holder.  Owned storage (obj == NULL, owned)
+ * released in dealloc, or earlier by nc_holder_close (View.close(),
+ * ByteBuffer.close(): closing.c), which first moves the epoch for good and
+ * points buf at an empty stand-in.  So a holder's memory is valid for as long
+ * as anyone references the holder *and its epoch is the one they read it
+ * at*: every reader compares epochs after running Python code, and a loop
+ * that reads buf across Python calls without that compare pins it (pins:
+ * close() refuses meanwhile).  Owned storage (obj == NULL, owned)
  * is PyMem_Calloc'd (no byte that was never written reaches Python) and freed
  * in dealloc.  Storage inside a bytes object (h->bytes, owned, obj == NULL)
  * is zeroed too (bytes(len)) and goes with the holder's reference, unless
@@ -16,6 +21,7 @@ holder_traverse(NcHolder *h, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(h));
     Py_VISIT(h->obj);
     Py_VISIT(h->base);
+    Py_VISIT(h->on_close);
     return 0;
 }
 
@@ -43,6 +49,7 @@ holder_dealloc(NcHolder *h)
     }
     Py_CLEAR(h->base);  /* an owned holder: its dealloc runs no Python code */
     Py_CLEAR(h->bytes);  /* a bytes object: no Python code either */
+    Py_CLEAR(h->on_close);
     tp->tp_free((PyObject *)h);
     Py_DECREF(tp);
 }
@@ -86,6 +93,11 @@ holder_alloc(nc_state *st)
     h->acyclic = 0;
     h->base = NULL;
     h->bytes = NULL;
+    h->on_close = NULL;
+    h->closed = 0;
+    h->lent = 0;
+    h->close_on_exit = 0;
+    h->pins = 0;
     return h;
 }
 

@@ -156,6 +156,7 @@ nc_exec(PyObject *m)
     if (nc_fmt_module_init(m, st) < 0) return -1;
     if (nc_memcursor_module_init(m, st) < 0) return -1;
     if (nc_pickle_module_init(m, st) < 0) return -1;
+    if (nc_closing_module_init(m, st) < 0) return -1;
     return 0;
 }
 

@@ -5,7 +5,8 @@
  * once, into an NcHolder.  Every View, sub-view, split piece and Rope segment
  * holds a strong reference to that holder and a window (start, stop) into
  * it; slicing never asks the exporter again.  The export is given back when
- * the last holder reference goes.  Storage owned by nocopy itself (a
+ * the last holder reference goes, or at once for everyone by close()
+ * (closing.c: the epoch moves for good, buf becomes an empty stand-in).  Storage owned by nocopy itself (a
  * ByteBuffer's) lives in a holder too, with obj == NULL.  A holder's epoch is
  * bumped by its owner when bytes move under borrowed views; a View remembers
  * the epoch it was made at and raises StaleViewError when they differ.
@@ -87,6 +88,15 @@ typedef struct {
                              (ByteBuffer(storage="bytes")); never reachable from
                              Python until ByteBuffer.take_bytes() hands it over
                              and detaches it from this holder (buffer_build.c) */
+    PyObject *on_close;   /* owned or NULL: called (no arguments) by nc_holder_close
+                             after the export is given back (map_file: mmap.close) */
+    int closed;           /* nc_holder_close ran: buf is an empty stand-in, every
+                             View stale for good (closing.c) */
+    int lent;             /* the storage of a ByteBuffer.wrap(): only the
+                             ByteBuffer closes it */
+    int close_on_exit;    /* View.__exit__ closes instead of releasing (map_file) */
+    Py_ssize_t pins;      /* C loops reading buf across Python calls (a split making
+                             its pieces): close() refuses meanwhile, as for exports */
 } NcHolder;
 
 /* New holder over obj's C-contiguous export; TypeError/BufferError on failure. */
@@ -103,6 +113,15 @@ NcHolder *nc_holder_new_owned_raw(nc_state *st, Py_ssize_t len);
 /* New holder owning zeroed storage inside a fresh bytes object of `len` >= 1
  * bytes (bytes(len): calloc'd), held in h->bytes (MemoryError). */
 NcHolder *nc_holder_new_bytes(nc_state *st, Py_ssize_t len);
+/* Close h for everyone (closing.c): the epoch moves for good, buf becomes
+ * an empty stand-in, and the export goes back to the exporter (a bytes
+ * exporter is kept: its storage needs no giving back and frozen Rope
+ * segments read it), owned storage is freed, then on_close() is called.
+ * The state is final before any Python code runs (the exporter's release,
+ * a finalizer, on_close); a nested call returns 0 at once.  The caller
+ * holds a reference to h and has checked that no export is held.  -1 only
+ * when on_close fails (h is closed all the same). */
+int nc_holder_close(NcHolder *h);
 /* New holder windowing base's storage (initially all of it; its owner moves
  * buf/len within base), keeping base alive; not owned, never freed by it. */
 NcHolder *nc_holder_new_window(nc_state *st, NcHolder *base);
@@ -210,5 +229,8 @@ int nc_aiolines_module_init(PyObject *m, nc_state *st);       /* aiolines.c */
 int nc_fmt_module_init(PyObject *m, nc_state *st);            /* fmt.c */
 int nc_memcursor_module_init(PyObject *m, nc_state *st);      /* memcursor.c */
 int nc_pickle_module_init(PyObject *m, nc_state *st);         /* pickle.c */
+int nc_closing_module_init(PyObject *m, nc_state *st);        /* closing.c */
+extern PyMethodDef nc_view_close_methods[];                    /* closing.c */
+PyObject *nc_view_close(NcView *v, PyObject *ignored);         /* closing.c */
 
 #endif /* NOCOPY_H */

@@ -34,7 +34,10 @@ nc_view_check_slow(NcView *v)
     }
     nc_state *st = nc_state_of_type(Py_TYPE(v));
     PyErr_SetString(st ? st->StaleViewError : PyExc_RuntimeError,
-                    "stale View: its ByteBuffer has moved or overwritten these bytes");
+                    v->holder->closed
+                        ? "stale View: its buffer was closed (View.close(), ByteBuffer.close() or "
+                          "the end of a with block)"
+                        : "stale View: its ByteBuffer has moved or overwritten these bytes");
     return -1;
 }
 
@@ -91,6 +94,8 @@ nc_view_new(PyTypeObject *type, NcHolder *holder, Py_ssize_t start, Py_ssize_t s
      * first, and its epoch is the one the caller computed start and stop at:
      * bytes moved meanwhile make the view stale, never wrong. */
     uint64_t epoch = holder->epoch;
+    if (holder->closed)
+        epoch--;  /* a window over the empty stand-in: stale, never read */
     Py_INCREF(holder);
     if (type->tp_dealloc != (destructor)view_dealloc)
         return view_new_subclass(type, holder, start, stop, epoch);
@@ -272,9 +277,10 @@ view_dealloc(NcView *v)
 
 PyDoc_STRVAR(release_doc,
 "release($self, /)\n--\n\n"
-"Give the buffer export back now instead of at garbage collection (sub-views\n"
-"share it and keep it until they go too).  Every later use raises ValueError.\n"
-"BufferError while a memoryview of this View is alive.  O(1).");
+"Drop this View's share of the buffer export now instead of at garbage\n"
+"collection (sub-views share it and keep it until they go too; close() gives\n"
+"it back for all of them).  Every later use raises ValueError.  BufferError\n"
+"while a memoryview of this View is alive.  O(1).");
 
 static PyObject *
 view_release(NcView *v, PyObject *Py_UNUSED(ignored))
@@ -299,6 +305,8 @@ view_enter(NcView *v, PyObject *Py_UNUSED(ignored))
 static PyObject *
 view_exit(NcView *v, PyObject *const *args, Py_ssize_t nargs)
 {
+    if (v->holder != NULL && v->holder->close_on_exit)
+        return nc_view_close(v, NULL);  /* map_file: the mapping goes too */
     return view_release(v, NULL);
 }
 
@@ -418,6 +426,12 @@ view_get_nbytes(NcView *v, void *c)
 }
 
 static PyObject *
+view_get_closed(NcView *v, void *c)
+{
+    return PyBool_FromLong(v->holder != NULL && v->holder->closed);
+}
+
+static PyObject *
 view_get_released(NcView *v, void *c)
 {
     return PyBool_FromLong(v->holder == NULL);
@@ -433,6 +447,8 @@ static PyGetSetDef view_getset[] = {
     {"readonly", (getter)view_get_readonly, NULL, "True when the window cannot be written.", NULL},
     {"nbytes", (getter)view_get_nbytes, NULL, "Length of the window in bytes.", NULL},
     {"released", (getter)view_get_released, NULL, "True after release().", NULL},
+    {"closed", (getter)view_get_closed, NULL,
+     "True once close() (or its ByteBuffer's close()) gave the buffer back.", NULL},
     {NULL},
 };
 
@@ -1146,7 +1162,8 @@ PyDoc_STRVAR(view_doc,
 "can return part of the window return Views (O(1), no copy); the window moves\n"
 "in place with retarget() or the start/stop attributes.  The View holds one\n"
 "buffer export of obj for its life (a bytearray under it cannot be resized),\n"
-"shared by every sub-view; release() or ``with`` gives it back early.");
+"shared by every sub-view; release() or ``with`` drops this View's share,\n"
+"close() gives the export back for every View sharing it (they go stale).");
 
 static PyMethodDef *
 merged_methods(void)
@@ -1157,7 +1174,7 @@ merged_methods(void)
     if (merged != NULL)
         return merged;
     PyMethodDef *tables[] = {view_core_methods, nc_view_search_methods, nc_view_transform_methods,
-                             nc_view_pickle_methods};
+                             nc_view_pickle_methods, nc_view_close_methods};
     size_t n = 0;
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
         for (PyMethodDef *d = tables[t]; d->ml_name; d++)

@@ -237,6 +237,7 @@ static inline void
 pin_window(NcView *v, nc_window *w)
 {
     w->holder = (NcHolder *)Py_NewRef(v->holder);
+    w->holder->pins++;  /* w->p is read across allocations: no close() meanwhile */
     w->self = v;
     w->epoch = v->epoch;
     w->base = v->start;
@@ -247,6 +248,7 @@ pin_window(NcView *v, nc_window *w)
 static inline void
 unpin_window(nc_window *w)
 {
+    w->holder->pins--;
     Py_DECREF(w->holder);
 }
 
@@ -272,12 +274,14 @@ view_piece(NcView *v, Py_ssize_t a, Py_ssize_t b)
 }
 
 static PyObject *
-stale_error(PyTypeObject *tp)
+stale_error(PyTypeObject *tp, const NcHolder *h)
 {
     nc_state *st = nc_state_of_type(tp);
     if (st != NULL)
         PyErr_SetString(st->StaleViewError,
-                        "stale View: its ByteBuffer has moved or overwritten these bytes");
+                        h->closed ? "stale View: its buffer was closed (View.close(), "
+                                    "ByteBuffer.close() or the end of a with block)"
+                                  : "stale View: its ByteBuffer has moved or overwritten these bytes");
     return NULL;
 }
 
@@ -572,7 +576,7 @@ split_to_list(NcView *v, nc_splitter *sp)
                 goto fail;
             /* Allocating may have run a finalizer that moved our bytes. */
             if (w.holder->epoch != w.epoch) {
-                stale_error(Py_TYPE(w.self));
+                stale_error(Py_TYPE(w.self), w.holder);
                 goto fail;
             }
             w.p = w.holder->buf + w.base;
@@ -898,7 +902,7 @@ viewiter_next(NcViewIter *it)
     if (h == NULL)
         return NULL;
     if (h->epoch != it->epoch)
-        return stale_error(it->vtype);
+        return stale_error(it->vtype, h);
     if (!nc_splitter_next(&it->sp, h->buf + it->start, it->stop - it->start, &a, &b)) {
         viewiter_clear(it);  /* gives our share of the export back now */
         return NULL;
