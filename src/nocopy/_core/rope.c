@@ -54,12 +54,26 @@ stale_error(const NcRope *r)
 }
 
 int
+nc_seg_error(const NcRope *r, const nc_seg *s)
+{
+    if (NC_SEG_UNLOADED(s)) {
+        /* only reachable when code appended a file segment between an
+         * operation's nc_rope_load() and its read (a finalizer) */
+        PyErr_SetString(PyExc_RuntimeError,
+                        "a file segment of this Rope was appended during the operation "
+                        "and is not loaded: retry it");
+        return -1;
+    }
+    return stale_error(r);
+}
+
+int
 nc_rope_check(NcRope *r)
 {
     for (Py_ssize_t i = 0; i < r->n; i++) {
         nc_seg *s = NC_SEG(r, i);
         if (nc_seg_stale(s))
-            return stale_error(r);
+            return nc_seg_error(r, s);
     }
     return 0;
 }
@@ -73,7 +87,7 @@ nc_rope_copy_out(const NcRope *r, Py_ssize_t pos, Py_ssize_t n, char *dst)
     while (n > 0) {
         const nc_seg *s = &r->segs[r->head + i];
         if (nc_seg_stale(s))
-            return stale_error(r);
+            return nc_seg_error(r, s);
         Py_ssize_t off = pos - nc_seg_lstart(r, s);
         Py_ssize_t k = NC_SEG_LEN(s) - off;
         if (k > n)
@@ -165,6 +179,10 @@ nc_rope_push_window(NcRope *r, NcHolder *h, Py_ssize_t start, Py_ssize_t stop)
 NcHolder *
 nc_seg_holder(nc_state *st, nc_seg *s)
 {
+    if (NC_SEG_UNLOADED(s)) {
+        PyErr_SetString(PyExc_RuntimeError, "a Rope file segment is not loaded");
+        return NULL;
+    }
     if (!PyBytes_CheckExact(s->owner))
         return (NcHolder *)s->owner;
     NcHolder *h = nc_holder_from_object(st, s->owner);
@@ -532,6 +550,16 @@ commit(NcRope *r, segvec *sv)
     return 0;
 }
 
+int
+nc_rope_append_seg(NcRope *r, nc_seg s)
+{
+    if (check_mutable(r) < 0 || reserve(r, 1) < 0)
+        return -1;
+    push_seg(r, s);
+    enforce_cap(r);
+    return 0;
+}
+
 /* ---- construction and lifetime ------------------------------------------------------ */
 
 NcRope *
@@ -809,9 +837,16 @@ rope_item(NcRope *r, Py_ssize_t i)
         PyErr_SetString(PyExc_IndexError, "Rope index out of range");
         return NULL;
     }
+    /* loading may run Python code: the index is checked again after it */
+    if (nc_rope_load(r, i, 1) < 0)
+        return NULL;
+    if (i >= r->len) {
+        PyErr_SetString(PyExc_IndexError, "Rope index out of range");
+        return NULL;
+    }
     nc_seg *s = NC_SEG(r, nc_rope_seg_index(r, i));
     if (nc_seg_stale(s))
-        return (PyObject *)(stale_error(r), NULL);
+        return (PyObject *)(nc_seg_error(r, s), NULL);
     return PyLong_FromLong((unsigned char)NC_SEG_PTR(s)[i - nc_seg_lstart(r, s)]);
 }
 
@@ -863,6 +898,8 @@ rope_segments(NcRope *r, PyObject *Py_UNUSED(ignored))
 {
     nc_state *st = nc_state_of_type(Py_TYPE(r));
     PyObject *t = NULL;
+    if (nc_rope_load(r, 0, r->len) < 0)
+        return NULL;
     /* pinned: the tuple and View allocations may run finalizers, which must
      * not append to, take from or flatten the array being walked */
     nc_rope_pin(r);
@@ -961,6 +998,9 @@ rope_skip(NcRope *r, PyObject *arg)
 static int
 make_flat(NcRope *r)
 {
+    /* a lone file segment is flat but not in memory */
+    if (nc_rope_load(r, 0, r->len) < 0)
+        return -1;
     if (r->n <= 1)
         return 0;
     if (check_mutable(r) < 0)
@@ -1004,7 +1044,7 @@ rope_flatten(NcRope *r, PyObject *Py_UNUSED(ignored))
         return PyObject_CallNoArgs((PyObject *)st->ViewType);
     nc_seg *s = NC_SEG(r, 0);
     if (nc_seg_stale(s))
-        return (PyObject *)(stale_error(r), NULL);
+        return (PyObject *)(nc_seg_error(r, s), NULL);
     /* pinned: s must survive the allocations; a View made from a segment
      * that goes stale meanwhile carries the segment's epoch, so it raises */
     nc_rope_pin(r);
@@ -1020,6 +1060,8 @@ PyDoc_STRVAR(tobytes_doc,
 static PyObject *
 rope_tobytes(NcRope *r, PyObject *Py_UNUSED(ignored))
 {
+    if (nc_rope_load(r, 0, r->len) < 0)
+        return NULL;
     /* pinned: the allocation may run a finalizer, which must not change the
      * length the bytes object is sized for; staleness checked after it */
     nc_rope_pin(r);
@@ -1045,6 +1087,9 @@ rope_frozen(NcRope *r, PyObject *Py_UNUSED(ignored))
 {
     nc_state *st = nc_state_of_type(Py_TYPE(r));
     NcHolder *h = NULL;
+    /* a file's bytes can change on disk: frozen() snapshots them too */
+    if (nc_rope_load(r, 0, r->len) < 0)
+        return NULL;
     /* the result first; then pinned, so the size counted below is the size
      * copied even if the block's allocation runs a finalizer */
     NcRope *o = nc_rope_alloc(Py_TYPE(r), r->max_segments);
@@ -1105,7 +1150,7 @@ rope_getbuffer(NcRope *r, Py_buffer *b, int flags)
     if (r->n == 1) {
         nc_seg *s = NC_SEG(r, 0);
         if (nc_seg_stale(s))
-            return stale_error(r);
+            return nc_seg_error(r, s);
         /* a bytes owner needs no export count: nothing can move it */
         if (!PyBytes_CheckExact(s->owner))
             h = (NcHolder *)s->owner;
@@ -1219,6 +1264,8 @@ nc_rope_module_init(PyObject *m, nc_state *st)
             rope_methods[k++] = *d;
         for (PyMethodDef *d = nc_rope_wire_methods; d->ml_name != NULL && k < cap - 1; d++)
             rope_methods[k++] = *d;
+        for (PyMethodDef *d = nc_rope_file_methods; d->ml_name != NULL && k < cap - 1; d++)
+            rope_methods[k++] = *d;
     }
     PyType_Slot slots[] = {
         {Py_tp_new, rope_tp_new},
@@ -1249,7 +1296,7 @@ nc_rope_module_init(PyObject *m, nc_state *st)
         .slots = slots,
     };
     st->RopeType = (PyTypeObject *)PyType_FromModuleAndSpec(m, &spec, NULL);
-    if (st->RopeType == NULL)
+    if (st->RopeType == NULL || nc_file_region_module_init(m, st) < 0)
         return -1;
     return PyModule_AddType(m, st->RopeType);
 }
