@@ -1087,14 +1087,18 @@ rope_frozen(NcRope *r, PyObject *Py_UNUSED(ignored))
 {
     nc_state *st = nc_state_of_type(Py_TYPE(r));
     NcHolder *h = NULL;
-    /* a file's bytes can change on disk: frozen() snapshots them too */
-    if (nc_rope_load(r, 0, r->len) < 0)
-        return NULL;
     /* the result first; then pinned, so the size counted below is the size
      * copied even if the block's allocation runs a finalizer */
     NcRope *o = nc_rope_alloc(Py_TYPE(r), r->max_segments);
     if (o == NULL)
         return NULL;
+    /* a file's bytes can change on disk: frozen() snapshots them too.
+     * Loaded after the last unpinned allocation, so nothing can append an
+     * unloaded one before the pin below */
+    if (nc_rope_load(r, 0, r->len) < 0) {
+        Py_DECREF(o);
+        return NULL;
+    }
     nc_rope_pin(r);
     Py_ssize_t mutable_bytes = 0;
     for (Py_ssize_t i = 0; i < r->n; i++)

@@ -417,9 +417,14 @@ nc_rope_richcompare(PyObject *self, PyObject *other, int op)
     int c;
     if (Py_IS_TYPE(other, Py_TYPE(self))) {
         NcRope *o = (NcRope *)other;
-        /* both loaded first, then both checked: loading o runs code */
-        if (nc_rope_load(r, 0, r->len) < 0 || nc_rope_load(o, 0, o->len) < 0
-            || nc_rope_check(r) < 0 || nc_rope_check(o) < 0)
+        /* both loaded first, then both checked; r pinned while o loads
+         * (which runs code), so r stays loaded */
+        if (nc_rope_load(r, 0, r->len) < 0)
+            return NULL;
+        nc_rope_pin(r);
+        int rc = nc_rope_load(o, 0, o->len);
+        nc_rope_unpin(r);
+        if (rc < 0 || nc_rope_check(r) < 0 || nc_rope_check(o) < 0)
             return NULL;
         if ((op == Py_EQ || op == Py_NE) && r->len != o->len)
             c = 1;
