@@ -891,7 +891,8 @@ rope_subscript(NcRope *r, PyObject *key)
 PyDoc_STRVAR(segments_doc,
 "segments($self, /)\n--\n\n"
 "A tuple of Views, one per segment, sharing the segments' buffers: hand it to\n"
-"os.writev or socket.sendmsg.  O(number of segments), copies no payload.");
+"os.writev or socket.sendmsg.  O(number of segments), copies no payload; file\n"
+"segments (append_file) are loaded first (see raw_segments() to avoid that).");
 
 static PyObject *
 rope_segments(NcRope *r, PyObject *Py_UNUSED(ignored))
@@ -1257,7 +1258,9 @@ PyDoc_STRVAR(rope_doc,
 "is copied only when nothing else fits the cap.  Cost: one copy of the merged\n"
 "bytes, at most once per max_segments/4 appends.\n\n"
 "The buffer protocol exports the flat form (see flatten()): hashlib, zlib and\n"
-"struct accept a Rope; while exported, changing the Rope raises BufferError.");
+"struct accept a Rope; while exported, changing the Rope raises BufferError.\n\n"
+"append_file() adds a region of a file as a segment that write_to() sends\n"
+"with sendfile(2) and that is read into memory only when its bytes are needed.");
 
 int
 nc_rope_module_init(PyObject *m, nc_state *st)
