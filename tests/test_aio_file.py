@@ -195,3 +195,59 @@ def test_write_loads_file_segments(loop):
         await close_all(w, pw)
 
     run(loop, body)
+
+
+@pytest.fixture(scope="module")
+def tls_cert(tmp_path_factory):
+    import shutil
+    import subprocess
+    if shutil.which("openssl") is None:  # pragma: no cover - Debian ships it
+        pytest.skip("openssl is needed to make a test certificate")
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(d / "k.pem"), "-out", str(d / "c.pem"), "-days", "1", "-subj",
+                    "/CN=localhost"], check=True, capture_output=True)
+    return str(d / "c.pem"), str(d / "k.pem")
+
+
+def test_write_rope_over_tls_reads_in_chunks(loop, tls_cert):
+    import ssl
+    data = os.urandom(300_000)
+    p = make_file(data)
+
+    async def body():
+        sctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        sctx.load_cert_chain(*tls_cert)
+        cctx = ssl.create_default_context()
+        cctx.load_verify_locations(tls_cert[0])
+        done = asyncio.get_running_loop().create_future()
+
+        async def sink(reader, writer):
+            got = bytearray()
+            while True:
+                x = await reader.read(1 << 16)
+                if not x:
+                    break
+                got += x
+            done.set_result(bytes(got))
+            writer.close()
+
+        server = await aio.start_server(sink, "127.0.0.1", 0, ssl=sctx)
+        port = server.sockets[0].getsockname()[1]
+        r, w = await aio.open_connection("127.0.0.1", port, ssl=cctx,
+                                         server_hostname="localhost")
+        assert not w._native_sendfile(), "TLS: no sendfile to the raw socket"
+        rope = Rope([b"<"])
+        with open(p, "rb") as f:
+            rope.append_file(f, 3)
+        rope.append(b">")
+        assert await w.write_rope(rope) == len(data) - 3 + 2
+        await w.drain()
+        w.close()
+        await w.wait_closed()
+        assert await done == b"<" + data[3:] + b">"
+        assert unloaded(rope) == 1
+        server.close()
+        await server.wait_closed()
+
+    run(loop, body)
