@@ -480,6 +480,16 @@ def test_bad_arguments():
         os.close(wfd)
     with pytest.raises(OSError):
         r.append_file(wfd)  # closed
+    with open(os.path.join(tempfile.mkdtemp(dir=_DIR), "w"), "wb") as f:
+        f.write(b"abc")
+        with pytest.raises(ValueError, match="write-only"):
+            r.append_file(f)
+    dfd = os.open(_DIR, os.O_RDONLY)
+    try:
+        with pytest.raises(ValueError, match="regular file"):
+            r.append_file(dfd)  # a directory
+    finally:
+        os.close(dfd)
     with pytest.raises(ValueError, match="past the end"):
         r.append_file(_FD, len(_DATA) + 1)
     with pytest.raises(ValueError, match="past the end"):
@@ -618,3 +628,56 @@ def test_sending_a_file_segment_allocates_what_a_memory_segment_does():
     # nothing per byte or per 64 KiB of the file
     assert per_file <= per_mem + 0.5, (per_file, per_mem)
     assert per_mem < 40, per_mem
+
+
+def test_write_all_and_iterables_of_ropes_keep_file_segments():
+    import nocopy.io
+    r, want, _ = mixed_rope(100_000)
+    rfd, wfd = os.pipe()
+    out = bytearray()
+
+    def rd():
+        while True:
+            x = os.read(rfd, 1 << 16)
+            if not x:
+                return
+            out.extend(x)
+    t = threading.Thread(target=rd)
+    t.start()
+    assert nocopy.io.write_all(wfd, [b"[", r, b"]"]) == len(want) + 2
+    os.close(wfd)
+    t.join()
+    os.close(rfd)
+    assert bytes(out) == b"[" + want + b"]"
+    assert unloaded(r) == 2
+
+
+@pytest.mark.parametrize("how", ["none", "raise"])
+def test_write_object_that_would_block_resumes(how):
+    r, want, _ = mixed_rope(300_000)
+    got = bytearray()
+
+    class Stingy:
+        budget = 0
+
+        def write(self, b):
+            if self.budget <= 0:
+                if how == "none":
+                    return None
+                raise BlockingIOError(11, "would block", 0)
+            n = min(len(b), self.budget)
+            got.extend(bytes(b)[:n])
+            self.budget -= n
+            return n
+    s = Stingy()
+    rounds = 0
+    while len(r):
+        s.budget = 70_001
+        try:
+            r.skip(r.write_to(s))
+        except BlockingIOError as e:
+            assert e.characters_written == 70_001 or not len(r)
+            r.skip(e.characters_written)
+        rounds += 1
+    assert bytes(got) == want
+    assert rounds == -(-len(want) // 70_001)

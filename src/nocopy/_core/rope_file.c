@@ -278,7 +278,8 @@ PyDoc_STRVAR(append_file_doc,
 "sent or loaded; a file shortened below the segment raises OSError then.\n"
 "len(), slicing to a Rope, take() and skip() never load.  O(1) plus fstat and\n"
 "dup; ValueError when the range is outside the file or the fd is not a\n"
-"regular file, OSError for a bad fd.  length 0 appends nothing.");
+"regular file open for reading, OSError for a bad fd.  length 0 appends\n"
+"nothing.");
 
 static PyObject *
 rope_append_file(NcRope *r, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -332,6 +333,12 @@ rope_append_file(NcRope *r, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     struct stat sb;
     if (fstat(dfd, &sb) < 0) {
         PyErr_SetFromErrno(PyExc_OSError);
+        goto fail;
+    }
+    int fl = fcntl(dfd, F_GETFL);
+    if (fl >= 0 && (fl & O_ACCMODE) == O_WRONLY) {
+        PyErr_Format(PyExc_ValueError, "append_file() needs a file open for reading (fd %d is "
+                     "write-only)", fd);
         goto fail;
     }
     if (!S_ISREG(sb.st_mode)) {
