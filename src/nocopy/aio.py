@@ -37,9 +37,19 @@ socket is full: a ``ByteBuffer`` handles that (a held export makes it move to
 fresh storage instead of overwriting), a ``bytearray`` you write must not be
 changed before ``drain()`` — as with asyncio.  ``drain()`` waits while the
 transport's buffer is above its high-water mark (``set_write_buffer_limits``).
+
+Files.  ``await write_rope(rope)`` sends a Rope whose file segments
+(``Rope.append_file``) are not in memory: each goes by ``loop.sendfile``
+(``os.sendfile`` on the socket) where the transport supports it natively
+(asyncio's plain TCP/Unix transports), else 64 KiB ``os.pread`` chunks with
+``drain()`` between them (uvloop, TLS), so the file never becomes more than
+about one chunk plus the transport's high-water mark of Python memory.
+``write()``/``writelines()`` of such a Rope load its file segments first
+(``segments()`` does), which reads the whole file into memory.
 """
 import asyncio
 import operator
+import os
 import socket
 
 from ._core import ByteBuffer, View, _AsyncLines, _Ready
@@ -405,6 +415,71 @@ class StreamWriter:
                                 f"Ropes, not {t.__name__!r}") from None
         if out:
             self._transport.writelines(out)
+
+    async def write_rope(self, rope):
+        """Send a Rope in order and return its length, without loading its
+        file segments: memory segments go scatter-gather as in write(), a
+        file segment by ``loop.sendfile`` where the transport supports it
+        natively (the bytes written before it are flushed first), else in
+        64 KiB ``os.pread`` chunks with ``drain()`` between them.  The Rope is
+        not consumed; the segments are taken when the call starts (later
+        changes to the Rope are not seen; the file regions stay open until
+        the call returns).  OSError when a file is now shorter than its
+        segment.  Cost: one ``raw_segments()``, one writelines per run of
+        memory segments, one sendfile (or len/64 KiB reads) per file segment."""
+        t = self._transport
+        total = 0
+        run = []
+        for seg in rope.raw_segments():
+            if type(seg) is not tuple:
+                run.append(memoryview(seg))
+                total += len(run[-1])
+                continue
+            if run:
+                t.writelines(run)
+                run = []
+            region, offset, count = seg
+            await self._send_file(region, offset, count)
+            total += count
+        if run:
+            t.writelines(run)
+        return total
+
+    def _native_sendfile(self):
+        mode = getattr(self._transport, "_sendfile_compatible", None)
+        return mode is not None and mode.name == "TRY_NATIVE"
+
+    async def _send_file(self, region, offset, count):
+        if self._native_sendfile():
+            # loop.sendfile waits for the transport's buffer to empty first,
+            # so the order holds.  Its file object only lends fileno() and a
+            # seek() at the end; offsets are explicit (pread/sendfile), so
+            # sharing the region's fd is harmless.
+            with open(region.fileno(), "rb", buffering=0, closefd=False) as f:
+                try:
+                    sent = await self._loop.sendfile(self._transport, f, offset, count,
+                                                     fallback=False)
+                except asyncio.SendfileNotAvailableError:
+                    sent = 0
+            if sent == count:
+                return
+            if sent > count or (sent and os.fstat(region.fileno()).st_size < offset + count):
+                raise OSError(f"Rope file segment: the file ends before the {count} bytes "
+                              f"at offset {offset} it had when appended (it was truncated)")
+            offset += sent
+            count -= sent
+        # bounded chunks: pread, write, drain (the transport keeps what it
+        # cannot send yet, so each chunk is a new bytes object)
+        fd = region.fileno()
+        while count:
+            chunk = os.pread(fd, min(count, 65536), offset)
+            if not chunk:
+                raise OSError(f"Rope file segment: the file ends at offset {offset}, before "
+                              f"the bytes it had when appended (it was truncated)")
+            self._transport.write(chunk)
+            offset += len(chunk)
+            count -= len(chunk)
+            await self.drain()
 
     def write_json(self, obj, **options):
         """Serialize obj with ``nocopy.json`` (same options, compact separators

@@ -172,6 +172,17 @@ def check_rope() -> None:
     assert_type(r.count(b"c"), int)
     assert_type(r.startswith(b"c"), bool)
     assert_type(r.write_to(io.BytesIO()), int)
+    with open(__file__, "rb") as f:
+        assert_type(r.append_file(f), None)
+        assert_type(r.append_file(f.fileno(), 1, length=2), None)
+    for seg in r.raw_segments():
+        if isinstance(seg, tuple):
+            region, offset, length = seg
+            assert_type(region.fileno(), int)
+            assert_type(offset + length, int)
+        else:
+            assert_type(seg, View)
+    assert_type(r.load(), None)
     assert_type(r.read_u32(1), int)
     assert_type(r.read_i64(0, "little"), int)
     assert_type(r.read_f64(0), float)
@@ -311,6 +322,7 @@ async def check_aio() -> None:
     writer.write(Rope([b"a", b"b"]))
     writer.writelines([b"a", View(b"b")])
     assert_type(writer.write_json({"ok": True}), int)
+    assert_type(await writer.write_rope(Rope([b"a"])), int)
     await writer.drain()
     writer.close()
     await writer.wait_closed()

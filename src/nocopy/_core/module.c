@@ -170,6 +170,7 @@ nc_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->RopeType);
     Py_VISIT(st->ByteBufferType);
     Py_VISIT(st->LineIterType);
+    Py_VISIT(st->FileRegionType);
     Py_VISIT(st->StaleViewError);
     Py_VISIT(st->BufferTooSmall);
     Py_VISIT(st->LimitOverrun);
@@ -189,6 +190,7 @@ nc_clear(PyObject *m)
     Py_CLEAR(st->RopeType);
     Py_CLEAR(st->ByteBufferType);
     Py_CLEAR(st->LineIterType);
+    Py_CLEAR(st->FileRegionType);
     Py_CLEAR(st->StaleViewError);
     Py_CLEAR(st->BufferTooSmall);
     Py_CLEAR(st->LimitOverrun);

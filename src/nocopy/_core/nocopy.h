@@ -30,6 +30,7 @@ typedef struct {
     PyTypeObject *RopeType;
     PyTypeObject *ByteBufferType;
     PyTypeObject *LineIterType;    /* ByteBuffer.iterlines' iterator (buffer.c) */
+    PyTypeObject *FileRegionType;  /* a Rope file segment's fd (rope_file.c) */
     PyObject *StaleViewError;
     PyObject *BufferTooSmall;
     PyObject *LimitOverrun;

@@ -54,12 +54,26 @@ stale_error(const NcRope *r)
 }
 
 int
+nc_seg_error(const NcRope *r, const nc_seg *s)
+{
+    if (NC_SEG_UNLOADED(s)) {
+        /* only reachable when code appended a file segment between an
+         * operation's nc_rope_load() and its read (a finalizer) */
+        PyErr_SetString(PyExc_RuntimeError,
+                        "a file segment of this Rope was appended during the operation "
+                        "and is not loaded: retry it");
+        return -1;
+    }
+    return stale_error(r);
+}
+
+int
 nc_rope_check(NcRope *r)
 {
     for (Py_ssize_t i = 0; i < r->n; i++) {
         nc_seg *s = NC_SEG(r, i);
         if (nc_seg_stale(s))
-            return stale_error(r);
+            return nc_seg_error(r, s);
     }
     return 0;
 }
@@ -73,7 +87,7 @@ nc_rope_copy_out(const NcRope *r, Py_ssize_t pos, Py_ssize_t n, char *dst)
     while (n > 0) {
         const nc_seg *s = &r->segs[r->head + i];
         if (nc_seg_stale(s))
-            return stale_error(r);
+            return nc_seg_error(r, s);
         Py_ssize_t off = pos - nc_seg_lstart(r, s);
         Py_ssize_t k = NC_SEG_LEN(s) - off;
         if (k > n)
@@ -165,6 +179,10 @@ nc_rope_push_window(NcRope *r, NcHolder *h, Py_ssize_t start, Py_ssize_t stop)
 NcHolder *
 nc_seg_holder(nc_state *st, nc_seg *s)
 {
+    if (NC_SEG_UNLOADED(s)) {
+        PyErr_SetString(PyExc_RuntimeError, "a Rope file segment is not loaded");
+        return NULL;
+    }
     if (!PyBytes_CheckExact(s->owner))
         return (NcHolder *)s->owner;
     NcHolder *h = nc_holder_from_object(st, s->owner);
@@ -532,6 +550,16 @@ commit(NcRope *r, segvec *sv)
     return 0;
 }
 
+int
+nc_rope_append_seg(NcRope *r, nc_seg s)
+{
+    if (check_mutable(r) < 0 || reserve(r, 1) < 0)
+        return -1;
+    push_seg(r, s);
+    enforce_cap(r);
+    return 0;
+}
+
 /* ---- construction and lifetime ------------------------------------------------------ */
 
 NcRope *
@@ -809,9 +837,16 @@ rope_item(NcRope *r, Py_ssize_t i)
         PyErr_SetString(PyExc_IndexError, "Rope index out of range");
         return NULL;
     }
+    /* loading may run Python code: the index is checked again after it */
+    if (nc_rope_load(r, i, 1) < 0)
+        return NULL;
+    if (i >= r->len) {
+        PyErr_SetString(PyExc_IndexError, "Rope index out of range");
+        return NULL;
+    }
     nc_seg *s = NC_SEG(r, nc_rope_seg_index(r, i));
     if (nc_seg_stale(s))
-        return (PyObject *)(stale_error(r), NULL);
+        return (PyObject *)(nc_seg_error(r, s), NULL);
     return PyLong_FromLong((unsigned char)NC_SEG_PTR(s)[i - nc_seg_lstart(r, s)]);
 }
 
@@ -856,13 +891,16 @@ rope_subscript(NcRope *r, PyObject *key)
 PyDoc_STRVAR(segments_doc,
 "segments($self, /)\n--\n\n"
 "A tuple of Views, one per segment, sharing the segments' buffers: hand it to\n"
-"os.writev or socket.sendmsg.  O(number of segments), copies no payload.");
+"os.writev or socket.sendmsg.  O(number of segments), copies no payload; file\n"
+"segments (append_file) are loaded first (see raw_segments() to avoid that).");
 
 static PyObject *
 rope_segments(NcRope *r, PyObject *Py_UNUSED(ignored))
 {
     nc_state *st = nc_state_of_type(Py_TYPE(r));
     PyObject *t = NULL;
+    if (nc_rope_load(r, 0, r->len) < 0)
+        return NULL;
     /* pinned: the tuple and View allocations may run finalizers, which must
      * not append to, take from or flatten the array being walked */
     nc_rope_pin(r);
@@ -961,6 +999,9 @@ rope_skip(NcRope *r, PyObject *arg)
 static int
 make_flat(NcRope *r)
 {
+    /* a lone file segment is flat but not in memory */
+    if (nc_rope_load(r, 0, r->len) < 0)
+        return -1;
     if (r->n <= 1)
         return 0;
     if (check_mutable(r) < 0)
@@ -1004,7 +1045,7 @@ rope_flatten(NcRope *r, PyObject *Py_UNUSED(ignored))
         return PyObject_CallNoArgs((PyObject *)st->ViewType);
     nc_seg *s = NC_SEG(r, 0);
     if (nc_seg_stale(s))
-        return (PyObject *)(stale_error(r), NULL);
+        return (PyObject *)(nc_seg_error(r, s), NULL);
     /* pinned: s must survive the allocations; a View made from a segment
      * that goes stale meanwhile carries the segment's epoch, so it raises */
     nc_rope_pin(r);
@@ -1020,6 +1061,8 @@ PyDoc_STRVAR(tobytes_doc,
 static PyObject *
 rope_tobytes(NcRope *r, PyObject *Py_UNUSED(ignored))
 {
+    if (nc_rope_load(r, 0, r->len) < 0)
+        return NULL;
     /* pinned: the allocation may run a finalizer, which must not change the
      * length the bytes object is sized for; staleness checked after it */
     nc_rope_pin(r);
@@ -1050,6 +1093,13 @@ rope_frozen(NcRope *r, PyObject *Py_UNUSED(ignored))
     NcRope *o = nc_rope_alloc(Py_TYPE(r), r->max_segments);
     if (o == NULL)
         return NULL;
+    /* a file's bytes can change on disk: frozen() snapshots them too.
+     * Loaded after the last unpinned allocation, so nothing can append an
+     * unloaded one before the pin below */
+    if (nc_rope_load(r, 0, r->len) < 0) {
+        Py_DECREF(o);
+        return NULL;
+    }
     nc_rope_pin(r);
     Py_ssize_t mutable_bytes = 0;
     for (Py_ssize_t i = 0; i < r->n; i++)
@@ -1105,7 +1155,7 @@ rope_getbuffer(NcRope *r, Py_buffer *b, int flags)
     if (r->n == 1) {
         nc_seg *s = NC_SEG(r, 0);
         if (nc_seg_stale(s))
-            return stale_error(r);
+            return nc_seg_error(r, s);
         /* a bytes owner needs no export count: nothing can move it */
         if (!PyBytes_CheckExact(s->owner))
             h = (NcHolder *)s->owner;
@@ -1208,19 +1258,28 @@ PyDoc_STRVAR(rope_doc,
 "is copied only when nothing else fits the cap.  Cost: one copy of the merged\n"
 "bytes, at most once per max_segments/4 appends.\n\n"
 "The buffer protocol exports the flat form (see flatten()): hashlib, zlib and\n"
-"struct accept a Rope; while exported, changing the Rope raises BufferError.");
+"struct accept a Rope; while exported, changing the Rope raises BufferError.\n\n"
+"append_file() adds a region of a file as a segment that write_to() sends\n"
+"with sendfile(2) and that is read into memory only when its bytes are needed.");
 
 int
 nc_rope_module_init(PyObject *m, nc_state *st)
 {
-    size_t k = 0, cap = sizeof(rope_methods) / sizeof(rope_methods[0]);
     if (rope_methods[0].ml_name == NULL) {
-        for (PyMethodDef *d = rope_own_methods; d->ml_name != NULL && k < cap - 1; d++)
-            rope_methods[k++] = *d;
-        for (PyMethodDef *d = nc_rope_wire_methods; d->ml_name != NULL && k < cap - 1; d++)
-            rope_methods[k++] = *d;
-        for (PyMethodDef *d = nc_rope_pickle_methods; d->ml_name != NULL && k < cap - 1; d++)
-            rope_methods[k++] = *d;
+        /* one table from the per-file ones; the last slot stays the sentinel,
+         * and a table that outgrows the array fails the import loudly */
+        PyMethodDef *parts[] = {rope_own_methods, nc_rope_wire_methods, nc_rope_pickle_methods,
+                                nc_rope_file_methods};
+        size_t k = 0, cap = sizeof(rope_methods) / sizeof(rope_methods[0]);
+        for (size_t t = 0; t < sizeof(parts) / sizeof(parts[0]); t++)
+            for (PyMethodDef *d = parts[t]; d->ml_name != NULL; d++) {
+                if (k >= cap - 1) {
+                    memset(rope_methods, 0, sizeof(rope_methods));
+                    PyErr_SetString(PyExc_SystemError, "Rope method table overflow: grow rope_methods");
+                    return -1;
+                }
+                rope_methods[k++] = *d;
+            }
     }
     PyType_Slot slots[] = {
         {Py_tp_new, rope_tp_new},
@@ -1251,7 +1310,7 @@ nc_rope_module_init(PyObject *m, nc_state *st)
         .slots = slots,
     };
     st->RopeType = (PyTypeObject *)PyType_FromModuleAndSpec(m, &spec, NULL);
-    if (st->RopeType == NULL)
+    if (st->RopeType == NULL || nc_file_region_module_init(m, st) < 0)
         return -1;
     return PyModule_AddType(m, st->RopeType);
 }

@@ -16,8 +16,11 @@
 #include "nocopy.h"
 
 typedef struct {
-    PyObject *owner;      /* owned: an NcHolder, or an exact bytes object */
-    char *base;           /* owner's storage: a holder's buf never moves */
+    PyObject *owner;      /* owned: an NcHolder, an exact bytes object, or (file
+                             segment not loaded yet) an NcFileRegion */
+    char *base;           /* owner's storage: a holder's buf never moves; NULL
+                             for an unloaded file segment, whose [start, stop)
+                             are then offsets in the file */
     Py_ssize_t start;     /* window [start, stop) of base */
     Py_ssize_t stop;
     Py_ssize_t end;       /* cumulative end offset, in the Rope's base frame */
@@ -42,13 +45,26 @@ typedef struct {
 #define NC_SEG_LEN(s) ((s)->stop - (s)->start)
 #define NC_SEG_PTR(s) ((s)->base + (s)->start)
 
-/* Has the segment's ByteBuffer moved or overwritten its bytes?  A frozen
- * segment's owner never changes its epoch (and may not be a holder). */
+/* A file segment whose bytes are still in the file (rope_file.c): only
+ * nc_rope_load() and write_to read it.  It is frozen, so no path takes its
+ * owner for a holder. */
+#define NC_SEG_UNLOADED(s) ((s)->base == NULL)
+
+/* Can the segment's bytes not be read in memory now?  Its ByteBuffer moved
+ * or overwrote them, or it is a file segment not loaded yet.  This is the
+ * one gate every byte-reading path passes (nc_rope_check, nc_rope_copy_out,
+ * per-segment checks): a path that did not call nc_rope_load() first (or a
+ * finalizer that appended a file segment meanwhile) gets an error, never a
+ * read through NULL.  A frozen segment's owner never changes its epoch (and
+ * may not be a holder). */
 static inline int
 nc_seg_stale(const nc_seg *s)
 {
-    return !s->frozen && s->epoch != ((NcHolder *)s->owner)->epoch;
+    return s->base == NULL || (!s->frozen && s->epoch != ((NcHolder *)s->owner)->epoch);
 }
+/* The error for a segment nc_seg_stale() refused: StaleViewError, or
+ * RuntimeError for a file segment that was not loaded.  Always -1. */
+int nc_seg_error(const NcRope *r, const nc_seg *s);
 
 /* The segment's holder (borrowed), made on first use for a bytes owner and
  * then kept in the segment in its place.  NULL + MemoryError. */
@@ -81,6 +97,10 @@ NcRope *nc_rope_alloc(PyTypeObject *type, Py_ssize_t max_segments);
  * chunk by chunk from holders it just made (the segment takes h's current
  * epoch: no View of h can be older); no segment cap is applied. */
 int nc_rope_push_window(NcRope *r, NcHolder *h, Py_ssize_t start, Py_ssize_t stop);
+/* Append segment s (its owner reference moves in, its end is computed),
+ * then apply the segment cap.  -1 + BufferError (pinned) or MemoryError,
+ * the reference staying with the caller. */
+int nc_rope_append_seg(NcRope *r, nc_seg s);
 /* Room for `extra` more segments (exactly, when that is more than doubling
  * gives); -1 + MemoryError. */
 int nc_rope_reserve(NcRope *r, Py_ssize_t extra);
@@ -123,6 +143,25 @@ extern const char nc_rope_write_to_doc[];
 /* rope_io.c: read_chunks' fast path for a file descriptor (a classmethod). */
 PyObject *nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs);
 extern const char nc_rope_read_fd_doc[];
+
+/* rope_file.c: file segments. */
+typedef struct {
+    PyObject_HEAD
+    int fd;               /* owned: a dup of the caller's, closed at dealloc */
+} NcFileRegion;
+/* Load every unloaded file segment overlapping logical [pos, pos + n) into
+ * an owned read-only holder (pread with the GIL released), in place: same
+ * bytes, same lengths, so it is allowed while the Rope is pinned.  Pins the
+ * Rope while it works.  0, or -1 + OSError (the file shrank, EIO; segments
+ * loaded before stay loaded, which changes nothing a reader can see).
+ * Runs Python code (allocations): callers load first, then pin and re-check
+ * staleness as they already do. */
+int nc_rope_load(NcRope *r, Py_ssize_t pos, Py_ssize_t n);
+/* pread exactly n bytes at off of the region into dst, GIL released (the
+ * caller owns a reference to fr).  -1 + OSError, truncation included. */
+int nc_file_pread(NcFileRegion *fr, char *dst, Py_ssize_t n, Py_ssize_t off);
+extern PyMethodDef nc_rope_file_methods[];
+int nc_file_region_module_init(PyObject *m, nc_state *st);
 
 /* rope_wire.c: typed reads at an offset (concatenated into Rope's methods). */
 extern PyMethodDef nc_rope_wire_methods[];

@@ -23,9 +23,15 @@
 #include "rope.h"
 
 #include <errno.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+/* Bytes of a file segment read per step where it cannot go by sendfile(2):
+ * write() objects, sendmsg sockets, fds sendfile refuses.  Bounded, so a big
+ * file never becomes that much Python memory. */
+#define FILE_CHUNK ((Py_ssize_t)1 << 16)
 
 /* A non-negative Py_ssize_t argument (at least `min`) of _read_fd. */
 static int
@@ -127,10 +133,11 @@ pin_storage(NcRope *r)
         if (s->frozen)
             continue;
         if (nc_seg_stale(s)) {
+            nc_seg_error(r, s);
             while (i-- > 0)
                 if (!NC_SEG(r, i)->frozen)
                     ((NcHolder *)NC_SEG(r, i)->owner)->exports--;
-            return nc_rope_check(r);  /* raises for it */
+            return -1;
         }
         ((NcHolder *)s->owner)->exports++;
         pinned++;
@@ -150,19 +157,87 @@ unpin_storage(NcRope *r)
     }
 }
 
+/* StaleViewError if a segment in memory is stale (file segments not loaded
+ * are sent from the file, so they are not "stale" here). */
+static int
+check_mem(NcRope *r)
+{
+    for (Py_ssize_t i = 0; i < r->n; i++) {
+        nc_seg *s = NC_SEG(r, i);
+        if (!NC_SEG_UNLOADED(s) && nc_seg_stale(s))
+            return nc_seg_error(r, s);
+    }
+    return 0;
+}
+
 /* StaleViewError if a segment of [i, i + k) is stale. */
 static int
 check_batch(NcRope *r, Py_ssize_t i, Py_ssize_t k)
 {
     for (Py_ssize_t j = i; j < i + k; j++)
         if (nc_seg_stale(NC_SEG(r, j)))
-            return nc_rope_check(r);  /* raises for it */
+            return nc_seg_error(r, NC_SEG(r, j));
     return 0;
+}
+
+/* One step of file segment s (unloaded) from offset off inside it to fd:
+ * sendfile(2), or -- where the kernel refuses it for this fd (EINVAL,
+ * ENOSYS: an O_APPEND file, some special files) -- pread into a bounded
+ * buffer and write(2).  The bytes written (> 0), or -1 with errno set, -2
+ * with an exception set.  The caller holds the Rope pinned; the region gets
+ * its own reference across the GIL release, because another thread may
+ * load s meanwhile (which drops the segment's reference). */
+static Py_ssize_t
+send_file_step(nc_seg *s, Py_ssize_t off, int fd, int *no_sendfile, char **bounce)
+{
+    NcFileRegion *fr = (NcFileRegion *)Py_NewRef(s->owner);
+    Py_ssize_t left = NC_SEG_LEN(s) - off;
+    off_t at = (off_t)(s->start + off);
+    ssize_t w = -1;
+    int err = 0;
+    if (!*no_sendfile) {
+        size_t want = left > ((Py_ssize_t)1 << 30) ? (size_t)1 << 30 : (size_t)left;
+        Py_BEGIN_ALLOW_THREADS
+        w = sendfile(fd, fr->fd, &at, want);
+        err = errno;
+        Py_END_ALLOW_THREADS
+        if (w < 0 && (err == EINVAL || err == ENOSYS))
+            *no_sendfile = 1;
+    }
+    if (*no_sendfile) {
+        Py_ssize_t k = left < FILE_CHUNK ? left : FILE_CHUNK;
+        if (*bounce == NULL && (*bounce = PyMem_Malloc((size_t)FILE_CHUNK)) == NULL) {
+            Py_DECREF(fr);
+            PyErr_NoMemory();
+            return -2;
+        }
+        if (nc_file_pread(fr, *bounce, k, s->start + off) < 0) {
+            Py_DECREF(fr);
+            return -2;
+        }
+        char *p = *bounce;
+        Py_BEGIN_ALLOW_THREADS
+        w = write(fd, p, (size_t)k);
+        err = errno;
+        Py_END_ALLOW_THREADS
+    }
+    Py_DECREF(fr);
+    if (w == 0) {
+        /* sendfile: the file ended early (it was shortened since) */
+        PyErr_Format(PyExc_OSError,
+                     "Rope file segment: the file ends before the %zd bytes at offset %zd "
+                     "it had when appended (it was truncated)", NC_SEG_LEN(s), s->start);
+        return -2;
+    }
+    errno = err;
+    return (Py_ssize_t)w;
 }
 
 static PyObject *
 write_fd(NcRope *r, int fd)
 {
+    int no_sendfile = 0;
+    char *bounce = NULL;
     Py_ssize_t maxv = iov_max(), total = 0;
     cursor c = {0, 0};
     Py_ssize_t cnt = r->n < maxv ? r->n : maxv;
@@ -177,8 +252,32 @@ write_fd(NcRope *r, int fd)
     }
     nc_rope_pin(r);
     while (c.i < r->n) {
+        if (NC_SEG_UNLOADED(NC_SEG(r, c.i))) {
+            Py_ssize_t w = send_file_step(NC_SEG(r, c.i), c.off, fd, &no_sendfile, &bounce);
+            released = 1;
+            if (w == -2)
+                goto fail;
+            if (w < 0) {
+                int err = errno;
+                if (err == EINTR) {
+                    if (PyErr_CheckSignals() < 0)
+                        goto fail;
+                    continue;
+                }
+                if (err == EAGAIN || err == EWOULDBLOCK)
+                    set_blocking_error(err, total);
+                else
+                    PyErr_SetFromErrno(PyExc_OSError);
+                goto fail;
+            }
+            total += w;
+            advance(r, &c, w);
+            continue;
+        }
         int k = 0;
-        for (Py_ssize_t j = c.i; j < r->n && k < maxv; j++, k++) {
+        /* the memory segments up to the next file segment: one writev */
+        for (Py_ssize_t j = c.i; j < r->n && k < maxv && !NC_SEG_UNLOADED(NC_SEG(r, j));
+             j++, k++) {
             nc_seg *s = NC_SEG(r, j);
             Py_ssize_t o = j == c.i ? c.off : 0;
             iov[k].iov_base = NC_SEG_PTR(s) + o;
@@ -221,37 +320,86 @@ write_fd(NcRope *r, int fd)
         unpin_storage(r);
     nc_rope_unpin(r);
     PyMem_Free(iov);
+    PyMem_Free(bounce);
     return PyLong_FromSsize_t(total);
 fail:
     if (pinned)
         unpin_storage(r);
     nc_rope_unpin(r);
     PyMem_Free(iov);
+    PyMem_Free(bounce);
     return NULL;
 }
 
+/* A View of the next at most FILE_CHUNK bytes of unloaded file segment s
+ * from offset off inside it, read into *bounce: an owned holder reused
+ * while nobody else holds it (the write() callee did not keep the View),
+ * else replaced by a fresh one, so a callee that keeps its View keeps its
+ * bytes.  *len gets the View's length.  NULL + exception. */
+static PyObject *
+file_chunk_view(nc_state *st, nc_seg *s, Py_ssize_t off, NcHolder **bounce, Py_ssize_t *len)
+{
+    Py_ssize_t k = NC_SEG_LEN(s) - off;
+    if (k > FILE_CHUNK)
+        k = FILE_CHUNK;
+    if (*bounce != NULL && (Py_REFCNT(*bounce) != 1 || (*bounce)->exports != 0))
+        Py_CLEAR(*bounce);
+    if (*bounce == NULL) {
+        if ((*bounce = nc_holder_new_owned_raw(st, FILE_CHUNK)) == NULL)
+            return NULL;
+        (*bounce)->readonly = 1;
+    }
+    /* the allocation ran no code that matters: the Rope is pinned, and a
+     * load of s by a finalizer keeps the region alive in our reference */
+    NcFileRegion *fr = (NcFileRegion *)Py_NewRef(s->owner);
+    Py_ssize_t start = s->start;
+    int rc = nc_file_pread(fr, (*bounce)->buf, k, start + off);
+    Py_DECREF(fr);
+    if (rc < 0)
+        return NULL;
+    *len = k;
+    return (PyObject *)nc_view_new(st->ViewType, *bounce, 0, k);
+}
+
 /* Through a Python method taking a list of buffers (sendmsg) or one buffer
- * at a time (write), looping on partial writes. */
+ * at a time (write), looping on partial writes.  An unloaded file segment
+ * goes FILE_CHUNK bytes per call through a reused buffer, on its own. */
 static PyObject *
 write_method(NcRope *r, PyObject *meth, int gather)
 {
     nc_state *st = nc_state_of_type(Py_TYPE(r));
     Py_ssize_t maxv = gather ? iov_max() : 1, total = 0;
     cursor c = {0, 0};
+    NcHolder *bounce = NULL;
     Py_ssize_t pinned = pin_storage(r);
     if (pinned < 0)
         return NULL;
     nc_rope_pin(r);
     while (c.i < r->n) {
-        Py_ssize_t k = r->n - c.i < maxv ? r->n - c.i : maxv;
+        Py_ssize_t k = r->n - c.i < maxv ? r->n - c.i : maxv, left = 0;
+        int file = NC_SEG_UNLOADED(NC_SEG(r, c.i));
+        if (file)
+            k = 1;
+        else  /* the memory segments up to the next file segment */
+            for (Py_ssize_t j = 1; j < k; j++)
+                if (NC_SEG_UNLOADED(NC_SEG(r, c.i + j))) {
+                    k = j;
+                    break;
+                }
         PyObject *arg = NULL, *list = gather ? PyList_New(k) : NULL;
         if (gather && list == NULL)
             goto fail;
         for (Py_ssize_t j = 0; j < k; j++) {
             nc_seg *s = NC_SEG(r, c.i + j);
             Py_ssize_t o = j == 0 ? c.off : 0;
-            /* carries the segment's epoch, not the storage's current one */
-            PyObject *v = nc_seg_view(st, s, s->start + o, s->stop);
+            PyObject *v;
+            if (file)
+                v = file_chunk_view(st, s, o, &bounce, &left);
+            else {
+                /* carries the segment's epoch, not the storage's current one */
+                v = nc_seg_view(st, s, s->start + o, s->stop);
+                left += NC_SEG_LEN(s) - o;
+            }
             if (v == NULL) {
                 Py_XDECREF(list);
                 goto fail;
@@ -263,7 +411,7 @@ write_method(NcRope *r, PyObject *meth, int gather)
         }
         /* right before the call, after the allocations above (which may
          * have run a finalizer) */
-        if (check_batch(r, c.i, k) < 0) {
+        if (!file && check_batch(r, c.i, k) < 0) {
             Py_XDECREF(list);
             Py_XDECREF(arg);
             goto fail;
@@ -286,9 +434,6 @@ write_method(NcRope *r, PyObject *meth, int gather)
         Py_DECREF(res);
         if (w == -1 && PyErr_Occurred())
             goto fail;
-        Py_ssize_t left = 0;
-        for (Py_ssize_t j = c.i; j < c.i + k; j++)
-            left += NC_SEG_LEN(NC_SEG(r, j)) - (j == c.i ? c.off : 0);
         if (w <= 0 || w > left) {
             PyErr_Format(PyExc_OSError, "%s() returned %zd for %zd bytes",
                          gather ? "sendmsg" : "write", w, left);
@@ -300,11 +445,13 @@ write_method(NcRope *r, PyObject *meth, int gather)
     if (pinned)
         unpin_storage(r);
     nc_rope_unpin(r);
+    Py_XDECREF(bounce);
     return PyLong_FromSsize_t(total);
 fail:
     if (pinned)
         unpin_storage(r);
     nc_rope_unpin(r);
+    Py_XDECREF(bounce);
     return NULL;
 }
 
@@ -373,7 +520,12 @@ const char nc_rope_write_to_doc[] =
 "send); any other object with write() gets one call per segment.  Partial writes loop; EINTR retries.  A non-blocking destination\n"
 "that would block raises BlockingIOError whose characters_written says how\n"
 "much went out (the Rope is not consumed: skip() that much to resume).  The\n"
-"Rope cannot change during the call (BufferError).  Copies nothing.";
+"Rope cannot change during the call (BufferError).  Copies nothing.\n\n"
+"File segments (append_file) are not loaded: to an fd or a plain socket they\n"
+"go by sendfile(2), GIL released (pread + write through a 64 KiB buffer where\n"
+"the kernel refuses sendfile for that fd); to sendmsg/send/write objects, in\n"
+"64 KiB Views of one reused buffer.  Memory segments between them still go\n"
+"by writev, in order.";
 
 PyObject *
 nc_rope_write_to(PyObject *self, PyObject *dst)
@@ -386,7 +538,7 @@ nc_rope_write_to(PyObject *self, PyObject *dst)
             return NULL;
         return write_fd(r, fd);
     }
-    if (nc_rope_check(r) < 0)
+    if (check_mem(r) < 0)
         return NULL;
     int plain = is_plain_socket(dst);
     if (plain < 0)
@@ -450,7 +602,7 @@ nc_rope_write_to(PyObject *self, PyObject *dst)
     else if (PyErr_Occurred())
         return NULL;
     if ((meth = optional_attr(dst, "write")) != NULL) {
-        if (nc_rope_check(r) == 0)
+        if (check_mem(r) == 0)
             res = write_method(r, meth, 0);
         Py_DECREF(meth);
         return res;

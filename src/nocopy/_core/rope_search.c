@@ -190,7 +190,8 @@ find_impl(PyObject *self, PyObject *const *args, Py_ssize_t nargs, const char *n
     char small[128], *win = small;
     if (check_nargs(name, nargs) < 0 || subarg_get(args[0], &sub) < 0)
         return -2;
-    if (range_args(args, nargs, &start, &end) < 0 || nc_rope_check(r) < 0)
+    if (range_args(args, nargs, &start, &end) < 0 || nc_rope_load(r, 0, r->len) < 0
+        || nc_rope_check(r) < 0)
         goto done;
     nc_adjust_indices(&start, &end, r->len);
     if (end - start < sub.n) {
@@ -278,7 +279,8 @@ nc_rope_count(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     char small[128], *win = small;
     if (check_nargs("count", nargs) < 0 || subarg_get(args[0], &sub) < 0)
         return NULL;
-    if (range_args(args, nargs, &start, &end) < 0 || nc_rope_check(r) < 0)
+    if (range_args(args, nargs, &start, &end) < 0 || nc_rope_load(r, 0, r->len) < 0
+        || nc_rope_check(r) < 0)
         goto done;
     nc_adjust_indices(&start, &end, r->len);
     if (end - start < 0)
@@ -329,7 +331,7 @@ tailmatch(NcRope *r, PyObject *substr, Py_ssize_t start, Py_ssize_t end, int dir
     /* after the export, which may run code (a Rope argument flattens, and
      * its allocation may run a finalizer that moves a ByteBuffer's bytes);
      * the length below is read after it too */
-    if (nc_rope_check(r) < 0) {
+    if (nc_rope_load(r, 0, r->len) < 0 || nc_rope_check(r) < 0) {
         PyBuffer_Release(&sub);
         return -1;
     }
@@ -415,7 +417,14 @@ nc_rope_richcompare(PyObject *self, PyObject *other, int op)
     int c;
     if (Py_IS_TYPE(other, Py_TYPE(self))) {
         NcRope *o = (NcRope *)other;
-        if (nc_rope_check(r) < 0 || nc_rope_check(o) < 0)
+        /* both loaded first, then both checked; r pinned while o loads
+         * (which runs code), so r stays loaded */
+        if (nc_rope_load(r, 0, r->len) < 0)
+            return NULL;
+        nc_rope_pin(r);
+        int rc = nc_rope_load(o, 0, o->len);
+        nc_rope_unpin(r);
+        if (rc < 0 || nc_rope_check(r) < 0 || nc_rope_check(o) < 0)
             return NULL;
         if ((op == Py_EQ || op == Py_NE) && r->len != o->len)
             c = 1;
@@ -430,7 +439,7 @@ nc_rope_richcompare(PyObject *self, PyObject *other, int op)
             PyErr_Clear();
             Py_RETURN_NOTIMPLEMENTED;
         }
-        if (nc_rope_check(r) < 0) {
+        if (nc_rope_load(r, 0, r->len) < 0 || nc_rope_check(r) < 0) {
             PyBuffer_Release(&ob);
             return NULL;
         }
@@ -456,7 +465,7 @@ nc_rope_contains(PyObject *self, PyObject *arg)
     char small[128], *win = small;
     if (subarg_get(arg, &sub) < 0)
         return -1;
-    if (nc_rope_check(r) < 0)
+    if (nc_rope_load(r, 0, r->len) < 0 || nc_rope_check(r) < 0)
         goto done;
     if (sub.n == 0 || sub.n > r->len) {
         rc = sub.n == 0;

@@ -31,7 +31,7 @@ offset_arg(PyObject *arg, const char *fname, Py_ssize_t *out)
 /* A negative offset counts from the end (struct.unpack_from's rule); the
  * n bytes from it must lie inside the Rope: IndexError. */
 static int
-resolve(NcRope *r, const char *fname, Py_ssize_t n, Py_ssize_t *pos)
+bounds(NcRope *r, const char *fname, Py_ssize_t n, Py_ssize_t *pos)
 {
     Py_ssize_t p = *pos < 0 ? *pos + r->len : *pos;
     if (p < 0 || p > r->len || r->len - p < n) {
@@ -42,6 +42,24 @@ resolve(NcRope *r, const char *fname, Py_ssize_t n, Py_ssize_t *pos)
     }
     *pos = p;
     return 0;
+}
+
+/* bounds(), then the file segments the read touches loaded (n == 0: a
+ * varint's at most NC_VARINT_MAX bytes).  Loading may run Python code, so
+ * the offset is resolved again against the Rope as it is after it. */
+static int
+resolve(NcRope *r, const char *fname, Py_ssize_t n, Py_ssize_t *pos)
+{
+    Py_ssize_t orig = *pos;
+    if (bounds(r, fname, n, pos) < 0)
+        return -1;
+    Py_ssize_t want = n;
+    if (n == 0)
+        want = r->len - *pos < NC_VARINT_MAX ? r->len - *pos : NC_VARINT_MAX;
+    if (nc_rope_load(r, *pos, want) < 0)
+        return -1;
+    *pos = orig;
+    return bounds(r, fname, n, pos);
 }
 
 /* read_X(offset=0, byteorder="big") */
