@@ -583,3 +583,30 @@ def test_docstrings_state_the_cost():
               Rope.__copy__, Rope.__deepcopy__, ByteBuffer.__reduce_ex__, ByteBuffer.__copy__,
               _core._view_from_pickle, _core._rope_from_pickle, _core._bytebuffer_from_pickle):
         assert "O(" in f.__doc__, f
+
+
+def test_rope_with_file_segments_pickles_their_bytes_and_copy_keeps_them_unread(tmp_path):
+    """A file segment (append_file) is read into memory when pickled -- a
+    pickle carries bytes, not a descriptor -- at every protocol; copy.copy
+    shares it still unread; deepcopy snapshots it."""
+    path = tmp_path / "region"
+    path.write_bytes(bytes(range(256)) * 4)
+    with open(path, "rb") as f:
+        r = Rope([b"head:"])
+        r.append_file(f, 10, 700)
+    r.append(bytearray(b":tail"))
+    want = b"head:" + (bytes(range(256)) * 4)[10:710] + b":tail"
+    c = copy.copy(r)
+    assert isinstance(c.raw_segments()[1], tuple)  # (FileRegion, offset, length): not read
+    assert bytes(c) == want
+    for proto in range(pickle.HIGHEST_PROTOCOL + 1):
+        r2 = Rope([b"head:"])
+        with open(path, "rb") as f:
+            r2.append_file(f, 10, 700)
+        r2.append(b":tail")
+        got = pickle.loads(pickle.dumps(r2, protocol=proto))
+        assert bytes(got) == want, proto
+        assert len(got.segments()) == 3
+    d = copy.deepcopy(r)
+    path.write_bytes(b"\0" * 1024)  # the snapshot does not follow the file
+    assert bytes(d) == want

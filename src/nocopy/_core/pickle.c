@@ -303,7 +303,9 @@ PyDoc_STRVAR(rope_reduce_ex_doc,
 "out of band with a buffer_callback or in band; O(segments), copies no\n"
 "payload.  Protocols 0-4: a tuple of one bytes per segment (a whole bytes\n"
 "segment is pickled as it is, others copied: O(n)).  The loaded Rope has the\n"
-"same segments and max_segments.  StaleViewError when a segment is stale.");
+"same segments and max_segments.  File segments (append_file) are read into\n"
+"memory first: a pickle carries bytes, not a file descriptor.  StaleViewError\n"
+"when a segment is stale.");
 
 /* Segment s as pickle payload: a PickleBuffer (protocol 5) or bytes.  The
  * caller pins the Rope; this allocates, so staleness is checked after. */
@@ -348,7 +350,9 @@ rope_reduce_ex(NcRope *r, PyObject *arg)
     if (func == NULL)
         return NULL;
     PyObject *parts = NULL;
-    if (nc_rope_check(r) < 0)
+    /* a file segment's bytes go in the pickle: loaded before the walk (this
+     * runs Python code, so the check and the pin come after it) */
+    if (nc_rope_load(r, 0, r->len) < 0 || nc_rope_check(r) < 0)
         goto fail;
     /* pinned: the allocations below may run a finalizer, which must not
      * append to, take from or flatten the array being walked */
@@ -375,7 +379,8 @@ fail:
 PyDoc_STRVAR(rope_copy_doc,
 "__copy__($self, /)\n--\n\n"
 "copy.copy(rope): a new Rope sharing the same segments (their memory is not\n"
-"copied).  O(segments).  StaleViewError when a segment is stale.");
+"copied; a file segment stays unread, sharing the file).  O(segments).\n"
+"StaleViewError when a segment is stale.");
 
 static PyObject *
 rope_copy(NcRope *r, PyObject *Py_UNUSED(ignored))
@@ -389,9 +394,17 @@ rope_copy(NcRope *r, PyObject *Py_UNUSED(ignored))
     Py_DECREF(all);
     if (c == NULL)
         return NULL;
-    /* the copy carries the segments' epochs: a stale one is refused here */
-    if (nc_rope_check((NcRope *)c) < 0)
-        Py_CLEAR(c);
+    /* the copy carries the segments' epochs: a stale one is refused here;
+     * an unread file segment is shared as it is, not an error */
+    NcRope *rc = (NcRope *)c;
+    for (Py_ssize_t i = 0; i < rc->n; i++) {
+        nc_seg *s = NC_SEG(rc, i);
+        if (!NC_SEG_UNLOADED(s) && nc_seg_stale(s)) {
+            (void)nc_seg_error(rc, s);
+            Py_DECREF(c);
+            return NULL;
+        }
+    }
     return c;
 }
 
