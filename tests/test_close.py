@@ -173,3 +173,11 @@ def test_views_before_close_match_bytes_then_go_stale(data, a, b):
         bytes(w)
     with pytest.raises(StaleViewError):
         w.count(b"x")
+
+
+def test_rope_segment_of_a_closed_view_says_the_buffer_was_closed():
+    v = View(bytearray(b"abcdef"))
+    r = Rope([v[1:3], b"!"])
+    v.close()
+    with pytest.raises(StaleViewError, match="buffer was closed"):
+        bytes(r)

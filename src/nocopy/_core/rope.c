@@ -64,6 +64,13 @@ nc_seg_error(const NcRope *r, const nc_seg *s)
                         "and is not loaded: retry it");
         return -1;
     }
+    if (!PyBytes_CheckExact(s->owner) && ((NcHolder *)s->owner)->closed) {
+        nc_state *st = nc_state_of_type(Py_TYPE((PyObject *)r));
+        PyErr_SetString(st ? st->StaleViewError : PyExc_RuntimeError,
+                        "stale Rope segment: its buffer was closed (View.close() or "
+                        "ByteBuffer.close())");
+        return -1;
+    }
     return stale_error(r);
 }
 
