@@ -215,7 +215,7 @@ def test_rope_of_many_segments_through_the_cluster(client):
     ps = [os.urandom(97 + i % 300) for i in range(3000)]
     r = Rope(ps, max_segments=4096)
     want = b"".join(ps)
-    a, b = client.scheduler_info()["workers"]
+    a, b = list(client.scheduler_info()["workers"])[:2]
     fut = client.scatter(r, workers=[a])
     # a task on the other worker: the Rope travels worker to worker
     seen, back = client.submit(mirrored, fut, workers=[b], allow_other_workers=False).result()
@@ -263,3 +263,18 @@ def test_coalesce_install_reaches_workers_and_joins_frames(client):
     finally:
         nocopy.dask.install(client)
     assert set(client.run(worker_has_nocopy_dask).values()) == {(True, 0)}
+
+
+def test_a_worker_that_joins_later_gets_the_serializers(client):
+    # install() is a worker plugin the scheduler keeps: a worker started
+    # after it imports nocopy.dask when it registers.  (Last in this file:
+    # it grows the module's cluster to three workers.)
+    before = set(client.scheduler_info()["workers"])
+    client.cluster.scale(3)
+    client.wait_for_workers(3, timeout=60)
+    (new,) = set(client.scheduler_info()["workers"]) - before
+    assert client.run(worker_has_nocopy_dask, workers=[new]) == {new: (True, 0)}
+    ps = [os.urandom(50) for _ in range(200)]
+    seen, back = client.submit(mirrored, client.scatter(Rope(ps), workers=[new]),
+                               workers=[new], allow_other_workers=False).result()
+    assert seen == 200 and back == b"".join(reversed(ps)) + b"!"
