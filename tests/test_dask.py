@@ -11,6 +11,7 @@ from hypothesis import given, strategies as st
 
 distributed = pytest.importorskip("distributed")  # the `dask` extra; `test` includes it
 
+from dask.base import tokenize  # noqa: E402
 from dask.sizeof import sizeof  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 from distributed.protocol import dumps, loads, to_serialize  # noqa: E402
@@ -184,6 +185,30 @@ def test_sizeof_counts_the_payload():
     assert 0 < sizeof(v) < 1024             # stale: only the object itself
 
 
+@given(parts(), parts())
+def test_tokens_follow_the_content(ps, qs):
+    r, q = Rope(ps), Rope(qs)
+    same = bytes(r) == bytes(q)
+    assert (tokenize(r) == tokenize(q)) is same
+    assert tokenize(r) == tokenize(Rope(ps))            # deterministic
+    assert tokenize(View(bytes(r))) == tokenize(View(bytearray(bytes(r))))
+    assert (tokenize(View(bytes(r))) == tokenize(View(bytes(q)))) is same
+    assert tokenize(View(bytes(r))) != tokenize(r)      # a View is not a Rope
+
+
+def test_token_of_stale_view_or_segment_raises():
+    bb = ByteBuffer(16)
+    bb.write(b"abcdef")
+    v = bb.read(3)
+    r = Rope([b"x", bb.read(3)])
+    bb.clear()
+    bb.write(b"ABCDEF")
+    with pytest.raises(StaleViewError):
+        tokenize(v)
+    with pytest.raises(StaleViewError):
+        tokenize(r)
+
+
 # -- on a real cluster -----------------------------------------------------------
 
 def worker_has_nocopy_dask():
@@ -242,8 +267,10 @@ def test_stale_view_is_refused_by_scatter(client):
     v = bb.read(5)
     bb.clear()
     bb.write(b"HELLO WORLD")
+    with pytest.raises(StaleViewError):
+        client.scatter(v)                   # hashing the data for its key
     with pytest.raises(TypeError) as e:
-        client.scatter(v)
+        client.scatter(v, hash=False)       # serializing it
     assert isinstance(e.value.__cause__, StaleViewError)
 
 
