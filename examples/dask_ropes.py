@@ -5,7 +5,7 @@ into a Rope, scattered to a worker process, searched there across chunk
 boundaries, cut into records there (Ropes sharing the received frames),
 and gathered back, never joined into one bytes object on the way.
 
-    python examples/dask_ropes.py [--chunks 2000] [--chunk-size 4096] [--coalesce 0]
+    python examples/dask_ropes.py [--chunks 2000] [--chunk-size 4096] [--coalesce 0] [--workers 2]
 
 nocopy.dask.install(client) registers the serializers on the client and on
 every worker (present and future); without it a worker that receives a
@@ -56,13 +56,14 @@ def main() -> None:
     ap.add_argument("--chunk-size", type=int, default=4096)
     ap.add_argument("--coalesce", type=int, default=0,
                     help="join runs of segments into frames of at least this many bytes")
+    ap.add_argument("--workers", type=int, default=2, help="worker processes")
     args = ap.parse_args()
 
     chunks = make_log(args.chunks, args.chunk_size)
     plain = b"".join(chunks)                      # the oracle, for the checks below
     log = Rope(chunks, max_segments=max(len(chunks), 2))
     # distributed leaves these two constructors unannotated
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,  # type: ignore[no-untyped-call]
+    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,  # type: ignore[no-untyped-call]
                            dashboard_address=":0")
     with cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
         nocopy.dask.install(client, coalesce=args.coalesce)
