@@ -9,17 +9,16 @@ import tracemalloc
 import pytest
 from hypothesis import given, strategies as st
 
-distributed = pytest.importorskip("distributed")  # the `dask` extra; `test` includes it
+# distributed: the `dask` extra, which the `test` extra includes (not a skip:
+# a venv without it fails here)
+from dask.base import tokenize
+from dask.sizeof import sizeof
+from distributed import Client, LocalCluster
+from distributed.protocol import dumps, loads, to_serialize
+from distributed.protocol.serialize import dask_serialize, deserialize, serialize
 
-from dask.base import tokenize  # noqa: E402
-from dask.sizeof import sizeof  # noqa: E402
-from distributed import Client, LocalCluster  # noqa: E402
-from distributed.protocol import dumps, loads, to_serialize  # noqa: E402
-from distributed.protocol.serialize import (  # noqa: E402
-    dask_serialize, deserialize, serialize)
-
-import nocopy.dask  # noqa: E402
-from nocopy import ByteBuffer, Rope, StaleViewError, View  # noqa: E402
+import nocopy.dask
+from nocopy import ByteBuffer, Rope, StaleViewError, View
 
 
 # -- in this process -----------------------------------------------------------
