@@ -246,7 +246,8 @@ wheel-test:
 	    $$py -m venv $$tmp/venv; \
 	    sh tools/nocc_path.sh $$tmp/nocc $$tmp/venv/bin; \
 	    env PATH=$$tmp/nocc $$tmp/venv/bin/python -m pip install -q --only-binary :all: \
-	        "$$whl" pytest 'hypothesis>=6.80' 'uvloop>=0.19' 'playwright>=1.40' orjson msgspec; \
+	        "$$whl" pytest 'hypothesis>=6.80' 'uvloop>=0.19' 'playwright>=1.40' orjson msgspec \
+	        'distributed>=2024.1'; \
 	    cp -r tests examples tools README.md pyproject.toml $$tmp/; \
 	    test ! -d docs || cp -r docs $$tmp/; \
 	    (cd $$tmp && env PATH=$$tmp/nocc CC=/nonexistent venv/bin/python -c \

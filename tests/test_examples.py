@@ -29,3 +29,15 @@ def test_demo_no_serve_compares_both_servers():
     assert r.returncode == 0, r.stderr
     assert "requests/s" in r.stdout and "p99 latency" in r.stdout
     assert "blocks allocated / request" in r.stdout
+
+
+def test_dask_ropes_sends_a_rope_through_a_cluster_unjoined():
+    # a cluster of one worker process (a few seconds, so once; the
+    # coalesce option and worker-to-worker transfers are tested in
+    # tests/test_dask.py); the example checks every result against the
+    # bytes oracle itself (asserts)
+    r = run(EXAMPLES / "dask_ropes.py", "--chunks", "300", "--chunk-size", "1000", "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    assert "in 300 segments (coalesce=0)" in r.stdout
+    assert "the worker received 300 segments" in r.stdout
+    assert "gathered back: a Rope of 300 segments" in r.stdout
