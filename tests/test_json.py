@@ -559,6 +559,9 @@ def test_bytebuffer_like():
     with pytest.raises(BufferTooSmall) as ei:
         nj.dumps_into(DOC, FakeByteBuffer(10), 4)
     assert ei.value.needed == 4 + len(EXP)
+    with pytest.raises(BufferTooSmall) as ei:
+        nj.dumps_into(DOC, FakeByteBuffer(10), 12)  # the gap alone is past the space
+    assert ei.value.needed == 12 + len(EXP)
 
 
 # ---- dump ---------------------------------------------------------------------------------

@@ -325,8 +325,13 @@ dumps_into_bytebuffer(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, NcByteB
     }
     Py_ssize_t have = nc_bytebuffer_tail(bb);  /* take_bytes(): what fresh storage gives */
     if (offset > have) {
-        /* count the document anyway: needed must be exact */
-        have = offset;
+        /* not even the gap fits: count the document (no room at all) so
+         * that needed is exact */
+        char scratch[1];
+        Py_ssize_t n = nc_json_encode_fixed(e, w, obj, scratch, 0, 0, &overflow);
+        if (n >= 0)
+            nc_json_raise_too_small(st, offset + n, have);
+        return NULL;
     }
     if (nc_bytebuffer_reserve(bb, have, &dst) < 0)
         return NULL;
@@ -377,8 +382,12 @@ dumps_into_committing(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, PyObjec
     if (nc_get_writable_space(st, bb, &view) < 0)
         return NULL;
     Py_ssize_t have = view.len, n = -1;
-    if (offset > have)
-        nc_json_raise_too_small(st, offset, have);  /* the document is not counted here */
+    if (offset > have) {
+        /* not even the gap fits: count the document so that needed is exact */
+        char scratch[1];
+        n = nc_json_encode_fixed(e, w, obj, scratch, 0, 0, &overflow);
+        overflow = 1;
+    }
     else
         n = nc_json_encode_fixed(e, w, obj, view.buf, view.len, offset, &overflow);
     if (n >= 0 && !overflow && offset)
