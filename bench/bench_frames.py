@@ -10,12 +10,11 @@ Receiver: ``Reader.read_u32`` + ``read_exact`` + ``orjson.loads`` against
 for the senders, a file of the frames for the receivers (the page cache),
 so the syscalls cost both sides the same and the rows show the per-frame
 Python/C path.  Every timed loop handles all FRAMES documents (small dicts
-of 100-600 bytes: ints, floats, strings, bools, None, a list, a nested
-dict) and flushes / rewinds inside the timing.  Three runs; the row is the
+of 100-600 bytes from examples/json_frames.py: ints, floats, strings,
+bools, None, a list, a nested dict) and flushes / rewinds inside the timing.  Three runs; the row is the
 median run, the note gives the spread of the ratio."""
 import io
 import os
-import random
 import struct
 import tempfile
 
@@ -28,22 +27,19 @@ FRAMES = 1000
 BUFFER = 65536
 
 
-def documents(n=FRAMES, seed=18):
-    rnd = random.Random(seed)
-    docs = []
-    for i in range(n):
-        doc = {
-            "id": 100000 + i,
-            "kind": rnd.choice(["reading", "event", "heartbeat"]),
-            "sensor": f"node-{rnd.randrange(500):03d}",
-            "ts": 1700000000.0 + i * 0.25,
-            "ok": rnd.random() < 0.9,
-            "values": [round(rnd.uniform(-40, 60), 2) for _ in range(rnd.randrange(1, 24))],
-            "meta": {"fw": "2.4.1", "site": rnd.choice(["berlin", "lyon", "turin"]),
-                     "note": None if rnd.random() < 0.5 else "recalibrated " * rnd.randrange(1, 6)},
-        }
-        docs.append(doc)
-    return docs
+def _example():
+    """examples/json_frames.py: the workload (and the protocol) the rows time."""
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / "json_frames.py"
+    spec = importlib.util.spec_from_file_location("json_frames_example", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def documents(n=FRAMES):
+    return list(_example().documents(n))
 
 
 def _ratio_rows(report, case, make_fns, peer_name, target, runs=3):
