@@ -11,7 +11,7 @@ import sys
 from .harness import Report
 
 HERE = pathlib.Path(__file__).parent
-ORDER = ["view", "rope", "stream", "memreader", "json", "fmt", "aio", "build"]
+ORDER = ["view", "rope", "stream", "memreader", "json", "fmt", "aio", "build", "frames"]
 
 
 def sections():

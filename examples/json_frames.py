@@ -22,23 +22,30 @@ of a receiver's time.
 """
 import argparse
 import hashlib
+import importlib
 import random
 import socket
 import struct
 import sys
 import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
-import orjson
-
-from nocopy.io import Reader, Writer
 from nocopy import IncompleteRead
+from nocopy.io import Reader, Writer
+
+# orjson parses on both sides (and sends on the plain one); imported by name
+# so that the type-checking environments need not install it
+orjson: Any = importlib.import_module("orjson")
+Doc = dict[str, Any]
+Handler = Callable[[Any], None]
 
 HEADER = struct.Struct(">I")
 
 
 # ---- the nocopy sides ------------------------------------------------------------------
 
-def send_nocopy(sock, docs):
+def send_nocopy(sock: socket.socket, docs: Iterable[Doc]) -> None:
     """One C call a frame: the document is encoded into the Writer's buffer
     behind its length; full buffers go out in one send."""
     with Writer(sock) as w:
@@ -46,7 +53,7 @@ def send_nocopy(sock, docs):
             w.write_json(doc, prefix="u32")
 
 
-def receive_nocopy(sock, handle):
+def receive_nocopy(sock: socket.socket, handle: Handler) -> None:
     """read_u32 then read_exact: the body is a borrowed View of the Reader's
     buffer; orjson takes a copy of those few hundred bytes (tobytes() costs
     less than a memoryview at this size: see View.memoryview)."""
@@ -63,7 +70,7 @@ def receive_nocopy(sock, handle):
 
 # ---- the plain-stdlib twins ----------------------------------------------------------------
 
-def send_plain(sock, docs):
+def send_plain(sock: socket.socket, docs: Iterable[Doc]) -> None:
     with sock.makefile("wb") as f:
         for doc in docs:
             body = orjson.dumps(doc)
@@ -71,7 +78,7 @@ def send_plain(sock, docs):
             f.write(body)
 
 
-def receive_plain(sock, handle):
+def receive_plain(sock: socket.socket, handle: Handler) -> None:
     with sock.makefile("rb") as f:
         while True:
             head = f.read(4)
@@ -86,13 +93,15 @@ def receive_plain(sock, handle):
             handle(orjson.loads(body))
 
 
-SENDERS = {"nocopy": send_nocopy, "plain": send_plain}
-RECEIVERS = {"nocopy": receive_nocopy, "plain": receive_plain}
+SENDERS: dict[str, Callable[[socket.socket, Iterable[Doc]], None]] = {
+    "nocopy": send_nocopy, "plain": send_plain}
+RECEIVERS: dict[str, Callable[[socket.socket, Handler], None]] = {
+    "nocopy": receive_nocopy, "plain": receive_plain}
 
 
 # ---- the workload ------------------------------------------------------------------------
 
-def documents(n, seed=18):
+def documents(n: int, seed: int = 18) -> Iterator[Doc]:
     """Small dicts of 100-600 bytes: ints, floats, strings, bools, None, a
     list and a nested dict, as telemetry and RPC messages are."""
     rnd = random.Random(seed)
@@ -110,17 +119,17 @@ def documents(n, seed=18):
 
 
 class Tally:
-    def __init__(self):
+    def __init__(self) -> None:
         self.frames = 0
         self.digest = hashlib.sha256()
 
-    def __call__(self, doc):
+    def __call__(self, doc: Any) -> None:
         self.frames += 1
         self.digest.update(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS))
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--sender", choices=SENDERS, default="nocopy")
     ap.add_argument("--receiver", choices=RECEIVERS, default="nocopy")
     ap.add_argument("--frames", type=int, default=10000)
@@ -133,9 +142,9 @@ def main(argv=None):
         a = socket.create_connection(server.getsockname())
         b, _ = server.accept()
         server.close()
-    errors = []
+    errors: list[BaseException] = []
 
-    def sender():
+    def sender() -> None:
         try:
             with a:
                 SENDERS[args.sender](a, documents(args.frames))

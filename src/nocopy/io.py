@@ -13,7 +13,7 @@ trusted.
 
 Views returned by ``Reader`` are *borrowed* from its ByteBuffer: they stay valid
 until the buffer moves or overwrites their bytes (the next refill that needs
-room), then raise ``StaleViewError``.  Copy (``bytes(view)``) what you keep.
+room), then raise ``StaleViewError``.  Copy (``view.tobytes()``) what you keep.
 """
 import errno as _errno
 import io as _io
