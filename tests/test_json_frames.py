@@ -401,3 +401,59 @@ def test_view_target_still_refused_as_stream():
     ba = bytearray(10)
     assert nj.dumps_into([1], View(ba), 2) == 5
     assert ba[:5] == b"\0\0[1]"
+
+
+def test_full_buffer_without_prefix():
+    b = ByteBuffer(16)
+    b.write(b"0123456789abcdef")  # no free byte at all
+    with pytest.raises(BufferTooSmall) as ei:
+        b.write_json([1])
+    assert ei.value.needed == 3 and len(b) == 16
+    b.consume(16)
+    assert b.write_json([1]) == 3 and bytes(b.peek()) == b"[1]"
+
+
+def test_default_that_closes_the_writer_leaves_no_partial_frame():
+    out = io.BytesIO()
+    w = Writer(out, 64)
+    w.write(b"head")
+
+    def default(o):
+        w.close()  # flushes: the buffer is busy encoding, so the flush is refused
+        return 1
+
+    with pytest.raises(RuntimeError):
+        w.write_json([object()], prefix="u32", default=default)
+    assert out.getvalue() in (b"", b"head")
+    assert b"[" not in out.getvalue()
+
+
+def test_finalizers_writing_during_a_large_frame(monkeypatch):
+    """A finalizer run by an allocation of the large-frame path writes into
+    the Writer: its bytes go out before the frame, the frame stays whole."""
+    import gc
+
+    out = io.BytesIO()
+    w = Writer(out, 32)
+
+    class Cyc:
+        def __init__(self):
+            self.me = self
+
+        def __del__(self):
+            try:
+                w.write(b"#")
+            except RuntimeError:
+                pass  # refused while the buffer is busy: nothing written
+    old = gc.get_threshold()
+    gc.set_threshold(1)
+    try:
+        for _ in range(20):
+            Cyc()
+            w.write_json({"big": "B" * 100}, prefix="u16")
+    finally:
+        gc.set_threshold(*old)
+        gc.collect()
+    w.close()
+    data = out.getvalue().replace(b"#", b"")
+    assert parse_frames(data, ">H") == [{"big": "B" * 100}] * 20
