@@ -11,7 +11,7 @@ import sys
 from .harness import Report
 
 HERE = pathlib.Path(__file__).parent
-ORDER = ["view", "rope", "stream", "memreader", "json", "fmt", "aio", "sendfile", "build", "dask"]
+ORDER = ["view", "rope", "stream", "memreader", "json", "fmt", "aio", "sendfile", "build", "frames", "dask"]
 
 
 def sections():

@@ -552,8 +552,16 @@ def test_bytebuffer_like():
     with pytest.raises(BufferTooSmall) as ei:
         nj.dumps_into(DOC, small)
     assert ei.value.needed == len(EXP) and small.commits == []
-    with pytest.raises(ValueError):
-        nj.dumps_into(DOC, bb, 1)
+    # offset counts from the start of writable(): zeroed, committed with the document
+    bb.storage[bb.w:bb.w + 3] = b"old"
+    assert nj.dumps_into([2], bb, 3) == 6
+    assert bb.data() == EXP + b"[1]" + b"\0\0\0[2]"
+    with pytest.raises(BufferTooSmall) as ei:
+        nj.dumps_into(DOC, FakeByteBuffer(10), 4)
+    assert ei.value.needed == 4 + len(EXP)
+    with pytest.raises(BufferTooSmall) as ei:
+        nj.dumps_into(DOC, FakeByteBuffer(10), 12)  # the gap alone is past the space
+    assert ei.value.needed == 12 + len(EXP)
 
 
 # ---- dump ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ return *borrowed* ``View``\\ s of the buffer.
 * A View returned by a read method stays valid at least until the next read
   call on the reader (the reader never compacts its buffer under it before
   that).  From then on it may go stale: using it raises ``StaleViewError``,
-  it never shows other bytes.  Copy (``bytes(view)``) what you keep.
+  it never shows other bytes.  Copy (``view.tobytes()``) what you keep.
 * ``limit`` (default 64 KiB, as asyncio's) is the buffer's capacity: the
   longest line, delimited record or frame the reader can hand out in one
   View.  Past it ``LimitOverrun`` (a ValueError, as asyncio raises) — the

@@ -8,7 +8,7 @@ __all__ = ["StaleViewError", "BufferTooSmall", "LimitOverrun", "IncompleteRead",
 class StaleViewError(RuntimeError):
     """A borrowed View was used after its ByteBuffer moved or overwrote its bytes.
 
-    Raised instead of showing other bytes: take ``bytes(view)`` before the
+    Raised instead of showing other bytes: take ``view.tobytes()`` before the
     buffer moves if the data must outlive it."""
 
 

@@ -13,7 +13,7 @@ trusted.
 
 Views returned by ``Reader`` are *borrowed* from its ByteBuffer: they stay valid
 until the buffer moves or overwrites their bytes (the next refill that needs
-room), then raise ``StaleViewError``.  Copy (``bytes(view)``) what you keep.
+room), then raise ``StaleViewError``.  Copy (``view.tobytes()``) what you keep.
 """
 import errno as _errno
 import io as _io
@@ -127,7 +127,7 @@ def _blocked():
 _WIDTHS = ("u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "f32", "f64")
 _TYPED_READS = tuple("read_" + w for w in _WIDTHS) + ("read_uvarint", "read_varint", "read_struct")
 _TYPED_WRITES = tuple("write_" + w for w in _WIDTHS) + ("write_uvarint", "write_varint",
-                                                          "write_struct")
+                                                          "write_struct", "write_json")
 
 
 class Reader:
@@ -415,7 +415,16 @@ class Writer:
     ``write_varint(v)`` (zigzag) and ``write_struct(s, *values)`` (a
     struct.Struct, packed straight into the buffer) return the bytes written;
     when the value does not fit, the buffered bytes are sent first.  They are
-    the buffer's C methods (see ByteBuffer.write_u32): no Python frame."""
+    the buffer's C methods (see ByteBuffer.write_u32): no Python frame.
+
+    ``write_json(obj, *, prefix=None, byteorder="big", **options) -> int``
+    encodes obj with nocopy.json straight into the buffer, behind its length
+    when ``prefix`` is ``"u8"``, ``"u16"``, ``"u32"`` or ``"u64"``: one C
+    call per length-prefixed frame (ByteBuffer.write_json).  Returns the
+    bytes written.  A frame that does not fit the free space sends the
+    buffered bytes first (the document is encoded again, ``default`` runs
+    again); one larger than the buffer goes out as one bytes object with
+    them.  ``nocopy.json.dumps_into(obj, writer)`` calls it."""
 
     __slots__ = ("_sink", "_buf", "_closed", "write") + _TYPED_WRITES
 

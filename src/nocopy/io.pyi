@@ -4,7 +4,7 @@ import io
 import os
 import socket
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import (Any, Generic, Literal, Protocol, SupportsFloat, SupportsIndex, TypeVar, overload,
                     type_check_only)
 
@@ -72,6 +72,15 @@ class _WriteVarint(Protocol):
 class _WriteStruct(Protocol):
     def __call__(self, s: struct.Struct, /, *values: Any) -> int: ...
 
+class _WriteJson(Protocol):
+    def __call__(
+        self, obj: Any, /, *, prefix: Literal["u8", "u16", "u32", "u64"] | None = None,
+        byteorder: Literal["big", "little"] = "big", skipkeys: bool = False,
+        ensure_ascii: bool = False, check_circular: bool = True, allow_nan: bool = True,
+        sort_keys: bool = False, indent: int | str | None = None,
+        separators: tuple[str, str] | None = None, default: Callable[[Any], Any] | None = None,
+    ) -> int: ...
+
 # A source: a file descriptor, a socket, or anything with readinto().
 _Source = int | socket.socket | _ReadInto
 # A destination: a file descriptor, a socket, or anything with write().
@@ -136,6 +145,7 @@ class Writer:
     write_uvarint: _WriteVarint
     write_varint: _WriteVarint
     write_struct: _WriteStruct
+    write_json: _WriteJson
     def write_fmt(self, fmt: Buffer, /, *args: Any) -> int: ...
     def write_int(self, n: SupportsIndex, /) -> int: ...
     def write_float(self, x: SupportsFloat | SupportsIndex, /) -> int: ...

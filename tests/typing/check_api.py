@@ -76,6 +76,8 @@ def check_view(data: bytearray) -> None:
     assert_type(v.isdigit(), bool)
     # new bytes
     assert_type(v.tobytes(), bytes)
+    with v.memoryview() as mv:
+        assert_type(mv, memoryview)
     assert_type(v.hex(":"), str)
     assert_type(v.decode(), str)
     assert_type(v.replace(b"a", b"b"), bytes)
@@ -133,6 +135,7 @@ def check_bytebuffer() -> None:
     assert_type(hb.write_uvarint(300), int)
     assert_type(hb.write_varint(-3), int)
     assert_type(hb.write_struct(st, 1, 2), int)
+    assert_type(hb.write_json([1], prefix="u16", byteorder="little"), int)
     assert_type(hb.prepend(b"hd"), int)
     assert_type(hb.prepend_fmt(b"%d:", 2), int)
     assert_type(hb.read_u16(), int)
@@ -249,6 +252,8 @@ def check_io(sock: socket.socket, fd: int) -> None:
         assert_type(w.write_f32(0.5, "little"), int)
         assert_type(w.write_varint(-1), int)
         assert_type(w.write_struct(struct.Struct("<B"), 1), int)
+        assert_type(w.write_json({"a": 1}, prefix="u32", sort_keys=True), int)
+        assert_type(nocopy.json.dumps_into({"a": 1}, w), int)
         w.flush()
     w.close()
 

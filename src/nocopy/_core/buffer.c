@@ -1261,7 +1261,7 @@ nc_bytebuffer_module_init(PyObject *m, nc_state *st)
          * and a table that outgrows the array fails the import loudly */
         PyMethodDef *parts[] = {bb_own_methods, nc_bb_reader_methods, nc_bb_build_methods,
                                  nc_bb_wire_methods, nc_bb_fmt_methods, nc_bb_pickle_methods,
-                                 nc_bb_external_methods};
+                                 nc_bb_external_methods, nc_bb_json_methods};
         size_t k = 0, cap = sizeof(bb_methods) / sizeof(bb_methods[0]);
         for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
             for (PyMethodDef *d = parts[i]; d->ml_name != NULL; d++) {

@@ -53,6 +53,10 @@ Py_ssize_t nc_bb_fill_attached(NcByteBuffer *b);
 
 /* buffer_wire.c: the typed cursors (concatenated into ByteBuffer's methods). */
 extern PyMethodDef nc_bb_wire_methods[];
+/* json_frame.c: write_json (concatenated into ByteBuffer's methods). */
+extern PyMethodDef nc_bb_json_methods[];
+/* The overflow handler (nocopy.io.Writer) sends the buffered bytes; runs Python. */
+int nc_bb_drain(NcByteBuffer *b);
 int nc_bb_lineiter_init(PyObject *m, nc_state *st);
 
 static inline nc_state *

@@ -272,8 +272,8 @@ bb_read_struct(NcByteBuffer *b, PyObject *s)
 
 /* The overflow handler (nocopy.io.Writer) sends the buffered bytes:
  * handler(self, b"", 0, 0).  Runs Python. */
-static int
-drain(NcByteBuffer *b)
+int
+nc_bb_drain(NcByteBuffer *b)
 {
     PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
     if (empty == NULL)
@@ -300,7 +300,7 @@ static PyObject *
 put(NcByteBuffer *b, const unsigned char *src, Py_ssize_t n)
 {
     char *dst;
-    if (wants_drain(b, n) && drain(b) < 0)
+    if (wants_drain(b, n) && nc_bb_drain(b) < 0)
         return NULL;
     if (nc_bytebuffer_reserve(b, n, &dst) < 0)
         return NULL;
@@ -393,7 +393,7 @@ bb_write_struct(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
     /* never fits, even drained: the capacity (the headroom is not for writes) */
     if (b->overflow != NULL && size > b->size - b->head)
         return write_struct_large(b, args, nargs, size);
-    if (wants_drain(b, size) && drain(b) < 0)
+    if (wants_drain(b, size) && nc_bb_drain(b) < 0)
         return NULL;
     /* pack_into(view, 0, *values): the arguments, then the View (both
      * allocate, so may run Python), then room, and nothing else runs until

@@ -409,6 +409,22 @@ typedef struct {
 /* Encode obj (kept alive by the caller) into e's writer; -1 with an
  * exception.  json_encode.c. */
 int nc_json_encode(nc_jenc *e, PyObject *obj);
+
+/* json_api.c, for entry points in other files (json_frame.c): an encoder
+ * over writer w with no options set; the default (compact) options; the
+ * keyword options plus the extra names a caller takes (see there);
+ * encoding into [dst + offset, dst + len) in FIXED mode (the document's
+ * length, *overflow set when it did not fit; the length is exact anyway);
+ * BufferTooSmall for a document needing `needed` bytes where `have` are. */
+void nc_json_enc_init(nc_jenc *e, nc_jw *w);
+void nc_json_enc_dispose(nc_jenc *e);
+void nc_json_default_options(nc_jenc *e);
+int nc_json_parse_keywords(const char *fname, nc_jenc *e, PyObject *const *kwvalues,
+                           PyObject *kwnames, const char *const *extra, PyObject **extra_out,
+                           int nextra);
+Py_ssize_t nc_json_encode_fixed(nc_jenc *e, nc_jw *w, PyObject *obj, char *dst, Py_ssize_t len,
+                                Py_ssize_t offset, int *overflow);
+int nc_json_raise_too_small(nc_state *st, Py_ssize_t needed, Py_ssize_t have);
 /* The module's two key caches (json_encode.c); -1 with MemoryError. */
 int nc_json_keycache_alloc(nc_state *st);
 

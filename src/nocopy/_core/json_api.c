@@ -22,8 +22,8 @@ typedef struct {
     PyObject *separators;  /* borrowed, NULL: None */
 } nc_jopt_raw;
 
-static void
-enc_init(nc_jenc *e, nc_jw *w)
+void
+nc_json_enc_init(nc_jenc *e, nc_jw *w)
 {
     /* field by field: a memset of the header compiles to `rep stos`, whose
      * start-up cost was a tenth of a small document's encode */
@@ -45,8 +45,8 @@ enc_init(nc_jenc *e, nc_jw *w)
     e->nowned = 0;
 }
 
-static void
-enc_dispose(nc_jenc *e)
+void
+nc_json_enc_dispose(nc_jenc *e)
 {
     if (e->stack != e->stack_small)
         PyMem_Free(e->stack);
@@ -197,8 +197,8 @@ finish_options(nc_jenc *e, nc_jopt_raw *raw)
 
 /* The options of a call without keywords (what finish_options resolves to
  * then), without its generic work: dumps(obj) is the hot call. */
-static inline void
-default_options(nc_jenc *e)
+void
+nc_json_default_options(nc_jenc *e)
 {
     e->item_sep = ",";
     e->item_sep_len = 1;
@@ -206,22 +206,29 @@ default_options(nc_jenc *e)
     e->key_sep_len = 1;
 }
 
-/* Keywords of a FASTCALL call: options, plus `offset` when offset_out is
- * given.  Raises TypeError for unknown or repeated names. */
-static int
-parse_keywords(const char *fname, nc_jenc *e, PyObject *const *kwvalues, PyObject *kwnames,
-               PyObject **offset_out)
+/* Keywords of a FASTCALL call: the options, plus the names in `extra`
+ * (nextra of them; their values borrowed into extra_out[i], which the
+ * caller set to NULL or to a positional value).  Raises TypeError for
+ * unknown or repeated names. */
+int
+nc_json_parse_keywords(const char *fname, nc_jenc *e, PyObject *const *kwvalues,
+                       PyObject *kwnames, const char *const *extra, PyObject **extra_out,
+                       int nextra)
 {
     nc_jopt_raw raw = {NULL, NULL};
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     for (Py_ssize_t i = 0; i < nkw; i++) {
         PyObject *name = PyTuple_GET_ITEM(kwnames, i);
-        if (offset_out != NULL && PyUnicode_CompareWithASCIIString(name, "offset") == 0) {
-            if (*offset_out != NULL) {
-                PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument 'offset'", fname);
+        int k = 0;
+        while (k < nextra && PyUnicode_CompareWithASCIIString(name, extra[k]) != 0)
+            k++;
+        if (k < nextra) {
+            if (extra_out[k] != NULL) {
+                PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'",
+                             fname, extra[k]);
                 return -1;
             }
-            *offset_out = kwvalues[i];
+            extra_out[k] = kwvalues[i];
             continue;
         }
         int r = set_option(e, &raw, name, kwvalues[i]);
@@ -235,10 +242,19 @@ parse_keywords(const char *fname, nc_jenc *e, PyObject *const *kwvalues, PyObjec
     return finish_options(e, &raw);
 }
 
+static int
+parse_keywords(const char *fname, nc_jenc *e, PyObject *const *kwvalues, PyObject *kwnames,
+               PyObject **offset_out)
+{
+    static const char *const offset_name[] = {"offset"};
+    return nc_json_parse_keywords(fname, e, kwvalues, kwnames, offset_name, offset_out,
+                                  offset_out != NULL);
+}
+
 /* ---- entry points ------------------------------------------------------------ */
 
-static int
-raise_too_small(nc_state *st, Py_ssize_t needed, Py_ssize_t have)
+int
+nc_json_raise_too_small(nc_state *st, Py_ssize_t needed, Py_ssize_t have)
 {
     PyObject *msg = PyUnicode_FromFormat(
         "JSON document does not fit: the buffer needs %zd bytes, it has %zd", needed, have);
@@ -252,8 +268,8 @@ raise_too_small(nc_state *st, Py_ssize_t needed, Py_ssize_t have)
 /* Encode obj into [dst + offset, dst + len).  Returns the document length,
  * or -1 with an exception; *overflow set when it did not fit (the length is
  * then still exact). */
-static Py_ssize_t
-encode_fixed(nc_jenc *e, nc_jw *w, PyObject *obj, char *dst, Py_ssize_t len, Py_ssize_t offset,
+Py_ssize_t
+nc_json_encode_fixed(nc_jenc *e, nc_jw *w, PyObject *obj, char *dst, Py_ssize_t len, Py_ssize_t offset,
              int *overflow)
 {
     w->mode = NC_JW_FIXED;
@@ -287,29 +303,36 @@ parse_offset(PyObject *o)
  * straight into its free space through buffer.h, never through a method
  * looked up by name (a subclass or a patched method could hand back any
  * memory, and the length committed must be checked against the real free
- * space).  The buffer is marked busy while encoding, so a `default`
- * callback or a finalizer that tries to write into, compact or clear it
- * gets RuntimeError instead of moving the memory being written; its
- * holder is held too, and the cursors are checked unchanged before the
- * commit, so a mutator that forgot the busy flag cannot make us commit
- * into storage we did not write. */
+ * space).  `offset` counts from the write cursor: that many bytes are
+ * zeroed (never old storage shown as data) and committed before the
+ * document, room for a header the caller patches in.  The buffer is
+ * marked busy while encoding, so a `default` callback or a finalizer that
+ * tries to write into, compact or clear it gets RuntimeError instead of
+ * moving the memory being written; its holder is held too, and the
+ * cursors are checked unchanged before the commit, so a mutator that
+ * forgot the busy flag cannot make us commit into storage we did not
+ * write. */
 static PyObject *
 dumps_into_bytebuffer(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, NcByteBuffer *bb,
                       Py_ssize_t offset)
 {
     int overflow = 0;
     char *dst;
-    if (offset != 0) {
-        PyErr_SetString(PyExc_ValueError,
-                        "offset must be 0 when writing into a ByteBuffer's free space");
-        return NULL;
-    }
     if (bb->busy) {
         PyErr_SetString(PyExc_RuntimeError,
                         "ByteBuffer is busy (a fill or a dumps_into is running on it)");
         return NULL;
     }
     Py_ssize_t have = nc_bytebuffer_tail(bb);  /* take_bytes(): what fresh storage gives */
+    if (offset > have) {
+        /* not even the gap fits: count the document (no room at all) so
+         * that needed is exact */
+        char scratch[1];
+        Py_ssize_t n = nc_json_encode_fixed(e, w, obj, scratch, 0, 0, &overflow);
+        if (n >= 0)
+            nc_json_raise_too_small(st, offset + n, have);
+        return NULL;
+    }
     if (nc_bytebuffer_reserve(bb, have, &dst) < 0)
         return NULL;
     /* reserve may have moved the storage (it does not for the space that
@@ -319,7 +342,7 @@ dumps_into_bytebuffer(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, NcByteB
     have = h->len - wpos;
     Py_INCREF(bb);
     bb->busy = 1;
-    Py_ssize_t n = encode_fixed(e, w, obj, dst, have, 0, &overflow);
+    Py_ssize_t n = nc_json_encode_fixed(e, w, obj, dst, have, offset, &overflow);
     bb->busy = 0;
     int moved = bb->holder != h || bb->wpos != wpos;
     Py_DECREF(h);   /* bb still holds it, or (moved) it is left alone */
@@ -332,12 +355,14 @@ dumps_into_bytebuffer(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, NcByteB
         goto done;
     }
     if (overflow) {
-        raise_too_small(st, n, have);
+        nc_json_raise_too_small(st, offset + n, have);
         goto done;
     }
-    if (nc_bytebuffer_commit(bb, n) < 0)
+    if (offset)
+        memset(dst, 0, (size_t)offset);
+    if (nc_bytebuffer_commit(bb, offset + n) < 0)
         goto done;
-    result = PyLong_FromSsize_t(n);
+    result = PyLong_FromSsize_t(offset + n);
 done:
     Py_DECREF(bb);
     return result;
@@ -346,30 +371,35 @@ done:
 /* dumps_into for any other object with writable() and commit(n): what
  * writable() returns must export a writable buffer (the export pins it
  * while encoding), and commit gets the length written into it, which is
- * at most that buffer's length. */
+ * at most that buffer's length; `offset` counts from its start, the bytes
+ * before the document zeroed and committed with it. */
 static PyObject *
 dumps_into_committing(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, PyObject *bb,
                       Py_ssize_t offset)
 {
     Py_buffer view;
     int overflow = 0;
-    if (offset != 0) {
-        PyErr_SetString(PyExc_ValueError,
-                        "offset must be 0 when writing into a ByteBuffer's free space");
-        return NULL;
-    }
     if (nc_get_writable_space(st, bb, &view) < 0)
         return NULL;
-    Py_ssize_t n = encode_fixed(e, w, obj, view.buf, view.len, 0, &overflow);
-    Py_ssize_t have = view.len;
+    Py_ssize_t have = view.len, n = -1;
+    if (offset > have) {
+        /* not even the gap fits: count the document so that needed is exact */
+        char scratch[1];
+        n = nc_json_encode_fixed(e, w, obj, scratch, 0, 0, &overflow);
+        overflow = 1;
+    }
+    else
+        n = nc_json_encode_fixed(e, w, obj, view.buf, view.len, offset, &overflow);
+    if (n >= 0 && !overflow && offset)
+        memset(view.buf, 0, (size_t)offset);
     PyBuffer_Release(&view);  /* before commit: the owner may check exports */
     if (n < 0)
         return NULL;
     if (overflow) {
-        raise_too_small(st, n, have);
+        nc_json_raise_too_small(st, offset + n, have);
         return NULL;
     }
-    PyObject *nobj = PyLong_FromSsize_t(n);
+    PyObject *nobj = PyLong_FromSsize_t(offset + n);
     if (nobj == NULL)
         return NULL;
     PyObject *r = PyObject_CallMethodOneArg(bb, st->str_commit, nobj);
@@ -377,19 +407,66 @@ dumps_into_committing(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, PyObjec
     if (r == NULL)
         return NULL;
     Py_DECREF(r);
-    return PyLong_FromSsize_t(n);
+    return PyLong_FromSsize_t(offset + n);
+}
+
+/* dumps_into for a stream with write_json(obj, **options) (nocopy.io.Writer,
+ * nocopy.aio.StreamWriter): handed over with the caller's options, offset
+ * left out; only offset 0 makes sense for a stream. */
+static PyObject *
+dumps_into_stream(PyObject *obj, PyObject *stream, PyObject *const *kwvalues, PyObject *kwnames,
+                  Py_ssize_t offset)
+{
+    static PyObject *str_write_json = NULL;  /* interned, never freed (as fmt.c's __bytes__) */
+    if (offset != 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "offset must be 0 when writing to a stream (an object with write_json())");
+        return NULL;
+    }
+    if (str_write_json == NULL && (str_write_json = PyUnicode_InternFromString("write_json")) == NULL)
+        return NULL;
+    PyObject *small[12], **argv = small, *names = NULL, *res = NULL;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0, k = 0;
+    for (Py_ssize_t i = 0; i < nkw; i++)
+        k += PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i), "offset") != 0;
+    if (k + 2 > (Py_ssize_t)(sizeof(small) / sizeof(small[0]))) {
+        argv = PyMem_New(PyObject *, (size_t)k + 2);
+        if (argv == NULL)
+            return PyErr_NoMemory();
+    }
+    if (k && (names = PyTuple_New(k)) == NULL)
+        goto done;
+    argv[0] = stream;
+    argv[1] = obj;
+    k = 0;
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i);
+        if (PyUnicode_CompareWithASCIIString(name, "offset") == 0)
+            continue;
+        PyTuple_SET_ITEM(names, k, Py_NewRef(name));
+        argv[2 + k++] = kwvalues[i];
+    }
+    res = PyObject_VectorcallMethod(str_write_json, argv, 2,
+                                    names);
+done:
+    Py_XDECREF(names);
+    if (argv != small)
+        PyMem_Free(argv);
+    return res;
 }
 
 PyDoc_STRVAR(dumps_into_doc,
 "json_dumps_into($module, obj, buf, /, offset=0, **options)\n--\n\n"
 "Write obj as JSON (UTF-8) into the writable buffer buf at offset and return\n"
 "the end offset.  O(document): no intermediate str or bytes is made.\n"
-"buf: bytearray, writable memoryview, View (its window), mmap, array, or an\n"
-"object with writable() and commit(n) (a ByteBuffer: offset must be 0, the\n"
-"return value is the number of bytes committed).  When the document does not\n"
-"fit, BufferTooSmall is raised with .needed = offset + document length (the\n"
-"smallest len(buf) that fits); bytes before offset are untouched, bytes from\n"
-"offset on may have been overwritten.");
+"buf: bytearray, writable memoryview, View (its window), mmap, array; a\n"
+"ByteBuffer or an object with writable() and commit(n): the document goes\n"
+"at the write cursor + offset (the offset bytes before it zeroed), all is\n"
+"committed and the count committed returned; a stream with write_json()\n"
+"(nocopy.io.Writer, nocopy.aio.StreamWriter): handed to it, offset 0 only.\n"
+"When the document does not fit, BufferTooSmall is raised with .needed =\n"
+"offset + document length (the smallest len(buf) that fits); bytes before\n"
+"offset are untouched, bytes from offset on may have been overwritten.");
 
 static PyObject *
 json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyObject *kwnames)
@@ -409,7 +486,7 @@ json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyOb
     if (nargs == 3)
         offset_obj = args[2];
     nc_jw_init(&w, st, NC_JW_FIXED);
-    enc_init(&e, &w);
+    nc_json_enc_init(&e, &w);
     if (kwnames != NULL && parse_keywords("dumps_into", &e, args + nargs, kwnames, &offset_obj) < 0)
         goto done;
     if (kwnames == NULL) {
@@ -430,6 +507,10 @@ json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyOb
         goto done;
     }
     if (!PyByteArray_CheckExact(buf) && !PyObject_CheckBuffer(buf)) {
+        if (PyObject_HasAttrString(buf, "write_json")) {
+            result = dumps_into_stream(args[0], buf, args + nargs, kwnames, offset);
+            goto done;
+        }
         if (PyObject_HasAttr(buf, st->str_writable) && PyObject_HasAttr(buf, st->str_commit)) {
             result = dumps_into_committing(st, &e, &w, args[0], buf, offset);
             goto done;
@@ -468,7 +549,7 @@ json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyOb
         PyErr_Format(PyExc_ValueError, "offset %zd is beyond the end of the buffer (%zd bytes)",
                      offset, have);
     else
-        n = encode_fixed(&e, &w, args[0], dst, have, offset, &overflow);
+        n = nc_json_encode_fixed(&e, &w, args[0], dst, have, offset, &overflow);
     if (pinned != NULL)
         pinned->ob_exports--;
     else
@@ -476,13 +557,13 @@ json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyOb
     if (n < 0)
         goto done;
     if (overflow) {
-        raise_too_small(st, offset + n, have);
+        nc_json_raise_too_small(st, offset + n, have);
         goto done;
     }
     result = PyLong_FromSsize_t(offset + n);
 done:
     nc_jw_dispose(&w);
-    enc_dispose(&e);
+    nc_json_enc_dispose(&e);
     return result;
 }
 
@@ -508,9 +589,9 @@ json_dumps(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyObject 
     nc_jw_init(&w, st, NC_JW_GROW);
     w.base = w.p = w.scratch;
     w.end = w.scratch + NC_JW_SCRATCH;
-    enc_init(&e, &w);
+    nc_json_enc_init(&e, &w);
     if (kwnames == NULL)
-        default_options(&e);
+        nc_json_default_options(&e);
     else if (parse_keywords("dumps", &e, args + nargs, kwnames, NULL) < 0)
         goto done;
     if (nc_json_encode(&e, args[0]) < 0 || nc_jw_check_surrogate(&w) < 0)
@@ -518,7 +599,7 @@ json_dumps(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyObject 
     result = nc_jw_grow_finish(&w);
 done:
     nc_jw_dispose(&w);
-    enc_dispose(&e);
+    nc_json_enc_dispose(&e);
     return result;
 }
 
@@ -550,7 +631,7 @@ json_dump_stream(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyO
     }
     nc_jw_init(&w, st, NC_JW_STREAM);
     w.sink = args[1];
-    enc_init(&e, &w);
+    nc_json_enc_init(&e, &w);
     if (parse_keywords("dump", &e, args + nargs, kwnames, NULL) < 0)
         goto done;
     holder = nc_holder_from_object(st, args[2]);
@@ -570,7 +651,7 @@ json_dump_stream(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyO
 done:
     nc_jw_dispose(&w);
     Py_XDECREF(holder);
-    enc_dispose(&e);
+    nc_json_enc_dispose(&e);
     return result;
 }
 

@@ -209,6 +209,7 @@ nc_adjust_indices(Py_ssize_t *start, Py_ssize_t *end, Py_ssize_t len)
 extern PyMethodDef nc_view_search_methods[];     /* view_search.c */
 extern PyMethodDef nc_view_transform_methods[];  /* view_transform.c */
 extern PyMethodDef nc_view_pickle_methods[];     /* pickle.c */
+extern PyMethodDef nc_view_export_methods[];     /* view_export.c */
 
 /* Slots implemented outside view.c. */
 int nc_view_contains(PyObject *self, PyObject *arg);          /* view_search.c */

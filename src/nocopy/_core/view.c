@@ -1145,7 +1145,6 @@ static PyMethodDef view_core_methods[] = {
     {"__enter__", (PyCFunction)view_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)(void (*)(void))view_exit, METH_FASTCALL, NULL},
     {"tobytes", (PyCFunction)view_tobytes, METH_NOARGS, tobytes_doc},
-    {"__bytes__", (PyCFunction)view_tobytes, METH_NOARGS, tobytes_doc},
     {"copy_from", (PyCFunction)(void (*)(void))view_copy_from, METH_FASTCALL, copy_from_doc},
     {"fill", (PyCFunction)view_fill, METH_O, fill_doc},
     {"lower_inplace", (PyCFunction)view_lower_inplace, METH_NOARGS, lower_inplace_doc},
@@ -1174,7 +1173,7 @@ merged_methods(void)
     if (merged != NULL)
         return merged;
     PyMethodDef *tables[] = {view_core_methods, nc_view_search_methods, nc_view_transform_methods,
-                             nc_view_pickle_methods, nc_view_close_methods};
+                             nc_view_pickle_methods, nc_view_close_methods, nc_view_export_methods};
     size_t n = 0;
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
         for (PyMethodDef *d = tables[t]; d->ml_name; d++)
