@@ -43,8 +43,11 @@ import operator
 import socket
 
 from ._core import ByteBuffer, View, _AsyncLines, _Ready
-from .errors import BufferTooSmall, IncompleteRead, LimitOverrun, StaleViewError
+from .errors import (BufferTooSmall, IncompleteRead, LimitOverrun, StaleViewError,
+                     _adopt_asyncio_bases, _eof_error)
 from .json import dumps_into as _dumps_into
+
+_adopt_asyncio_bases()  # except asyncio.IncompleteReadError / LimitOverrunError catch ours
 
 __all__ = [
     "StreamReader", "StreamWriter", "open_connection", "start_server",
