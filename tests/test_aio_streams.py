@@ -27,8 +27,9 @@ DATA = st.lists(st.sampled_from([b"a", b"b", b"xyz", b"\n", b"|", b"\r\n", b"012
                 max_size=60).map(b"".join)
 
 
-async def script(reader, ops):
-    """Run ops; each result as plain data, errors by their asyncio meaning."""
+async def script(reader, ops, detail=True):
+    """Run ops; each result as plain data, errors by their asyncio meaning
+    (detail: which overrun, and where the separator is, too)."""
     out = []
     for op in ops:
         name = op[0]
@@ -47,10 +48,17 @@ async def script(reader, ops):
             out.append(("ok", bytes(res)))
         except asyncio.IncompleteReadError as e:
             out.append(("incomplete", bytes(e.partial), e.expected))
-        except asyncio.LimitOverrunError:
+        except asyncio.LimitOverrunError as e:
             # asyncio's readline turns it into a ValueError; ours stays a LimitOverrun (a
             # ValueError too): the same except clause catches both
-            out.append(("overrun" if name == "readuntil" else "valueerror",))
+            if name != "readuntil":
+                out.append(("valueerror",))
+            elif not detail:  # which one depends on how the bytes came in
+                out.append(("overrun",))
+            elif "is found" in str(e):  # .consumed: where the separator starts
+                out.append(("overrun", "found", e.consumed))
+            else:
+                out.append(("overrun", "not found"))
         except ValueError:
             out.append(("valueerror",))
     return out
@@ -92,7 +100,7 @@ def test_same_as_asyncio_fed_in_chunks(data, sizes, ops, limit, loop):
         limit = 4096
 
     async def drive(reader):
-        task = asyncio.ensure_future(script(reader, ops))
+        task = asyncio.ensure_future(script(reader, ops, detail=False))
         pos, i = 0, 0
         while pos < len(data):
             n = sizes[i % len(sizes)]

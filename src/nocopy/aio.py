@@ -289,6 +289,12 @@ class StreamReader:
         return self._limit
 
     @property
+    def _buffer(self):
+        """asyncio's internal name, for tests ported from asyncio: a copy
+        (bytes) of what is buffered.  O(n)."""
+        return bytes(self._buf.peek())
+
+    @property
     def buffered(self):
         """Bytes received and not read yet."""
         return len(self._buf)
@@ -380,11 +386,21 @@ class StreamReader:
         if type(separator) is not bytes:
             separator = bytes(memoryview(separator))
         seplen = len(separator)
+        if not seplen:
+            raise ValueError("Separator should be at least one-byte string")  # asyncio's words
         lim = self._limit + seplen
         if limit is not None and limit < lim:
             lim = limit
         b = self._buf
-        v = b.read_until(separator, limit=lim)  # LimitOverrun when lim bytes came without it
+        try:
+            v = b.read_until(separator, limit=lim)  # LimitOverrun when lim bytes came without it
+        except LimitOverrun:
+            i = b.find(separator, lim - seplen + 1)
+            if i >= 0:
+                raise LimitOverrun(f"Separator is found, but chunk is longer than limit ({lim} "
+                                   "bytes with it)", b.peek(lim), i) from None
+            raise LimitOverrun(f"Separator is not found, and chunk exceed the limit ({lim} bytes "
+                               "with it)", b.peek(lim)) from None
         if v is None:
             # Wait in this frame; rescan only the bytes that came since.
             while True:
@@ -401,13 +417,13 @@ class StreamReader:
                 if i >= 0:
                     end = i + seplen
                     if end > lim:
-                        raise LimitOverrun(f"separator found past the limit ({lim} bytes with "
-                                           "it)", b.peek(lim), i)
+                        raise LimitOverrun(f"Separator is found, but chunk is longer than "
+                                           f"limit ({lim} bytes with it)", b.peek(lim), i)
                     v = b.read(end)
                     break
                 if len(b) >= lim:
-                    raise LimitOverrun(f"separator not found within the limit ({lim} bytes with "
-                                       "it)", b.peek(lim))
+                    raise LimitOverrun(f"Separator is not found, and chunk exceed the limit "
+                                       f"({lim} bytes with it)", b.peek(lim))
         self._lent = True
         return v
 

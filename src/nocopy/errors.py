@@ -68,8 +68,9 @@ class IncompleteRead(_IncompleteReadBase):
     def __init__(self, partial=b"", expected=None):
         self.partial = partial
         self.expected = expected
-        msg = f"{len(partial)} bytes read on a total of {expected} expected bytes" if expected is not None \
-            else f"{len(partial)} bytes read before EOF"
+        # asyncio.IncompleteReadError's message, word for word
+        msg = (f"{len(partial)} bytes read on a total of "
+               f"{'undefined' if expected is None else repr(expected)} expected bytes")
         EOFError.__init__(self, msg)
 
     def __reduce__(self):

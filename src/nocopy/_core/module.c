@@ -91,8 +91,9 @@ nc_raise_new(PyObject *type, const char *fmt, ...)
             goto done;
         if (got == 0)  /* nothing of it arrived: a clean end of stream */
             type = incomplete_state->EndOfStream;
+        /* asyncio.IncompleteReadError's message, word for word */
         PyObject *msg = expected == Py_None
-            ? PyUnicode_FromFormat("%zd bytes read before EOF", got)
+            ? PyUnicode_FromFormat("%zd bytes read on a total of undefined expected bytes", got)
             : PyUnicode_FromFormat("%zd bytes read on a total of %S expected bytes", got, expected);
         if (msg == NULL)
             goto done;
