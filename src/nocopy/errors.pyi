@@ -19,11 +19,11 @@ class LimitOverrun(ValueError, asyncio.LimitOverrunError):
     consumed: int
     def __init__(self, message: str = "limit overrun", partial: Any = None,
                  consumed: int | None = None) -> None: ...
-    def __reduce__(self) -> tuple[type[LimitOverrun], tuple[str, Any, int]]: ...  # type: ignore[override]
+    def __reduce__(self) -> tuple[type[LimitOverrun], tuple[str, Any, int]]: ...
 
 class IncompleteRead(asyncio.IncompleteReadError):
     # bytes or a View of what did arrive
-    partial: Any  # type: ignore[assignment]
+    partial: Any
     expected: int | None
     def __init__(self, partial: Any = b"", expected: int | None = None) -> None: ...
     def __reduce__(self) -> tuple[type[IncompleteRead], tuple[Any, int | None]]: ...
