@@ -353,3 +353,35 @@ def test_readme_server_with_backpressure(loop):
         await server.wait_closed()
 
     run(loop, body)
+
+
+@pytestmark_loops
+def test_large_frame_is_received_in_place(loop):
+    """An 8 MiB readexactly() costs one buffer of the frame's size: the bytes
+    land there from the socket, never in a second copy (asyncio's own reader
+    holds a bytearray and returns a bytes copy of it)."""
+    import tracemalloc
+    size = 8 << 20
+    big = b"x" * size
+
+    async def body():
+        r, w, pr, pw = await pair(limit=4096)
+
+        async def send():
+            for i in range(0, size, 65536):
+                pw.write(memoryview(big)[i:i + 65536])
+                await pw.drain()
+
+        tracemalloc.start()
+        try:
+            t = asyncio.ensure_future(send())
+            frame = await r.readexactly(size)
+            await t
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert len(frame) == size and frame[-1] == ord("x")
+        assert peak < 1.25 * size, f"peak {peak / size:.2f}x the frame"
+        await close_all(w, pw)
+
+    run(loop, body, timeout=60)
