@@ -102,26 +102,40 @@ def test_separator_split_across_chunks(loop):
     run(loop, body)
 
 
-def test_limit_overrun_keeps_bytes(loop):
+def test_limit_overrun_drops_the_line_in_readline_keeps_it_in_readuntil(loop):
     async def body():
         r, w, pr, pw = await pair(limit=64)
-        pw.write(b"x" * 100 + b"\n")
+        # a line of `limit` bytes and its b"\n" is accepted, as asyncio's readline does
+        pw.write(b"a" * 64 + b"\n")
+        assert await r.readline() == b"a" * 64 + b"\n"
+        pw.write(b"x" * 100 + b"\nnext\n")
         with pytest.raises(LimitOverrun) as ei:
             await r.readline()
-        assert isinstance(ei.value, ValueError)
-        assert ei.value.partial == b"x" * 64
-        assert await r.read_exact(64) == b"x" * 64  # the bytes stayed
-        assert await r.readline() == b"x" * 36 + b"\n"
+        assert isinstance(ei.value, ValueError) and isinstance(ei.value, asyncio.LimitOverrunError)
+        assert "limit=64" in str(ei.value) and ei.value.consumed == 0
+        # asyncio drops what is buffered of the overlong line: the loop goes on
+        assert ei.value.partial == b"x" * 65
+        assert await r.readline() == b"x" * 35 + b"\n"
+        assert await r.readline() == b"next\n"
+        # readuntil keeps the bytes, .consumed says how many to skip
+        pw.write(b"y" * 70 + b"|")
+        with pytest.raises(LimitOverrun) as ei:
+            await r.readuntil(b"|")
+        assert ei.value.consumed == 65 and ei.value.partial == b"y" * 65
+        assert await r.readexactly(ei.value.consumed) == b"y" * 65
+        assert await r.readuntil(b"|") == b"yyyyy|"
         # a separator that arrives, but past a smaller per-call limit
         pw.write(b"abcdefgh|")
         with pytest.raises(LimitOverrun):
             await r.read_until(b"|", limit=4)
         assert await r.read_until(b"|") == b"abcdefgh|"
-        with pytest.raises(ValueError, match="limit"):
-            await r.read_exact(65)
-        pw.write(b"y" * 64)
-        with pytest.raises(LimitOverrun):
-            await r.read(-1)
+        # no cap on frames nor on read() to EOF
+        pw.write(b"z" * 1000)
+        assert await r.read_exact(1000) == b"z" * 1000
+        pw.write(b"w" * 5000)
+        pw.write_eof()
+        assert await r.read(-1) == b"w" * 5000
+        assert r.at_eof()
         await close_all(w, pw)
 
     run(loop, body)
@@ -342,7 +356,7 @@ def test_backpressure_bounds_reader_memory(loop):
                 await asyncio.sleep(0)
                 if r._paused:
                     paused_seen = True
-                assert r.buffered <= 8192
+                assert r.buffered <= 8192 + 1  # limit + 1: a line of `limit` and its b"\n"
                 v = await r.read(4096)
                 if not v:
                     break

@@ -382,9 +382,10 @@ def test_reader_every_source_kind(tmp_path, pipe):
        st.lists(st.integers(1, 70), min_size=1, max_size=8), st.booleans())
 def test_lines_random_chunks(lines, sizes, trailing):
     data = b"\n".join(lines) + (b"\n" if trailing else b"")
-    expect = data.split(b"\n")
-    if expect[-1] == b"":
-        expect.pop()
+    # lines() without ends drops a terminator whole, b"\r\n" included (as
+    # splitlines); a lone b"\r", and one ending the unterminated last line, stay
+    parts = data.split(b"\n")
+    expect = [p.removesuffix(b"\r") for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
     assert [bytes(x) for x in Reader(Chunky(data, sizes), 48).lines()] == expect
     assert [bytes(x) for x in Reader(Chunky(data, sizes), 48).lines(reuse=True)] == expect
     assert b"".join(bytes(x) for x in Reader(Chunky(data, sizes), 48)) == data

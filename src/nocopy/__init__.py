@@ -3,8 +3,8 @@
 Read into buffers that already exist, parse through Views instead of copies,
 stitch with Ropes instead of concatenation, serialize straight into the output.
 """
-from .errors import (BufferTooSmall, IncompleteRead, LimitOverrun, PoolExhausted, StaleViewError,
-                     VarintError)
+from .errors import (BufferTooSmall, EndOfStream, IncompleteRead, LimitOverrun, PoolExhausted,
+                     StaleViewError, VarintError)
 from ._core import View
 from ._core import ByteBuffer
 from .pool import Pool
@@ -21,6 +21,7 @@ __all__ = [
     "BufferTooSmall",
     "LimitOverrun",
     "IncompleteRead",
+    "EndOfStream",
     "PoolExhausted",
     "VarintError",
 ]

@@ -13,15 +13,28 @@ return *borrowed* ``View``\\ s of the buffer.
   call on the reader (the reader never compacts its buffer under it before
   that).  From then on it may go stale: using it raises ``StaleViewError``,
   it never shows other bytes.  Copy (``view.tobytes()``) what you keep.
-* ``limit`` (default 64 KiB, as asyncio's) is the buffer's capacity: the
-  longest line, delimited record or frame the reader can hand out in one
-  View.  Past it ``LimitOverrun`` (a ValueError, as asyncio raises) — the
-  bytes stay in the buffer.
-* At EOF before the requested amount ``IncompleteRead`` (an EOFError) with
-  ``.partial``, a borrowed View of what was there (consumed).
+* ``limit`` (default 64 KiB) bounds line and separator searches, as
+  asyncio's: ``readline()``/``readuntil()`` accept ``limit`` bytes before the
+  separator, then raise ``LimitOverrun`` (a ValueError and an
+  ``asyncio.LimitOverrunError`` with ``.consumed``).  ``readuntil()`` keeps
+  the bytes; ``readline()`` drops the overlong line (through its b"\\n" when
+  that is buffered, else everything buffered) as asyncio does, so a loop
+  that catches the error goes on.  ``lines()`` keeps them.
+* ``read()`` to EOF and ``readexactly(n)`` take any size.  Up to the limit the
+  View borrows the reader's buffer (``limit + 1`` bytes); a larger frame is
+  received straight into a fresh buffer of exactly n bytes (one allocation,
+  plus one copy of the at most ``limit + 1`` bytes already buffered), ``read()``
+  to EOF into one that doubles when full (O(total) copying, as a growing
+  bytes buffer).  The reader returns to its own buffer at the next read.
+* At EOF before the requested amount ``IncompleteRead`` (an EOFError and an
+  ``asyncio.IncompleteReadError``) with ``.partial``, a borrowed View of what
+  was there (consumed); ``EndOfStream``, its subclass, when nothing was.
+  ``at_eof()`` says whether the end is known; ``await eof()`` waits until a
+  byte or the end arrives and says which.
 * Backpressure: when the buffer is full (or holds only bytes still lent out),
   the transport is paused; it resumes when the application next waits for
-  data.  A fast sender never makes the reader hold more than ``limit`` bytes.
+  data.  Outside a large read, a fast sender never makes the reader hold more
+  than ``limit + 1`` bytes.
 * Reads are cancellation-safe: a read cancelled while waiting consumes nothing.
 * After the connection was lost with an error, reads that must wait raise it;
   bytes received before it can still be read.
@@ -53,8 +66,11 @@ import os
 import socket
 
 from ._core import ByteBuffer, View, _AsyncLines, _Ready
-from .errors import BufferTooSmall, IncompleteRead, LimitOverrun, StaleViewError
+from .errors import (BufferTooSmall, IncompleteRead, LimitOverrun, StaleViewError,
+                     _adopt_asyncio_bases, _eof_error)
 from .json import dumps_into as _dumps_into
+
+_adopt_asyncio_bases()  # except asyncio.IncompleteReadError / LimitOverrunError catch ours
 
 __all__ = [
     "StreamReader", "StreamWriter", "open_connection", "start_server",
@@ -75,6 +91,8 @@ class _Source:
 
     def readinto(self, view):
         r = self._reader
+        if r._buf is not r._home:
+            return None  # the bytes are in a grown buffer: _lines_wait takes over
         if r._eof:
             return 0
         if r._exception is not None:
@@ -83,7 +101,8 @@ class _Source:
 
 
 class StreamReader:
-    """Bytes received by the transport, in one ``ByteBuffer`` of ``limit`` bytes.
+    """Bytes received by the transport, in one ``ByteBuffer`` of ``limit + 1``
+    bytes (a line of ``limit`` bytes with its b"\\n" fits, as in asyncio).
 
     Every read method returns a borrowed ``View`` (see the module doc)."""
 
@@ -93,7 +112,9 @@ class StreamReader:
         if limit <= 0:
             raise ValueError("Limit cannot be <= 0")
         self._limit = limit
-        self._buf = ByteBuffer(limit)
+        # _buf is _home except during (or after a cancelled) read larger
+        # than it: then a grown ByteBuffer that _settle() leaves again
+        self._home = self._buf = ByteBuffer(limit + 1)
         self._loop = loop
         self._transport = None
         self._eof = False
@@ -152,7 +173,7 @@ class StreamReader:
             self._waiter = None
             if not w.done():
                 w.set_result(None)
-        if b.free == 0 and (self._lent or len(b) == self._limit) and not self._paused:
+        if b.free == 0 and (self._lent or len(b) == b.capacity) and not self._paused:
             t = self._transport
             if t is not None:
                 try:
@@ -183,6 +204,32 @@ class StreamReader:
                 else:
                     w.set_exception(exc)
 
+    def feed_data(self, data):
+        """asyncio's: append a copy of data as if received (for protocols that
+        feed a reader, and tests).  When it does not fit the free space it
+        goes, with the buffered bytes, into a grown buffer (views handed out
+        stay valid); the transport, if any, is paused past ``2 * limit``
+        buffered bytes, as asyncio does.  O(len(data))."""
+        if self._eof:
+            raise RuntimeError("feed_data() after feed_eof()")
+        with memoryview(data) as m:
+            n = m.nbytes
+        if not n:
+            return
+        b = self._buf
+        if b.free < n and (self._lent or b.capacity - len(b) < n):
+            self._grow(max(len(b) + n, 2 * b.capacity))
+            b = self._buf
+        self._given = None  # the write below moves the free space
+        b.write(data)  # compacts first when that makes room
+        self._wakeup()
+        if len(b) > 2 * self._limit and not self._paused and self._transport is not None:
+            try:
+                self._transport.pause_reading()
+            except NotImplementedError:
+                return
+            self._paused = True
+
     def feed_eof(self):
         self._eof = True
         self._wakeup()
@@ -200,12 +247,62 @@ class StreamReader:
         return self._exception
 
     def at_eof(self):
-        """True when the peer has closed and everything buffered was read."""
+        """True when the peer has closed and everything buffered was read.
+        What is known now: after the last frame it stays False until the
+        peer's EOF arrives (``await eof()`` waits for it).  O(1)."""
         return self._eof and not len(self._buf)
+
+    async def eof(self):
+        """Wait until a byte or the end of the stream is there: True when the
+        stream ended (nothing buffered, EOF received), False when at least
+        one byte is buffered.  ``while not await r.eof(): frame = await
+        r.readexactly(n)`` ends cleanly and still raises IncompleteRead for a
+        truncated frame.  Consumes nothing; no allocation when data is
+        buffered."""
+        while not len(self._buf) and not self._eof:
+            await self._new_waiter("eof")
+        return not len(self._buf)
+
+    # -- a buffer larger than the limit -----------------------------------------------
+
+    def _grow(self, need):
+        """Move the buffered bytes into a fresh ByteBuffer of `need` bytes
+        (one copy of them).  The old buffer is left alone: the views it lent
+        stay valid."""
+        old = self._buf
+        big = ByteBuffer(need)
+        big.write(old.peek())
+        old.consume(len(old))
+        self._given = None  # get_buffer() must hand out the new free space
+        self._buf = big
+
+    def _settle(self):
+        """Back to the reader's own buffer once the grown one's bytes fit it
+        (one copy of at most limit + 1 bytes; nothing when it was read out).
+        False while they do not fit."""
+        big = self._buf
+        home = self._home
+        if big is home:
+            return True
+        if len(big) > home.capacity:
+            return False
+        home.clear()  # its views are from before the last read call: may go stale
+        if len(big):
+            home.write(big.peek())
+            big.consume(len(big))
+        self._given = None
+        self._buf = home
+        return True
 
     @property
     def limit(self):
         return self._limit
+
+    @property
+    def _buffer(self):
+        """asyncio's internal name, for tests ported from asyncio: a copy
+        (bytes) of what is buffered.  O(n)."""
+        return bytes(self._buf.peek())
 
     @property
     def buffered(self):
@@ -237,39 +334,45 @@ class StreamReader:
 
     async def read(self, n=-1):
         """Up to n bytes as soon as any are there (n < 0: everything up to EOF,
-        which must fit ``limit``, else LimitOverrun).  An empty View at EOF."""
+        of any size: past the buffer, into one that doubles when full).  An
+        empty View at EOF."""
         self._lent = False
-        b = self._buf
+        if self._buf is not self._home:
+            self._settle()
         if n == 0:
-            return b.read(0)
+            return self._buf.read(0)
         if n < 0:
             while not self._eof:
-                if len(b) >= self._limit:
-                    raise LimitOverrun(f"read(-1): more than limit={self._limit} bytes before EOF",
-                                       b.peek())
+                b = self._buf
+                if len(b) == b.capacity:
+                    self._grow(2 * b.capacity)
                 await self._new_waiter("read")
             self._lent = True
-            return b.read()
-        while not len(b) and not self._eof:
+            return self._buf.read()
+        while not len(self._buf) and not self._eof:
             await self._new_waiter("read")
         self._lent = True
-        return b.read(n)
+        return self._buf.read(n)
 
     async def read_exact(self, n):
-        """Exactly n bytes (n <= limit).  IncompleteRead (``.partial``: what
-        was there, consumed) at EOF before that."""
+        """Exactly n bytes, any n (larger than the buffer: received straight
+        into a fresh buffer of n bytes).  IncompleteRead (``.partial``: what
+        was there, consumed) at EOF before that; EndOfStream when nothing was."""
         self._lent = False
+        if self._buf is not self._home:
+            self._settle()
         b = self._buf
         if len(b) < n:
             if not isinstance(n, int) or isinstance(n, bool):
                 raise TypeError(f"n must be an int, not {type(n).__name__}")
-            if n > self._limit:
-                raise ValueError(f"read_exact({n}) exceeds the reader's limit={self._limit}")
             while len(b) < n:
                 if self._eof:
                     self._lent = True
-                    raise IncompleteRead(b.read(), n)
+                    raise _eof_error(b.read(), n)
+                if n > b.capacity:
+                    self._grow(n)
                 await self._new_waiter("read_exact")
+                b = self._buf
         elif n < 0:
             raise ValueError("read_exact size can not be less than zero")
         self._lent = True
@@ -278,35 +381,59 @@ class StreamReader:
     readexactly = read_exact
 
     async def read_until(self, separator=b"\n", *, limit=None):
-        """Bytes up to and including ``separator``.  LimitOverrun when
-        ``limit`` (default and at most: the reader's) bytes came without it
-        (the bytes stay buffered); IncompleteRead at EOF without it."""
+        """Bytes up to and including ``separator``.  LimitOverrun when the
+        reader's ``limit`` bytes came without it (as asyncio: the record may
+        be ``limit + len(separator)`` bytes), or when more than a smaller
+        per-call ``limit`` would be returned; the bytes stay buffered, and
+        ``.consumed`` is where the separator starts when it was seen, else
+        the bytes scanned.  IncompleteRead at EOF without it (EndOfStream
+        when nothing was left)."""
         self._lent = False
-        lim = self._limit if limit is None or limit > self._limit else limit
+        if self._buf is not self._home:
+            self._settle()
+        # A separator that is not bytes is copied once: the caller could
+        # change it while we wait, and its length sets what we return.
+        if type(separator) is not bytes:
+            separator = bytes(memoryview(separator))
+        seplen = len(separator)
+        if not seplen:
+            raise ValueError("Separator should be at least one-byte string")  # asyncio's words
+        lim = self._limit + seplen
+        if limit is not None and limit < lim:
+            lim = limit
         b = self._buf
-        v = b.read_until(separator, limit=lim)  # LimitOverrun when lim bytes came without it
+        try:
+            v = b.read_until(separator, limit=lim)  # LimitOverrun when lim bytes came without it
+        except LimitOverrun:
+            i = b.find(separator, lim - seplen + 1)
+            if i >= 0:
+                raise LimitOverrun(f"Separator is found, but chunk is longer than limit ({lim} "
+                                   "bytes with it)", b.peek(lim), i) from None
+            raise LimitOverrun(f"Separator is not found, and chunk exceed the limit ({lim} bytes "
+                               "with it)", b.peek(lim)) from None
         if v is None:
-            # Wait in this frame; rescan only the bytes that came since.  A
-            # separator that is not bytes is copied once: the caller could
-            # change it while we wait, and its length sets what we return.
-            if type(separator) is not bytes:
-                separator = bytes(memoryview(separator))
-            seplen = len(separator)
+            # Wait in this frame; rescan only the bytes that came since.
             while True:
+                b = self._buf
                 avail = len(b)
                 if self._eof:
                     self._lent = True
-                    raise IncompleteRead(b.read(), None)
+                    raise _eof_error(b.read(), None)
+                if avail == b.capacity:  # full, no separator: lim is beyond it
+                    self._grow(lim)
                 await self._new_waiter("read_until")
+                b = self._buf
                 i = b.find(separator, avail - seplen + 1 if avail >= seplen else 0)
                 if i >= 0:
                     end = i + seplen
                     if end > lim:
-                        raise LimitOverrun("separator found past the limit", b.peek(lim))
+                        raise LimitOverrun(f"Separator is found, but chunk is longer than "
+                                           f"limit ({lim} bytes with it)", b.peek(lim), i)
                     v = b.read(end)
                     break
                 if len(b) >= lim:
-                    raise LimitOverrun("separator not found within the limit", b.peek(lim))
+                    raise LimitOverrun(f"Separator is not found, and chunk exceed the limit "
+                                       f"({lim} bytes with it)", b.peek(lim))
         self._lent = True
         return v
 
@@ -314,14 +441,28 @@ class StreamReader:
 
     async def readline(self):
         """A line with its b"\\n"; at EOF the last, unterminated line (empty
-        View when nothing is left).  LimitOverrun past ``limit``."""
+        View when nothing is left).  A line longer than ``limit`` (its b"\\n"
+        aside) is dropped, as asyncio does: through its b"\\n" when that is
+        buffered, else every buffered byte; then LimitOverrun (``.partial``:
+        a View of the dropped bytes, ``.consumed``: 0, nothing left to skip)."""
         self._lent = False
-        v = self._buf.read_until(b"\n", limit=self._limit)
-        if v is None:
-            try:
+        try:
+            if self._buf is not self._home:
+                self._settle()
+            v = self._buf.read_until(b"\n", limit=self._limit + 1)
+            if v is None:
                 v = await self.read_until(b"\n")
-            except IncompleteRead as e:
-                v = e.partial
+        except IncompleteRead as e:
+            v = e.partial
+        except LimitOverrun:
+            b = self._buf
+            i = b.find(b"\n")
+            self._lent = True
+            dropped = b.read(i + 1 if i >= 0 else None)
+            raise LimitOverrun(f"line longer than limit={self._limit} bytes, dropped "
+                               f"({len(dropped)} bytes); a larger limit: "
+                               "open_connection(limit=...) / start_server(limit=...)",
+                               dropped, 0) from None
         self._lent = True
         return v
 
@@ -333,15 +474,25 @@ class StreamReader:
         the ByteBuffer's C line iterator: a buffered line costs one C call,
         no coroutine.  reuse=True yields the same View every step, retargeted
         (nothing allocated per line); each yielded line is valid until the
-        next step.  LimitOverrun for a line longer than ``limit``."""
+        next step.  Lines split at b"\\n"; without keepends a b"\\r\\n" ending is
+        dropped whole (as ``bytes.splitlines()``), a lone b"\\r" stays.
+        LimitOverrun for a line longer than ``limit`` (bytes kept)."""
         self._lent = True
-        return _AsyncLines(self._buf.iterlines(self._source, keepends, reuse), self._lines_wait,
+        if self._buf is not self._home:
+            self._settle()
+        return _AsyncLines(self._home.iterlines(self._source, keepends, reuse), self._lines_wait,
                            _Ready())
 
     async def _lines_wait(self, it):
         """No complete line buffered: wait for data, then the next line."""
         while True:
-            if not self._eof:
+            if self._buf is not self._home:
+                # a read larger than the buffer was cancelled with its bytes
+                if not self._settle():
+                    raise RuntimeError(f"lines(): {len(self._buf)} bytes are buffered, more "
+                                       f"than limit={self._limit}, after a cancelled larger "
+                                       "read; read them with read()/readexactly() first")
+            elif not self._eof:
                 await self._new_waiter("lines")
             self._lent = True
             try:

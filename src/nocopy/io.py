@@ -23,7 +23,7 @@ import socket as _socket
 import sys as _sys
 
 from ._core import ByteBuffer, Rope, View
-from .errors import BufferTooSmall, IncompleteRead, LimitOverrun
+from .errors import BufferTooSmall, IncompleteRead, LimitOverrun, _eof_error
 from ._memreader import MemoryReader
 from ._mapfile import map_file
 
@@ -141,13 +141,15 @@ class Reader:
 
     ``read_exact(n) -> View`` consumes and returns exactly n bytes;
     IncompleteRead (``.partial``: the bytes that did arrive, consumed;
-    ``.expected``: n) at EOF.  Within the buffer's capacity the View is
+    ``.expected``: n) at EOF, or its subclass EndOfStream when not one byte
+    of the frame came (a clean end between frames).  Within the buffer's capacity the View is
     borrowed; a larger frame is read straight from src into one new bytearray
     (no intermediate copies).
 
     ``readline() -> View`` consumes and returns the next line with its
     b"\\n" (the last line may lack it; an empty View at EOF); LimitOverrun
-    for a line longer than the buffer's capacity (the bytes stay buffered).
+    for a line longer than the buffer's capacity (the bytes stay buffered;
+    the message gives the capacity and ``buffer_size=``).
 
     Both are the buffer's C methods: no Python frame per call.
 
@@ -156,10 +158,16 @@ class Reader:
     ``read_varint()`` (zigzag) and ``read_struct(s)`` (a struct.Struct) consume
     one typed value, reading src as needed; at EOF mid-value, IncompleteRead
     (``.partial``: a copy of the bytes that did arrive, which stay buffered:
-    nothing is consumed).  They are the buffer's C methods too (see
-    ByteBuffer.read_u32)."""
+    nothing is consumed; EndOfStream when nothing did).  They are the
+    buffer's C methods too (see ByteBuffer.read_u32).
 
-    __slots__ = ("_src", "_buf", "read_exact", "readline") + _TYPED_READS
+    End of stream: ``at_eof`` says what is known without reading (True once
+    src reported EOF and nothing is buffered); ``eof()`` finds out, reading
+    src once when nothing is buffered.  ``close()`` (or ``with``) drops the
+    buffered bytes and refuses further reads; src stays open (the caller
+    owns it, as for Writer)."""
+
+    __slots__ = ("_src", "_buf", "_closed", "read_exact", "readline") + _TYPED_READS
 
     def __init__(self, src, buffer_size=65536):
         buffer_size = _check_size(buffer_size, "buffer_size")
@@ -167,6 +175,7 @@ class Reader:
             raise TypeError(f"cannot read from {type(src).__name__!r}: expected a file "
                             "descriptor (int), a socket or an object with readinto()")
         self._src = src
+        self._closed = False
         self._buf = ByteBuffer(buffer_size)
         self._buf._attach(src)
         self.read_exact = self._buf._read_exact
@@ -181,8 +190,56 @@ class Reader:
 
     @property
     def at_eof(self):
-        """True once src reported EOF and every buffered byte was consumed."""
+        """True once src reported EOF and every buffered byte was consumed.
+        Known without reading: src reports EOF only when a read returns
+        nothing, so after the last frame this is still False until a read
+        (or ``eof()``) looks.  O(1)."""
         return self._buf._src_eof and not len(self._buf)
+
+    def eof(self):
+        """True when the stream has ended: nothing buffered and src at EOF.
+        When nothing is buffered, reads src once to find out (blocks like any
+        read; BlockingIOError from a non-blocking src without data); False
+        means at least one byte is buffered for the next read.  Go's
+        ``Peek(1) == io.EOF``; the loop ``while not r.eof(): frame =
+        r.read_exact(n)`` ends cleanly and still raises IncompleteRead for a
+        truncated frame.  O(1) plus at most one read."""
+        self._check_open()
+        buf = self._buf
+        if len(buf):
+            return False
+        if buf._src_eof:
+            return True
+        buf._fill()
+        return not len(buf)
+
+    @property
+    def closed(self):
+        return self._closed
+
+    def close(self):
+        """Drop the buffered bytes and refuse further reads (ValueError).
+        src stays open: the caller owns it.  Idempotent.  Views handed out
+        before stay valid until their bytes would be overwritten, which no
+        read does any more."""
+        if self._closed:
+            return
+        self._closed = True
+        self.read_exact = self.readline = _closed_read
+        for name in _TYPED_READS:
+            setattr(self, name, _closed_read)
+        self._buf.consume(len(self._buf))
+
+    def __enter__(self):
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _check_open(self):
+        if self._closed:
+            raise ValueError("I/O operation on a closed Reader")
 
     def _ensure(self, n):
         """Buffer at least n bytes (n <= capacity) or everything up to EOF."""
@@ -197,6 +254,7 @@ class Reader:
         """A View of up to n buffered bytes (n None: what is buffered, one read
         when nothing is), without consuming.  Fewer than n only at EOF.
         n must not exceed the buffer's capacity.  O(1), no copy."""
+        self._check_open()
         if n is None:
             if not len(self._buf):
                 self._buf._fill()
@@ -211,6 +269,7 @@ class Reader:
         """Consume and return a View of up to n bytes (n None: all buffered):
         the buffered bytes, or one read from src when none are.  An empty View
         means EOF.  O(1), no copy."""
+        self._check_open()
         if n is not None:
             n = _check_size(n)
         if not len(self._buf) and n != 0:
@@ -222,7 +281,8 @@ class Reader:
         its length (default and maximum: the buffer's capacity); LimitOverrun
         (.partial: a View of the bytes scanned, kept in the buffer) when delim
         does not come within it; IncompleteRead (.partial: the rest, consumed)
-        at EOF without delim."""
+        at EOF without delim (EndOfStream when nothing was left)."""
+        self._check_open()
         buf = self._buf
         if limit is None:
             limit = buf.capacity
@@ -237,12 +297,13 @@ class Reader:
             if buf.free == 0:
                 buf.compact()
             if not buf._fill():
-                raise IncompleteRead(bytes(buf.read()))
+                raise _eof_error(bytes(buf.read()))
 
     def readinto(self, b):
         """Copy up to len(b) bytes into the writable buffer b and return the
         count (0 at EOF): buffered bytes first; when none are buffered and b is
         at least as large as the buffer, src reads straight into b."""
+        self._check_open()
         buf = self._buf
         if len(buf):
             return buf.readinto(b)
@@ -259,6 +320,7 @@ class Reader:
     def read_bytes(self, n=-1):
         """Consume and return up to n bytes as new bytes (an owned copy; n -1
         or None: to EOF).  Fewer than n only at EOF."""
+        self._check_open()
         buf = self._buf
         if n is None or n == -1:
             parts = [bytes(buf.read())]
@@ -278,15 +340,25 @@ class Reader:
         """Iterator over the remaining lines as Views (without b"\\n" unless
         keepends).  reuse=True yields the same View object every step,
         retargeted: no allocation per line; copy what you keep.  A line longer
-        than the buffer's capacity raises LimitOverrun (bytes kept).  The loop
+        than the buffer's capacity raises LimitOverrun (bytes kept).  Lines
+        split at b"\\n" only; without keepends a b"\\r\\n" ending is dropped
+        whole (as ``bytes.splitlines()``), a lone b"\\r" stays.  The loop
         runs in C."""
+        self._check_open()
         return self._buf.iterlines(None if self._buf._src_eof else self._src, keepends, reuse)
 
     def __iter__(self):
+        self._check_open()
         return self._buf.iterlines(None if self._buf._src_eof else self._src, True, False)
 
     def __repr__(self):
+        if self._closed:
+            return f"<nocopy.io.Reader src={self._src!r} closed>"
         return f"<nocopy.io.Reader src={self._src!r} buffered={len(self._buf)}>"
+
+
+def _closed_read(*args, **kwargs):
+    raise ValueError("I/O operation on a closed Reader")
 
 
 class _Sink:

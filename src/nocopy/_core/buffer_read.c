@@ -495,7 +495,13 @@ bb_find_line(NcByteBuffer *b, nc_source *src, int *eof, Py_ssize_t *scan, Py_ssi
         }
         Py_ssize_t cap = b->holder->len, n;
         if (b->wpos == cap && b->rpos <= b->head) {  /* nothing a compaction frees */
-            nc_bb_raise_limit(b, avail, "line longer than the buffer capacity");
+            /* the size and the settings that change it: where users look first */
+            char msg[200];
+            PyOS_snprintf(msg, sizeof msg,
+                          "line longer than the buffer capacity (no b'\\n' in %zd bytes): "
+                          "give a larger buffer (nocopy.io.Reader(src, buffer_size=...), "
+                          "nocopy.aio limit=...)", cap - b->head);
+            nc_bb_raise_limit(b, avail, msg);
             return -1;
         }
         if (nc_bb_make_fill_room(b) < 0)
@@ -553,6 +559,9 @@ lineiter_next(NcLineIter *it)
         if (v != NULL) {
             /* no Python code since the line was found */
             Py_ssize_t stop = nl < 0 ? b->wpos : (it->keepends ? nl + 1 : nl);
+            /* without ends, a CRLF line loses both (as bytes.splitlines) */
+            if (nl > b->rpos && !it->keepends && b->holder->buf[nl - 1] == '\r')
+                stop--;
             bb_point(v, b->holder, b->rpos, stop);
             b->rpos = nl < 0 ? b->wpos : nl + 1;
             it->scan = 0;
@@ -613,7 +622,8 @@ PyDoc_STRVAR(iterlines_doc,
 "Iterate the lines of the stream src (as fill_from's src; None: only what is\n"
 "buffered, as if at EOF), buffered here:\n"
 "each line is consumed and returned as a borrowed View (with its b'\\n' when\n"
-"keepends); the last line may lack one.  The loop runs in C and calls src\n"
+"keepends; without, a b'\\r\\n' ending is dropped whole, as bytes.splitlines()\n"
+"does; a lone b'\\r' is data); the last line may lack one.  The loop runs in C and calls src\n"
 "only when no complete line is buffered.  reuse=True yields the same View\n"
 "object every step, retargeted (zero allocations per line; copy what you\n"
 "keep).  A line that does not fit the capacity with its newline raises\n"

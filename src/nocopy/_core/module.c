@@ -48,26 +48,39 @@ nc_raise_new(PyObject *type, const char *fmt, ...)
     va_end(va);
     if (args == NULL)
         return;
-    PyObject *msgargs = NULL, *exc = NULL;
+    PyObject *msgargs = NULL, *exc = NULL, *consumed = NULL;
     if (!PyExceptionClass_Check(type)) {  /* never from our callers */
         PyErr_Format(PyExc_SystemError, "nc_raise_new: %R is not an exception class", type);
         goto done;
     }
     const char *attr = NULL;      /* (message, value): exc.<attr> = value */
     int incomplete = 0;           /* (partial, expected) */
+    nc_state *limit_state = NULL, *incomplete_state = NULL;
     for (int i = 0; i < NC_RAISE_STATES && PyTuple_Check(args) && PyTuple_GET_SIZE(args) == 2; i++) {
         nc_state *st = raise_states[i];
         if (st == NULL)
             continue;
         if (type == st->BufferTooSmall)
             attr = "needed";
-        else if (type == st->LimitOverrun)
+        else if (type == st->LimitOverrun) {
             attr = "partial";
-        else if (type == st->IncompleteRead)
+            limit_state = st;
+        }
+        else if (type == st->IncompleteRead) {
             incomplete = 1;
+            incomplete_state = st;
+        }
         else
             continue;
         break;
+    }
+    if (limit_state != NULL) {
+        /* LimitOverrun.consumed (asyncio's name): the bytes of partial, which
+         * stay buffered for the caller to skip (errors.py's default) */
+        PyObject *partial = PyTuple_GET_ITEM(args, 1);
+        Py_ssize_t kept = partial == Py_None ? 0 : PyObject_Size(partial);
+        if (kept < 0 || (consumed = PyLong_FromSsize_t(kept)) == NULL)
+            goto done;
     }
     if (attr != NULL)
         msgargs = PyTuple_Pack(1, PyTuple_GET_ITEM(args, 0));
@@ -76,8 +89,11 @@ nc_raise_new(PyObject *type, const char *fmt, ...)
         Py_ssize_t got = PyObject_Size(partial);
         if (got < 0)
             goto done;
+        if (got == 0)  /* nothing of it arrived: a clean end of stream */
+            type = incomplete_state->EndOfStream;
+        /* asyncio.IncompleteReadError's message, word for word */
         PyObject *msg = expected == Py_None
-            ? PyUnicode_FromFormat("%zd bytes read before EOF", got)
+            ? PyUnicode_FromFormat("%zd bytes read on a total of undefined expected bytes", got)
             : PyUnicode_FromFormat("%zd bytes read on a total of %S expected bytes", got, expected);
         if (msg == NULL)
             goto done;
@@ -93,11 +109,14 @@ nc_raise_new(PyObject *type, const char *fmt, ...)
         goto done;
     if (attr != NULL && set_exc_attr(exc, attr, PyTuple_GET_ITEM(args, 1)) < 0)
         goto done;
+    if (consumed != NULL && set_exc_attr(exc, "consumed", consumed) < 0)
+        goto done;
     if (incomplete && (set_exc_attr(exc, "partial", PyTuple_GET_ITEM(args, 0)) < 0
                        || set_exc_attr(exc, "expected", PyTuple_GET_ITEM(args, 1)) < 0))
         goto done;
     PyErr_SetObject(type, exc);
 done:
+    Py_XDECREF(consumed);
     Py_XDECREF(exc);
     Py_XDECREF(msgargs);
     Py_DECREF(args);
@@ -118,8 +137,11 @@ load_exceptions(nc_state *st)
         goto done;
     if ((st->IncompleteRead = PyObject_GetAttrString(errors, "IncompleteRead")) == NULL)
         goto done;
+    if ((st->EndOfStream = PyObject_GetAttrString(errors, "EndOfStream")) == NULL)
+        goto done;
     /* nc_raise_new builds instances with BaseException's tp_new */
-    PyObject *classes[] = {st->StaleViewError, st->BufferTooSmall, st->LimitOverrun, st->IncompleteRead};
+    PyObject *classes[] = {st->StaleViewError, st->BufferTooSmall, st->LimitOverrun, st->IncompleteRead,
+                           st->EndOfStream};
     for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
         if (!PyExceptionClass_Check(classes[i])) {
             PyErr_Format(PyExc_TypeError, "nocopy.errors: %R is not an exception class", classes[i]);
@@ -175,6 +197,7 @@ nc_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->BufferTooSmall);
     Py_VISIT(st->LimitOverrun);
     Py_VISIT(st->IncompleteRead);
+    Py_VISIT(st->EndOfStream);
     Py_VISIT(st->str_writable);
     Py_VISIT(st->str_commit);
     return 0;
@@ -195,6 +218,7 @@ nc_clear(PyObject *m)
     Py_CLEAR(st->BufferTooSmall);
     Py_CLEAR(st->LimitOverrun);
     Py_CLEAR(st->IncompleteRead);
+    Py_CLEAR(st->EndOfStream);
     Py_CLEAR(st->str_writable);
     Py_CLEAR(st->str_commit);
     nc_json_keycache_clear(st);

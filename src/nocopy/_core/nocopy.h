@@ -35,6 +35,7 @@ typedef struct {
     PyObject *BufferTooSmall;
     PyObject *LimitOverrun;
     PyObject *IncompleteRead;
+    PyObject *EndOfStream;         /* IncompleteRead with nothing read (errors.py) */
     /* interned method names of the writable()/commit() protocol that
      * json.dumps_into calls on every use (json_encode.c) */
     PyObject *str_writable;
