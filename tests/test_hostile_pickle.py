@@ -122,6 +122,41 @@ def test_view_deepcopy_source_moved_meanwhile():
     assert d == b"original"  # copied before the move, or refused: never OTHER
 
 
+class _Releasing(View):
+    """A subclass whose __getstate__ releases or moves the View under it."""
+
+    def __getstate__(self):
+        self.action()
+        return None
+
+
+@pytest.mark.parametrize("proto", [0, 4, 5])
+def test_subclass_getstate_releases_or_moves(proto):
+    v = _Releasing(bytearray(b"payload"))
+    v.action = v.release
+    with pytest.raises(ValueError, match="released"):
+        v.__reduce_ex__(proto)
+    b = ByteBuffer(32)
+    b.write(b"original")
+    w = _Releasing(b.peek())
+
+    def move():
+        b.clear()
+        b.write(b"OTHER!!!")
+    w.action = move
+    with pytest.raises(StaleViewError):
+        w.__reduce_ex__(proto)
+    w = _Releasing(b.peek())
+    w.action = move
+    c = copy.copy(w)  # made before __getstate__ moved: stale with its source
+    with pytest.raises(StaleViewError):
+        bytes(c)
+    b.write(b"more")
+    w = _Releasing(b.peek())
+    w.action = move
+    assert copy.deepcopy(w) == b"OTHER!!!more"  # copied before the move
+
+
 @pytest.mark.parametrize("proto", [0, 4, 5])
 def test_protocol_index_releases_or_moves(proto):
     class Proto:

@@ -185,6 +185,51 @@ def test_view_subclass_round_trips_type_and_attributes():
     assert d.me is d
 
 
+
+class Slotted(View):
+    __slots__ = ("tag", "unset")
+
+
+class Guarded(View):
+    """__getstate__ leaves out what must not be pickled; __setstate__ sees it."""
+
+    def __getstate__(self):
+        return {"public": self.public}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, restored=True)
+
+
+def test_view_subclass_slots_are_kept():
+    # as for a bytearray subclass: object.__getstate__() carries __slots__ values
+    s = Slotted(b"slotted", 1)
+    s.tag = ["kept"]
+    for proto in PROTOCOLS:
+        w = pickle.loads(pickle.dumps(s, proto))
+        assert type(w) is Slotted and w == b"lotted" and w.tag == ["kept"]
+        assert not hasattr(w, "unset")
+    c = copy.copy(s)
+    assert c == b"lotted" and c.tag is s.tag and not hasattr(c, "unset")
+    d = copy.deepcopy(s)
+    assert d == b"lotted" and d.tag == ["kept"] and d.tag is not s.tag
+    s.tag = s  # a cycle through a slot
+    assert copy.deepcopy(s).tag.tag.tag is not s
+
+
+def test_view_subclass_getstate_and_setstate_are_honoured():
+    g = Guarded(bytearray(b"guarded"))
+    g.public = 1
+    g.secret = "never pickled"
+    for proto in PROTOCOLS:
+        data = pickle.dumps(g, proto)
+        assert b"never pickled" not in data
+        w = pickle.loads(data)
+        assert type(w) is Guarded and w == b"guarded"
+        assert vars(w) == {"public": 1, "restored": True}
+    for c in (copy.copy(g), copy.deepcopy(g)):
+        assert vars(c) == {"public": 1, "restored": True}
+
+
 # ---- Rope ---------------------------------------------------------------------------
 
 part = st.one_of(

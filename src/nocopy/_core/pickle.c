@@ -66,25 +66,83 @@ reconstructor(PyTypeObject *type, const char *name)
     return Py_NewRef(f);
 }
 
-/* The instance __dict__ of a View subclass when it holds anything (a new
- * reference), else NULL with no error.  Runs no Python code (allocates). */
+/* A View subclass instance's state, taken as object.__reduce_ex__ and
+ * bytearray's __reduce_ex__ take it: obj.__getstate__() -- the class's own
+ * override, or object's (the instance __dict__ and any __slots__ values,
+ * None when neither holds anything).  A new reference, or NULL with *err 0
+ * for an exact View or a None state.  Runs Python code. */
 static PyObject *
-instance_dict(PyObject *obj, int *err)
+subclass_state(nc_state *st, PyObject *obj, int *err)
 {
     *err = 0;
-    PyTypeObject *tp = Py_TYPE(obj);
-    if (tp->tp_dictoffset == 0 && !PyType_HasFeature(tp, Py_TPFLAGS_MANAGED_DICT))
+    if (st == NULL || Py_TYPE(obj) == st->ViewType)
         return NULL;
-    PyObject *d = PyObject_GenericGetDict(obj, NULL);
-    if (d == NULL) {
+    PyObject *s = PyObject_CallMethod(obj, "__getstate__", NULL);
+    if (s == NULL) {
         *err = 1;
         return NULL;
     }
-    if (!PyDict_Check(d) || PyDict_GET_SIZE(d) == 0) {
-        Py_DECREF(d);
+    if (s == Py_None) {
+        Py_DECREF(s);
         return NULL;
     }
-    return d;
+    return s;
+}
+
+/* Give dst (a View subclass instance) `state` as copy._reconstruct does:
+ * dst.__setstate__(state) when the class has one, else a (dict, slots)
+ * pair or a dict put into dst's __dict__ and slots.  Runs Python code. */
+static int
+set_state(PyObject *dst, PyObject *state)
+{
+    PyObject *f = PyObject_GetAttrString(dst, "__setstate__"), *r;
+    if (f != NULL) {
+        r = PyObject_CallOneArg(f, state);
+        Py_DECREF(f);
+        Py_XDECREF(r);
+        return r ? 0 : -1;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+        return -1;
+    PyErr_Clear();
+    /* borrowed from the tuple, which the caller holds */
+    PyObject *d = state, *slots = NULL;
+    if (PyTuple_Check(state) && PyTuple_GET_SIZE(state) == 2) {
+        d = PyTuple_GET_ITEM(state, 0);
+        slots = PyTuple_GET_ITEM(state, 1);
+    }
+    int t = PyObject_IsTrue(d);
+    if (t < 0)
+        return -1;
+    if (t) {
+        PyObject *dd = PyObject_GetAttrString(dst, "__dict__");
+        if (dd == NULL)
+            return -1;
+        r = PyObject_CallMethod(dd, "update", "O", d);
+        Py_DECREF(dd);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
+    }
+    if (slots == NULL || (t = PyObject_IsTrue(slots)) == 0)
+        return 0;
+    if (t < 0)
+        return -1;
+    PyObject *items = PyMapping_Items(slots);  /* a new list only we hold */
+    if (items == NULL)
+        return -1;
+    int rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(items); i++) {
+        PyObject *kv = PyList_GET_ITEM(items, i);
+        if (!PyTuple_Check(kv) || PyTuple_GET_SIZE(kv) != 2) {
+            PyErr_SetString(PyExc_TypeError, "slot state items must be (name, value) pairs");
+            rc = -1;
+        }
+        else
+            rc = PyObject_SetAttr(dst, PyTuple_GET_ITEM(kv, 0), PyTuple_GET_ITEM(kv, 1));
+    }
+    Py_DECREF(items);
+    return rc;
 }
 
 /* (func, args) or (func, args, state); steals args and state. */
@@ -135,7 +193,8 @@ PyDoc_STRVAR(view_reduce_ex_doc,
 "of the window into bytes (bytearray for a writable View).  The loaded View\n"
 "covers all of a new object holding exactly the window's bytes; `readonly`\n"
 "is kept, except out of band where it is that of the buffer handed back.\n"
-"StaleViewError for a stale borrowed View, ValueError once released.");
+"A subclass's __getstate__() (its __dict__ and __slots__) is the pickle's\n"
+"state.  StaleViewError for a stale borrowed View, ValueError once released.");
 
 static PyObject *
 view_reduce_ex(NcView *v, PyObject *arg)
@@ -146,7 +205,9 @@ view_reduce_ex(NcView *v, PyObject *arg)
     PyObject *func = reconstructor(Py_TYPE(v), "_view_from_pickle");
     if (func == NULL)
         return NULL;
-    PyObject *state = instance_dict((PyObject *)v, &err), *data = NULL;
+    /* a subclass's __getstate__ runs here, before the View is checked */
+    PyObject *state = subclass_state(nc_state_of_type(Py_TYPE(v)), (PyObject *)v, &err);
+    PyObject *data = NULL;
     if (err)
         goto fail;
     if (nc_view_check(v) < 0)
@@ -174,14 +235,15 @@ fail:
     return NULL;
 }
 
-/* Put src's instance dict into dst's (a View subclass): shallow, or deep
- * through copy.deepcopy with memo (dst registered in memo first, as the copy
- * module does, so a dict that refers back to src gets dst).  Runs Python. */
+/* Give dst (a View subclass instance) src's state (subclass_state):
+ * shallow, or deep through copy.deepcopy with memo (dst registered in memo
+ * first, as the copy module does, so a state that refers back to src gets
+ * dst).  Runs Python. */
 static int
-copy_instance_dict(PyObject *src, PyObject *dst, PyObject *memo)
+copy_state(nc_state *st, PyObject *src, PyObject *dst, PyObject *memo)
 {
     int err;
-    PyObject *d = instance_dict(src, &err), *dd = NULL, *copy = NULL, *key = NULL;
+    PyObject *d = subclass_state(st, src, &err), *copy = NULL, *key = NULL;
     if (d == NULL)
         return err ? -1 : 0;
     int rc = -1;
@@ -195,12 +257,9 @@ copy_instance_dict(PyObject *src, PyObject *dst, PyObject *memo)
             goto done;
         Py_SETREF(d, c);
     }
-    if ((dd = PyObject_GenericGetDict(dst, NULL)) == NULL)
-        goto done;
-    rc = PyDict_Update(dd, d);
+    rc = set_state(dst, d);
 done:
     Py_XDECREF(d);
-    Py_XDECREF(dd);
     Py_XDECREF(copy);
     Py_XDECREF(key);
     return rc;
@@ -210,7 +269,8 @@ PyDoc_STRVAR(view_copy_doc,
 "__copy__($self, /)\n--\n\n"
 "copy.copy(view): a new View of the same window of the same memory (writes\n"
 "through either show in both; a borrowed View's copy goes stale with it).\n"
-"O(1), copies no payload.  A subclass's instance __dict__ is copied shallowly.");
+"O(1), copies no payload.  A subclass's state (__getstate__(): its __dict__\n"
+"and __slots__) is copied shallowly, through __setstate__ when it has one.");
 
 static PyObject *
 view_copy(NcView *v, PyObject *Py_UNUSED(ignored))
@@ -220,8 +280,7 @@ view_copy(NcView *v, PyObject *Py_UNUSED(ignored))
     /* nc_view_new stamps the epoch read before its allocation: a move
      * during it leaves the copy stale, never showing other bytes */
     PyObject *c = (PyObject *)nc_view_new(Py_TYPE(v), v->holder, v->start, v->stop);
-    if (c != NULL && Py_TYPE(c) != nc_state_of_type(Py_TYPE(v))->ViewType
-        && copy_instance_dict((PyObject *)v, c, NULL) < 0)
+    if (c != NULL && copy_state(nc_state_of_type(Py_TYPE(v)), (PyObject *)v, c, NULL) < 0)
         Py_CLEAR(c);
     return c;
 }
@@ -230,7 +289,8 @@ PyDoc_STRVAR(view_deepcopy_doc,
 "__deepcopy__($self, memo, /)\n--\n\n"
 "copy.deepcopy(view): a View over a private copy of the window -- bytes for a\n"
 "read-only View, a bytearray for a writable one (readonly is kept).  O(n): one\n"
-"copy.  A subclass's instance __dict__ is deep-copied.");
+"copy.  A subclass's state (__getstate__(): its __dict__ and __slots__) is\n"
+"deep-copied, through __setstate__ when it has one.");
 
 static PyObject *
 view_deepcopy(NcView *v, PyObject *memo)
@@ -252,7 +312,7 @@ view_deepcopy(NcView *v, PyObject *memo)
         return NULL;
     PyObject *c = (PyObject *)nc_view_new(Py_TYPE(v), h, 0, h->len);
     Py_DECREF(h);
-    if (c != NULL && Py_TYPE(c) != st->ViewType && copy_instance_dict((PyObject *)v, c, memo) < 0)
+    if (c != NULL && copy_state(st, (PyObject *)v, c, memo) < 0)
         Py_CLEAR(c);
     return c;
 }
