@@ -9,16 +9,26 @@ import sys
 SLACK = 64  # caches that settle once (method caches, interned names, freelists)
 
 
-def assert_no_leak(fn, *, n=100_000, warmup=2_000, slack=SLACK):
-    for _ in range(warmup):
-        fn()
+def _grown(fn, n):
     gc.collect()
     before = sys.getallocatedblocks()
     for _ in range(n):
         fn()
     gc.collect()
-    grown = sys.getallocatedblocks() - before
-    assert grown < slack, f"{grown} blocks more after {n} calls of {fn!r}"
+    return sys.getallocatedblocks() - before
+
+
+def assert_no_leak(fn, *, n=100_000, warmup=2_000, slack=SLACK):
+    for _ in range(warmup):
+        fn()
+    grown = _grown(fn, n)
+    if grown >= slack:
+        # A leak grows again by the same amount in a second round; a cache
+        # or freelist that settled late (earlier tests in the same process
+        # leave some behind) does not: measure once more before failing.
+        again = _grown(fn, n)
+        assert again < slack, (f"{grown} then {again} blocks more after two rounds of "
+                               f"{n} calls of {fn!r}")
 
 
 def raises(exc, fn, *args, **kwargs):
