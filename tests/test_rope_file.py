@@ -681,3 +681,56 @@ def test_write_object_that_would_block_resumes(how):
         rounds += 1
     assert bytes(got) == want
     assert rounds == -(-len(want) // 70_001)
+
+
+def _sparse_fd(size):
+    """A read-write fd on a sparse file of `size` bytes (tmpfs allows 2**62;
+    ext4 stops at 16 TiB, hence /dev/shm first)."""
+    for d in ("/dev/shm", _DIR):
+        if not os.path.isdir(d):
+            continue
+        fd, path = tempfile.mkstemp(dir=d, prefix="nocopy-sparse-")
+        os.unlink(path)
+        try:
+            os.ftruncate(fd, size)
+            return fd
+        except OSError:
+            os.close(fd)
+    pytest.skip(f"no file system here takes a sparse file of {size} bytes")
+
+
+def test_length_past_py_ssize_t_max_is_refused():
+    # file segments are not bounded by memory: two of 2**62 bytes made the
+    # length wrap to -2**63 (len() then failed with SystemError)
+    fd = _sparse_fd(2**62)
+    try:
+        r = Rope([b"ab"])
+        r.append_file(fd)
+        with pytest.raises(OverflowError):
+            r.append_file(fd)
+        assert len(r) == 2**62 + 2 and r.nsegments == 2
+        for op in (lambda: r.append(r), lambda: r.extend([r, b"x"]), lambda: r + r,
+                   lambda: Rope([r, r]), lambda: Rope.join([r, r]), lambda: r.__iadd__(r)):
+            with pytest.raises(OverflowError):
+                op()
+            assert len(r) == 2**62 + 2 and r.nsegments == 2
+        assert len(r + b"cd") == 2**62 + 4
+    finally:
+        os.close(fd)
+
+
+def test_consuming_past_py_ssize_t_max_bytes_rebases():
+    # the base frame grows with every byte consumed: a stream of big file
+    # segments taken one by one must not overflow the segments' ends
+    fd = _sparse_fd(2**62)
+    try:
+        r = Rope([b"x"])
+        for i in range(6):
+            r.append_file(fd)
+            r.append(bytes([i]))
+            r.skip(1 + 2**62)
+            assert len(r) == 1 and r[0] == i and bytes(r) == bytes([i])
+            assert r.take(1) == Rope([bytes([i])])
+            r.append(bytes([i]))
+    finally:
+        os.close(fd)

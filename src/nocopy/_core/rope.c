@@ -527,11 +527,47 @@ enforce_cap(NcRope *r)
     nc_rope_unpin(r);
 }
 
+/* Can `extra` more bytes be appended?  A Rope's length is bounded by memory
+ * only for memory segments: file segments (a sparse file can claim 2**62
+ * bytes) and Ropes added to themselves are not, so the length and the
+ * base-frame ends are checked against Py_ssize_t.  The base frame grows
+ * with every byte consumed, so when only it would overflow the ends are
+ * rebased to 0 (O(segments), once per PY_SSIZE_T_MAX bytes consumed).
+ * -1 + OverflowError, nothing changed. */
+static int
+room_for_len(NcRope *r, Py_ssize_t extra)
+{
+    if (extra > PY_SSIZE_T_MAX - r->len) {
+        PyErr_Format(PyExc_OverflowError,
+                     "a Rope's length cannot exceed %zd bytes (it has %zd, %zd more asked)",
+                     PY_SSIZE_T_MAX, r->len, extra);
+        return -1;
+    }
+    if (r->base > PY_SSIZE_T_MAX - r->len - extra) {
+        for (Py_ssize_t i = 0; i < r->n; i++)
+            NC_SEG(r, i)->end -= r->base;
+        r->base = 0;
+    }
+    return 0;
+}
+
 /* Move the staged segments in (ownership transfers) and apply the cap. */
 static int
 commit(NcRope *r, segvec *sv)
 {
     if (check_mutable(r) < 0)
+        return -1;
+    Py_ssize_t extra = 0;
+    for (Py_ssize_t i = 0; i < sv->n; i++) {
+        Py_ssize_t k = NC_SEG_LEN(&sv->v[i]);
+        if (k > PY_SSIZE_T_MAX - extra) {
+            PyErr_Format(PyExc_OverflowError, "a Rope's length cannot exceed %zd bytes",
+                         PY_SSIZE_T_MAX);
+            return -1;
+        }
+        extra += k;
+    }
+    if (room_for_len(r, extra) < 0)
         return -1;
     if (r->segs == NULL) {
         /* a new Rope: the staging array becomes its array, nothing is moved */
@@ -560,7 +596,7 @@ commit(NcRope *r, segvec *sv)
 int
 nc_rope_append_seg(NcRope *r, nc_seg s)
 {
-    if (check_mutable(r) < 0 || reserve(r, 1) < 0)
+    if (check_mutable(r) < 0 || room_for_len(r, NC_SEG_LEN(&s)) < 0 || reserve(r, 1) < 0)
         return -1;
     push_seg(r, s);
     enforce_cap(r);
