@@ -734,3 +734,34 @@ def test_consuming_past_py_ssize_t_max_bytes_rebases():
             r.append(bytes([i]))
     finally:
         os.close(fd)
+
+
+def test_file_segments_past_the_cap_do_not_recopy_the_array():
+    # file segments cannot be coalesced: with more of them than max_segments,
+    # every append ran up to log2(len) coalescing passes, each allocating and
+    # copying the whole array (an append_file loop went quadratic: 8000
+    # appends took about a minute under ASan)
+    from nocopy import _core
+    r = Rope(max_segments=16)
+    for i in range(200):
+        r.append_file(_FD, i, 100)
+    base = Rope(max_segments=1 << 20)
+    for i in range(200):
+        base.append_file(_FD, i, 100)
+
+    def allocs(rope, step):
+        _core._alloc_count_start()
+        try:
+            c0 = _core._alloc_count()
+            for i in range(100):
+                step(rope, i)
+            return _core._alloc_count() - c0
+        finally:
+            _core._alloc_count_stop()
+    for step in (lambda q, i: q.append_file(_FD, i, 100), lambda q, i: q.append(b"x")):
+        capped, uncapped = allocs(r, step), allocs(base, step)
+        # what is mergeable (the bytes) is merged once per max_segments/4
+        # appends, as under a reachable cap: one pass (the new array, the
+        # merged block's holder and storage) per 4 appends
+        assert capped <= uncapped + 3 * 100 // (16 // 4) + 8, (capped, uncapped)
+    assert bytes(r) == bytes(base)

@@ -504,13 +504,43 @@ coalesce_pass(NcRope *r, nc_state *st, Py_ssize_t limit)
  * failure after it took effect.  Pinned throughout: a finalizer run by an
  * allocation here cannot change the array under the pass (it gets
  * BufferError). */
+/* The fewest segments a coalescing pass could leave: every segment it may
+ * not merge (a file segment not loaded, a stale one) plus one per run of
+ * mergeable ones between them.  O(n), no allocation. */
+static Py_ssize_t
+cap_floor(NcRope *r)
+{
+    Py_ssize_t floor = 0;
+    int in_run = 0;
+    for (Py_ssize_t i = 0; i < r->n; i++) {
+        if (nc_seg_stale(NC_SEG(r, i))) {
+            floor++;
+            in_run = 0;
+        }
+        else if (!in_run) {
+            floor++;
+            in_run = 1;
+        }
+    }
+    return floor;
+}
+
 static void
 enforce_cap(NcRope *r)
 {
     if (r->n <= r->max_segments)
         return;
-    nc_state *st = nc_state_of_type(Py_TYPE(r));
+    /* More segments that cannot merge (file segments) than the cap: passes
+     * would only copy the array, up to log2(len) times per append (an
+     * append_file loop went quadratic in time and allocations).  The cap
+     * is soft there, as under memory pressure; what can merge is merged
+     * once max_segments/4 such segments gathered, as a reachable cap is
+     * enforced at most once per max_segments/4 appends. */
     Py_ssize_t target = r->max_segments - r->max_segments / 4;
+    Py_ssize_t floor = cap_floor(r);
+    if (floor >= r->n || (floor > target && r->n - floor < r->max_segments / 4))
+        return;
+    nc_state *st = nc_state_of_type(Py_TYPE(r));
     Py_ssize_t limit = r->len / r->max_segments;
     if (limit < 16)
         limit = 16;
@@ -520,7 +550,7 @@ enforce_cap(NcRope *r)
             PyErr_Clear();
             break;
         }
-        if (r->n <= target || limit >= r->len)
+        if (r->n <= target || r->n <= floor || limit >= r->len)
             break;
         limit = limit > PY_SSIZE_T_MAX / 2 ? PY_SSIZE_T_MAX : limit * 2;
     }
