@@ -251,3 +251,26 @@ def test_write_rope_over_tls_reads_in_chunks(loop, tls_cert):
         await server.wait_closed()
 
     run(loop, body)
+
+
+def test_write_rope_leaves_the_callers_file_position(loop):
+    # the region's fd is a dup: it shares the caller's file position, which
+    # loop.sendfile lseeks at the end (it moved from 10 to 51_000)
+    data = os.urandom(60_000)
+    p = make_file(data)
+
+    async def body():
+        r, w, pr, pw = await pair()
+        with open(p, "rb", buffering=0) as f:
+            assert f.read(10) == data[:10]
+            rope = Rope()
+            rope.append_file(f, 1000, 50_000)
+            reader = asyncio.ensure_future(pr.read())
+            assert await w.write_rope(rope) == 50_000
+            w.write_eof()
+            assert await reader == data[1000:51_000]
+            assert f.tell() == 10
+            assert f.read(5) == data[10:15]
+        await close_all(w, pw)
+
+    run(loop, body)

@@ -174,3 +174,59 @@ def test_finalizer_during_write_to_chunk_appends():
         assert n == 10_005 and bytes(out) == _DATA[:10_000] + _DATA[:5]
     else:
         assert n == 10_000 and bytes(out) == _DATA[:10_000]
+
+
+_BIG = os.urandom(3 * 65536 + 100)
+with open(_PATH + "big", "wb") as _f:
+    _f.write(_BIG)
+_BIG_FD = os.open(_PATH + "big", os.O_RDONLY)
+
+
+@inline_gc
+def test_finalizer_loading_the_segment_inside_a_chunk_allocation():
+    # write() keeps each View, so every chunk after the first allocates a new
+    # buffer; a finalizer run by that allocation loads the segment being sent
+    # (allowed on a pinned Rope).  The chunk was read through s->owner taken
+    # after the allocation: the new holder read as a FileRegion (EBADF from
+    # its buf pointer taken for an fd, or another file's bytes).
+    r = Rope()
+    r.append_file(_BIG_FD, 0, 3 * 65536 + 5)
+    out, kept, log = bytearray(), [], []
+
+    class W:
+        def write(self, b):
+            out.extend(bytes(b))
+            kept.append(b)
+            if len(kept) == 1:
+                log.append(arm(r.load))
+            return len(b)
+    assert r.write_to(W()) == 3 * 65536 + 5
+    assert log and log[0], "the finalizer did not run inside the call"
+    assert log[0][0][0] == "ok"
+    assert bytes(out) == _BIG[:3 * 65536 + 5]
+
+
+@inline_gc
+def test_finalizer_loading_the_segment_inside_sendmsg_list_allocation():
+    r = Rope()
+    r.append_file(_BIG_FD, 0, 2 * 65536 + 9)
+    out, log, kept = bytearray(), [], []
+
+    class S:
+        def sendmsg(self, bufs):
+            n = 0
+            for b in bufs:
+                out.extend(bytes(b))
+                n += len(b)
+            if not log:
+                # the list free list emptied (and this list kept), so the
+                # next batch's PyList_New is a GC allocation: the finalizer
+                # loads the segment between "is it a file segment" and the
+                # chunk's read
+                kept.append(bufs)
+                kept.extend([] for _ in range(200))
+                log.append(arm(r.load))
+            return n
+    assert r.write_to(S()) == 2 * 65536 + 9
+    assert log and log[0] and log[0][0][0] == "ok"
+    assert bytes(out) == _BIG[:2 * 65536 + 9]

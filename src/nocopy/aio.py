@@ -603,15 +603,21 @@ class StreamWriter:
     async def _send_file(self, region, offset, count):
         if self._native_sendfile():
             # loop.sendfile waits for the transport's buffer to empty first,
-            # so the order holds.  Its file object only lends fileno() and a
-            # seek() at the end; offsets are explicit (pread/sendfile), so
-            # sharing the region's fd is harmless.
-            with open(region.fileno(), "rb", buffering=0, closefd=False) as f:
-                try:
-                    sent = await self._loop.sendfile(self._transport, f, offset, count,
-                                                     fallback=False)
-                except asyncio.SendfileNotAvailableError:
-                    sent = 0
+            # so the order holds.  Its file object only lends fileno(); the
+            # offsets are explicit (sendfile), but it seeks the fd at the end
+            # (os.lseek), and the region's fd is a dup sharing the caller's
+            # file position: that position is put back.
+            fd = region.fileno()
+            pos = os.lseek(fd, 0, os.SEEK_CUR)
+            try:
+                with open(fd, "rb", buffering=0, closefd=False) as f:
+                    try:
+                        sent = await self._loop.sendfile(self._transport, f, offset, count,
+                                                         fallback=False)
+                    except asyncio.SendfileNotAvailableError:
+                        sent = 0
+            finally:
+                os.lseek(fd, pos, os.SEEK_SET)
             if sent == count:
                 return
             if sent > count or (sent and os.fstat(region.fileno()).st_size < offset + count):

@@ -504,13 +504,43 @@ coalesce_pass(NcRope *r, nc_state *st, Py_ssize_t limit)
  * failure after it took effect.  Pinned throughout: a finalizer run by an
  * allocation here cannot change the array under the pass (it gets
  * BufferError). */
+/* The fewest segments a coalescing pass could leave: every segment it may
+ * not merge (a file segment not loaded, a stale one) plus one per run of
+ * mergeable ones between them.  O(n), no allocation. */
+static Py_ssize_t
+cap_floor(NcRope *r)
+{
+    Py_ssize_t floor = 0;
+    int in_run = 0;
+    for (Py_ssize_t i = 0; i < r->n; i++) {
+        if (nc_seg_stale(NC_SEG(r, i))) {
+            floor++;
+            in_run = 0;
+        }
+        else if (!in_run) {
+            floor++;
+            in_run = 1;
+        }
+    }
+    return floor;
+}
+
 static void
 enforce_cap(NcRope *r)
 {
     if (r->n <= r->max_segments)
         return;
-    nc_state *st = nc_state_of_type(Py_TYPE(r));
+    /* More segments that cannot merge (file segments) than the cap: passes
+     * would only copy the array, up to log2(len) times per append (an
+     * append_file loop went quadratic in time and allocations).  The cap
+     * is soft there, as under memory pressure; what can merge is merged
+     * once max_segments/4 such segments gathered, as a reachable cap is
+     * enforced at most once per max_segments/4 appends. */
     Py_ssize_t target = r->max_segments - r->max_segments / 4;
+    Py_ssize_t floor = cap_floor(r);
+    if (floor >= r->n || (floor > target && r->n - floor < r->max_segments / 4))
+        return;
+    nc_state *st = nc_state_of_type(Py_TYPE(r));
     Py_ssize_t limit = r->len / r->max_segments;
     if (limit < 16)
         limit = 16;
@@ -520,11 +550,35 @@ enforce_cap(NcRope *r)
             PyErr_Clear();
             break;
         }
-        if (r->n <= target || limit >= r->len)
+        if (r->n <= target || r->n <= floor || limit >= r->len)
             break;
         limit = limit > PY_SSIZE_T_MAX / 2 ? PY_SSIZE_T_MAX : limit * 2;
     }
     nc_rope_unpin(r);
+}
+
+/* Can `extra` more bytes be appended?  A Rope's length is bounded by memory
+ * only for memory segments: file segments (a sparse file can claim 2**62
+ * bytes) and Ropes added to themselves are not, so the length and the
+ * base-frame ends are checked against Py_ssize_t.  The base frame grows
+ * with every byte consumed, so when only it would overflow the ends are
+ * rebased to 0 (O(segments), once per PY_SSIZE_T_MAX bytes consumed).
+ * -1 + OverflowError, nothing changed. */
+static int
+room_for_len(NcRope *r, Py_ssize_t extra)
+{
+    if (extra > PY_SSIZE_T_MAX - r->len) {
+        PyErr_Format(PyExc_OverflowError,
+                     "a Rope's length cannot exceed %zd bytes (it has %zd, %zd more asked)",
+                     PY_SSIZE_T_MAX, r->len, extra);
+        return -1;
+    }
+    if (r->base > PY_SSIZE_T_MAX - r->len - extra) {
+        for (Py_ssize_t i = 0; i < r->n; i++)
+            NC_SEG(r, i)->end -= r->base;
+        r->base = 0;
+    }
+    return 0;
 }
 
 /* Move the staged segments in (ownership transfers) and apply the cap. */
@@ -532,6 +586,18 @@ static int
 commit(NcRope *r, segvec *sv)
 {
     if (check_mutable(r) < 0)
+        return -1;
+    Py_ssize_t extra = 0;
+    for (Py_ssize_t i = 0; i < sv->n; i++) {
+        Py_ssize_t k = NC_SEG_LEN(&sv->v[i]);
+        if (k > PY_SSIZE_T_MAX - extra) {
+            PyErr_Format(PyExc_OverflowError, "a Rope's length cannot exceed %zd bytes",
+                         PY_SSIZE_T_MAX);
+            return -1;
+        }
+        extra += k;
+    }
+    if (room_for_len(r, extra) < 0)
         return -1;
     if (r->segs == NULL) {
         /* a new Rope: the staging array becomes its array, nothing is moved */
@@ -560,7 +626,7 @@ commit(NcRope *r, segvec *sv)
 int
 nc_rope_append_seg(NcRope *r, nc_seg s)
 {
-    if (check_mutable(r) < 0 || reserve(r, 1) < 0)
+    if (check_mutable(r) < 0 || room_for_len(r, NC_SEG_LEN(&s)) < 0 || reserve(r, 1) < 0)
         return -1;
     push_seg(r, s);
     enforce_cap(r);

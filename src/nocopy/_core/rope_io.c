@@ -342,17 +342,23 @@ file_chunk_view(nc_state *st, nc_seg *s, Py_ssize_t off, NcHolder **bounce, Py_s
     Py_ssize_t k = NC_SEG_LEN(s) - off;
     if (k > FILE_CHUNK)
         k = FILE_CHUNK;
+    /* The region and the file offset are taken before the allocation: a
+     * finalizer it runs may load s (allowed on a pinned Rope), after which
+     * s->owner is a holder and s->start 0 -- read then, they made a holder
+     * pass for a FileRegion (its buf pointer read as the fd).  Our reference
+     * keeps the region's fd open; the file's bytes are the ones the load
+     * read. */
+    NcFileRegion *fr = (NcFileRegion *)Py_NewRef(s->owner);
+    Py_ssize_t start = s->start;
     if (*bounce != NULL && (Py_REFCNT(*bounce) != 1 || (*bounce)->exports != 0))
         Py_CLEAR(*bounce);
     if (*bounce == NULL) {
-        if ((*bounce = nc_holder_new_owned_raw(st, FILE_CHUNK)) == NULL)
+        if ((*bounce = nc_holder_new_owned_raw(st, FILE_CHUNK)) == NULL) {
+            Py_DECREF(fr);
             return NULL;
+        }
         (*bounce)->readonly = 1;
     }
-    /* the allocation ran no code that matters: the Rope is pinned, and a
-     * load of s by a finalizer keeps the region alive in our reference */
-    NcFileRegion *fr = (NcFileRegion *)Py_NewRef(s->owner);
-    Py_ssize_t start = s->start;
     int rc = nc_file_pread(fr, (*bounce)->buf, k, start + off);
     Py_DECREF(fr);
     if (rc < 0)
@@ -389,6 +395,12 @@ write_method(NcRope *r, PyObject *meth, int gather)
         PyObject *arg = NULL, *list = gather ? PyList_New(k) : NULL;
         if (gather && list == NULL)
             goto fail;
+        if (file && !NC_SEG_UNLOADED(NC_SEG(r, c.i))) {
+            /* the list's allocation ran a finalizer that loaded the
+             * segment: it is memory now, sent as such on the next turn */
+            Py_XDECREF(list);
+            continue;
+        }
         for (Py_ssize_t j = 0; j < k; j++) {
             nc_seg *s = NC_SEG(r, c.i + j);
             Py_ssize_t o = j == 0 ? c.off : 0;
