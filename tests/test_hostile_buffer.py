@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nocopy import ByteBuffer, LimitOverrun, StaleViewError, View
+from budget import heavy
 from nocopy.errors import IncompleteRead
 from nocopy.io import Reader
 from nocopy.pool import Pool
@@ -734,7 +735,7 @@ def _fin_model(model, kind):
         del model[:]
 
 
-@settings(deadline=None, suppress_health_check=list(HealthCheck))
+@heavy(deadline=None, suppress_health_check=list(HealthCheck))
 @given(_ops, _fin_kinds)
 def test_random_ops_with_hostile_finalizer(ops, fin_kinds):
     """Random operations on a ByteBuffer, each run with a finalizer that

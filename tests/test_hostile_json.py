@@ -22,6 +22,7 @@ from hypothesis import given, strategies as st
 
 import nocopy
 import nocopy.json as nj
+from budget import heavy
 from nocopy import BufferTooSmall, ByteBuffer
 
 BIG = 40 << 20   # past glibc's largest mmap threshold: freed means unmapped
@@ -572,6 +573,7 @@ def _rebuild(o):
     return o
 
 
+@heavy()
 @given(_docs)
 def test_hypothesis_gc_finalizers_mutate_document(doc):
     # gc at every allocation, finalizers clearing containers of the
