@@ -259,6 +259,13 @@ nc_bb_relocate(NcByteBuffer *b, int force_fresh, int mode)
         return nc_bb_refuse_fresh(b, NULL);
     if (fresh && bb_alloc_fresh(b, &nh, &nw) < 0)
         return -1;
+    if (b->closed) {
+        /* a finalizer run by the allocation closed the buffer: installing
+         * the fresh storage would reopen it behind closed == True */
+        Py_XDECREF(nh);
+        Py_XDECREF(nw);
+        return nc_bb_refuse_fresh(b, NULL);
+    }
     bb_move(b, nh, nw, mode);
     return 0;
 }
