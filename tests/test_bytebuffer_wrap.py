@@ -300,3 +300,25 @@ def test_reset_keeps_a_closed_wrapped_buffer_closed():
     with pytest.raises(ValueError, match="closed"):
         b._reset()
     assert b.closed
+
+
+@pytest.mark.parametrize("make", [
+    lambda: ByteBuffer(64), lambda: ByteBuffer(64, storage="bytes"),
+    lambda: ByteBuffer.wrap(bytearray(64), headroom=4)])
+def test_closed_buffer_refuses_empty_writes_too(make):
+    """Every write into a closed buffer raises ValueError("closed"), even
+    one of nothing: dumps_into used to say BufferTooSmall ("needs 5 bytes,
+    it has 0"), which a writer answers by draining and retrying, and
+    write(b"") / writable(0) used to succeed (io's closed files raise)."""
+    b = make()
+    b.close()
+    calls = [
+        lambda: nocopy.json.dumps_into([1, 2], b), lambda: nocopy.json.dumps_into("", b),
+        lambda: nocopy.format_into(b, 0, b"%d", 5), lambda: b.write(b""), lambda: b.write(b"x"),
+        lambda: b.writable(0), lambda: b.write_fmt(b""), lambda: b.write_u8(1),
+        lambda: b.write_struct(struct.Struct("<0s"), b""),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="closed"):
+            call()
+    assert b.closed and b.readable == 0 and b.free == 0

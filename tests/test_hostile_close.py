@@ -392,3 +392,30 @@ def test_on_close_error_propagates_after_the_close():
         _core._owning_view(b"", 1)
     with pytest.raises(TypeError):
         _core._owning_view(b"")
+
+
+def test_finalizer_closes_during_a_move_to_fresh_storage(gc_trap):
+    """A write into a buffer whose storage was handed over (take_bytes)
+    allocates fresh storage; a finalizer run by that allocation closes the
+    buffer.  The write must not install the fresh storage behind
+    closed == True (a closed buffer that still takes writes)."""
+    b = ByteBuffer(4096, storage="bytes")
+    b.write(b"x" * 4000)
+    assert len(b.take_bytes()) == 4000  # handed over: the buffer is detached
+    closed = []
+
+    def damage():
+        b.close()
+        closed.append(True)
+
+    gc_trap(damage)
+    try:
+        b.write(b"after")
+    except ValueError as e:
+        assert "closed" in str(e)
+    finally:
+        gc.set_threshold(700, 10, 10)
+    assert closed and b.closed
+    assert b.readable == 0 and b.free == 0
+    with pytest.raises(ValueError, match="closed"):
+        b.write(b"more")

@@ -259,6 +259,13 @@ nc_bb_relocate(NcByteBuffer *b, int force_fresh, int mode)
         return nc_bb_refuse_fresh(b, NULL);
     if (fresh && bb_alloc_fresh(b, &nh, &nw) < 0)
         return -1;
+    if (b->closed) {
+        /* a finalizer run by the allocation closed the buffer: installing
+         * the fresh storage would reopen it behind closed == True */
+        Py_XDECREF(nh);
+        Py_XDECREF(nw);
+        return nc_bb_refuse_fresh(b, NULL);
+    }
     bb_move(b, nh, nw, mode);
     return 0;
 }
@@ -301,13 +308,17 @@ nc_bytebuffer_reserve(NcByteBuffer *b, Py_ssize_t n, char **out)
 {
     /* the common case, no Python code run: it fits the tail, nobody exports
      * the window */
-    if (!b->busy && n <= b->holder->len - b->wpos && b->wwin->exports == 0) {
+    if (!b->busy && n <= b->holder->len - b->wpos && b->wwin->exports == 0 && !b->closed) {
         *out = b->holder->buf + b->wpos;
         return 0;
     }
     for (;;) {
         if (check_idle(b) < 0)
             return -1;
+        /* even n == 0: a closed buffer's empty stand-in "fits" nothing, and
+         * a caller told BufferTooSmall would drain and retry for ever */
+        if (b->closed)
+            return nc_bb_refuse_fresh(b, NULL);
         /* what a compaction can give: the storage after the front (the
          * headroom stays reserved for prepend) */
         if (n > b->size - bb_front(b) - (b->wpos - b->rpos)) {

@@ -58,6 +58,7 @@ extern PyMethodDef nc_bb_pickle_methods[];
 /* Make at least n bytes of contiguous free space (compacting, or moving to
  * fresh storage when a view of the old one is exported or take_bytes()
  * handed the storage over) and return a pointer to it in *out.
+ * ValueError on a closed buffer (even for n == 0);
  * BufferTooSmall (needed = n) when even a compaction to the front (which
  * keeps the headroom) leaves less; RuntimeError while a fill is running.
  * Nothing is committed. */
