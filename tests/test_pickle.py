@@ -655,3 +655,18 @@ def test_rope_with_file_segments_pickles_their_bytes_and_copy_keeps_them_unread(
     d = copy.deepcopy(r)
     path.write_bytes(b"\0" * 1024)  # the snapshot does not follow the file
     assert bytes(d) == want
+
+
+def test_closed_bytebuffer_refuses_pickle_and_copy_and_a_wrapped_one_loads_as_heap():
+    b = ByteBuffer(64)
+    b.write(b"abc")
+    b.close()
+    for f in (lambda: pickle.dumps(b, 5), lambda: pickle.dumps(b, 2),
+              lambda: copy.copy(b), lambda: copy.deepcopy(b)):
+        with pytest.raises(ValueError, match="closed"):
+            f()
+    mem = bytearray(32)
+    with ByteBuffer.wrap(mem) as w:
+        w.write(b"shared")
+        got = pickle.loads(pickle.dumps(w, 5))
+        assert got.storage == "heap" and got.peek() == b"shared" and got.capacity == 32

@@ -101,11 +101,14 @@ fail:
 
 PyDoc_STRVAR(close_doc,
 "close($self, /)\n--\n\n"
-"Give the storage back: every View of the buffer (read, peek, writable(),\n"
+"Give the storage back: every View of the current storage (read, peek, writable(),\n"
 "their sub-views, iterators, Rope segments) raises StaleViewError from then\n"
 "on; a wrap()ped buffer's export is released (SharedMemory.close() and\n"
 "mmap.close() then succeed), heap storage is freed.  The buffer is empty\n"
-"afterwards and anything that needs room raises ValueError.  BufferError\n"
+"afterwards and anything that needs room raises ValueError.  (A View made\n"
+"before the buffer moved to fresh storage -- because an export pinned the\n"
+"old -- keeps that old storage alive and its unchanged bytes: close() gives\n"
+"back the current storage only.)  BufferError\n"
 "(nothing closed) while a buffer export of one of its Views is held;\n"
 "RuntimeError while a fill runs.  Idempotent.  O(1).  (A pool taking a\n"
 "closed heap buffer back gives it fresh storage.)");

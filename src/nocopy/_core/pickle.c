@@ -542,6 +542,13 @@ rope_from_pickle(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
 
 /* ---- ByteBuffer ---------------------------------------------------------------- */
 
+static PyObject *
+closed_error(void)
+{
+    PyErr_SetString(PyExc_ValueError, "I/O operation on closed ByteBuffer");
+    return NULL;
+}
+
 /* A new ByteBuffer of the given shape whose readable bytes are data[0:n]
  * (the caller pins data; the new buffer is private until returned). */
 static PyObject *
@@ -582,6 +589,12 @@ bb_copy(NcByteBuffer *b, PyObject *Py_UNUSED(ignored))
     Py_buffer pb;
     if (PyObject_GetBuffer((PyObject *)b, &pb, PyBUF_SIMPLE) < 0)
         return NULL;
+    /* after the export, which close() refuses while held: a closed buffer
+     * has no value to copy (its bytes were given back) */
+    if (b->closed) {
+        PyBuffer_Release(&pb);
+        return closed_error();
+    }
     /* the shape is fixed for the buffer's life: read after the export */
     PyObject *c = bb_build(st, pb.buf, pb.len, b->size - b->head, b->head, b->bstore);
     PyBuffer_Release(&pb);
@@ -602,7 +615,8 @@ PyDoc_STRVAR(bb_reduce_ex_doc,
 "change them; protocols 0-4: one copy into bytes, O(n)) plus capacity,\n"
 "headroom and storage.  Loaded, a new ByteBuffer whose readable bytes are\n"
 "those (at its front); cursors, views and the overflow handler are not\n"
-"carried.");
+"carried.  A wrapped buffer (storage 'external') loads with heap storage: a\n"
+"pickle carries bytes, not the caller's memory.  ValueError when closed.");
 
 static PyObject *
 bb_reduce_ex(NcByteBuffer *b, PyObject *arg)
@@ -623,6 +637,12 @@ bb_reduce_ex(NcByteBuffer *b, PyObject *arg)
             data = PyBytes_FromStringAndSize(pb.buf, pb.len);
             PyBuffer_Release(&pb);
         }
+    }
+    /* checked after the export (a pending PickleBuffer makes close()
+     * refuse): a closed buffer has no value to pickle */
+    if (data != NULL && b->closed) {
+        Py_CLEAR(data);
+        (void)closed_error();
     }
     if (data == NULL) {
         Py_DECREF(func);
