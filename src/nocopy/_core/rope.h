@@ -157,6 +157,9 @@ typedef struct {
  * Runs Python code (allocations): callers load first, then pin and re-check
  * staleness as they already do. */
 int nc_rope_load(NcRope *r, Py_ssize_t pos, Py_ssize_t n);
+/* An int as a file descriptor (rope_io.c): 0, or -1 + OverflowError /
+ * ValueError for a negative or too large one. */
+int nc_fd_from_long(PyObject *obj, int *fd);
 /* pread exactly n bytes at off of the region into dst, GIL released (the
  * caller owns a reference to fr).  -1 + OSError, truncation included. */
 int nc_file_pread(NcFileRegion *fr, char *dst, Py_ssize_t n, Py_ssize_t off);

@@ -240,16 +240,9 @@ fd_of(PyObject *file, int *fd)
             return -1;
         }
     }
-    long v = PyLong_AsLong(fdobj);
+    int rc = nc_fd_from_long(fdobj, fd);
     Py_DECREF(fdobj);
-    if (v == -1 && PyErr_Occurred())
-        return -1;
-    if (v < 0 || v > INT_MAX) {
-        PyErr_Format(PyExc_ValueError, "file descriptor must be a non-negative int, not %ld", v);
-        return -1;
-    }
-    *fd = (int)v;
-    return 0;
+    return rc;
 }
 
 static int

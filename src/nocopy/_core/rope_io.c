@@ -233,6 +233,23 @@ send_file_step(nc_seg *s, Py_ssize_t off, int fd, int *no_sendfile, char **bounc
     return (Py_ssize_t)w;
 }
 
+/* A failed writev/sendfile with errno err, after `total` bytes went out:
+ * 0 when it was interrupted and no signal handler raised (retry), else -1
+ * with BlockingIOError (characters_written = total) or OSError set. */
+static int
+write_failed(int err, Py_ssize_t total)
+{
+    if (err == EINTR)
+        return PyErr_CheckSignals() < 0 ? -1 : 0;
+    if (err == EAGAIN || err == EWOULDBLOCK)
+        set_blocking_error(err, total);
+    else {
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return -1;
+}
+
 static PyObject *
 write_fd(NcRope *r, int fd)
 {
@@ -258,17 +275,9 @@ write_fd(NcRope *r, int fd)
             if (w == -2)
                 goto fail;
             if (w < 0) {
-                int err = errno;
-                if (err == EINTR) {
-                    if (PyErr_CheckSignals() < 0)
-                        goto fail;
-                    continue;
-                }
-                if (err == EAGAIN || err == EWOULDBLOCK)
-                    set_blocking_error(err, total);
-                else
-                    PyErr_SetFromErrno(PyExc_OSError);
-                goto fail;
+                if (write_failed(errno, total) < 0)
+                    goto fail;
+                continue;
             }
             total += w;
             advance(r, &c, w);
@@ -296,18 +305,9 @@ write_fd(NcRope *r, int fd)
         err = errno;
         Py_END_ALLOW_THREADS
         if (w < 0) {
-            if (err == EINTR) {
-                if (PyErr_CheckSignals() < 0)
-                    goto fail;
-                continue;
-            }
-            if (err == EAGAIN || err == EWOULDBLOCK)
-                set_blocking_error(err, total);
-            else {
-                errno = err;
-                PyErr_SetFromErrno(PyExc_OSError);
-            }
-            goto fail;
+            if (write_failed(err, total) < 0)
+                goto fail;
+            continue;
         }
         if (w == 0) {
             PyErr_SetString(PyExc_OSError, "writev() wrote nothing");
@@ -477,8 +477,8 @@ optional_attr(PyObject *obj, const char *name)
     return a;
 }
 
-static int
-fd_from_long(PyObject *obj, int *fd)
+int
+nc_fd_from_long(PyObject *obj, int *fd)
 {
     long v = PyLong_AsLong(obj);
     if (v == -1 && PyErr_Occurred())
@@ -546,7 +546,7 @@ nc_rope_write_to(PyObject *self, PyObject *dst)
     int fd;
     PyObject *meth, *res = NULL;
     if (PyLong_Check(dst)) {  /* write_fd checks staleness as it pins */
-        if (fd_from_long(dst, &fd) < 0)
+        if (nc_fd_from_long(dst, &fd) < 0)
             return NULL;
         return write_fd(r, fd);
     }
@@ -561,7 +561,7 @@ nc_rope_write_to(PyObject *self, PyObject *dst)
         PyObject *fdobj = PyObject_CallMethod(dst, "fileno", NULL);
         if (fdobj == NULL)
             return NULL;
-        int rc = fd_from_long(fdobj, &fd);
+        int rc = nc_fd_from_long(fdobj, &fd);
         Py_DECREF(fdobj);
         if (rc < 0)
             return NULL;
@@ -596,7 +596,7 @@ nc_rope_write_to(PyObject *self, PyObject *dst)
             return NULL;
         Py_DECREF(fres);
         if (fdobj != NULL) {
-            int rc = PyLong_Check(fdobj) ? fd_from_long(fdobj, &fd) : -1;
+            int rc = PyLong_Check(fdobj) ? nc_fd_from_long(fdobj, &fd) : -1;
             if (!PyLong_Check(fdobj))
                 PyErr_Format(PyExc_TypeError, "fileno() returned '%.100s', not int",
                              Py_TYPE(fdobj)->tp_name);
@@ -726,7 +726,7 @@ nc_rope_read_fd(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Format(PyExc_TypeError, "fd must be an int, not '%.100s'", Py_TYPE(args[0])->tp_name);
         return NULL;
     }
-    if (fd_from_long(args[0], &fd) < 0 || size_arg(args[1], "chunk_size", 1, &chunk) < 0
+    if (nc_fd_from_long(args[0], &fd) < 0 || size_arg(args[1], "chunk_size", 1, &chunk) < 0
         || size_arg(args[2], "budget", -1, &budget) < 0)
         return NULL;
     nc_state *st = nc_state_of_type((PyTypeObject *)type);
