@@ -47,9 +47,11 @@ def check_borrowed(borrowed, must_be_stale=False):
 
 
 def _nl_lines(model, keepends):
-    """Lines split at b"\n" only (bytes.splitlines also splits at \r)."""
+    """Lines split at b"\n" only (bytes.splitlines also splits at \r);
+    without keepends a b"\r\n" ending goes whole, as splitlines drops it (a
+    lone b"\r", the unterminated last line's too, is data)."""
     parts = model.split(b"\n")
-    out = [p + b"\n" if keepends else p for p in parts[:-1]]
+    out = [p + b"\n" if keepends else p[:-1] if p.endswith(b"\r") else p for p in parts[:-1]]
     if parts[-1]:
         out.append(parts[-1])
     return out
