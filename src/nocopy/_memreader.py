@@ -184,7 +184,9 @@ class MemoryReader(_MemCursor, _io.BufferedIOBase):
 
     def lines(self, keepends=False, *, reuse=False):
         """An iterator over the remaining lines as Views (without b"\\n"
-        unless keepends), split on b"\\n" only, as Reader.lines().  It takes
+        unless keepends; without, a b"\\r\\n" ending is dropped whole, as
+        bytes.splitlines() does, and a lone b"\\r" is data), split on
+        b"\\n" only, as Reader.lines().  It takes
         the rest of the file at once: the position moves to the end now.
         The loop runs in C (View.itersplit; with keepends, View.iterlines
         after one memchr shows no b"\\r" in the rest, else a Python loop);
@@ -206,11 +208,14 @@ class MemoryReader(_MemCursor, _io.BufferedIOBase):
                 # without b"\r", splitlines' line ends are b"\n" alone: the C loop
                 return rest.iterlines(True, reuse=reuse)
             return _lines_keepends(rest, reuse)
-        if rest[-1] == _NL:
+        terminated = rest[-1] == _NL
+        if terminated:
             # the final b"\n" ends the last line; itersplit would yield one
             # more, empty, piece after it
             rest = rest[:-1]
-        return rest.itersplit(b"\n", reuse=reuse)
+        if rest.find(13) < 0:
+            return rest.itersplit(b"\n", reuse=reuse)
+        return _lines_crlf(rest, terminated, reuse)
 
     def peek(self, size=0, /):
         """Up to size bytes after the position (size <= 0: all of them),
@@ -340,6 +345,21 @@ class MemoryReader(_MemCursor, _io.BufferedIOBase):
             return f"<nocopy.io.MemoryReader closed views={self._views}>"
         return (f"<nocopy.io.MemoryReader pos={self._pos} size={self._len} "
                 f"views={self._views}>")
+
+
+def _lines_crlf(rest, terminated, reuse):
+    """lines() without keepends over text holding a b"\\r": a piece that a
+    b"\\n" ended loses the b"\\r" before it (b"\\r\\n" goes whole); the
+    unterminated last one keeps it, as Reader.lines() does.  With reuse the
+    one View is retargeted (no allocation per line)."""
+    end = rest.stop
+    for x in rest.itersplit(b"\n", reuse=reuse):
+        if x.endswith(b"\r") and (terminated or x.stop != end):
+            if reuse:
+                x.retarget(x.start, x.stop - 1)
+            else:
+                x = x[:-1]
+        yield x
 
 
 def _lines_keepends(rest, reuse):
