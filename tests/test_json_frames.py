@@ -457,3 +457,51 @@ def test_finalizers_writing_during_a_large_frame(monkeypatch):
     w.close()
     data = out.getvalue().replace(b"#", b"")
     assert parse_frames(data, ">H") == [{"big": "B" * 100}] * 20
+
+
+# ---- review: closed buffers, offsets past any size ------------------------------------
+
+@pytest.mark.parametrize("prefix", [None, "u8", "u32"])
+def test_closed_buffer_refuses_before_encoding_and_sends_nothing(prefix):
+    """A closed ByteBuffer has nothing to write into: ValueError at once.
+    With a prefix the header used not to fit the closed buffer's empty
+    storage, so the document was counted (default ran), then drained or,
+    larger than the capacity, handed whole to the Writer's sink."""
+    calls = []
+
+    def default(o):
+        calls.append(1)
+        return "d" * 200
+
+    b = ByteBuffer(64)
+    b.close()
+    with pytest.raises(ValueError, match="closed ByteBuffer"):
+        b.write_json([object()], prefix=prefix, default=default)
+    assert calls == []
+    out = io.BytesIO()
+    w = Writer(out, 16)
+    w.buffer.close()
+    for doc in ([1], list(range(50))):  # fits the capacity / larger than it
+        with pytest.raises(ValueError, match="closed ByteBuffer"):
+            w.write_json(doc, prefix=prefix)
+    assert out.getvalue() == b""
+
+
+def test_default_that_closes_the_buffer_during_a_large_frame():
+    """A frame larger than the Writer's buffer is encoded into a bytes object
+    with the buffer idle: a `default` may close it meanwhile.  The frame is
+    then refused, not sent from a closed buffer."""
+    out = io.BytesIO()
+    w = Writer(out, 16)
+    calls = []
+
+    def default(o):
+        calls.append(1)
+        if len(calls) == 2:  # the first runs with the buffer busy (close refused)
+            w.buffer.close()
+        return "x" * 40
+
+    with pytest.raises(ValueError, match="closed ByteBuffer"):
+        w.write_json([object()], prefix="u16", default=default)
+    assert out.getvalue() == b""
+

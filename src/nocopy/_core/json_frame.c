@@ -107,6 +107,10 @@ write_large(NcByteBuffer *b, nc_jenc *e, nc_jw *w, PyObject *obj, const nc_prefi
         goto fail;
     if (p != NULL)
         put_length(PyBytes_AS_STRING(frame), p, little, (uint64_t)(total - hlen));
+    if (b->closed) {  /* the encoder ran Python: a closed buffer sends nothing */
+        nc_bb_refuse_fresh(b, NULL);
+        goto fail;
+    }
     if (b->overflow == NULL || b->busy) {  /* the encoder ran Python */
         nc_bb_raise_too_small(b, total, "ByteBuffer free space too small");
         goto fail;
@@ -135,6 +139,11 @@ write_frame(NcByteBuffer *b, nc_jenc *e, nc_jw *w, PyObject *obj, const nc_prefi
         int overflow = 0, counted = 0;
         if (check_idle(b) < 0)
             return -1;
+        /* ValueError before anything runs: the header's count below would
+         * encode (`default` and all) and then drain or hand a large frame
+         * to the overflow handler as if the buffer were open */
+        if (b->closed)
+            return nc_bb_refuse_fresh(b, NULL);
         Py_ssize_t tail = nc_bytebuffer_tail(b);
         NcHolder *h = NULL;
         Py_ssize_t wpos = 0, have;
