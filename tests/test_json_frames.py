@@ -505,3 +505,30 @@ def test_default_that_closes_the_buffer_during_a_large_frame():
         w.write_json([object()], prefix="u16", default=default)
     assert out.getvalue() == b""
 
+
+def test_dumps_into_an_offset_too_large_for_any_size():
+    """offset + document length past Py_ssize_t: OverflowError, not a
+    BufferTooSmall with a wrapped negative needed (signed overflow in C)."""
+    import sys
+
+    b = ByteBuffer(64)
+    b.write(b"keep")
+
+    class Target:
+        ba = bytearray(16)
+
+        def writable(self):
+            return memoryview(self.ba)
+
+        def commit(self, n):
+            raise AssertionError("nothing to commit")
+
+    for target in (b, Target()):
+        for offset in (sys.maxsize, sys.maxsize - 2):
+            with pytest.raises(OverflowError, match="too large a size"):
+                nj.dumps_into([1], target, offset)
+    # the largest offset whose sum still fits is an ordinary BufferTooSmall
+    with pytest.raises(BufferTooSmall) as ei:
+        nj.dumps_into([1], b, sys.maxsize - 3)
+    assert ei.value.needed == sys.maxsize
+    assert bytes(b.peek()) == b"keep"

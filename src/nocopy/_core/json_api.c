@@ -265,6 +265,21 @@ nc_json_raise_too_small(nc_state *st, Py_ssize_t needed, Py_ssize_t have)
     return -1;
 }
 
+/* BufferTooSmall for a document of n bytes at offset: needed = offset + n,
+ * unless the offset is so large that the sum is no size at all (an offset
+ * counted from a ByteBuffer's write cursor is not bounded by its length):
+ * OverflowError then, never a wrapped negative needed. */
+static int
+raise_too_small_at(nc_state *st, Py_ssize_t offset, Py_ssize_t n, Py_ssize_t have)
+{
+    if (n > PY_SSIZE_T_MAX - offset) {
+        PyErr_Format(PyExc_OverflowError,
+                     "offset %zd + a JSON document of %zd bytes is too large a size", offset, n);
+        return -1;
+    }
+    return nc_json_raise_too_small(st, offset + n, have);
+}
+
 /* Encode obj into [dst + offset, dst + len).  Returns the document length,
  * or -1 with an exception; *overflow set when it did not fit (the length is
  * then still exact). */
@@ -330,7 +345,7 @@ dumps_into_bytebuffer(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, NcByteB
         char scratch[1];
         Py_ssize_t n = nc_json_encode_fixed(e, w, obj, scratch, 0, 0, &overflow);
         if (n >= 0)
-            nc_json_raise_too_small(st, offset + n, have);
+            raise_too_small_at(st, offset, n, have);
         return NULL;
     }
     if (nc_bytebuffer_reserve(bb, have, &dst) < 0)
@@ -355,7 +370,7 @@ dumps_into_bytebuffer(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, NcByteB
         goto done;
     }
     if (overflow) {
-        nc_json_raise_too_small(st, offset + n, have);
+        raise_too_small_at(st, offset, n, have);
         goto done;
     }
     if (offset)
@@ -396,7 +411,7 @@ dumps_into_committing(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, PyObjec
     if (n < 0)
         return NULL;
     if (overflow) {
-        nc_json_raise_too_small(st, offset + n, have);
+        raise_too_small_at(st, offset, n, have);
         return NULL;
     }
     PyObject *nobj = PyLong_FromSsize_t(offset + n);
@@ -557,7 +572,7 @@ json_dumps_into(PyObject *module, PyObject *const *args, Py_ssize_t nargsf, PyOb
     if (n < 0)
         goto done;
     if (overflow) {
-        nc_json_raise_too_small(st, offset + n, have);
+        raise_too_small_at(st, offset, n, have);
         goto done;
     }
     result = PyLong_FromSsize_t(offset + n);
