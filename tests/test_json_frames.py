@@ -532,3 +532,18 @@ def test_dumps_into_an_offset_too_large_for_any_size():
         nj.dumps_into([1], b, sys.maxsize - 3)
     assert ei.value.needed == sys.maxsize
     assert bytes(b.peek()) == b"keep"
+
+
+def test_writer_methods_on_a_closed_buffer_send_nothing():
+    """write() and write_struct() next to write_json: a closed buffer's tail
+    is 0, so every write looked too large for it and went to the overflow
+    handler, which sent it (even one byte) from a closed buffer."""
+    out = io.BytesIO()
+    w = Writer(out, 16)
+    w.buffer.close()
+    for write in (lambda: w.write(b"z"), lambda: w.write(b"x" * 100),
+                  lambda: w.write_struct(struct.Struct("40s"), b"y"),
+                  lambda: w.write_struct(struct.Struct(">I"), 1), lambda: w.write_u64(1)):
+        with pytest.raises(ValueError, match="closed ByteBuffer"):
+            write()
+    assert out.getvalue() == b""

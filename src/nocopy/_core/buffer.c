@@ -754,7 +754,8 @@ bb_write(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
                      offset, length, data.len);
         goto done;
     }
-    if (b->overflow != NULL && length > nc_bytebuffer_tail(b) && !b->busy) {
+    /* not for a closed buffer (its tail is 0): reserve's ValueError, nothing sent */
+    if (b->overflow != NULL && length > nc_bytebuffer_tail(b) && !b->busy && !b->closed) {
         /* A sink (nocopy.io.Writer) sends it out without copying it here.
          * Its own reference: the handler may replace itself while it runs. */
         PyBuffer_Release(&data);

@@ -354,6 +354,10 @@ write_struct_large(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs, Py_
                      Py_TYPE(packed)->tp_name);
         goto done;
     }
+    if (b->closed) {  /* the pack ran Python: a closed buffer sends nothing */
+        nc_bb_refuse_fresh(b, NULL);
+        goto done;
+    }
     if (b->overflow == NULL || b->busy) {  /* the pack ran Python */
         nc_bb_raise_too_small(b, size, "ByteBuffer free space too small");
         goto done;
@@ -391,7 +395,7 @@ bb_write_struct(NcByteBuffer *b, PyObject *const *args, Py_ssize_t nargs)
     if (nc_wire_struct_size(args[0], "write_struct", &size) < 0 || check_idle(b) < 0)
         return NULL;
     /* never fits, even drained: the capacity (the headroom is not for writes) */
-    if (b->overflow != NULL && size > b->size - b->head)
+    if (b->overflow != NULL && size > b->size - b->head && !b->closed)
         return write_struct_large(b, args, nargs, size);
     if (wants_drain(b, size) && nc_bb_drain(b) < 0)
         return NULL;
