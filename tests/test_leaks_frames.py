@@ -53,3 +53,16 @@ def test_memoryview_does_not_leak():
         bytes(v)
 
     assert_no_leak(once, n=50_000)
+
+
+def test_closed_buffer_and_huge_offset_refusals_do_not_leak():
+    import sys
+
+    closed = ByteBuffer(64)
+    closed.close()
+    w = Writer(io.BytesIO(), 16)
+    w.buffer.close()
+    assert_no_leak(raises(ValueError, closed.write_json, DOC, prefix="u32"), n=20_000)
+    assert_no_leak(raises(ValueError, w.write_json, {"big": "b" * 100}, prefix="u16"), n=20_000)
+    assert_no_leak(raises(ValueError, w.write, b"x" * 100), n=20_000)
+    assert_no_leak(raises(OverflowError, nj.dumps_into, DOC, ByteBuffer(8), sys.maxsize), n=20_000)
