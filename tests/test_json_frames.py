@@ -485,6 +485,11 @@ def test_closed_buffer_refuses_before_encoding_and_sends_nothing(prefix):
         with pytest.raises(ValueError, match="closed ByteBuffer"):
             w.write_json(doc, prefix=prefix)
     assert out.getvalue() == b""
+    # dumps_into at an offset: the gap did not fit the closed buffer's tail of 0
+    for offset in (0, 3):
+        with pytest.raises(ValueError, match="closed ByteBuffer"):
+            nj.dumps_into([object()], b, offset, default=default)
+    assert calls == []
 
 
 def test_default_that_closes_the_buffer_during_a_large_frame():

@@ -338,6 +338,12 @@ dumps_into_bytebuffer(nc_state *st, nc_jenc *e, nc_jw *w, PyObject *obj, NcByteB
                         "ByteBuffer is busy (a fill or a dumps_into is running on it)");
         return NULL;
     }
+    if (bb->closed) {
+        /* its tail is 0: an offset would make this BufferTooSmall, which a
+         * caller answers by draining and retrying (as reserve() says) */
+        PyErr_SetString(PyExc_ValueError, "I/O operation on closed ByteBuffer");
+        return NULL;
+    }
     Py_ssize_t have = nc_bytebuffer_tail(bb);  /* take_bytes(): what fresh storage gives */
     if (offset > have) {
         /* not even the gap fits: count the document (no room at all) so
