@@ -11,11 +11,13 @@ import threading
 import tracemalloc
 
 import pytest
+from hypothesis import given, strategies as st
 
 import nocopy.aio as aio
 from nocopy import ByteBuffer, IncompleteRead, LimitOverrun, StaleViewError, View
 
 from aio_loops import LOOPS, run
+from budget import heavy
 
 pytestmark = pytest.mark.parametrize("loop", LOOPS)
 
@@ -789,5 +791,37 @@ def test_tls_streams(loop, tls_cert):
         await w.wait_closed()
         server.close()
         await server.wait_closed()
+
+    run(loop, body)
+
+
+@given(st.lists(st.recursive(st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.text(max_size=20),
+                             lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=5), c, max_size=4),
+                             max_leaves=12), min_size=1, max_size=6),
+       st.sampled_from([None, "u8", "u16", "u32", "u64"]), st.sampled_from(["big", "little"]))
+@heavy(30)
+def test_write_json_prefix_matches_struct_and_json(loop, docs, prefix, byteorder):
+    """aio's write_json(prefix=, byteorder=) puts the same bytes on the wire as
+    json.dumps + int.to_bytes, frames past the 4 KiB start buffer included."""
+    width = {None: 0, "u8": 1, "u16": 2, "u32": 4, "u64": 8}[prefix]
+    docs = docs + [["x" * 5000]]  # one frame past the starting buffer
+    if prefix == "u8":
+        docs = [d for d in docs if len(json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode()) < 256]
+
+    def frame(d):
+        body = json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode()
+        return (len(body).to_bytes(width, byteorder) if width else b"") + body
+
+    async def body():
+        r, w, pr, pw = await pair()
+        sizes = [w.write_json(d, prefix=prefix, byteorder=byteorder) for d in docs]
+        await w.drain()
+        w.write_eof()
+        got = await pr.read()
+        assert got == b"".join(frame(d) for d in docs)
+        assert sizes == [len(frame(d)) for d in docs]
+        with pytest.raises(ValueError):
+            w.write_json([1], prefix="u24")
+        await close_all(w, pw)
 
     run(loop, body)

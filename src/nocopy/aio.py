@@ -68,7 +68,6 @@ import socket
 from ._core import ByteBuffer, View, _AsyncLines, _Ready
 from .errors import (BufferTooSmall, IncompleteRead, LimitOverrun, StaleViewError,
                      _adopt_asyncio_bases, _eof_error)
-from .json import dumps_into as _dumps_into
 
 _adopt_asyncio_bases()  # except asyncio.IncompleteReadError / LimitOverrunError catch ours
 
@@ -638,24 +637,27 @@ class StreamWriter:
             count -= len(chunk)
             await self.drain()
 
-    def write_json(self, obj, **options):
+    def write_json(self, obj, *, prefix=None, byteorder="big", **options):
         """Serialize obj with ``nocopy.json`` (same options, compact separators
         and ensure_ascii=False by default) into the writer's own ByteBuffer
-        and send it.  Returns the document's size.  The buffer starts at 4 KiB
-        and is replaced by one of the exact size needed when a document does
-        not fit."""
+        and send it; with ``prefix`` ("u8", "u16", "u32" or "u64", in
+        ``byteorder``) the document's length goes in front of it, as
+        ``ByteBuffer.write_json`` and ``nocopy.io.Writer.write_json`` do:
+        one C call, no temporary bytes.  Returns the bytes sent (prefix +
+        document).  The buffer starts at 4 KiB and is replaced by one of the
+        exact size needed when a frame does not fit (``default`` then runs
+        again)."""
         jb = self._jbuf
         if jb is None:
             jb = self._jbuf = ByteBuffer(4096)
         try:
-            n = _dumps_into(obj, jb.writable(), **options)
+            n = jb.write_json(obj, prefix=prefix, byteorder=byteorder, **options)
         except BufferTooSmall as e:
             need = e.needed
             if need is None:
                 raise
             jb = self._jbuf = ByteBuffer(max(need, 2 * jb.capacity))
-            n = _dumps_into(obj, jb.writable(), **options)
-        jb.commit(n)
+            n = jb.write_json(obj, prefix=prefix, byteorder=byteorder, **options)
         self._transport.write(memoryview(jb.read(n)))
         jb.clear()  # a transport still holding the bytes keeps them: clear() moves instead
         return n
