@@ -19,7 +19,8 @@
 #                 must hold everything the build needs) for each Python present,
 #                 repaired by auditwheel, into dist/
 # make wheel-test: each wheel in dist/ installed into a fresh venv, run with
-#                 no compiler on PATH from a temp dir holding a copy of tests/:
+#                 no compiler on PATH from a temp dir holding a copy of tests/
+#                 (and examples/, bench/: tests run them):
 #                 the whole suite against the installed package
 PY ?= python3
 VENV ?= .venv
@@ -80,7 +81,8 @@ GCSTRESS_TESTS ?= tests/test_gcstress_ops.py tests/test_buffer.py tests/test_rop
 	tests/test_view_core.py tests/test_view_search.py tests/test_view_transform.py \
 	tests/test_json.py tests/test_io.py tests/test_io_chunks.py tests/test_pool.py \
 	tests/test_wire.py tests/test_build.py tests/test_gcstress_build.py tests/test_pickle.py \
-	tests/test_close.py tests/test_bytebuffer_wrap.py tests/test_map_file.py
+	tests/test_close.py tests/test_bytebuffer_wrap.py tests/test_map_file.py \
+	tests/test_keys.py tests/test_hostile_keys.py
 SAN_ENV = LD_PRELOAD=$(ASAN_LIB) PYTHONMALLOC=malloc \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1:allocator_may_return_null=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 NOCOPY_UNDER_SANITIZER=1
@@ -251,7 +253,7 @@ wheel-test:
 	    env PATH=$$tmp/nocc $$tmp/venv/bin/python -m pip install -q --only-binary :all: \
 	        "$$whl" pytest 'hypothesis>=6.80' 'uvloop>=0.19' 'playwright>=1.40' orjson msgspec \
 	        'distributed>=2024.1'; \
-	    cp -r tests examples tools README.md pyproject.toml $$tmp/; \
+	    cp -r tests examples tools bench README.md pyproject.toml $$tmp/; \
 	    test ! -d docs || cp -r docs $$tmp/; \
 	    (cd $$tmp && env PATH=$$tmp/nocc CC=/nonexistent venv/bin/python -c \
 	        'import nocopy, sys, shutil; assert "site-packages" in nocopy.__file__, nocopy.__file__; \

@@ -11,7 +11,8 @@ import sys
 from .harness import Report
 
 HERE = pathlib.Path(__file__).parent
-ORDER = ["view", "rope", "stream", "memreader", "json", "fmt", "aio", "sendfile", "build", "frames", "dask"]
+ORDER = ["view", "keys", "rope", "stream", "memreader", "json", "fmt", "aio", "lines", "sendfile", "build",
+         "frames", "dask", "logs", "corpus"]
 
 
 def sections():

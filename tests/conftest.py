@@ -23,6 +23,7 @@ else:
 # GC-stress mode (NOCOPY_GC_STRESS=1, `make gcstress`): see tests/gcstress.py.
 # The hostile table (tests/test_gcstress_ops.py) reads NOCOPY_GC_STRESS too.
 import gcstress  # noqa: E402  (tests/ is on sys.path: pytest's rootdir insertion)
+import finalizers  # noqa: E402
 
 import sys  # noqa: E402
 
@@ -34,7 +35,9 @@ import pytest  # noqa: E402
 # the finalizer runs after the call instead, where those tests could not
 # fail, so they are skipped there.  CI runs them on 3.11, plain, under
 # ASan + UBSan and in GC-stress mode.  (tests/test_hostile_rope.py marks
-# its own with the same rule.)
+# its own with the same rule.)  Each of them checks with
+# finalizers.inside() that its finalizer ran inside the call under test,
+# not before it (an allocation between arming and the call) nor after.
 INLINE_GC_FIXTURES = {"hostile", "gc_trap", "gc_every_alloc"}
 INLINE_GC_TESTS = {"test_random_ops_with_hostile_finalizer"}
 _inline_gc_skip = pytest.mark.skip(
@@ -80,3 +83,26 @@ if gcstress.ENABLED:
         terminalreporter.write_line(
             f"gcstress: {gcstress.stats['collections']} collections, "
             f"{gcstress.stats['perturbed']} perturbations of a nocopy object mid-call")
+
+
+@pytest.fixture
+def gc_trap():
+    """trap(action) -> fired: the next GC allocation runs action(); assert
+    with finalizers.inside(fired) that it ran inside the call under test."""
+    with finalizers.trapping() as trap:
+        yield trap
+
+
+@pytest.fixture
+def counting():
+    """Allocation counting on for the test (nocopy._core._alloc_count_*),
+    for the test_alloc_* files; left running if something had started it."""
+    from nocopy import _core
+    try:
+        _core._alloc_count_start()
+        started = True
+    except RuntimeError:
+        started = False  # already running
+    yield
+    if started:
+        _core._alloc_count_stop()

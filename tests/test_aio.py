@@ -11,6 +11,7 @@ import threading
 import tracemalloc
 
 import pytest
+import leakcheck
 from hypothesis import given, strategies as st
 
 import nocopy.aio as aio
@@ -395,10 +396,10 @@ def test_receiving_lines_allocates_nothing_per_line(loop):
         lines = r.lines(reuse=True)
         await count(3)  # warm-up
         gc.collect()
-        before = sys.getallocatedblocks()
+        before = leakcheck.blocks()
         n = await count(40)
         gc.collect()
-        grown = sys.getallocatedblocks() - before
+        grown = leakcheck.blocks() - before
         assert n == 16000
         assert grown < 100, f"{grown} blocks for {n} lines"
         await lines.aclose()
@@ -745,11 +746,11 @@ def test_lines_iterator_leaks_nothing(loop):
         for _ in range(5):
             await batch()
         gc.collect()
-        before = sys.getallocatedblocks()
+        before = leakcheck.blocks()
         for _ in range(100):
             await batch()
         gc.collect()
-        assert sys.getallocatedblocks() - before < 100
+        assert leakcheck.blocks() - before < 100
         await close_all(w, pw)
 
     run(loop, body)

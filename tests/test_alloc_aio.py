@@ -7,18 +7,6 @@ import pytest
 from nocopy import _core
 
 
-@pytest.fixture
-def counting():
-    try:
-        _core._alloc_count_start()
-        started = True
-    except RuntimeError:
-        started = False  # already running (a sensor server test started it)
-    yield
-    if started:
-        _core._alloc_count_stop()
-
-
 def test_counts_allocations_freed_or_not(counting):
     rounds = [None] * 1000
     a = _core._alloc_count()

@@ -15,18 +15,6 @@ BIGINT = 2**62 + 12345
 PAIRS = list(zip(INTS, FLOATS)) * (3000 // 64)
 
 
-@pytest.fixture
-def counting():
-    try:
-        _core._alloc_count_start()
-        started = True
-    except RuntimeError:
-        started = False  # already running
-    yield
-    if started:
-        _core._alloc_count_stop()
-
-
 def blocks_allocated(make):
     """Blocks allocated (freed or not) by make()'s loop over PAIRS (its
     setup -- buffers, views -- is made before the count)."""

@@ -6,7 +6,6 @@ import io
 import itertools
 import tracemalloc
 
-import pytest
 
 from nocopy import View, _core
 from nocopy.io import MemoryReader
@@ -103,20 +102,6 @@ def test_readline_iteration_peak_is_o1():
     assert traced_peak(lambda: sum(1 for _ in r)) < 4096
     r.seek(0)
     assert traced_peak(lambda: sum(1 for _ in r.lines(reuse=True))) < 4096
-
-
-
-
-@pytest.fixture
-def counting():
-    try:
-        _core._alloc_count_start()
-        started = True
-    except RuntimeError:
-        started = False  # already running (another test started it)
-    yield
-    if started:
-        _core._alloc_count_stop()
 
 
 def test_line_loops_allocate_nothing_per_line_in_views_mode(counting):

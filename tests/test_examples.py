@@ -105,3 +105,181 @@ def test_json_frames_senders_put_the_same_bytes_on_the_wire():
                 raise AssertionError(f"{name} receiver accepted a truncated stream")
             assert got and all(d["id"] >= 100000 for d in got)
         b.close()
+
+
+# ---- the line servers (examples/line_server.py, line_server_plain.py) --------------
+
+def _line_oracle(script):
+    """The replies line_common.py's protocol promises, from a dict."""
+    store, out = {}, []
+    for raw in script.split(b"\n")[:-1]:
+        line = raw[:-1] if raw.endswith(b"\r") else raw
+        if len(raw) > 4096:
+            out.append(b"ERR line too long\n")
+            break
+        cmd, sp, arg = line.partition(b" ")
+        if cmd == b"GET":
+            out.append(b"ERR usage: GET key\n" if not arg else
+                       b"NIL\n" if arg not in store else b"VALUE " + store[arg] + b"\n")
+        elif cmd == b"SET":
+            key, sp2, val = arg.partition(b" ")
+            if not sp2 or not key:
+                out.append(b"ERR usage: SET key value\n")
+            else:
+                store[key] = val
+                out.append(b"OK\n")
+        elif cmd == b"INCR":
+            if not arg:
+                out.append(b"ERR usage: INCR key\n")
+                continue
+            try:
+                n = int(store.get(arg, b"0")) + 1
+            except ValueError:
+                out.append(b"ERR not an integer\n")
+                continue
+            store[arg] = b"%d" % n
+            out.append(b"%d\n" % n)
+        elif cmd == b"PING" and not sp:
+            out.append(b"PONG\n")
+        elif cmd == b"QUIT" and not sp:
+            out.append(b"BYE\n")
+            break
+        else:
+            out.append(b"ERR unknown command\n")
+    return b"".join(out)
+
+
+def _random_script(rnd, n, prefix):
+    keys = [prefix + b"k%d" % i for i in range(8)] + [prefix + b"sp ace", prefix + b"\xff\x00"]
+    vals = [b"", b"1", b"-7", b" 12 ", b"1_000", b"abc", b"x y z", b"9" * 30, b"\r", b"+3"]
+    cmds = []
+    for _ in range(n):
+        c = rnd.choice([b"GET", b"SET", b"INCR", b"INCR", b"PING", b"QUIT ", b"get", b"", b"SET"])
+        k = rnd.choice(keys)
+        if c == b"SET":
+            line = rnd.choice([b"SET " + k + b" " + rnd.choice(vals), b"SET " + k, b"SET  v"])
+        elif c in (b"GET", b"INCR"):
+            line = rnd.choice([c + b" " + k, c, c + b" "])
+        else:
+            line = c
+        cmds.append(line + rnd.choice([b"\n", b"\n", b"\r\n"]))
+    return b"".join(cmds)
+
+
+def _talk(addr, script, chunks):
+    """Send script in pieces of the given sizes (pipelined, no waiting),
+    then read every reply until the server closes or the peer's EOF."""
+    import socket
+    import threading
+    host, _, port = addr.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        def send():
+            i = 0
+            try:
+                for n in chunks:
+                    if i >= len(script):
+                        break
+                    s.sendall(script[i:i + n])
+                    i += n
+                s.sendall(script[i:])
+                s.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass  # the server closed first (QUIT, too long)
+        t = threading.Thread(target=send)
+        t.start()
+        got = []
+        while True:
+            try:
+                c = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not c:
+                break
+            got.append(c)
+        t.join(30)
+    return b"".join(got)
+
+
+def _line_servers(uvloop):
+    import pytest
+    if uvloop:
+        pytest.importorskip("uvloop")  # in the test extra; absent only in a bare install
+    procs = []
+    for script in ("line_server.py", "line_server_plain.py"):
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        p = subprocess.Popen([sys.executable, str(EXAMPLES / script), "--port", "0",
+                              *(["--uvloop"] if uvloop else [])],
+                             stdout=subprocess.PIPE, text=True, env=env, cwd=EXAMPLES)
+        line = p.stdout.readline()
+        assert line.startswith("listening on "), line
+        procs.append((p, line.split()[-1]))
+    return procs
+
+
+def _stop(procs):
+    for p, _ in procs:
+        p.terminate()
+        p.wait(10)
+        p.stdout.close()
+
+
+def test_line_servers_reply_alike_on_both_loops():
+    import random
+    fixed = (b"PING\nGET a\nSET a hello world\nGET a\nINCR a\nINCR n\nINCR n\r\nGET n\r\n"
+             b"\n\r\nFOO\nGET\nSET x\nSET  y\nSET a 41\nINCR a\nPING x\nQUIT now\nping\n"
+             b"GET a\r\r\nSET b\r\n")
+    for uvloop in (False, True):
+        procs = _line_servers(uvloop)
+        try:
+            rnd = random.Random(18 + uvloop)
+            for i in range(12):
+                if i == 0:
+                    script = b"".join(b"%s%d:%s" % (b"x", i, line) if line[:1] == b"S" else line
+                                      for line in [fixed]) + b"QUIT\nPING\n"
+                else:
+                    script = _random_script(rnd, rnd.choice([1, 5, 50, 400]), b"%d-%d:" % (uvloop, i))
+                    if i % 4 == 0:  # a line too long ends the connection, answered first
+                        script += b"GET " + b"x" * rnd.choice([4093, 5000, 70000]) + b"\nPING\n"
+                # every connection writes its own keys: both servers start empty for it
+                chunks = [rnd.choice([1, 3, 17, 100, 4096]) for _ in range(200)]
+                want = _line_oracle(script)
+                for p, addr in procs:
+                    got = _talk(addr, script, chunks)
+                    assert got == want, (p.args[1], uvloop, i, script[:200], got[-200:], want[-200:])
+        finally:
+            _stop(procs)
+
+
+def test_line_servers_answer_many_connections_under_load():
+    """The load client's own checks (a reply per command, per batch) on both
+    servers, both loops: the batches are answered whole."""
+    for uvloop in (False, True):
+        procs = _line_servers(uvloop)
+        try:
+            for p, addr in procs:
+                r = run(EXAMPLES / "line_load.py", addr, "-c", "8", "-p", "32", "-d", "0.5", "--json")
+                assert r.returncode == 0, r.stderr
+                assert '"requests": ' in r.stdout and '"requests": 0,' not in r.stdout
+        finally:
+            _stop(procs)
+
+
+def test_log_processors_print_the_same_report(tmp_path):
+    """examples/log_processor.py (nocopy) and log_processor_plain.py (stdlib)
+    on the same generated log, with malformed lines: the same report."""
+    log = tmp_path / "access.log"
+    r = run(EXAMPLES / "log_gen.py", log, "--mb", "2", "--seed", "7")
+    assert r.returncode == 0, r.stderr
+    # 2 MB spans two 1 MiB refills of the nocopy Reader: a line straddles one
+    outs = []
+    for name in ("log_processor.py", "log_processor_plain.py"):
+        r = run(EXAMPLES / name, log)
+        assert r.returncode == 0, r.stderr
+        outs.append(r.stdout)
+    assert outs[0] == outs[1]
+    lines = dict(line.split(" ", 1) for line in outs[0].splitlines()[:2])
+    assert int(lines["lines"]) > 10_000 and int(lines["malformed"]) > 10
+    assert "status 200 " in outs[0] and "bytes /api " in outs[0]
+    # every line counted once, the last one included
+    data = log.read_bytes().splitlines()
+    assert int(lines["lines"]) == len(data)

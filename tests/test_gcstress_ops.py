@@ -514,6 +514,16 @@ def _fill_model(nb, a, e):
     nb[a:e] = b"z" * (e - a)
 
 
+_HELD = View(b"held")
+
+
+def _split_into(v, sep):
+    fields = [View(bytearray(b"reusable")), _HELD]
+    v.split_into(fields, sep)
+    assert _HELD == b"held"
+    return fields
+
+
 VIEW_OPS = [
     _vm("find", b"o"), _vm("rfind", b"o"), _vm("count", b"o"),
     _vm("split"), _vm("split", b" "), _vm("rsplit", b" ", 1), _vm("splitlines", True),
@@ -530,6 +540,12 @@ VIEW_OPS = [
      lambda s: (s, s[0][s[1]:s[2]].splitlines()) if not s[3] else (_ for _ in ()).throw(
          ValueError())),
     ("slice", lambda v: v[2:9], lambda s: (s, s[0][s[1]:s[2]][2:9])
+     if not s[3] else (_ for _ in ()).throw(ValueError())),
+    # into a list holding one reusable View and one held elsewhere
+    ("split_into", lambda v: _split_into(v, b" "),
+     lambda s: (s, s[0][s[1]:s[2]].split(b" ")) if not s[3] else (_ for _ in ()).throw(
+         ValueError())),
+    ("reslice", lambda v: View().reslice(v, 2, 9), lambda s: (s, s[0][s[1]:s[2]][2:9])
      if not s[3] else (_ for _ in ()).throw(ValueError())),
     ("mul", lambda v: v * 2, lambda s: (s, s[0][s[1]:s[2]] * 2)
      if not s[3] else (_ for _ in ()).throw(ValueError())),
@@ -586,7 +602,7 @@ def view_check(op_model, m_model):
 # no single expected value; the window arithmetic is what they test, and the
 # other mutations cover it.
 VIEW_RESULT_OPS = ("split", "rsplit", "splitlines", "strip", "partition", "rpartition",
-                   "removeprefix", "itersplit", "iterlines", "slice")
+                   "removeprefix", "itersplit", "iterlines", "slice", "split_into", "reslice")
 
 
 def _view_pairs():

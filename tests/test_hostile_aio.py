@@ -41,7 +41,7 @@ class FakeTransport(asyncio.Transport):
 
 def connect(limit=64):
     loop = asyncio.get_running_loop()
-    proto = aio._StreamProtocol(limit, loop)
+    proto = aio.StreamReaderProtocol(aio.StreamReader(limit, loop), loop=loop)
     proto.connection_made(FakeTransport())
     return proto, proto._reader
 

@@ -7,7 +7,8 @@ gc.set_threshold(1) and a finalizer on cyclic garbage, the finalizer runs
 inside (almost) the next allocation of a GC object the C code makes.  The
 `hostile` fixture plants such garbage, re-planted by each collection until
 armed; `hostile.arm(fn)` makes the next collection call fn() -- from inside
-the C call that follows.  Exact Views come from a free list (no allocation),
+the C call that follows, which `inside(hostile.log)` (tests/finalizers.py)
+asserts right after it.  Exact Views come from a free list (no allocation),
 so the tests hold `_drain()` to empty it first.
 
 Each test's docstring names the issue row it covers.
@@ -20,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from finalizers import Fired, inside
 from nocopy import ByteBuffer, LimitOverrun, StaleViewError, View
 from budget import heavy
 from nocopy.errors import IncompleteRead
@@ -29,6 +31,7 @@ from nocopy.pool import Pool
 
 class _Ctl:
     def __init__(self):
+        self.log = None
         self.fn = None
         self.fired = 0
         self.active = True
@@ -40,6 +43,7 @@ class _Ctl:
         now may refill the View free list: drain it after.  Then a collection
         leaves the count at 0, one object kept alive makes it 1, so with
         threshold 1 the next allocation collects."""
+        self.log = Fired(depth=1)  # inside(hostile.log): where it ran
         self.fired = 0
         self.fn = None
         gc.set_threshold(1 << 30)  # no collection (freeing Views) while draining
@@ -68,6 +72,8 @@ class _Bomb:
         fn = ctl.fn
         if fn is not None:
             ctl.fn = None
+            ctl.log.note()
+            ctl.log.append(True)
             ctl.fired += 1
             try:
                 fn()
@@ -154,6 +160,7 @@ def test_row10_read_after_nested_consume_and_compact(hostile):
     keep = _drain()
     hostile.arm(lambda: (b.read(), b.compact()))
     v = b.read(6)
+    inside(hostile.log)
     assert hostile.fired == 1 and not hostile.errors
     assert bytes(v) == b""  # the finalizer ran first and took everything
     _check_cursors(b)
@@ -170,6 +177,7 @@ def test_row10_read_shows_its_bytes_after_nested_compact(hostile):
     keep = _drain()
     hostile.arm(b.compact)
     v = b.read(3)
+    inside(hostile.log)
     assert hostile.fired == 1 and not hostile.errors
     assert bytes(v) == b"456"
     assert bytes(b.read()) == b"789"
@@ -182,6 +190,7 @@ def test_row10_peek_after_nested_read(hostile):
     keep = _drain()
     hostile.arm(lambda: b.read(8))
     v = b.peek(10)
+    inside(hostile.log)
     assert hostile.fired == 1 and not hostile.errors
     assert bytes(v) == b"89"
     del keep
@@ -194,6 +203,7 @@ def test_row10_read_until_after_nested_compact(hostile):
     keep = _drain()
     hostile.arm(lambda: (b.consume(6), b.compact()))
     v = b.read_until(b"\n")
+    inside(hostile.log)
     assert hostile.fired == 1 and not hostile.errors
     assert bytes(v) == b"world\n"
     _check_cursors(b)
@@ -213,6 +223,7 @@ def test_row10_read_until_limit_partial_after_nested_read(hostile):
         assert len(e.partial) <= b.readable
     else:
         assert r is None
+    inside(hostile.log)
     assert hostile.fired == 1 and not hostile.errors
     _check_cursors(b)
     assert bytes(b.peek()) == b"j"
@@ -226,6 +237,7 @@ def test_row10_read_exact_buffered_after_nested_read(hostile):
     keep = _drain()
     hostile.arm(lambda: (b.read(8), b.compact()))
     v = b._read_exact(5)
+    inside(hostile.log)
     assert hostile.fired >= 1 and not hostile.errors
     assert bytes(v) == b"89ABC"
     _check_cursors(b)
@@ -234,18 +246,42 @@ def test_row10_read_exact_buffered_after_nested_read(hostile):
 
 def test_read_exact_incomplete_with_hostile_finalizer(hostile):
     """Audit (row 10's shape): IncompleteRead's partial is copied after its
-    allocation and exactly the copied bytes are consumed."""
+    allocation and exactly the copied bytes are consumed.  The first
+    allocations are the fill's, while the buffer is busy (compact refused):
+    the finalizer tries again at each allocation until it gets through.
+    (It used to be armed before `with pytest.raises`, whose allocation ran
+    it before the call.)"""
     b = _filled(16, b"abcdef", consumed=2)
     b._attach(io.BytesIO(b""))
     m = memoryview(b.peek())
     keep = _drain()
-    hostile.arm(lambda: (b.compact(), b.write(b"XY")))
-    with pytest.raises(IncompleteRead) as ei:
+    err = None
+    busy, done = [], []
+
+    def damage():
+        try:
+            b.compact()
+        except RuntimeError as e:  # being filled: at the next allocation
+            busy.append(e)
+            hostile.fn = damage
+            return
+        b.write(b"XY")
+        done.append(True)
+
+    hostile.arm(damage)
+    try:  # (pytest.raises would allocate, and so run the finalizer, first)
         b._read_exact(10)
+    except IncompleteRead as e:
+        err = e
+    hostile.fn = None
+    inside(hostile.log)
+    assert done, "the finalizer never got past the fill"
     assert hostile.fired >= 1 and not hostile.errors
-    assert ei.value.partial in (b"cdef", b"cdefXY")
+    assert isinstance(err, IncompleteRead)
+    # b"XY" is in the partial if written before the copy, else left unread
     _check_cursors(b)
-    assert b.readable == 0
+    assert err.partial + bytes(b.peek()) == b"cdefXY"
+    assert err.partial in (b"cdef", b"cdefXY")
     m.release()
     del keep
 
@@ -258,6 +294,7 @@ def test_row10_readline_after_nested_read(hostile):
     keep = _drain()
     hostile.arm(lambda: (b.read(2), b.compact()))
     line = b._readline()
+    inside(hostile.log)
     assert hostile.fired >= 1 and not hostile.errors
     assert bytes(line) == b"e\n"  # main: b"e\ntw", the old window on moved bytes
     assert bytes(b._readline()) == b"two\n"
@@ -274,6 +311,7 @@ def test_row10_line_iterator_after_nested_read(hostile, reuse):
     keep = _drain()
     hostile.arm(lambda: (b.read(4), b.compact()))
     first = bytes(next(it))
+    inside(hostile.log)
     assert hostile.fired >= 1 and not hostile.errors
     assert first == b"two"
     assert [bytes(x) for x in it] == [b"three"]
@@ -293,6 +331,7 @@ def test_row10_line_limit_partial_after_nested_read(hostile):
         assert len(e.partial) <= b.readable
     else:
         assert bytes(line) == b"ghmore"
+    inside(hostile.log)
     assert hostile.fired >= 1 and not hostile.errors
     _check_cursors(b)
     del keep
@@ -313,6 +352,7 @@ def test_row11_writable_n_after_nested_write(hostile):
         assert type(e).__name__ == "BufferTooSmall"
     else:
         assert len(w) == 8 and len(w) <= b.free
+    inside(hostile.log)
     assert hostile.fired == 1 and not hostile.errors
     assert bytes(b.peek()) == b"ab" + b"x" * 10
     _check_cursors(b)
@@ -325,6 +365,7 @@ def test_row11_writable_after_nested_write(hostile):
     keep = _drain()
     hostile.arm(lambda: b.write(b"x" * 10))
     w = b.writable()
+    inside(hostile.log)
     assert hostile.fired == 1 and not hostile.errors
     assert len(w) == b.free == 6
     w[:] = b"y" * 6
@@ -343,6 +384,7 @@ def test_row12_nested_relocation_with_export(hostile):
     m = memoryview(v)
     hostile.arm(b.compact)
     b.compact()
+    inside(hostile.log)
     assert hostile.fired == 1 and not hostile.errors
     del v
     junk = [ByteBuffer(4096) for _ in range(20)]  # reuse freed memory
@@ -361,6 +403,7 @@ def test_row12_nested_relocation_via_write(hostile):
     m = memoryview(b.peek())
     hostile.arm(lambda: b.write(b"!"))
     b.write(b"x" * 30)
+    inside(hostile.log)
     assert hostile.fired == 1 and not hostile.errors
     assert bytes(b.read()) in (b"0123456789!" + b"x" * 30, b"0123456789" + b"x" * 30 + b"!")
     assert m.tobytes() == b"0123456789"

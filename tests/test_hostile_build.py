@@ -10,6 +10,7 @@ inside the allocation; skipped from 3.12 by conftest)."""
 import pytest
 
 from nocopy import BufferTooSmall, ByteBuffer, StaleViewError
+from finalizers import inside
 from test_hostile_buffer import hostile  # noqa: F401  (the fixture)
 
 
@@ -35,7 +36,9 @@ def test_prepend_move_with_finalizer(hostile, storage, fin, expect):  # noqa: F8
     b, m = _pinned(storage)
     got = []
     hostile.arm(lambda: fin(b, got))
-    assert b.prepend(b"HDR") == 3
+    n = b.prepend(b"HDR")  # not inside assert: its rewriting allocates first
+    inside(hostile.log)
+    assert n == 3
     assert hostile.fired == 1 and not hostile.errors, hostile.errors
     assert bytes(b.peek()) == expect
     assert m.tobytes() == b"body", "the export never changes"
@@ -65,6 +68,7 @@ def test_prepend_finalizer_holds_a_read_view(hostile):  # noqa: F811
     seen = []
     hostile.arm(lambda: seen.append(b.read(7)))
     b.prepend(b"RESPONS")
+    inside(hostile.log)
     assert hostile.fired == 1
     assert bytes(b.peek()) == b"RESPONSbody"
     (v,) = seen
@@ -96,6 +100,7 @@ def test_storage_back_after_take_bytes_with_finalizer(hostile, fin, expect, take
     got = []
     hostile.arm(lambda: fin(b, got))
     b.write(b"main")
+    inside(hostile.log)
     assert hostile.fired == 1 and not hostile.errors, hostile.errors
     assert got == taken
     assert bytes(b.peek()) == expect

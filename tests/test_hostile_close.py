@@ -20,41 +20,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nocopy.json
+from finalizers import inside
 from nocopy import ByteBuffer, Rope, StaleViewError, View
 from nocopy.io import MemoryReader
 
 
-class _Cycle:
-    def __init__(self, action):
-        self.action = action
-        self.me = self
-
-    def __del__(self):
-        action, self.action = self.action, None
-        if action is not None:
-            action()
-
-
-@pytest.fixture
-def gc_trap():
-    """trap(action): the next GC allocation runs action (threshold 1)."""
-    old = gc.get_threshold()
-    enabled = gc.isenabled()
-    gc.collect()
-    gc.enable()
-    held = []
-
-    def trap(action):
-        held.append([View() for _ in range(160)])  # empty the View free list
-        c = _Cycle(action)
-        gc.set_threshold(1)
-        del c
-
-    yield trap
-    gc.set_threshold(*old)
-    if not enabled:
-        gc.disable()
-    gc.collect()
+# gc_trap (conftest.py) and inside(): see tests/finalizers.py
 
 
 class _Idx:
@@ -301,13 +272,15 @@ def test_finalizer_closes_mid_call(gc_trap, op):
     results made before (now stale Views, or copies of the content)."""
     data = b"a,b,c\nd,e,f\n" * 20
     m = _Mapped(data)
-    gc_trap(m.damage)
+    fired = gc_trap(m.damage)
     try:
         r = _gc_calls[op](m.view)
     except (StaleViewError, BufferError):
+        inside(fired)
         return
     finally:
         gc.set_threshold(700, 10, 10)
+    inside(fired)
     try:
         got = _materialize(r)
     except StaleViewError:
@@ -331,14 +304,16 @@ def test_finalizer_closes_mid_split_is_refused_or_stale(gc_trap):
         except BufferError:
             outcome.append("refused")
 
-    gc_trap(damage)
+    fired = gc_trap(damage)
     try:
         pieces = m.view.split(b",")
     except StaleViewError:
+        inside(fired)
         assert outcome == ["closed"]
         return
     finally:
         gc.set_threshold(700, 10, 10)
+    inside(fired)
     if outcome == ["refused"]:
         assert [bytes(p) for p in pieces] == data.split(b",")
     m.view.close()
@@ -408,13 +383,14 @@ def test_finalizer_closes_during_a_move_to_fresh_storage(gc_trap):
         b.close()
         closed.append(True)
 
-    gc_trap(damage)
+    fired = gc_trap(damage)
     try:
         b.write(b"after")
     except ValueError as e:
         assert "closed" in str(e)
     finally:
         gc.set_threshold(700, 10, 10)
+    inside(fired)
     assert closed and b.closed
     assert b.readable == 0 and b.free == 0
     with pytest.raises(ValueError, match="closed"):

@@ -246,6 +246,7 @@ def test_write_int_and_float_hooks():
 
 # ---- finalizers run by the GC inside the C code's own allocations (3.11) --------------
 
+from finalizers import inside  # noqa: E402
 from test_hostile_buffer import _drain, hostile  # noqa: E402,F401 -- the fixture
 
 
@@ -269,6 +270,7 @@ def test_write_fmt_when_reserve_moves_to_fresh_storage(hostile, action):
     keep = _drain()
     hostile.arm(acts[action])
     n = b.write_fmt(b"%d|%s", 42, b"xy")
+    inside(hostile.log)
     assert n == 5
     assert hostile.fired == 1 and not hostile.errors
     _cursors_ok(b)
@@ -295,9 +297,13 @@ def test_prepend_fmt_when_an_export_forces_fresh_storage(hostile, action):
     if action == "clear":
         # clear() ran first (it put the read cursor at 0): no room before
         # the cursor is left, so nothing is written -- prepend()'s rule
-        with pytest.raises(BufferTooSmall) as ei:
+        err = None
+        try:  # (pytest.raises would allocate, and so run the finalizer, first)
             b.prepend_fmt(b"%d:", 12345)
-        assert ei.value.needed == 6
+        except BufferTooSmall as e:
+            err = e
+        inside(hostile.log)
+        assert isinstance(err, BufferTooSmall) and err.needed == 6
         assert hostile.fired == 1 and not hostile.errors
         assert len(b) == 0
         _cursors_ok(b)
@@ -306,6 +312,7 @@ def test_prepend_fmt_when_an_export_forces_fresh_storage(hostile, action):
         del keep
         return
     n = b.prepend_fmt(b"%d:", 12345)  # not inside assert: its rewriting allocates first
+    inside(hostile.log)
     assert n == 6
     rest = {"consume": b"dy", "write": b"body++", "prepend": b"Pbody", "release": b"body"}[action]
     assert bytes(b.read()) == b"12345:" + rest
@@ -333,13 +340,19 @@ def test_prepend_fmt_keeps_its_room_when_a_finalizer_moves_the_bytes(hostile, ac
     keep = _drain()
     hostile.arm(b.peek if action == "peek" else b.compact)
     if action == "compact":
-        with pytest.raises(BufferTooSmall):
+        err = None
+        try:  # (pytest.raises would allocate, and so run the finalizer, first)
             b.prepend_fmt(b"%d", 42)
+        except BufferTooSmall as e:
+            err = e
+        inside(hostile.log)
+        assert isinstance(err, BufferTooSmall)
         assert hostile.fired == 1 and not hostile.errors
         _cursors_ok(b)
         assert bytes(b.read()) == b"6789"
     else:
         n = b.prepend_fmt(b"%d", 42)
+        inside(hostile.log)
         assert n == 2
         assert hostile.fired == 1 and not hostile.errors
         _cursors_ok(b)

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import nocopy
+from finalizers import Fired, inside
 from nocopy import ByteBuffer, Rope, StaleViewError, View
 
 # Tests that arm a finalizer need a collection *inside* the allocation that
@@ -65,6 +66,7 @@ class _Bomb:
         self.me = self
 
     def __del__(self):
+        self.log.note()
         try:
             self.log.append(("ok", self.action()))
         except SOFT as e:
@@ -76,7 +78,7 @@ def arm(action):
     collection the GC count is 0; the bomb makes it 1, so the next GC
     allocation (the first one inside the call under test: call it straight
     after, with the method fetched beforehand) collects and runs it."""
-    log = []
+    log = Fired(depth=1)  # see tests/finalizers.py: inside(log) checks where it ran
     gc.disable()  # no collection while the bomb is made: it must stay in generation 0
     gc.collect(0)  # (generation 0 only: cheap, and it zeroes the count)
     _Bomb(action, log)
@@ -102,7 +104,7 @@ def test_segments_finalizer_appends():
     before = bytes(r)
     log = arm(lambda: r.append(b"X" * 100))
     segs = r.segments()
-    assert log, "the finalizer did not run inside segments()"
+    inside(log)
     assert b"".join(bytes(v) for v in segs) == bytes(r)
     assert bytes(r) in (before, before + b"X" * 100)
 
@@ -112,7 +114,7 @@ def test_segments_finalizer_takes():
     r = Rope(parts_n(8, kind=bytearray))
     log = arm(lambda: r.take(len(r) - 5))
     segs = r.segments()
-    assert log
+    inside(log)
     assert b"".join(bytes(v) for v in segs) == bytes(r)
 
 
@@ -129,8 +131,9 @@ def test_segments_of_a_segment_that_goes_stale_meanwhile():
     try:
         segs = r.segments()
     except StaleViewError:
+        inside(log)
         return
-    assert log
+    inside(log)
     try:
         got = b"".join(bytes(v) for v in segs)
     except StaleViewError:
@@ -149,7 +152,7 @@ def test_copy_finalizer_appends(method):
     f = getattr(r, method)
     log = arm(lambda: r.append(bytearray(b"Y" * 100000)))
     out = f()
-    assert log
+    inside(log)
     assert bytes(out) == bytes(r)
     assert bytes(r) in (before, before + b"Y" * 100000)
 
@@ -169,8 +172,9 @@ def test_copy_of_a_segment_that_goes_stale_meanwhile(method):
     try:
         out = bytes(f())
     except StaleViewError:
-        assert log
+        inside(log)
         return
+    inside(log)
     assert out == b"0123456789-tail"
 
 
@@ -188,7 +192,7 @@ def test_coalesce_finalizer_appends():
     log = arm(lambda: r.extend(extra))
     # a bytes part allocates nothing: the first allocation is the merged block
     r.append(b"QQQ")
-    assert log
+    inside(log)
     ok = [e for e in log if e[0] == "ok"]
     assert bytes(r) == model + b"QQQ" + b"Z" * 60 * len(ok)
     assert len(r) == len(bytes(r))
@@ -203,7 +207,7 @@ def test_coalesce_finalizer_takes():
         model += bytes(p)
     log = arm(lambda: r.take(7))
     r.append(b"QQQ")
-    assert log
+    inside(log)
     ok = [e for e in log if e[0] == "ok"]
     assert bytes(r) == (model + b"QQQ")[7 * len(ok):]
     assert len(r) == len(bytes(r))
@@ -223,7 +227,7 @@ def test_coalesce_never_copies_a_segment_that_goes_stale_meanwhile():
         b.write(b"XXXXXX")
     log = arm(move)
     r.append(b"QQQ")
-    assert log
+    inside(log)
     # the ByteBuffer moved its bytes: the Rope must say so, not show "XXXXXX"
     # (nor keep a copy of them as if they were the segment's)
     try:
@@ -247,7 +251,7 @@ def test_take_finalizer_skips_everything():
         pass
     else:
         pytest.fail("take() of more than the Rope now holds did not raise")
-    assert log
+    inside(log)
     assert len(r) == 0 and bytes(r) == b""
 
 
@@ -263,7 +267,8 @@ def test_take_finalizer_exports():
         pass
     else:
         pytest.fail("take() of an exported Rope did not raise BufferError")
-    assert log and held
+    inside(log)
+    assert held
     assert bytes(held[0]) == before
     held[0].release()
 
@@ -274,7 +279,7 @@ def test_take_finalizer_appends():
     before = bytes(r)
     log = arm(lambda: r.append(b"W" * 33))
     t = r.take(20)
-    assert log
+    inside(log)
     assert bytes(t) == before[:20]
     assert bytes(r) == before[20:] + b"W" * 33
     assert len(r) == len(bytes(r))
@@ -288,7 +293,7 @@ def test_slice_finalizer_skips():
     r = Rope(parts_n(8))
     log = arm(lambda: r.skip(len(r) - 4))
     s = r[10:70]
-    assert log
+    inside(log)
     assert bytes(s) == bytes(r)[10:70]
 
 
@@ -440,8 +445,9 @@ def test_search_with_a_rope_argument_that_moves_a_buffer(method, sub, expect):
     try:
         res = f(sub)
     except StaleViewError:
-        assert log
+        inside(log)
         return
+    inside(log)
     assert res == expect
 
 
@@ -473,7 +479,7 @@ def test_extend_and_join_and_add_with_finalizers():
         before = bytes(r)
         log = arm(lambda: r.append(b"F" * 9))
         res = op()
-        assert log
+        inside(log)
         assert len(r) == len(bytes(r))
         if res is not None:
             assert bytes(res) in (before + b"e1e2", before + b"j", before + b"+",
@@ -487,7 +493,7 @@ def test_inplace_add_with_finalizer():
     before = bytes(r)
     log = arm(lambda: r.take(3))
     r += bytearray(b"++")
-    assert log
+    inside(log)
     assert bytes(r) == before[3:] + b"++"
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from nocopy import BufferTooSmall, ByteBuffer, Rope
 from nocopy.io import Reader
+from finalizers import inside
 from test_hostile_buffer import _drain, hostile  # noqa: F401  (the fixture)
 
 
@@ -189,6 +190,7 @@ def test_gc_finalizer_clears_during_write_struct(hostile):  # noqa: F811
     # finalizer clears and writes before room is reserved
     hostile.arm(lambda: (b.clear(), b.write(b"zz")))
     b.write_struct(s, 0x01020304)
+    inside(hostile.log)
     assert hostile.fired == 1 and not hostile.errors
     assert bytes(b.peek()) == b"zz\x01\x02\x03\x04"
 

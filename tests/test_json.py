@@ -956,7 +956,7 @@ def test_repeated_keys_match_stdlib(opts):
     # the same key objects in many dicts: from the second dict on their
     # text comes from the cache; keys too long or needing escapes do not
     rows = [{k: i for k in _CACHE_KEYS} for i in range(5)]
-    many = [{f"key{j}": j for j in range(200)} for _ in range(3)]  # > 64 slots: evictions
+    many = [{f"key{j}": j for j in range(700)} for _ in range(3)]  # > 256 slots: evictions
     doc = [rows, many, {"x": rows[0]}]
     assert nj.dumps(doc, **opts) == oracle(doc, **opts)
     buf = bytearray(len(oracle(doc, **opts)) + 10)

@@ -15,6 +15,12 @@ rw = View(rw_buf, 5, 95)
 table = bytes(range(256))
 
 
+def _released():
+    v = View(bytearray(b"abc"))
+    v.release()
+    return v
+
+
 def _release_cycle():
     v = View(rw_buf)
     m = memoryview(v)
@@ -67,7 +73,8 @@ CASES = {
     "err_retarget": raises(ValueError, rw.retarget, 0, 10_000),
     "err_readonly": raises(TypeError, ro.__setitem__, 0, 1),
     "err_copy_from": raises(BufferTooSmall, rw.copy_from, b"x" * 200),
-    "err_hash": raises(TypeError, hash, rw),
+    "hash_writable": lambda: hash(rw),  # writable Views hash too (issue 18)
+    "err_hash": raises(ValueError, hash, _released()),
     "err_decode": raises(UnicodeDecodeError, View(b"\xff").decode),
 }
 
@@ -75,3 +82,10 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_no_leak(name):
     assert_no_leak(CASES[name], n=N)
+
+
+def test_the_check_fails_on_a_leak():
+    # The check itself: one object kept per call must fail every round.
+    kept = []
+    with pytest.raises(AssertionError, match="5000 calls"):
+        assert_no_leak(lambda: kept.append(object()), n=5_000, warmup=10)

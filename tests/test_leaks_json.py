@@ -1,10 +1,11 @@
 """Leak tests: repeat each operation (success and error paths) many times
-after a warm-up and check sys.getallocatedblocks() stays flat."""
+after a warm-up and check leakcheck.blocks() stays flat."""
 import gc
 import io
 import sys
 
 import pytest
+import leakcheck
 
 import nocopy.json as nj
 from nocopy import BufferTooSmall, View
@@ -117,10 +118,10 @@ def test_no_leak(name):
     buf = bytearray(300)
     _run(fn, exc, buf, 200)
     gc.collect()
-    before = sys.getallocatedblocks()
+    before = leakcheck.blocks()
     _run(fn, exc, buf, rounds)
     gc.collect()
-    after = sys.getallocatedblocks()
+    after = leakcheck.blocks()
     assert after - before < 50, (name, after - before)
 
 

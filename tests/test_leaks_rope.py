@@ -5,6 +5,7 @@ import sys
 import textwrap
 
 import pytest
+import leakcheck
 
 from leakcheck import assert_no_leak, raises
 from nocopy import Rope, View
@@ -154,6 +155,8 @@ def test_rope_api_does_not_leak():
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     grown = int(out.stdout.strip().splitlines()[-1])
+    if not leakcheck.BLOCKS_COUNTED:  # the refcounts were checked in the script
+        pytest.skip(leakcheck.NOT_COUNTED)
     assert grown < 1000, grown  # noise (freelists, socket buffers) stays in the hundreds
 
 

@@ -15,6 +15,7 @@ import sys
 import tracemalloc
 
 import pytest
+import leakcheck
 from hypothesis import given, strategies as st
 
 from nocopy import _core
@@ -282,14 +283,14 @@ def test_no_block_growth():
     for x in values:
         fmt(x)
     gc.collect()
-    before = sys.getallocatedblocks()
+    before = leakcheck.blocks()
     for _ in range(100):
         for x in values:
             fmt(x)
         for v in ints:
             fmt_int(v)
     gc.collect()
-    assert sys.getallocatedblocks() - before < 50
+    assert leakcheck.blocks() - before < 50
 
 
 # ---- the generated table ----------------------------------------------------

@@ -5,6 +5,7 @@ import threading
 import time
 
 import pytest
+import leakcheck
 
 from nocopy import ByteBuffer, PoolExhausted, StaleViewError
 from nocopy.pool import Pool
@@ -251,9 +252,9 @@ def test_steady_lending_allocates_nothing_retained():
         with pool.buffer() as b:
             b.write(b"x" * 10)
     gc.collect()
-    before = sys.getallocatedblocks()
+    before = leakcheck.blocks()
     for _ in range(20000):
         with pool.buffer() as b:
             b.write(b"x" * 10)
     gc.collect()
-    assert sys.getallocatedblocks() - before < 50
+    assert leakcheck.blocks() - before < 50

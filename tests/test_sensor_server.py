@@ -11,6 +11,7 @@ import sys
 import tracemalloc
 
 import pytest
+import leakcheck
 
 from aio_loops import LOOPS, run
 
@@ -261,7 +262,8 @@ def test_nocopy_server_retains_nothing_per_request(loop):
             diff = snap1.filter_traces(ours).compare_to(snap0.filter_traces(ours), "lineno")
             grown = sum(d.count_diff for d in diff if d.count_diff > 0)
             assert grown <= 5, [str(d) for d in diff[:5]]
-            assert blocks1 - blocks0 < 200, "1000 requests: the process grew"
+            if leakcheck.BLOCKS_COUNTED:  # 0 under PYTHONMALLOC=malloc (make asan)
+                assert blocks1 - blocks0 < 200, "1000 requests: the process grew"
         finally:
             w.close()
             await stop(s, server)

@@ -229,8 +229,12 @@ def test_comparison_with_non_buffers():
 
 def test_hash():
     assert hash(View(b"xxabcxx", 2, 5)) == hash(b"abc")
-    with pytest.raises(TypeError, match="unhashable"):
-        hash(View(bytearray(b"abc")))
+    # writable buffers hash too (issue 18): from the current bytes, every call
+    ba = bytearray(b"abc")
+    w = View(ba)
+    assert hash(w) == hash(b"abc")
+    ba[0:1] = b"x"
+    assert hash(w) == hash(b"xbc")
     assert {View(b"abc"): 1}[b"abc"] == 1
 
 

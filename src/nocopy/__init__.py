@@ -10,6 +10,8 @@ from ._core import ByteBuffer
 from .pool import Pool
 from ._core import Rope
 from ._core import format_into
+from ._core import KeyDict
+from ._keys import Counter
 
 __all__ = [
     "View",
@@ -17,6 +19,8 @@ __all__ = [
     "Pool",
     "Rope",
     "format_into",
+    "KeyDict",
+    "Counter",
     "StaleViewError",
     "BufferTooSmall",
     "LimitOverrun",

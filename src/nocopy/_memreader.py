@@ -360,12 +360,14 @@ def _lines_crlf(rest, terminated, reuse):
             else:
                 x = x[:-1]
         yield x
+        # Unbound before the next step: a reuse=True iterator leaves a View
+        # held by a second name alone (and makes a new one).
+        x = None
 
 
 def _lines_keepends(rest, reuse):
     """Lines of the View rest, each with its b"\\n" (the last may lack it)."""
     n = len(rest)
-    base = rest.start
     p = 0
     line = None
     while p < n:
@@ -373,9 +375,15 @@ def _lines_keepends(rest, reuse):
         e = n if i < 0 else i + 1
         if not reuse:
             yield rest[p:e]
-        elif line is None:
+        elif line is None or _sys.getrefcount(line) > 3:
+            # a new View when the last one is held beyond this frame, the
+            # caller's loop name and getrefcount's argument (a dict key, a
+            # list item): it must not move under its holder
             line = rest[p:e]
             yield line
         else:
-            yield line.retarget(base + p, base + e)
+            # relative to rest and onto its buffer: the caller may have
+            # reslice()d the View elsewhere, where these absolute offsets
+            # would show another buffer's bytes
+            yield line.reslice(rest, p, e)
         p = e

@@ -48,10 +48,14 @@ class LimitOverrun(ValueError, _LimitOverrunBase):
     read so far is kept: on the exception as ``partial`` where the call owned it,
     or left in the buffer.  ``consumed`` (asyncio's name): how many bytes
     are still buffered that the caller may skip (``len(partial)``; 0 when the
-    call already dropped them, as aio's ``readline()`` does)."""
+    call already dropped them, as aio's ``readline()`` does).  asyncio's form
+    ``LimitOverrun(message, consumed)`` works too: an int in second place is
+    ``consumed`` (a partial is never an int)."""
 
     def __init__(self, message="limit overrun", partial=None, consumed=None):
         ValueError.__init__(self, message)
+        if type(partial) is int and consumed is None:  # asyncio's (message, consumed)
+            partial, consumed = None, partial
         self.partial = partial
         if consumed is None:
             consumed = 0 if partial is None else len(partial)

@@ -339,7 +339,11 @@ class Reader:
     def lines(self, keepends=False, *, reuse=False):
         """Iterator over the remaining lines as Views (without b"\\n" unless
         keepends).  reuse=True yields the same View object every step,
-        retargeted: no allocation per line; copy what you keep.  A line longer
+        retargeted: no allocation per line; copy what you keep (to count
+        lines use nocopy.Counter, which copies new keys).  The View is moved
+        unless something besides the loop variable holds it; a reference count
+        cannot tell a variable from a dict slot, so one kept only in a
+        container can still be moved.  A line longer
         than the buffer's capacity raises LimitOverrun (bytes kept).  Lines
         split at b"\\n" only; without keepends a b"\\r\\n" ending is dropped
         whole (as ``bytes.splitlines()``), a lone b"\\r" stays.  The loop

@@ -39,6 +39,8 @@ def check_view(data: bytearray) -> None:
     assert_type(v.nbytes, int)
     assert_type(v.released, bool)
     assert_type(v.retarget(0, 4), View)
+    assert_type(v.reslice(v, 1, -1), View)
+    assert_type(v.split_into([], None, 2), int)
     assert_type(len(v), int)
     assert_type(v[0], int)
     assert_type(v[1:3], View)
@@ -344,6 +346,24 @@ async def check_aio() -> None:
     assert_type(uw, nocopy.aio.StreamWriter)
 
 
+async def check_aio_dropin(writer: nocopy.aio.StreamWriter, pipe: io.BufferedReader) -> None:
+    import ssl
+    import subprocess
+    await writer.start_tls(ssl.create_default_context(), server_hostname="localhost",
+                           ssl_handshake_timeout=5.0, ssl_shutdown_timeout=5.0)
+    loop = asyncio.get_running_loop()
+    reader = nocopy.aio.StreamReader(limit=1024, loop=loop)
+    assert_type(await reader.readuntil((b"\r\n", b"\n")), View)
+    transport, proto = await loop.connect_read_pipe(
+        lambda: nocopy.aio.StreamReaderProtocol(reader, loop=loop), pipe)
+    assert_type(proto, nocopy.aio.StreamReaderProtocol)
+    proc = await nocopy.aio.create_subprocess_exec("ls", "-l", stdout=subprocess.PIPE)
+    assert_type(proc, asyncio.subprocess.Process)
+    shell = await nocopy.aio.create_subprocess_shell("ls", stdout=subprocess.PIPE, limit=1 << 20)
+    assert_type(shell, asyncio.subprocess.Process)
+    transport.close()
+
+
 def check_errors(v: View) -> None:
     try:
         v.tobytes()
@@ -357,3 +377,23 @@ def check_errors(v: View) -> None:
         assert_type(e.expected, int | None)
     except PoolExhausted:
         pass
+
+
+def check_keys(reader: nocopy.io.Reader) -> None:
+    counts: nocopy.Counter[bytes] = nocopy.Counter()
+    for line in reader.lines(reuse=True):
+        counts[line] += 1
+    assert_type(counts[b"GET"], int)
+    assert_type(counts.most_common(1), list[tuple[bytes, int]])
+    assert_type(counts.copy(), nocopy.Counter[bytes])
+    assert_type(counts + counts, nocopy.Counter[bytes])
+    table: nocopy.KeyDict[bytes, int] = nocopy.KeyDict()
+    v = View(bytearray(b"GET"))
+    table[v] = 1
+    table.update([(v, 2)], )
+    table.update({b"x": 3})
+    assert_type(table[v], int)
+    assert_type(table.setdefault(v, 0), int)
+    assert_type(table.copy(), nocopy.KeyDict[bytes, int])
+    assert_type(table | {b"y": 4}, nocopy.KeyDict[bytes, int])
+    assert_type(hash(v), int)

@@ -366,7 +366,8 @@ NcView *
 nc_bb_wview(NcByteBuffer *b)
 {
     NcView *v = b->wview;
-    if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder != NULL)
+    if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder != NULL
+        && bb_holder_ok(b, v))  /* not resliced onto another buffer */
         return (NcView *)Py_NewRef(v);
     NcHolder *w = (NcHolder *)Py_NewRef(b->wwin);
     v = nc_view_new(bb_state(b)->ViewType, w, 0, 0);

@@ -103,8 +103,22 @@ check_idle(NcByteBuffer *b)
     return 0;
 }
 
+/* 1 when v, a View this buffer cached and reuses (writable()'s, a reuse=True
+ * line iterator's), is still on b's storage or write window.  View.reslice()
+ * moves any View onto another buffer; bb_point() would then drop that
+ * buffer's last reference, whose release (an exporter's __del__) runs Python
+ * code after the caller read the cursors.  Such a View is not reused: a new
+ * one is made (its allocation point already re-checks everything). */
+static inline int
+bb_holder_ok(NcByteBuffer *b, NcView *v)
+{
+    return v->holder == b->holder || v->holder == b->wwin;
+}
+
 /* Point the private (unexported) view v at [a, e) of holder h, at h's
- * current epoch.  Runs no Python code: dropping a holder frees memory only. */
+ * current epoch.  Runs no Python code: dropping a holder frees memory only
+ * -- as long as v's old holder is one of this buffer's (the caller checked
+ * with bb_holder_ok when v is a cached View it reuses). */
 static inline Py_ALWAYS_INLINE void
 bb_point(NcView *v, NcHolder *h, Py_ssize_t a, Py_ssize_t e)
 {

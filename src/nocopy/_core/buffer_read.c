@@ -424,7 +424,7 @@ lineiter_dealloc(NcLineIter *it)
 
 /* A View object for the next line, with no Python code run: the reused one
  * (reuse=True) unless its buffer is exported (its export count must stay
- * with its holder) or it was released, or a recycled one only this iterator
+ * with its holder), it was released or someone else holds it, or a recycled one only this iterator
  * still references (reuse=False: unobservable, so as good as new; two slots,
  * because `for line in it` still binds the previous line while asking for
  * the next one).  NULL (no exception) when there is none. */
@@ -433,13 +433,18 @@ lineiter_reusable(NcLineIter *it)
 {
     if (it->reuse) {
         NcView *v = it->view;
-        if (v != NULL && v->exports == 0 && v->holder != NULL)
+        /* ... and not while anyone but us and one name (the loop variable
+         * bound to the last line) holds it: a View kept in a plain dict or a
+         * list must not be retargeted under its holder. */
+        if (v != NULL && v->exports == 0 && v->holder != NULL && Py_REFCNT(v) <= 2
+            && bb_holder_ok(it->bb, v))  /* not resliced onto another buffer */
             return (NcView *)Py_NewRef(v);
         return NULL;
     }
     for (int i = 0; i < 2; i++) {
         NcView *v = it->spare[i];
-        if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder != NULL) {
+        if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder != NULL
+            && bb_holder_ok(it->bb, v)) {  /* not resliced onto another buffer */
             if (i == 0) {  /* most recent last */
                 it->spare[0] = it->spare[1];
                 it->spare[1] = v;
@@ -626,7 +631,9 @@ PyDoc_STRVAR(iterlines_doc,
 "does; a lone b'\\r' is data); the last line may lack one.  The loop runs in C and calls src\n"
 "only when no complete line is buffered.  reuse=True yields the same View\n"
 "object every step, retargeted (zero allocations per line; copy what you\n"
-"keep).  A line that does not fit the capacity with its newline raises\n"
+"keep: a new one is made when the last is held besides the loop variable,\n"
+"but a reference count cannot tell a variable from a dict or list slot, so a\n"
+"View kept only in a container can still be moved).  A line that does not fit the capacity with its newline raises\n"
 "LimitOverrun (.partial is a View of the bytes, kept in the buffer); so does a\n"
 "last, unterminated line that fills the whole buffer, as EOF cannot be seen\n"
 "without room to read.  O(1) per line plus one memchr.");

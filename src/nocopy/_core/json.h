@@ -397,6 +397,7 @@ typedef struct {
     PyObject **stack;               /* ancestors (borrowed: each is kept alive
                                      * by its own parent's strong reference) */
     Py_ssize_t depth, stack_cap;
+    uint64_t marker_bits;           /* json_encode.c's push_marker */
     nc_keycache *kc;                /* the module's, when this call can use it */
     int nest;                       /* containers open, up to NC_NEST_UNCHECKED */
     int kc_insert;                  /* new keys go into the cache */

@@ -38,6 +38,7 @@ nc_json_enc_init(nc_jenc *e, nc_jw *w)
     e->stack = e->stack_small;
     e->depth = 0;
     e->stack_cap = NC_JSTACK_SMALL;
+    e->marker_bits = 0;
     e->kc = NULL;
     e->kc_insert = 0;
     e->kc_dicts = 0;

@@ -28,7 +28,10 @@
  *   so pointers into them stay good whatever a callback replaces.
  * - Circular detection keeps the chain of containers being encoded in a
  *   small stack (no id() ints, no dict): a cycle can only go through an
- *   ancestor.  Deep nesting is bounded by Py_EnterRecursiveCall.
+ *   ancestor; a 64-bit filter of the ancestors' addresses spares the scan
+ *   of that stack for almost every container (push_marker).  Containers
+ *   that hold no container (empty ones, lists of leaves only) need no
+ *   marker at all.  Deep nesting is bounded by Py_EnterRecursiveCall.
  * - Allocations in the steady state: none, except for ints beyond 64 bits
  *   (their decimal text comes from int.__repr__), sort_keys and dict
  *   subclasses (a list of items), and nesting deeper than 32 with
@@ -98,7 +101,11 @@ fmt_u64(char *out, uint64_t v)
 
 /* ---- the encoder ---------------------------------------------------------- */
 
-#define NC_KC_SLOTS 64          /* key cache slots: one bit each in `used` */
+/* Key cache slots.  64 held twitter.json's 94 distinct keys badly: it
+ * evicted and re-inserted keys all along (kc_insert alone was 4.5% of its
+ * time); 256 hold the keys of twitter, github (114) and most of
+ * citm_catalog's (321, many of them one-offs). */
+#define NC_KC_SLOTS 256
 #define NC_KC_TEXT 32           /* longest cached text: '"' key '"' ':' */
 
 /* Key cache (see enc_item): the text "key": of exact str keys written with
@@ -108,35 +115,60 @@ fmt_u64(char *out, uint64_t v)
  * keys there from the second call on.  Every cached key is held (an owned
  * reference), so its address cannot be reused by another str while cached;
  * at most NC_KC_SLOTS short str objects are kept alive that way, released
- * when evicted or when the module is cleared.  No Python code runs between
- * a lookup and the copy of its text, so a nested call (from `default`)
- * using the cache meanwhile is harmless.  Two caches, one per
- * ensure_ascii mode (DEL is written raw without it, as \u007f with it).
- * Off in free-threaded builds. */
+ * when evicted or when the module is cleared.  A slot's key, length and
+ * text share one 64-byte line: a hit reads one line, not three arrays.
+ * No Python code runs between a lookup and the copy of its text, so a
+ * nested call (from `default`) using the cache meanwhile is harmless.
+ * Two caches, one per ensure_ascii mode (DEL is written raw without it,
+ * as \u007f with it).  Off in free-threaded builds. */
+typedef struct {
+    PyObject *key;                  /* held; NULL: the slot is free */
+    unsigned char len;
+    char text[NC_KC_TEXT];
+} __attribute__((aligned(64))) nc_kc_slot;
+
 struct nc_keycache {
-    uint64_t used;                  /* bit i: key[i] holds a key */
-    PyObject *key[NC_KC_SLOTS];
-    unsigned char len[NC_KC_SLOTS];
-    char text[NC_KC_SLOTS][NC_KC_TEXT];
+    nc_kc_slot slot[NC_KC_SLOTS];
+    void *raw;                      /* [0] only: the allocation, for PyMem_Free */
 };
 
 static int enc_owned(nc_jenc *e, PyObject *o);
-static int enc_container(nc_jenc *e, PyObject *o, int is_dict);
+static inline int enc_container(nc_jenc *e, PyObject *o, int is_dict, Py_ssize_t start);
 
 static int grow_markers(nc_jenc *e);
 
-static inline int
-push_marker(nc_jenc *e, PyObject *o)
+/* o's bit in e->marker_bits: from address bits above the 16-byte
+ * alignment of objects. */
+static inline uint64_t
+marker_bit(PyObject *o)
 {
-    for (Py_ssize_t i = 0; i < e->depth; i++) {
-        if (e->stack[i] == o) {
-            PyErr_SetString(PyExc_ValueError, "Circular reference detected");
-            return -1;
+    uintptr_t a = (uintptr_t)o;
+    return UINT64_C(1) << (((a >> 4) ^ (a >> 10)) & 63);
+}
+
+/* o onto the ancestor stack, ValueError if it is there already.
+ * e->marker_bits holds the bits of every ancestor (each push ORs its bit
+ * in; each pop puts back the value saved at its push, the OR of the ones
+ * below), so a clear bit proves o is none of them without the scan, which
+ * walked every ancestor for every container (5% of citm_catalog.json,
+ * which nests 8 deep).  *saved is for pop_marker. */
+static inline int
+push_marker(nc_jenc *e, PyObject *o, uint64_t *saved)
+{
+    uint64_t bit = marker_bit(o);
+    if (e->marker_bits & bit) {
+        for (Py_ssize_t i = 0; i < e->depth; i++) {
+            if (e->stack[i] == o) {
+                PyErr_SetString(PyExc_ValueError, "Circular reference detected");
+                return -1;
+            }
         }
     }
     if (e->depth == e->stack_cap && grow_markers(e) < 0)
         return -1;
     e->stack[e->depth++] = o;
+    *saved = e->marker_bits;
+    e->marker_bits |= bit;
     return 0;
 }
 
@@ -164,9 +196,10 @@ grow_markers(nc_jenc *e)
 }
 
 static inline void
-pop_marker(nc_jenc *e)
+pop_marker(nc_jenc *e, uint64_t saved)
 {
     e->depth--;
+    e->marker_bits = saved;
 }
 
 static int
@@ -382,6 +415,33 @@ enc_float(nc_jenc *e, PyObject *o, int quoted)
     return 0;
 }
 
+/* Exactly n >= 1 bytes from src to dst (no byte past dst + n touched):
+ * fixed-size copies, overlapping at the end.  For the texts of a float
+ * batch, a GeoJSON pair's 30 bytes or so: memcpy of a length known only at
+ * run time is a call into libc (6% of a GeoJSON document in dumps_into). */
+static inline void
+copy_exact(char *dst, const char *src, size_t n)
+{
+    if (n >= 16) {
+        for (size_t i = 0; i + 16 < n; i += 16)
+            memcpy(dst + i, src + i, 16);
+        memcpy(dst + n - 16, src + n - 16, 16);
+    }
+    else if (n >= 8) {
+        memcpy(dst, src, 8);
+        memcpy(dst + n - 8, src + n - 8, 8);
+    }
+    else if (n >= 4) {
+        memcpy(dst, src, 4);
+        memcpy(dst + n - 4, src + n - 4, 4);
+    }
+    else {
+        dst[0] = src[0];
+        dst[n >> 1] = src[n >> 1];
+        dst[n - 1] = src[n - 1];
+    }
+}
+
 /* Floats in a row among a compact list's items[i..n): their values are
  * gathered (exact floats, finite) NC_FLOAT_BATCH at a time and formatted
  * by one call each, with their one-byte separators (before every item but
@@ -419,7 +479,7 @@ enc_float_items(nc_jenc *e, PyObject *const *items, Py_ssize_t i, Py_ssize_t n, 
             return i;
         if (exact) {
             char *end = nc_format_doubles(x, k, sep, i > 0, tmp, &w->float_run);
-            memcpy(w->p, tmp, (size_t)(end - tmp));
+            copy_exact(w->p, tmp, (size_t)(end - tmp));
             w->p += end - tmp;
         }
         else {
@@ -440,9 +500,9 @@ enc_held_value(nc_jenc *e, PyObject *o)
 {
     PyTypeObject *t = Py_TYPE(o);
     if (t == &PyDict_Type)
-        return enc_container(e, o, 1);
+        return enc_container(e, o, 1, 0);
     if (t == &PyList_Type || t == &PyTuple_Type)
-        return enc_container(e, o, 0);
+        return enc_container(e, o, 0, 0);
     return enc_owned(e, o);
 }
 
@@ -502,7 +562,7 @@ fits_unflushed(const nc_jw *w, PyObject *o)
  * the value is touched again.  dump()'s sink is Python code that runs
  * whenever the chunk fills: there a leaf goes without a reference only
  * when it fits the room left. */
-static inline int
+static inline __attribute__((always_inline)) int
 enc_value(nc_jenc *e, PyObject *o)
 {
     nc_jw *w = e->w;
@@ -562,21 +622,190 @@ enc_poll(nc_jenc *e)
     return PyErr_CheckSignals();
 }
 
+/* An exact list or dict that is empty: written as a leaf ("[]", "{}"),
+ * with no reference and no circular-check marker -- it holds nothing, so
+ * no cycle goes through it and writing it runs no Python code (the
+ * stdlib writes these before its markers too). */
+static inline int
+empty_container(PyObject *v, PyTypeObject *vt)
+{
+    return (vt == &PyList_Type && Py_SIZE(v) == 0) ||
+           (vt == &PyDict_Type && PyDict_GET_SIZE(v) == 0);
+}
+
+/* The constants as text: the first byte, then the last four bytes at
+ * len - 4 (for "false" that is "alse"), so that writing any of them is two
+ * stores of fixed size at addresses known from the table, no byte past the
+ * text touched (dumps_into's caller's memory), and no branch on which
+ * constant it is: in a list of random true/false/null that branch missed
+ * about every other item. */
+static const struct {
+    char tail[4];
+    char first;
+    unsigned char len;
+} CONST_TEXT[3] = {{{'t', 'r', 'u', 'e'}, 't', 4},
+                   {{'a', 'l', 's', 'e'}, 'f', 5},
+                   {{'n', 'u', 'l', 'l'}, 'n', 4}};
+
+/* Room a leaf of the run takes at most: a separator and an int64's text. */
+#define NC_RUN_ITEM (1 + NC_INT64_MAX_CHARS)
+
+/* The value of an int that fits one machine word (compact: at most two
+ * 30-bit digits on 3.11) in *v, and 1; 0 for a larger one. */
+static inline int
+int_compact_value(PyObject *o, long long *v)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    if (!PyUnstable_Long_IsCompact((PyLongObject *)o))
+        return 0;
+    *v = (long long)PyUnstable_Long_CompactValue((PyLongObject *)o);
+    return 1;
+#else
+    Py_ssize_t size = Py_SIZE(o);
+    if ((size_t)(size + 1) <= 2) {
+        *v = size * (long long)((PyLongObject *)o)->ob_digit[0];
+        return 1;
+    }
+    if ((size_t)(size + 2) <= 4) {
+        const digit *dg = ((PyLongObject *)o)->ob_digit;
+        long long m = (long long)(((uint64_t)dg[1] << PyLong_SHIFT) | dg[0]);
+        *v = size < 0 ? -m : m;
+        return 1;
+    }
+    return 0;
+#endif
+}
+
+/* A run of true/false/null and compact ints among a compact list's
+ * items[i..n), each after the one-byte separator (not before the list's
+ * first item), while the room holds the longest such item.  The write
+ * position lives in a local for the run: through w->p every byte store
+ * might alias it, so the compiler stored and reloaded it around every
+ * item (a store-to-load chain per item).  Returns the index of the first
+ * item not written (anything else, or no room: the caller's general path
+ * takes it, flushing as needed).  Writes only inside the room and runs no
+ * Python code, so the borrowed items and the list stay as they are. */
+static inline Py_ssize_t
+enc_leaf_run(nc_jw *w, PyObject *const *items, Py_ssize_t i, Py_ssize_t n, char sep)
+{
+    char *p = w->p;
+    char *const end = w->end;
+    for (; i < n && end - p >= NC_RUN_ITEM; i++) {
+        PyObject *o = items[i];
+        /* one branch for "a constant" (a sum of compares: written with ||
+         * or |, GCC branched on each, and true/false/null in random order
+         * missed there about every other item) */
+        unsigned f = (unsigned)(o == Py_False), z = (unsigned)(o == Py_None);
+        if ((unsigned)(o == Py_True) + f + z) {
+            unsigned k = f + 2u * z;
+            /* written before the text, which overwrites it for the first item */
+            *p = sep;
+            p += i > 0;
+            p[0] = CONST_TEXT[k].first;
+            memcpy(p + CONST_TEXT[k].len - 4, CONST_TEXT[k].tail, 4);
+            p += CONST_TEXT[k].len;
+            continue;
+        }
+        long long v;
+        if (Py_TYPE(o) != &PyLong_Type || !int_compact_value(o, &v))
+            break;
+        *p = sep;
+        p += i > 0;
+        p += nc_format_int64((int64_t)v, p);
+    }
+    w->p = p;
+    return i;
+}
+
+/* The most bytes one item of a leaf list takes, with its separator. */
+#define NC_LEAF_ITEM (NC_FLOAT_TEXT > NC_RUN_ITEM ? NC_FLOAT_TEXT : NC_RUN_ITEM)
+/* A leaf that enc_leaf_run or enc_float_items writes. */
+static inline int
+is_run_leaf(PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    long long v;
+    if (t == &PyFloat_Type)
+        return isfinite(PyFloat_AS_DOUBLE(o));
+    return t == &PyBool_Type || o == Py_None || (t == &PyLong_Type && int_compact_value(o, &v));
+}
+
+/* The leading leaves of a non-empty exact list or tuple in a compact
+ * document (finite exact floats, compact ints, true/false/null: a GeoJSON
+ * [lon, lat] pair, a row of flags), written with the run writers after its
+ * '[' while the room holds them, before any of the walk's per-container
+ * work: a list that turns out to be all leaves is done with no reference,
+ * no circular-check marker, no recursion count and no second pass (it
+ * holds no container, so no cycle goes through it, and writing leaves runs
+ * no Python code, so neither it nor its items can change meanwhile).
+ * Returns the number of items written: 0 when the first one is not such a
+ * leaf or the room is short (then nothing at all is written), all of them
+ * with *complete set when the ']' is written too; -1 with an exception
+ * (the ']' flushed and the sink raised).  With 0 < k < n written, the
+ * caller walks the rest as usual from item k (enc_seq's start), '['
+ * already out.  After the ']' nothing of seq may be used: its flush may
+ * have run Python code. */
+static Py_ssize_t
+enc_leaf_prefix(nc_jenc *e, PyObject *seq, char sep, int *complete)
+{
+    nc_jw *w = e->w;
+    Py_ssize_t n = Py_SIZE(seq), i = 0;
+    PyObject *const *items = Py_TYPE(seq) == &PyList_Type ? ((PyListObject *)seq)->ob_item
+                                                          : ((PyTupleObject *)seq)->ob_item;
+    *complete = 0;
+    /* the room for '[' and one item of either writer: the first round
+     * writes at least that item */
+    if (nc_jw_room(w) < 1 + NC_LEAF_ITEM + NC_DOUBLE_ROOM || !is_run_leaf(items[0]))
+        return 0;
+    *w->p++ = '[';
+    for (;;) {
+        Py_ssize_t j = enc_leaf_run(w, items, i, n, sep);
+        if (j < n)
+            j = enc_float_items(e, items, j, n, sep);
+        if (j == i || j == n) {
+            i = j;
+            break;
+        }
+        i = j;
+    }
+    /* i >= 1 here: the room checked above holds the first item */
+    if (i < n)
+        return i;
+    *complete = 1;
+    return nc_jw_byte(w, ']') < 0 ? -1 : n;
+}
+
+/* The items of a list or tuple from `start` on: 0 for a whole one; more
+ * when enc_leaf_prefix wrote the '[' and the items before start (a list
+ * item whose prefix attempt wrote nothing comes with 0 and is tried
+ * again: that fails at its first item, which is cheap). */
 static int
-enc_seq(nc_jenc *e, PyObject *seq)
+enc_seq(nc_jenc *e, PyObject *seq, Py_ssize_t start)
 {
     nc_jw *w = e->w;
     int is_list = PyList_Check(seq), rc = -1, pushed = 0;
-    if (Py_SIZE(seq) == 0)
-        return nc_jw_write(w, "[]", 2);
+    uint64_t marker_saved = 0;
+    if (start == 0) {
+        if (Py_SIZE(seq) == 0)
+            return nc_jw_write(w, "[]", 2);
+        if (!e->indented && e->item_sep_len == 1 &&
+            (Py_TYPE(seq) == &PyList_Type || Py_TYPE(seq) == &PyTuple_Type)) {
+            int complete;
+            start = enc_leaf_prefix(e, seq, e->item_sep[0], &complete);
+            if (start < 0 || complete)
+                return start < 0 ? -1 : 0;
+        }
+    }
     if (e->check_circular) {
-        if (push_marker(e, seq) < 0)
+        if (push_marker(e, seq, &marker_saved) < 0)
             return -1;
         pushed = 1;
     }
-    if (nc_jw_byte(w, '[') < 0)
+    if (start > 0)
+        ;   /* '[' and the first items are out (compact: no indent) */
+    else if (nc_jw_byte(w, '[') < 0)
         goto done;
-    if (e->indented) {
+    else if (e->indented) {
         e->level++;
         if (write_newline_indent(e) < 0)
             goto done;
@@ -586,17 +815,27 @@ enc_seq(nc_jenc *e, PyObject *seq)
      * e's fields, which the compiler would reload every round. */
     const int one_sep = !e->indented && e->item_sep_len == 1;
     const char sep = e->item_sep[0];
-    for (Py_ssize_t i = 0; i < Py_SIZE(seq); i++) {
+    for (Py_ssize_t i = start; i < Py_SIZE(seq); i++) {
         if (__builtin_expect(w->poll, 0) && enc_poll(e) < 0)   /* nothing borrowed here */
             goto done;
         PyObject *item = is_list ? PyList_GET_ITEM(seq, i) : PyTuple_GET_ITEM(seq, i);
-        if (one_sep && Py_TYPE(item) == &PyFloat_Type) {
+        /* a str skips the run checks with one compare (a list of str
+         * items paid four more per item for them) */
+        if (Py_TYPE(item) != &PyUnicode_Type && one_sep) {
             PyObject *const *items = is_list ? ((PyListObject *)seq)->ob_item
                                              : ((PyTupleObject *)seq)->ob_item;
-            i = enc_float_items(e, items, i, Py_SIZE(seq), sep);
-            if (i == Py_SIZE(seq))
-                break;
-            item = items[i];
+            if (Py_TYPE(item) == &PyBool_Type || item == Py_None || Py_TYPE(item) == &PyLong_Type) {
+                i = enc_leaf_run(w, items, i, Py_SIZE(seq), sep);
+                if (i == Py_SIZE(seq))
+                    break;
+                item = items[i];
+            }
+            if (Py_TYPE(item) == &PyFloat_Type) {
+                i = enc_float_items(e, items, i, Py_SIZE(seq), sep);
+                if (i == Py_SIZE(seq))
+                    break;
+                item = items[i];
+            }
         }
         if (i > 0) {
             /* A separator that does not fit the room flushes, and dump()'s
@@ -619,7 +858,33 @@ enc_seq(nc_jenc *e, PyObject *seq)
                 goto done;
             }
         }
-        int r = enc_value(e, item);
+        /* an exact list or dict item straight to its walk: through
+         * enc_value it took two more calls per container (a list of
+         * 3,000 small lists spent a third of its time there) */
+        PyTypeObject *it = Py_TYPE(item);
+        int r;
+        if (it != &PyUnicode_Type && (it == &PyList_Type || it == &PyDict_Type)) {
+            if (empty_container(item, it)) {
+                r = nc_jw_write(w, it == &PyDict_Type ? "{}" : "[]", 2);
+                goto next;
+            }
+            Py_ssize_t k = 0;
+            if (it == &PyList_Type && one_sep) {
+                int complete;
+                k = enc_leaf_prefix(e, item, sep, &complete);
+                if (k < 0 || complete) {   /* item not used after its ']' */
+                    r = k < 0 ? -1 : 0;
+                    goto next;
+                }
+            }
+            Py_INCREF(item);
+            r = enc_container(e, item, it == &PyDict_Type, k);
+            Py_DECREF(item);
+        }
+        else {
+            r = enc_value(e, item);
+        }
+    next:
         if (r < 0)
             goto done;
     }
@@ -631,7 +896,7 @@ enc_seq(nc_jenc *e, PyObject *seq)
     rc = nc_jw_byte(w, ']');
 done:
     if (pushed)
-        pop_marker(e);
+        pop_marker(e, marker_saved);
     return rc;
 }
 
@@ -719,7 +984,7 @@ static inline void
 kc_slots(uint64_t hv, int *a, int *b)
 {
     *a = (int)(hv & (NC_KC_SLOTS - 1));
-    *b = (int)((hv >> 6) & (NC_KC_SLOTS - 1));
+    *b = (int)((hv >> 8) & (NC_KC_SLOTS - 1));
 }
 
 /* The slot holding key, or -1. */
@@ -728,33 +993,12 @@ kc_find(const nc_keycache *kc, uint64_t hv, PyObject *key)
 {
     int a, b;
     kc_slots(hv, &a, &b);
-    if (((kc->used >> a) & 1) && kc->key[a] == key)
+    /* key is never NULL: a free slot never matches */
+    if (kc->slot[a].key == key)
         return a;
-    if (((kc->used >> b) & 1) && kc->key[b] == key)
+    if (kc->slot[b].key == key)
         return b;
     return -1;
-}
-
-/* Exactly n (3..NC_KC_TEXT) bytes from src to dst, as two overlapping
- * fixed-size copies. */
-static inline void
-copy_short(char *dst, const char *src, size_t n)
-{
-    if (n >= 16) {
-        memcpy(dst, src, 16);
-        memcpy(dst + n - 16, src + n - 16, 16);
-    }
-    else if (n >= 8) {
-        memcpy(dst, src, 8);
-        memcpy(dst + n - 8, src + n - 8, 8);
-    }
-    else if (n >= 4) {
-        memcpy(dst, src, 4);
-        memcpy(dst + n - 4, src + n - 4, 4);
-    }
-    else {
-        memcpy(dst, src, 3);  /* "": */
-    }
 }
 
 static void
@@ -764,15 +1008,15 @@ kc_insert(nc_keycache *kc, uint64_t hv, PyObject *key, const char *text, Py_ssiz
         return;
     int h, b;
     kc_slots(hv, &h, &b);
-    if (((kc->used >> h) & 1) && !((kc->used >> b) & 1))
+    if (kc->slot[h].key != NULL && kc->slot[b].key == NULL)
         h = b;
+    nc_kc_slot *sl = &kc->slot[h];
     /* the key replaced is an exact str: its release runs no Python code */
-    PyObject *old = (kc->used >> h) & 1 ? kc->key[h] : NULL;
-    kc->key[h] = Py_NewRef(key);
-    kc->used |= UINT64_C(1) << h;
+    PyObject *old = sl->key;
+    sl->key = Py_NewRef(key);
     Py_XDECREF(old);
-    kc->len[h] = (unsigned char)n;
-    memcpy(kc->text[h], text, (size_t)n);
+    sl->len = (unsigned char)n;
+    memcpy(sl->text, text, (size_t)n);
 }
 
 void
@@ -782,11 +1026,8 @@ nc_json_keycache_clear(nc_state *st)
         return;
     for (int m = 0; m < 2; m++) {
         nc_keycache *kc = st->keycache + m;
-        for (int i = 0; i < NC_KC_SLOTS; i++) {
-            if ((kc->used >> i) & 1)
-                Py_DECREF(kc->key[i]);
-        }
-        kc->used = 0;
+        for (int i = 0; i < NC_KC_SLOTS; i++)
+            Py_CLEAR(kc->slot[i].key);
     }
 }
 
@@ -794,13 +1035,14 @@ nc_json_keycache_clear(nc_state *st)
 void
 nc_json_keycache_free(nc_state *st)
 {
-    PyMem_Free(st->keycache);
+    if (st->keycache != NULL)
+        PyMem_Free(st->keycache[0].raw);
     st->keycache = NULL;
 }
 
 /* A leaf value whose type the caller has checked (enc_dict_items, with
  * dump()'s room checked too, and enc_owned): written without enc_value's
- * second dispatch.
+ * second dispatch; also the empty exact containers (empty_container).
  * The same six cases as enc_value's, written twice on purpose: enc_value
  * calling this instead made GCC inline differently, +4.6% instructions on
  * the ~1 MB document and +4.2% on the float list. */
@@ -818,7 +1060,9 @@ enc_leaf(nc_jenc *e, PyObject *v, PyTypeObject *vt)
         return nc_jw_write(w, "null", 4);
     if (v == Py_True)
         return nc_jw_write(w, "true", 4);
-    return nc_jw_write(w, "false", 5);
+    if (vt == &PyBool_Type)
+        return nc_jw_write(w, "false", 5);
+    return nc_jw_write(w, vt == &PyDict_Type ? "{}" : "[]", 2);   /* empty_container */
 }
 
 /* key: value; vt is value's type when the caller knows it is a leaf, else
@@ -842,8 +1086,8 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first, PyTypeObject *v
                 char *p = w->p;
                 *p = e->item_sep[0];   /* overwritten by the text when first */
                 p += sep;
-                copy_short(p, kc->text[h], kc->len[h]);
-                w->p = p + kc->len[h];
+                copy_exact(p, kc->slot[h].text, kc->slot[h].len);
+                w->p = p + kc->slot[h].len;
                 *first = 0;
                 return vt != NULL ? enc_leaf(e, value, vt) : enc_held_value(e, value);
             }
@@ -946,7 +1190,7 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
             PyTypeObject *vt = Py_TYPE(v);
             if (PyUnicode_CheckExact(k) &&
                 (vt == &PyLong_Type || vt == &PyUnicode_Type || vt == &PyFloat_Type ||
-                 vt == &PyBool_Type || v == Py_None) &&
+                 vt == &PyBool_Type || v == Py_None || empty_container(v, vt)) &&
                 (!stream || item_fits_unflushed(e->w, k, v, vt, fixed))) {
                 if (enc_item(e, k, v, first, vt) < 0)
                     return -1;
@@ -978,10 +1222,11 @@ enc_dict(nc_jenc *e, PyObject *d)
     nc_jw *w = e->w;
     int rc = -1, pushed = 0, first = 1;
     PyObject *items = NULL;
+    uint64_t marker_saved = 0;
     if (PyDict_GET_SIZE(d) == 0)
         return nc_jw_write(w, "{}", 2);
     if (e->check_circular) {
-        if (push_marker(e, d) < 0)
+        if (push_marker(e, d, &marker_saved) < 0)
             return -1;
         pushed = 1;
     }
@@ -1025,7 +1270,7 @@ enc_dict(nc_jenc *e, PyObject *d)
 done:
     Py_XDECREF(items);
     if (pushed)
-        pop_marker(e);
+        pop_marker(e, marker_saved);
     return rc;
 }
 
@@ -1033,6 +1278,7 @@ static int
 enc_default(nc_jenc *e, PyObject *o)
 {
     int rc = -1, pushed = 0;
+    uint64_t marker_saved = 0;
     if (e->defaultfn == NULL) {
         PyObject *name = PyType_GetName(Py_TYPE(o));
         if (name != NULL) {
@@ -1042,7 +1288,7 @@ enc_default(nc_jenc *e, PyObject *o)
         return -1;
     }
     if (e->check_circular) {
-        if (push_marker(e, o) < 0)
+        if (push_marker(e, o, &marker_saved) < 0)
             return -1;
         pushed = 1;
     }
@@ -1057,30 +1303,33 @@ enc_default(nc_jenc *e, PyObject *o)
     Py_DECREF(newobj);
 done:
     if (pushed)
-        pop_marker(e);
+        pop_marker(e, marker_saved);
     return rc;
 }
 
 /* The first NC_NEST_UNCHECKED levels of containers skip CPython's recursion
  * check (two calls into libpython per container, 3.5% of the ~1 MB
- * document of make bench): the C stack they take is bounded, and deeper
- * levels are checked as usual, so nesting past the recursion limit (plus
- * those few levels) still raises RecursionError. */
-#define NC_NEST_UNCHECKED 4
+ * document of make bench, 5.5% of citm_catalog.json, whose dicts nest 8
+ * deep; twitter.json's 11): the C stack they take is bounded (an enc_dict
+ * frame is about 250 bytes: 4 KB for all of them), and deeper levels are
+ * checked as usual, so nesting past the recursion limit (plus those few
+ * levels) still raises RecursionError. */
+#define NC_NEST_UNCHECKED 16
 
-static int
-enc_container(nc_jenc *e, PyObject *o, int is_dict)
+/* start: see enc_seq (0 for a dict). */
+static inline int
+enc_container(nc_jenc *e, PyObject *o, int is_dict, Py_ssize_t start)
 {
     int rc;
     if (e->nest < NC_NEST_UNCHECKED) {
         e->nest++;
-        rc = is_dict ? enc_dict(e, o) : enc_seq(e, o);
+        rc = is_dict ? enc_dict(e, o) : enc_seq(e, o, start);
         e->nest--;
         return rc;
     }
     if (Py_EnterRecursiveCall(" while encoding a JSON object"))
         return -1;
-    rc = is_dict ? enc_dict(e, o) : enc_seq(e, o);
+    rc = is_dict ? enc_dict(e, o) : enc_seq(e, o, start);
     Py_LeaveRecursiveCall();
     return rc;
 }
@@ -1107,9 +1356,9 @@ enc_owned(nc_jenc *e, PyObject *o)
     if (PyFloat_Check(o))
         return enc_float(e, o, 0);
     if (PyList_Check(o) || PyTuple_Check(o))
-        return enc_container(e, o, 0);
+        return enc_container(e, o, 0, 0);
     if (PyDict_Check(o))
-        return enc_container(e, o, 1);
+        return enc_container(e, o, 1, 0);
     return enc_default(e, o);
 }
 
@@ -1123,11 +1372,15 @@ int
 nc_json_keycache_alloc(nc_state *st)
 {
 #ifndef Py_GIL_DISABLED
-    st->keycache = PyMem_Calloc(2, sizeof(nc_keycache));   /* per ensure_ascii */
-    if (st->keycache == NULL) {
+    /* two, per ensure_ascii; aligned by hand (PyMem gives 16 bytes) so
+     * that each slot is one cache line */
+    void *raw = PyMem_Calloc(1, 2 * sizeof(nc_keycache) + 63);
+    if (raw == NULL) {
         PyErr_NoMemory();
         return -1;
     }
+    st->keycache = (nc_keycache *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    st->keycache[0].raw = raw;
 #else
     (void)st;
 #endif

@@ -16,6 +16,10 @@
 #include "json.h"
 #include "json_utf8.h"
 
+/* 3.14 moved a str's UTF-8 cache out of PyCompactUnicodeObject; there every
+ * non-ASCII str is transcoded. */
+#define NC_JSON_UTF8_CACHE (PY_VERSION_HEX < 0x030E0000)
+
 /* 0: copied as is; otherwise the letter after the backslash, 'u' for \u00XX. */
 static const char ESC[128] = {
     'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'b', 't', 'n', 'u', 'f', 'r', 'u', 'u',
@@ -132,6 +136,83 @@ utf8_word_dirty(uint64_t x)
     return (bad & highs) != 0;
 }
 
+/* Worst-case output of n bytes escaped in place (every byte a \u00XX),
+ * and the largest n for which that product does not overflow. */
+#define ESCAPED_MAX(n) (6 * (n))
+#define ESCAPED_N_MAX (PY_SSIZE_T_MAX / 8)
+
+#if NC_JSON_HAVE_CLEAN16
+/* The JSON text of the bytes s[0:n] (UTF-8 or ASCII; bytes >= 0x80 pass,
+ * ensure_ascii escapes DEL too) straight to out, which must have room for
+ * ESCAPED_MAX(n) bytes; returns the end.  Sixteen bytes are checked and
+ * stored at a time, clean or not: where a block holds a byte to escape,
+ * the bytes before it stand and the escape and what follows overwrite the
+ * rest of the store -- from out, at least n - i + 1 bytes follow (the
+ * escape is two bytes or more for one), which is more than the 16 stored,
+ * so no byte past the text is ever written (dumps_into: the caller's).
+ * A string with escapes (a tweet's "\n") is one pass, where write_utf8
+ * copies it in pieces of one nc_jw_write each.  The last n % 16 bytes go
+ * in overlapping words, or byte by byte when one of them needs escaping. */
+static char *
+escape_direct(char *out, const unsigned char *s, Py_ssize_t n, int ensure_ascii)
+{
+    const __m128i del = _mm_set1_epi8(ensure_ascii ? 0x7f : '"');
+    Py_ssize_t i = 0;
+    while (n - i >= 16) {
+        /* long clean runs 64 bytes a round, one test for four blocks */
+        while (n - i >= 64) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16));
+            __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 32));
+            __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 48));
+            __m128i bad = _mm_or_si128(_mm_or_si128(nc_json_bad16(a, del), nc_json_bad16(b, del)),
+                                       _mm_or_si128(nc_json_bad16(c, del), nc_json_bad16(d, del)));
+            if (_mm_movemask_epi8(bad) != 0)
+                break;
+            _mm_storeu_si128((__m128i *)(void *)out, a);
+            _mm_storeu_si128((__m128i *)(void *)(out + 16), b);
+            _mm_storeu_si128((__m128i *)(void *)(out + 32), c);
+            _mm_storeu_si128((__m128i *)(void *)(out + 48), d);
+            out += 64;
+            i += 64;
+        }
+        if (n - i < 16)
+            break;
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(nc_json_bad16(x, del));
+        _mm_storeu_si128((__m128i *)(void *)out, x);
+        if (m == 0) {
+            out += 16;
+            i += 16;
+            continue;
+        }
+        unsigned j = (unsigned)__builtin_ctz(m);
+        out = put_ascii_escape(out + j, s[i + j]);
+        i += j + 1;
+    }
+    Py_ssize_t r = n - i;
+    if (r >= 8) {
+        uint64_t a, b;
+        memcpy(&a, s + i, 8);
+        memcpy(&b, s + n - 8, 8);
+        if (!utf8_word_dirty(a) && !utf8_word_dirty(b) &&
+            !(ensure_ascii && (nc_json_ascii_word_dirty(a, 1) || nc_json_ascii_word_dirty(b, 1)))) {
+            memcpy(out, &a, 8);
+            memcpy(out + r - 8, &b, 8);
+            return out + r;
+        }
+    }
+    for (; i < n; i++) {
+        unsigned char c = s[i];
+        if (c >= 0x80 || (ESC[c] == 0 && !(ensure_ascii && c == 0x7f)))
+            *out++ = (char)c;
+        else
+            out = put_ascii_escape(out, c);
+    }
+    return out;
+}
+#endif
+
 /* Already-valid UTF-8 (a str's cached representation): copy clean runs,
  * escape the ASCII specials.  Only for ensure_ascii=0. */
 static int
@@ -139,9 +220,9 @@ write_utf8(nc_jw *w, const unsigned char *s, Py_ssize_t n)
 {
     Py_ssize_t i = 0;
 #if NC_JSON_HAVE_CLEAN16
-    /* the common case, a clean string that fits: one pass, copied as checked */
-    if (n >= 16 && nc_jw_room(w) >= n && nc_json_copy_clean16(w->p, s, n, 0)) {
-        w->p += n;
+    /* the common case, room for the worst: one pass */
+    if (n <= ESCAPED_N_MAX && nc_jw_room(w) >= ESCAPED_MAX(n)) {
+        w->p = escape_direct(w->p, s, n, 0);
         return 0;
     }
 #endif
@@ -168,10 +249,75 @@ write_utf8(nc_jw *w, const unsigned char *s, Py_ssize_t n)
     return 0;
 }
 
+/* A str's cached UTF-8 (valid, not all ASCII) as the whole literal, quotes
+ * included, under one room check: the words of a short one overlap as in
+ * nc_json_try_ascii_wrapped (json.h), so a 5-to-15-byte string is two loads,
+ * two checks and two stores where write_utf8 would go byte by byte and
+ * write the quotes and the text in three calls.  Writes exactly n + 2 bytes;
+ * returns 1, or 0 having written nothing (no room, or something to escape:
+ * write_utf8 then takes it). */
+static inline int
+try_utf8_whole(nc_jw *w, const unsigned char *s, Py_ssize_t n)
+{
+    if (nc_jw_room(w) < n + 2)
+        return 0;
+    char *out = w->p + 1;
+#if NC_JSON_HAVE_CLEAN16
+    if (n >= 16) {
+        if (!nc_json_copy_clean16(out, s, n, 0))
+            return 0;
+    }
+    else
+#endif
+    if (n >= 8) {
+        Py_ssize_t i = 0;
+        uint64_t x;
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&x, s + i, 8);
+            if (utf8_word_dirty(x))
+                return 0;
+            memcpy(out + i, &x, 8);
+        }
+        if (i < n) {   /* the tail as one word overlapping the last */
+            memcpy(&x, s + n - 8, 8);
+            if (utf8_word_dirty(x))
+                return 0;
+            memcpy(out + n - 8, &x, 8);
+        }
+    }
+    else if (n >= 4) {   /* two overlapping halves checked as one word */
+        uint32_t lo, hi;
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + n - 4, 4);
+        if (utf8_word_dirty(lo | ((uint64_t)hi << 32)))
+            return 0;
+        memcpy(out, &lo, 4);
+        memcpy(out + n - 4, &hi, 4);
+    }
+    else {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            unsigned char c = s[i];
+            if (c < 0x80 && ESC[c] != 0)
+                return 0;
+            out[i] = (char)c;
+        }
+    }
+    out[-1] = '"';
+    out[n] = '"';
+    w->p = out + n + 1;
+    return 1;
+}
+
 static int
 write_ascii(nc_jw *w, const unsigned char *s, Py_ssize_t n, int ensure_ascii)
 {
     Py_ssize_t i = 0;
+#if NC_JSON_HAVE_CLEAN16
+    if (n <= ESCAPED_N_MAX && nc_jw_room(w) >= ESCAPED_MAX(n)) {
+        w->p = escape_direct(w->p, s, n, ensure_ascii);
+        return 0;
+    }
+#endif
     while (i < n) {
         Py_ssize_t run = ascii_clean_prefix(s + i, n - i, ensure_ascii);
         if (run && nc_jw_write(w, (const char *)s + i, run) < 0)
@@ -298,6 +444,7 @@ static inline char *                                                            
 NAME(const T **pp, const T *stop, const T *send, char *out)                            \
 {                                                                                      \
     const T *p = *pp;                                                                  \
+    (void)send;   /* only the block runs use it (none with NC_NO_SIMD) */              \
     for (;;) {                                                                         \
         const T *lim = stop;                                                           \
         if (BLOCK > 0 && nc_json_utf8_blocks) {                                        \
@@ -469,20 +616,18 @@ DEFINE_WRITE_KIND(write_ucs1_ea, Py_UCS1, plain_run1, 0, 1)
 DEFINE_WRITE_KIND(write_ucs2_ea, Py_UCS2, plain_run2, 0, 1)
 DEFINE_WRITE_KIND(write_ucs4_ea, Py_UCS4, plain_run4, 0, 1)
 
-int
-nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii)
+/* Everything but the two fast paths of nc_json_write_str: escapes, strs
+ * without a UTF-8 cache, ensure_ascii, no room.  Apart so that the fast
+ * paths' function stays small (few registers to save per string). */
+static int __attribute__((noinline))
+write_str_general(nc_jw *w, PyObject *s, int ensure_ascii)
 {
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     const void *data = PyUnicode_DATA(s);
     int rc;
-    if (nc_json_try_ascii(w, s, ensure_ascii))
-        return 0;
     if (nc_jw_byte(w, '"') < 0)
         return -1;
-#if PY_VERSION_HEX < 0x030E0000
-    /* A str whose UTF-8 form CPython has already cached (someone called
-     * PyUnicode_AsUTF8 on it before) is copied from there: no allocation,
-     * and the bytes are known-valid UTF-8.  We never create that cache. */
+#if NC_JSON_UTF8_CACHE
     if (!ensure_ascii && !PyUnicode_IS_ASCII(s) && ((PyCompactUnicodeObject *)s)->utf8 != NULL) {
         PyCompactUnicodeObject *c = (PyCompactUnicodeObject *)s;
         if (write_utf8(w, (const unsigned char *)c->utf8, c->utf8_length) < 0)
@@ -506,4 +651,22 @@ nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii)
     if (rc < 0)
         return -1;
     return nc_jw_byte(w, '"');
+}
+
+int
+nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii)
+{
+    if (nc_json_try_ascii(w, s, ensure_ascii))
+        return 0;
+#if NC_JSON_UTF8_CACHE
+    /* A str whose UTF-8 form CPython has already cached (someone called
+     * PyUnicode_AsUTF8 on it before) is copied from there: no allocation,
+     * and the bytes are known-valid UTF-8.  We never create that cache. */
+    if (!ensure_ascii && !PyUnicode_IS_ASCII(s) && ((PyCompactUnicodeObject *)s)->utf8 != NULL) {
+        PyCompactUnicodeObject *c = (PyCompactUnicodeObject *)s;
+        if (try_utf8_whole(w, (const unsigned char *)c->utf8, c->utf8_length))
+            return 0;
+    }
+#endif
+    return write_str_general(w, s, ensure_ascii);
 }

@@ -179,6 +179,7 @@ nc_exec(PyObject *m)
     if (nc_memcursor_module_init(m, st) < 0) return -1;
     if (nc_pickle_module_init(m, st) < 0) return -1;
     if (nc_closing_module_init(m, st) < 0) return -1;
+    if (nc_keydict_module_init(m, st) < 0) return -1;
     return 0;
 }
 
@@ -188,6 +189,7 @@ nc_traverse(PyObject *m, visitproc visit, void *arg)
     nc_state *st = (nc_state *)PyModule_GetState(m);
     Py_VISIT(st->HolderType);
     Py_VISIT(st->ViewType);
+    Py_VISIT(st->kd_probe);
     Py_VISIT(st->ViewIterType);
     Py_VISIT(st->RopeType);
     Py_VISIT(st->ByteBufferType);
@@ -208,6 +210,7 @@ nc_clear(PyObject *m)
 {
     nc_state *st = (nc_state *)PyModule_GetState(m);
     Py_CLEAR(st->HolderType);
+    Py_CLEAR(st->kd_probe);  /* a View: before its type */
     Py_CLEAR(st->ViewType);
     Py_CLEAR(st->ViewIterType);
     Py_CLEAR(st->RopeType);

@@ -46,6 +46,9 @@ typedef struct {
     /* length of the last document dumps() built in a bytes object: where
      * the next one that outgrows the stack scratch starts (json_encode.c) */
     Py_ssize_t json_dumps_hint;
+    /* KeyDict's private View (keydict.c): an existing key is stored through
+     * it, never through the caller's View; NULL until first used */
+    PyObject *kd_probe;
 } nc_state;
 
 extern PyModuleDef nc_moduledef;
@@ -159,6 +162,16 @@ nc_view_check(NcView *v)
  * The epoch is the holder's at the call: taken, with the view's reference to
  * the holder, before the allocation (which may run Python code). */
 NcView *nc_view_new(PyTypeObject *type, NcHolder *holder, Py_ssize_t start, Py_ssize_t stop);
+/* 1 when o is an exact View (no subclass layout, no __dict__ or weakrefs:
+ * an object only a container references is then unobservable). */
+int nc_view_is_exact(PyObject *o);
+/* Point v at [start, stop) of holder (absolute, caller checked), stamped
+ * with epoch, in place, runs no Python code.  Returns v's previous holder
+ * reference (or NULL) for the caller to drop when that is safe: dropping
+ * the last one gives an export back, which may run Python code. */
+NcHolder *nc_view_rebind(NcView *v, NcHolder *holder, Py_ssize_t start, Py_ssize_t stop,
+                         uint64_t epoch);
+extern PyMethodDef nc_view_fields_methods[];     /* view_fields.c */
 /* Sub-view of v, offsets relative to v's window (caller guarantees bounds). */
 static inline PyObject *
 nc_view_sub(NcView *v, Py_ssize_t a, Py_ssize_t b)
@@ -233,6 +246,7 @@ int nc_fmt_module_init(PyObject *m, nc_state *st);            /* fmt.c */
 int nc_memcursor_module_init(PyObject *m, nc_state *st);      /* memcursor.c */
 int nc_pickle_module_init(PyObject *m, nc_state *st);         /* pickle.c */
 int nc_closing_module_init(PyObject *m, nc_state *st);        /* closing.c */
+int nc_keydict_module_init(PyObject *m, nc_state *st);        /* keydict.c */
 extern PyMethodDef nc_view_close_methods[];                    /* closing.c */
 PyObject *nc_view_close(NcView *v, PyObject *ignored);         /* closing.c */
 

@@ -121,6 +121,28 @@ nc_view_new(PyTypeObject *type, NcHolder *holder, Py_ssize_t start, Py_ssize_t s
     return v;
 }
 
+int
+nc_view_is_exact(PyObject *o)
+{
+    return Py_TYPE(o)->tp_dealloc == (destructor)view_dealloc;
+}
+
+NcHolder *
+nc_view_rebind(NcView *v, NcHolder *holder, Py_ssize_t start, Py_ssize_t stop, uint64_t epoch)
+{
+    NcHolder *old = v->holder;
+    v->holder = (NcHolder *)Py_NewRef(holder);
+    v->start = start;
+    v->stop = stop;
+    v->epoch = epoch;
+    /* An exact View over an acyclic holder is left untracked by
+     * nc_view_new; moved onto a holder that may be in a cycle, the
+     * collector must see it. */
+    if (!holder->acyclic && !PyObject_GC_IsTracked((PyObject *)v))
+        PyObject_GC_Track(v);
+    return old;
+}
+
 /* ---- argument helpers ---------------------------------------------------- */
 
 int
@@ -441,9 +463,11 @@ static PyGetSetDef view_getset[] = {
     {"obj", (getter)view_get_obj, NULL,
      "The object whose buffer this View windows (None for a ByteBuffer's storage).", NULL},
     {"start", (getter)view_get_start, (setter)view_set_start,
-     "Window start, an absolute offset into obj; settable in place (ValueError out of range).", NULL},
+     "Window start, an absolute offset into obj's buffer (find() and slices count from\n"
+     "start); settable in place (ValueError out of range).", NULL},
     {"stop", (getter)view_get_stop, (setter)view_set_stop,
-     "Window end, an absolute offset into obj; settable in place (ValueError out of range).", NULL},
+     "Window end, an absolute offset into obj's buffer; settable in place (ValueError\n"
+     "out of range).", NULL},
     {"readonly", (getter)view_get_readonly, NULL, "True when the window cannot be written.", NULL},
     {"nbytes", (getter)view_get_nbytes, NULL, "Length of the window in bytes.", NULL},
     {"released", (getter)view_get_released, NULL, "True after release().", NULL},
@@ -457,7 +481,9 @@ PyDoc_STRVAR(retarget_doc,
 "Move the window to [start, stop) of obj (absolute offsets; stop None means the\n"
 "end of obj) in place and return this same View, so\n"
 "``sock.send(view.retarget(0, n))`` allocates nothing.  ValueError when the\n"
-"window does not fit obj: it is never silently clamped.  O(1).");
+"window does not fit obj: it is never silently clamped.  O(1).  Offsets that\n"
+"find(), index() or a slice return are relative to a View's window: to move\n"
+"onto other[a:b] with them, use reslice(other, a, b).");
 
 static PyObject *
 view_retarget(NcView *v, PyObject *const *args, Py_ssize_t nargs)
@@ -668,6 +694,15 @@ static PyObject *
 view_richcompare(NcView *v, PyObject *other, int op)
 {
     Py_buffer ob;
+    if (PyBytes_CheckExact(other) && (op == Py_EQ || op == Py_NE)) {
+        /* the dict-lookup path (a bytes key against a View): no export */
+        if (nc_view_check(v) < 0)
+            return NULL;
+        Py_ssize_t n = NC_VIEW_LEN(v);
+        int eq = n == PyBytes_GET_SIZE(other)
+                 && (n == 0 || memcmp(NC_VIEW_PTR(v), PyBytes_AS_STRING(other), (size_t)n) == 0);
+        return Py_NewRef(eq == (op == Py_EQ) ? Py_True : Py_False);
+    }
     if (!PyObject_CheckBuffer(other) || PyUnicode_Check(other))
         Py_RETURN_NOTIMPLEMENTED;
     if (PyObject_GetBuffer(other, &ob, PyBUF_SIMPLE) < 0) {
@@ -702,15 +737,18 @@ done:
     return res;
 }
 
+/* hash(v) == hash(v.tobytes()) for every View, writable ones included, so a
+ * View finds an equal bytes key in a dict or set with no copy.  Computed from
+ * the current bytes on every call, never cached: the bytes of a writable
+ * buffer (and a retargeted window) change, and a stored hash would go out of
+ * date.  A View used as a key of a plain dict therefore must not change while
+ * it is there -- KeyDict/Counter (keydict.c) store a bytes copy instead.  A
+ * stale or released View raises as its other reads do.  O(n), no allocation. */
 static Py_hash_t
 view_hash(NcView *v)
 {
     if (nc_view_check(v) < 0)
         return -1;
-    if (!v->holder->readonly) {
-        PyErr_SetString(PyExc_TypeError, "unhashable type: 'View' (its buffer is writable)");
-        return -1;
-    }
     return nc_hash_bytes(NC_VIEW_PTR(v), NC_VIEW_LEN(v));
 }
 
@@ -1173,7 +1211,8 @@ merged_methods(void)
     if (merged != NULL)
         return merged;
     PyMethodDef *tables[] = {view_core_methods, nc_view_search_methods, nc_view_transform_methods,
-                             nc_view_pickle_methods, nc_view_close_methods, nc_view_export_methods};
+                             nc_view_pickle_methods, nc_view_close_methods, nc_view_export_methods,
+                             nc_view_fields_methods};
     size_t n = 0;
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
         for (PyMethodDef *d = tables[t]; d->ml_name; d++)

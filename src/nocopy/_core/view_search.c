@@ -337,7 +337,9 @@ done:
 PyDoc_STRVAR(find_doc,
 "find($self, sub, start=None, end=None, /)\n--\n\n"
 "Lowest index of sub (bytes-like or an int byte) in the window[start:end], or\n"
-"-1; as bytes.find.  O(n) worst case (Two-Way), no copy.");
+"-1; as bytes.find.  start, end and the result are relative to the window\n"
+"(0 is its first byte), as for slicing and reslice(), not absolute like\n"
+"retarget() and the start/stop attributes.  O(n) worst case (Two-Way), no copy.");
 static PyObject *
 view_find(NcView *v, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -908,7 +910,14 @@ viewiter_next(NcViewIter *it)
         return NULL;
     }
     NcView *r = it->reuse;
-    if (r == NULL) {
+    /* Retarget it only while no one else holds it: besides us, one name
+     * (the loop variable still bound to the last piece).  A View kept
+     * elsewhere -- a key of a plain dict, an item of a list -- would change
+     * under its holder (a dict key's hash with it), so a new one is made and
+     * reused from then on.  So is one the caller reslice()d onto another
+     * buffer: a scratch View now, theirs (dropping it here may run that
+     * buffer's finalizer: nothing is read after). */
+    if (r == NULL || Py_REFCNT(r) > 2 || (r->holder != NULL && r->holder != h)) {
         /* nc_view_new takes its holder reference before allocating: a
          * finalizer that runs next() on us meanwhile (and exhausts us,
          * dropping it->holder) cannot free h under it. */
@@ -917,7 +926,7 @@ viewiter_next(NcViewIter *it)
             return NULL;
         r->epoch = it->epoch;
         if (it->reusing)
-            Py_XSETREF(it->reuse, (NcView *)Py_NewRef(r));
+            Py_XSETREF(it->reuse, (NcView *)Py_NewRef(r));  /* may free a resliced one: r is done */
         return (PyObject *)r;
     }
     if (r->holder != h) {
@@ -990,7 +999,10 @@ PyDoc_STRVAR(itersplit_doc,
 "itersplit($self, /, sep=None, maxsplit=-1, *, reuse=False)\n--\n\n"
 "Lazily yield the pieces split(sep, maxsplit) would return, as Views.  With\n"
 "reuse=True every step yields the same View, moved to the next piece: no\n"
-"allocation per item (copy what you keep).  The iterator works on the window\n"
+"allocation per item; copy what you keep (tobytes(), KeyDict/Counter): the\n"
+"View is moved unless something besides the loop variable holds it, and a\n"
+"reference count cannot tell a variable from a dict or list slot.  The\n"
+"iterator works on the window\n"
 "as it was when created; it holds its own share of the buffer export, so\n"
 "releasing or retargeting this View does not disturb it.  O(1) memory.");
 static PyObject *
@@ -1037,7 +1049,7 @@ PyDoc_STRVAR(iterlines_doc,
 "iterlines($self, /, keepends=False, *, reuse=False)\n--\n\n"
 "Lazily yield the lines splitlines(keepends) would return, as Views.  With\n"
 "reuse=True every step yields the same View, moved to the next line: no\n"
-"allocation per line (copy what you keep).  Works on the window as it was\n"
+"allocation per line; copy what you keep (see itersplit).  Works on the window as it was\n"
 "when created, like itersplit().  O(1) memory.");
 static PyObject *
 view_iterlines(NcView *v, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)

@@ -1,0 +1,93 @@
+"""The line server (examples/line_server.py, nocopy.aio) against its asyncio
+twin (examples/line_server_plain.py) under the same load, on asyncio's loop
+and on uvloop.
+
+Load: examples/line_load.py, 16 connections; "pipelined" sends 32 commands
+per batch (GET/SET/INCR) and waits for their 32 replies, "round trips" one
+command at a time.  Both servers run at once; the rounds alternate between
+them so a busy moment of the (shared) machine hurts both alike.  Rows:
+seconds per request (1 / requests per second, best of ROUNDS) and the
+server's CPU per request (utime + stime from /proc, best of ROUNDS); the
+note gives the spread of the per-round ratios (min-max)."""
+import os
+import subprocess
+import sys
+
+SECTION = "lines"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROUNDS = 3
+DURATION = 1.5
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _start(script, uvloop):
+    extra = ["--uvloop"] if uvloop else []
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"))
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "examples", script), "--port", "0",
+                             *extra], stdout=subprocess.PIPE, text=True, env=env)
+    line = proc.stdout.readline()
+    if not line.startswith("listening on "):
+        proc.kill()
+        raise RuntimeError(f"{script} did not start: {line!r}")
+    return proc, line.split()[-1]
+
+
+def _cpu(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+
+
+def _load(addr, pipeline):
+    import json
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "line_load.py"), addr,
+                          "-c", "16", "-p", str(pipeline), "-d", str(DURATION), "--json"],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def measure(uvloop, pipeline, rounds=ROUNDS):
+    """{name: [(seconds per request, cpu seconds per request), ...]} per round."""
+    procs = {"nocopy": _start("line_server.py", uvloop),
+             "plain": _start("line_server_plain.py", uvloop)}
+    try:
+        got = {name: [] for name in procs}
+        for _ in range(rounds):
+            for name, (proc, addr) in procs.items():
+                c0 = _cpu(proc.pid)
+                res = _load(addr, pipeline)
+                cpu = _cpu(proc.pid) - c0
+                got[name].append((1 / res["rps"], cpu / res["requests"]))
+        return got
+    finally:
+        for proc, _ in procs.values():
+            proc.terminate()
+            proc.wait(10)
+            proc.stdout.close()
+
+
+def _rows(report, got, what):
+    a, b = got["nocopy"], got["plain"]
+    for i, unit in ((0, "time per request (1/rps)"), (1, "server CPU per request")):
+        ratios = [p[i] / n[i] for n, p in zip(a, b)]
+        report.row(SECTION, f"line server{what}: {unit}", min(x[i] for x in a),
+                   "plain asyncio streams", min(x[i] for x in b), target=1.5 if i == 0 else None,
+                   note=f"per-round ratios {min(ratios):.2f}-{max(ratios):.2f}x")
+
+
+def run(report):
+    loops = [False]
+    try:
+        import uvloop  # noqa: F401
+        loops.append(True)
+    except ImportError:
+        print("  (uvloop not installed: the uvloop rows are skipped)")
+    for uv in loops:
+        where = ", uvloop" if uv else ""
+        _rows(report, measure(uv, 32), f" (pipelined 32{where})")
+        _rows(report, measure(uv, 1), f" (round trips{where})")
+
+
+if __name__ == "__main__":
+    from .harness import Report
+    run(Report())

@@ -1,0 +1,472 @@
+"""The encoder's container paths (issue 19) against the stdlib oracle:
+runs of true/false/null and compact ints in a list (enc_leaf_run), the
+leading leaves of a list written before any per-container work
+(enc_leaf_prefix: a list of leaves only is done there, one with more goes
+on through the walk from its first other item), empty lists and dicts written
+as leaves, the 256-slot key cache, the unchecked first nesting levels -- in
+every entry point, at every room boundary, under every option, and with
+hostile callbacks and finalizers."""
+import gc
+import io
+import json
+import sys
+import tracemalloc
+
+import pytest
+import leakcheck
+from hypothesis import given, strategies as st
+
+import nocopy.json as nj
+from budget import heavy
+from nocopy import BufferTooSmall, ByteBuffer
+from test_json import check_all_forms, options, oracle
+
+# ---- documents made of the shapes the fast paths take ----------------------
+
+# compact ints and the 64-bit edges (a big int ends a run and a leaf list)
+run_ints = st.integers(-2**62, 2**62) | st.sampled_from(
+    [0, -1, 2**30 - 1, 2**30, 2**60, -2**60, 2**63 - 1, -2**63, 2**63, 2**64, -2**63 - 1, 10**30])
+# finite floats mostly; nan/inf end a leaf list (and fail with allow_nan=False)
+run_floats = st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from(
+    [float("nan"), float("inf"), -0.0, 1e16, 5e-324])
+consts = st.sampled_from([True, False, None])
+leaf = consts | run_ints | run_floats
+# a str or a subclass among leaves: the run and the leaf list stop there
+breaker = st.sampled_from(["", "x", "é", 2**70]) | st.builds(lambda v: IntSub(v), st.integers(-5, 5))
+
+
+class IntSub(int):
+    pass
+
+
+class FloatSub(float):
+    pass
+
+
+leaf_lists = st.lists(leaf, max_size=70) | st.lists(leaf | breaker, max_size=12) \
+    | st.tuples(leaf, leaf) | st.lists(consts, min_size=1, max_size=20)
+empties = st.sampled_from([[], {}, ()])
+docs = st.recursive(
+    leaf | empties | leaf_lists,
+    lambda kids: st.lists(kids, max_size=8)
+    | st.dictionaries(st.text(max_size=6) | st.sampled_from(["a", "bb", "k" * 31, "k" * 33]),
+                      kids, max_size=6),
+    max_leaves=30)
+
+
+@given(docs, options)
+def test_container_shapes_match_stdlib(doc, opts):
+    check_all_forms(doc, **opts)
+
+
+@given(st.lists(leaf_lists | empties, max_size=40))
+def test_lists_of_leaf_lists_match_stdlib(doc):
+    check_all_forms(doc)
+    check_all_forms({"rows": doc, "n": len(doc)})
+    check_all_forms(doc, separators=(", ", ": "))
+    check_all_forms(doc, indent=1)
+    check_all_forms(doc, allow_nan=False)
+
+
+def _room_sweep(doc, **opts):
+    """dumps_into at every end of the destination around the document's end
+    and at several offsets: the fast paths check the room before writing
+    and fall back to the general path when it is short; the bytes past the
+    document stay as they were (on BufferTooSmall: the bytes before the
+    offset)."""
+    exp = oracle(doc, **opts)
+    for offset in (0, 1, 7):
+        for slack in range(-3, 70):
+            size = offset + len(exp) + slack
+            if size < offset:
+                continue
+            buf = bytearray((i * 37 + 11) & 0xFF for i in range(size))
+            orig = bytes(buf)
+            if slack < 0:
+                with pytest.raises(BufferTooSmall) as ei:
+                    nj.dumps_into(doc, buf, offset, **opts)
+                assert ei.value.needed == offset + len(exp)
+                assert buf[:offset] == orig[:offset]
+                continue
+            end = nj.dumps_into(doc, buf, offset, **opts)
+            assert end == offset + len(exp)
+            assert buf[offset:end] == exp
+            assert buf[:offset] == orig[:offset] and buf[end:] == orig[end:]
+
+
+@pytest.mark.parametrize("doc", [
+    [[1.5, -2.25]] * 9,
+    [[True, False, None, 1, -7]] * 7 + [[]],
+    [[0.1, 2, None, 3.5, True]] * 5,
+    {"coordinates": [[[-141.123456789, 41.987654321]] * 6]},
+    [[1e300, -5e-324, 123456789012345.6]] * 4,
+    [[2**63 - 1, -2**63]] * 4,
+    [[True] * 64, [None] * 65, [1] * 64],
+    [[], {}, [[]], [{}], {"a": []}, {"a": {}}] * 3,
+])
+@pytest.mark.parametrize("opts", [{}, {"ensure_ascii": True}, {"check_circular": False}])
+def test_room_boundaries_of_leaf_lists(doc, opts):
+    _room_sweep(doc, **opts)
+
+
+@pytest.mark.parametrize("doc", [
+    [[1.5, -2.25]] * 40,
+    [[True, False, None, 1, -7, 2**40]] * 30,
+    {"k": [[0.5, 1, None]] * 30, "e": [[], {}] * 20},
+])
+@pytest.mark.parametrize("size", [64, 65, 66, 79, 100, 127])
+def test_dump_chunk_boundaries(doc, size):
+    out = io.BytesIO()
+    n = nj.dump(doc, out, buffer_size=size)
+    assert out.getvalue() == oracle(doc) and n == len(out.getvalue())
+
+
+def test_leaf_prefix_edges():
+    # all leaves, of any length; leaves then anything else: the rest walked
+    for n in (1, 2, 63, 64, 65, 200, 3000):
+        for item in (True, None, 7, -2**62, 0.5):
+            check_all_forms([[item] * n, [item] * n])
+    for tail in ("s", 2**70, [1], {"a": 1}, [], {}, (1.5,), IntSub(3), FloatSub(2.5)):
+        for lead in ([], [1], [0.5, True], [None] * 40, [1.25] * 40):
+            row = lead + [tail] + lead
+            check_all_forms([row, row])
+            check_all_forms({"k": row})
+            check_all_forms(tuple(row))
+    # a non-finite float anywhere: the rest goes the general way (and fails
+    # under allow_nan=False as the stdlib does)
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        for row in ([bad, 1.5], [1.5, 2, None, bad, True], [1] * 30 + [bad]):
+            check_all_forms([row, row])
+            check_all_forms([row, row], allow_nan=False)
+    check_all_forms([(1.5, 2.5), (True, None)])
+
+
+def test_default_after_leaf_prefix_mutates_the_list():
+    # `default` runs for the first non-leaf item of a list whose leading
+    # leaves are already written: it clears or refills that very list; the
+    # walk goes on from the list's current size, as the stdlib's does
+    for how in ("clear", "shrink", "grow", "replace"):
+        def make():
+            row = [0.5, 1, True, Opaque(0), 2.5, None, 3]
+            return [row, [1.5, 2.5], row]
+
+        def hook(doc):
+            def default(o):
+                row = doc[0]
+                if how == "clear":
+                    row.clear()
+                elif how == "shrink":
+                    del row[4:]
+                elif how == "grow":
+                    row.extend([7.5, False] * 10)
+                else:
+                    row[:] = [9.5] * len(row)
+                return [o.tag, 1.5]
+            return default
+        std_doc, doc = make(), make()
+        exp = json.dumps(std_doc, default=hook(std_doc), separators=(",", ":")).encode()
+        assert nj.dumps(doc, default=hook(doc)) == exp
+        doc = make()
+        buf = bytearray(len(exp) + 3)
+        assert nj.dumps_into(doc, buf, 3, default=hook(doc)) == len(buf)
+        assert bytes(buf[3:]) == exp
+        doc = make()
+        out = io.BytesIO()
+        nj.dump(doc, out, buffer_size=64, default=hook(doc))
+        assert out.getvalue() == exp
+
+
+def test_empty_containers_as_leaves():
+    for doc in ([[], {}, ()], {"a": [], "b": {}, "c": ()}, [[[]], [{}]], {"a": {"b": {}}}):
+        for opts in ({}, {"indent": 2}, {"sort_keys": True}, {"separators": (", ", ": ")}):
+            check_all_forms(doc, **opts)
+
+
+def test_circular_still_detected_around_leaf_lists():
+    y = [1, 2.5, None]
+    y.append(y)   # leading leaves written, then the cycle
+    with pytest.raises(ValueError, match="^Circular reference detected$"):
+        nj.dumps([y])
+    with pytest.raises(RecursionError):
+        nj.dumps(y, check_circular=False)
+    x = [[1, 2], [True], []]
+    x.append(x)
+    with pytest.raises(ValueError, match="^Circular reference detected$"):
+        nj.dumps(x)
+    d = {"pair": [0.5, 1.5], "e": {}}
+    d["self"] = d
+    with pytest.raises(ValueError, match="^Circular reference detected$"):
+        nj.dumps_into(d, bytearray(100))
+    shared = [1.5, 2.5]
+    check_all_forms([shared, shared, {"a": shared}, []])
+
+
+def test_nesting_past_the_unchecked_levels():
+    # 16 levels skip the recursion check; the levels past them are checked
+    for depth in (15, 16, 17, 40, 300):
+        doc = [1.5, 2]
+        for i in range(depth):
+            doc = [doc, []] if i % 2 else {"k": doc, "e": {}}
+        check_all_forms(doc)
+    doc = []
+    for _ in range(100_000):
+        doc = [doc]
+    with pytest.raises(RecursionError):
+        nj.dumps(doc)
+
+
+def test_key_cache_many_keys_and_both_modes():
+    # more distinct keys than the cache's 256 slots, repeated: evictions
+    # and hits in the same call, in both ensure_ascii caches
+    keys = ["".join(["key", str(i)]) for i in range(700)] + ["\x7f", "é", "q\"", "k" * 31, "k" * 32]
+    doc = [{k: i for i, k in enumerate(keys[j:j + 40])} for j in range(0, len(keys), 7)] * 2
+    for ensure_ascii in (False, True):
+        exp = oracle(doc, ensure_ascii=ensure_ascii)
+        assert nj.dumps(doc, ensure_ascii=ensure_ascii) == exp
+        buf = bytearray(len(exp) + 5)
+        assert nj.dumps_into(doc, buf, 5, ensure_ascii=ensure_ascii) == len(buf)
+        assert bytes(buf[5:]) == exp
+        out = io.BytesIO()
+        nj.dump(doc, out, buffer_size=64, ensure_ascii=ensure_ascii)
+        assert out.getvalue() == exp
+
+
+def test_key_cache_releases_evicted_keys():
+    k = "".join(["evictable", str(id(object()))])
+    before = sys.getrefcount(k)
+    nj.dumps({k: 1})
+    assert sys.getrefcount(k) == before + 1
+    for i in range(0, 20000, 20):   # first dicts of <= 32 keys are cached
+        nj.dumps({"".join(["ev", str(j)]): j for j in range(i, i + 20)})
+    assert sys.getrefcount(k) == before
+
+
+# ---- hostile: Python code mutating what the fast paths read -----------------
+
+class Opaque:
+    def __init__(self, tag):
+        self.tag = tag
+
+
+def test_default_clears_the_list_of_leaf_lists():
+    # `default` clears the outer list (dropping its leaf lists) midway: the
+    # walk ends there, as the stdlib's does, and nothing freed is read
+    for where in range(6):
+        def make():
+            rows = [[0.5, 1.5], [True, None], [], [2, 3]]
+            rows.insert(where, Opaque(0))
+            return rows
+        std_doc, doc = make(), make()
+
+        def std_default(o, doc=std_doc):
+            doc.clear()
+            return [[9.5, 8]]
+
+        def default(o, doc=doc):
+            doc.clear()
+            return [[9.5, 8]]
+        exp = json.dumps(std_doc, default=std_default, separators=(",", ":")).encode()
+        assert nj.dumps(doc, default=default) == exp
+
+
+def test_default_replaces_leaf_lists_in_a_dict():
+    # the values of the dict being walked are replaced by `default`: the
+    # old lists are freed; the walk reads the dict's current entries
+    d = {"a": [1.5, 2.5], "b": Opaque(0), "c": [True, None], "d": [], "e": [3, 4]}
+
+    def default(o):
+        for k in d:
+            d[k] = [float(len(k)), "".join(["x", k])]
+        return 0
+    out = nj.dumps(d, default=default)
+    assert json.loads(out) == {"a": [1.5, 2.5], "b": 0, "c": [1.0, "xc"], "d": [1.0, "xd"],
+                               "e": [1.0, "xe"]}
+
+
+@pytest.mark.parametrize("target", ["dumps", "into", "dump", "bb"])
+def test_sink_and_default_clear_leaf_lists(target):
+    # dump's write and `default` clear every list of the document: each
+    # list read after that is the shrunk one (no crash, valid JSON or a
+    # clean error)
+    rows = [[0.5 * i, i, True, None] for i in range(50)] + [Opaque(1)] + \
+           [[float(i), -i] for i in range(50)] + [[], {}]
+    everything = [rows] + [r for r in rows if isinstance(r, list)]
+
+    def clear_all(*_):
+        for r in everything:
+            r.clear()
+
+    def default(o):
+        clear_all()
+        return [o.tag]
+
+    parts = []
+    if target == "dumps":
+        out = nj.dumps(rows, default=default)
+    elif target == "into":
+        buf = bytearray(4096)
+        out = bytes(buf[:nj.dumps_into(rows, buf, default=default)])
+    elif target == "bb":
+        bb = ByteBuffer(4096)
+        nj.dumps_into(rows, bb, default=default)
+        out = bytes(bb.peek())
+    else:
+        F = type("F", (), {"write": lambda self, c: (parts.append(bytes(c)), clear_all())[0]})
+        nj.dump(rows, F(), buffer_size=64, default=default)
+        out = b"".join(parts)
+    json.loads(out)
+
+
+@pytest.fixture
+def gc_every_alloc():
+    old = gc.get_threshold()
+    gc.set_threshold(1)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.collect()
+
+
+@heavy(20)
+@given(st.lists(leaf_lists | empties | st.just(Opaque(0)), max_size=30))
+def test_finalizers_clear_lists_while_encoding(doc):
+    # gc at every allocation: finalizers of cyclic garbage (made in
+    # `default`) clear the document's lists while it is encoded
+    doc = [list(r) if isinstance(r, list) else r for r in doc]
+    lists = [doc] + [r for r in doc if isinstance(r, list)]
+
+    class Bomb:
+        def __init__(self):
+            self.cycle = self
+
+        def __del__(self):
+            if lists:
+                lists.pop().clear()
+
+    def default(o):
+        Bomb()
+        return [1.5, None]
+
+    old = gc.get_threshold()
+    gc.set_threshold(1)
+    try:
+        for call in (lambda: nj.dumps(doc, default=default),
+                     lambda: nj.dumps_into(doc, bytearray(8192), default=default),
+                     lambda: nj.dump(doc, io.BytesIO(), buffer_size=64, default=default)):
+            out = call()
+            if isinstance(out, bytes):
+                json.loads(out)
+    finally:
+        gc.set_threshold(*old)
+        gc.collect()
+
+
+# ---- zero allocation and no leaks on the new paths --------------------------
+
+def _blocks_during(fn, rounds):
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn(10)
+        before = tracemalloc.take_snapshot()
+        fn(rounds)
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    mine = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    stats = after.filter_traces(mine).compare_to(before.filter_traces(mine), "lineno")
+    return sum(s.count_diff for s in stats if s.count_diff > 0)
+
+
+DOC = {"features": [{"type": "Polygon", "coordinates": [[[-141.5, 41.25], [-52.125, 83.0]] * 20]}],
+       "flags": [[True, False, None] * 3] * 20, "rows": [[1, 2, 3, -4]] * 10,
+       "empty": [[], {}, ()] * 5, "meta": {"a": [], "b": {}}}
+
+
+def test_leaf_lists_allocate_nothing():
+    buf = bytearray(8192)
+
+    def loop(rounds):
+        for _ in range(rounds):
+            nj.dumps_into(DOC, buf)
+            nj.dumps_into(DOC, buf, 3, ensure_ascii=True)
+    assert _blocks_during(loop, 3000) == 0
+
+
+def test_leaf_lists_do_not_leak():
+    buf = bytearray(8192)
+    small = bytearray(100)
+
+    def once():
+        nj.dumps_into(DOC, buf)
+        nj.dumps(DOC)
+        nj.dump(DOC, io.BytesIO(), buffer_size=64)
+        try:
+            nj.dumps_into(DOC, small)
+        except BufferTooSmall:
+            pass
+        try:
+            nj.dumps([[1.5, float("nan")]], allow_nan=False)
+        except ValueError:
+            pass
+    for _ in range(200):
+        once()
+    gc.collect()
+    before = leakcheck.blocks()
+    for _ in range(5000):
+        once()
+    gc.collect()
+    assert leakcheck.blocks() - before < 50
+
+
+# ---- circular check: the ancestor bits (push_marker) --------------------------
+
+@given(st.integers(1, 120), st.data())
+def test_back_edge_to_any_ancestor_is_circular(depth, data):
+    # a chain of lists and dicts `depth` deep, each with leaves around; a
+    # back edge from the bottom to a random ancestor: ValueError as the
+    # stdlib's; without the back edge, and with shared (acyclic) repeats,
+    # the stdlib's text
+    chain = []
+    node = None
+    for i in range(depth):
+        node = [1.5, None, i] if data.draw(st.booleans()) else {"a": 1, "i": i}
+        if chain:
+            parent = chain[-1]
+            if isinstance(parent, list):
+                parent.append(node)
+            else:
+                parent["kid"] = node
+        chain.append(node)
+    root = chain[0]
+    shared = [0.5, True]
+    for c in chain[::3]:
+        if isinstance(c, list):
+            c.append(shared)
+        else:
+            c["shared"] = shared
+    if depth < 90:   # the stdlib's own recursion limit
+        check_all_forms(root)
+    target = chain[data.draw(st.integers(0, depth - 1))]
+    bottom = chain[-1]
+    if isinstance(bottom, list):
+        bottom.append(target)
+    else:
+        bottom["back"] = target
+    for call in (lambda: nj.dumps(root), lambda: nj.dumps_into(root, bytearray(1 << 16)),
+                 lambda: nj.dump(root, io.BytesIO(), buffer_size=64)):
+        with pytest.raises(ValueError, match="^Circular reference detected$"):
+            call()
+    with pytest.raises(ValueError, match="^Circular reference detected$"):
+        json.dumps(root)
+
+
+def test_many_siblings_under_deep_ancestors_are_not_circular():
+    # thousands of distinct containers under 40 ancestors: whatever their
+    # address bits, none is mistaken for an ancestor
+    doc = {"rows": [[{"x": [i, None]}] for i in range(5000)]}
+    for _ in range(40):
+        doc = [doc, {"k": [1.5]}]
+    check_all_forms(doc)
+    check_all_forms(doc, check_circular=False)
