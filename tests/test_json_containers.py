@@ -201,6 +201,137 @@ def test_circular_still_detected_around_leaf_lists():
     check_all_forms([shared, shared, {"a": shared}, []])
 
 
+class Later:
+    """An object only `default` can encode."""
+
+
+def test_circular_when_default_hands_back_an_ancestor_made_all_leaves():
+    # A list of leaves is never pushed as an ancestor (no cycle goes on
+    # from it), but it can *be* one: `default` empties a list still being
+    # walked of its containers and returns it.  The stdlib raises then.
+    def run(make):
+        outs = []
+        for enc in (lambda d, f: json.dumps(d, default=f), lambda d, f: nj.dumps(d, default=f),
+                    lambda d, f: nj.dumps_into(d, bytearray(200), default=f),
+                    lambda d, f: nj.dump(d, io.BytesIO(), default=f)):
+            doc, default = make()
+            with pytest.raises(ValueError, match="^Circular reference detected$"):
+                enc(doc, default)
+            outs.append(doc)
+        return outs
+
+    def top():   # the list being walked, returned by default
+        L = [Later()]
+        return L, lambda o: (L.__setitem__(slice(None), [1, 2]), L)[1]
+
+    def nested():   # an outer ancestor, made leaves, returned
+        outer = [[Later()]]
+        return outer, lambda o: (outer.__setitem__(slice(None), [1.5, True]), outer)[1]
+
+    def sibling():   # an ancestor made leaves, met as a later exact-list item
+        a = []
+        b = [Later(), a]
+        a.append(b)
+        return a, lambda o: (a.__setitem__(slice(None), [None, 7]), 0)[1]
+
+    for make in (top, nested, sibling):
+        run(make)
+
+
+@pytest.mark.parametrize("seps", [("\x00", ":"), (",", "\x00"), ("\x00", "\x00"), ("\x00", ": ")])
+def test_nul_separators_are_written_and_leave_the_key_cache_sound(seps):
+    # A NUL byte is a legal separator; it was taken for "no separator" in
+    # the key fast path, dropped, and the text cached for the next calls
+    # started one byte off.
+    doc = {"a": 1, "b": [1, 2], "c": {"d": "x", "e": None}}
+    for _ in range(3):
+        check_all_forms(doc, separators=seps)
+        check_all_forms([doc, doc], separators=seps)
+    check_all_forms(doc)   # the default options after: the cache holds right texts
+    check_all_forms([doc] * 3, ensure_ascii=True)
+
+
+def test_signal_handler_shrinking_the_list_being_encoded():
+    # Signal handlers run between items (every flush of the room); one that
+    # empties the list ends the walk there, as the stdlib's re-read size does.
+    import signal
+    if not hasattr(signal, "setitimer"):
+        pytest.skip("signal.setitimer is POSIX-only")
+    n = 1_000_000
+    shrunk_mid_encode = 0
+    old = signal.getsignal(signal.SIGALRM)
+    try:
+        for attempt in range(6):
+            L = list(range(2**40, 2**40 + n))
+            fired = []
+
+            def handler(signum, frame, L=L, fired=fired):
+                if not fired:
+                    fired.append(len(L))
+                    L.clear()
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+
+            signal.signal(signal.SIGALRM, handler)
+            signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
+            out = nj.dumps(L)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            items = json.loads(out)
+            assert items == list(range(2**40, 2**40 + len(items)))
+            if fired and len(items) < n:
+                shrunk_mid_encode += 1
+                if shrunk_mid_encode == 2:
+                    break
+            # the same in a fixed buffer: it overflows into scratch, then stops
+            L[:] = range(n)
+            fired.clear()
+            signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
+            try:
+                nj.dumps_into(L, bytearray(64))
+            except BufferTooSmall:
+                pass
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert shrunk_mid_encode, "the timer never fired during an encode"
+
+
+class IterList(list):
+    """A list whose __iter__ yields other items than it holds."""
+
+    def __iter__(self):
+        return iter(self.shown)
+
+
+class IterTuple(tuple):
+    def __iter__(self):
+        return iter(["t", 2.5])
+
+
+def test_sequence_subclass_with_its_own_iter_is_encoded_from_it():
+    # the stdlib's PySequence_Fast iterates a subclass: so does nocopy
+    a = IterList([1, 2])
+    a.shown = [9, {"k": None}, []]
+    empty_shown = IterList([1, 2])
+    empty_shown.shown = []
+    full_shown = IterList()
+    full_shown.shown = [True, IterTuple()]
+    for doc in (a, {"a": a}, [IterTuple((1,)), empty_shown, full_shown], (a, a)):
+        for opts in ({}, {"sort_keys": True}, {"separators": (", ", ": ")}):
+            check_all_forms(doc, **opts)
+    # with indent the stdlib's Python encoder tests len() for "[]" and then
+    # iterates: a subclass whose len and __iter__ disagree on emptiness gets
+    # malformed text there (b'\n]'), so indent is compared where they agree
+    for doc in (a, {"a": a}, [IterTuple((1,)), a]):
+        check_all_forms(doc, indent=2)
+    me = IterList()
+    me.shown = [1, me]
+    with pytest.raises(ValueError, match="^Circular reference detected$"):
+        nj.dumps(me)
+    with pytest.raises(ValueError, match="^Circular reference detected$"):
+        json.dumps(me)
+
+
 def test_nesting_past_the_unchecked_levels():
     # 16 levels skip the recursion check; the levels past them are checked
     for depth in (15, 16, 17, 40, 300):

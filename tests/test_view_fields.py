@@ -227,6 +227,11 @@ def test_reslice_is_slicing_in_place(data, lpad, rpad, a, b, kind, scratch_kind)
         args.append(a)
     if b is not None:
         args.append(b)
+    if scratch_kind == "released":   # every later use raises, as retarget's
+        with pytest.raises(ValueError, match="released"):
+            scratch.reslice(*args)
+        assert scratch.released
+        return
     r = scratch.reslice(*args)
     assert r is scratch
     sl = other[a:b]

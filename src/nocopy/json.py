@@ -35,23 +35,26 @@ Behaviour worth knowing (all tested):
   would go on with a snapshot of its items, which costs a list per dict.
 * Allocation: none per document for ints up to 64 bits, floats, strings and
   containers (``dumps`` makes its one bytes object). Ints beyond 64 bits get
-  their text from ``int.__repr__`` (one temporary str), ``sort_keys`` and dict
-  subclasses use a list of items (as the stdlib), nesting deeper than 32
+  their text from ``int.__repr__`` (one temporary str), ``sort_keys``, dict
+  subclasses and list/tuple subclasses with their own ``__iter__`` (whose
+  items are what it yields) use a list of items (as the stdlib), nesting
+  deeper than 32
   containers with ``check_circular`` keeps its ancestor list on the heap.
   Strings are encoded from their own 1/2/4-byte storage straight to UTF-8;
   when CPython already holds a str's UTF-8 form (someone called
   ``PyUnicode_AsUTF8`` on it before, as orjson and msgspec do), that cached
   form is copied instead — nocopy never creates it.
 * Key cache: with the compact ``":"`` key separator, the text ``"key":`` of
-  short str keys is cached by key object in the module, across calls (64
+  short str keys is cached by key object in the module, across calls (256
   slots per ``ensure_ascii`` mode); the cache holds a reference to each key it
-  caches, so up to 128 short str objects stay alive until evicted by other
+  caches, so up to 512 short str objects stay alive until evicted by other
   keys or until the module is cleared.
 * ``dumps_into`` writes floats with fixed-size stores that may reach up to 48
   bytes past the text; those bytes of your buffer are saved first and put
   back (before any ``default`` call, and at the end), so bytes after the
   document are as they were.  Nesting deeper than the recursion limit raises
-  RecursionError (the four outermost levels are not counted).
+  RecursionError (the 16 outermost levels are not counted, so it comes
+  16 levels later than the stdlib's).
 * ``dumps`` builds documents up to 4 KB on the C stack; a larger one grows in
   place in its bytes object, which starts at the length of the last such
   document (up to 64 MiB).  Building the same size again then takes one

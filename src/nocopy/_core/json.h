@@ -300,12 +300,13 @@ nc_json_copy_clean16_call(char *out, const unsigned char *src, Py_ssize_t n, int
 /* Fast path for a clean ASCII str (nothing to escape) that fits the room:
  * written with its quotes, scanned and copied eight bytes at a time (short
  * strings and tails as overlapping words, never reading outside the str).
- * `pre` and `post` (0: none) are single bytes written before and after in
- * the same room check: a dict key goes out as ,"key": in one piece.
+ * `pre` and `post` (-1: none; any byte, NUL included, is one: a NUL
+ * separator is legal) are single bytes written before and after in the
+ * same room check: a dict key goes out as ,"key": in one piece.
  * Returns 1 when written, 0 when nothing was written and the caller must
  * take the general path. */
 static inline int
-nc_json_try_ascii_wrapped(nc_jw *w, PyObject *s, int ensure_ascii, char pre, char post)
+nc_json_try_ascii_wrapped(nc_jw *w, PyObject *s, int ensure_ascii, int pre, int post)
 {
     if (!PyUnicode_IS_ASCII(s))
         return 0;
@@ -313,7 +314,7 @@ nc_json_try_ascii_wrapped(nc_jw *w, PyObject *s, int ensure_ascii, char pre, cha
     if (nc_jw_room(w) < n + 4)
         return 0;
     const unsigned char *src = PyUnicode_DATA(s);
-    char *out = w->p + 1 + (pre != 0);
+    char *out = w->p + 1 + (pre >= 0);
 #if NC_JSON_HAVE_CLEAN16
     if (n >= 16) {
         if (!nc_json_copy_clean16_call(out, src, n, ensure_ascii))
@@ -357,19 +358,19 @@ nc_json_try_ascii_wrapped(nc_jw *w, PyObject *s, int ensure_ascii, char pre, cha
         out[n - 1] = (char)c;
     }
     out[-1] = '"';
-    if (pre != 0)
-        out[-2] = pre;
+    if (pre >= 0)
+        out[-2] = (char)pre;
     out[n] = '"';
     w->p = out + n + 1;
-    if (post != 0)
-        *w->p++ = post;
+    if (post >= 0)
+        *w->p++ = (char)post;
     return 1;
 }
 
 static inline int
 nc_json_try_ascii(nc_jw *w, PyObject *s, int ensure_ascii)
 {
-    return nc_json_try_ascii_wrapped(w, s, ensure_ascii, 0, 0);
+    return nc_json_try_ascii_wrapped(w, s, ensure_ascii, -1, -1);
 }
 
 /* ---- the encoder's state (json_encode.c walks, json_api.c sets up) ---- */

@@ -146,6 +146,22 @@ marker_bit(PyObject *o)
     return UINT64_C(1) << (((a >> 4) ^ (a >> 10)) & 63);
 }
 
+/* ValueError when o is a container being walked (the stack is scanned
+ * only when the address filter says it may be there). */
+static inline int
+refuse_ancestor(nc_jenc *e, PyObject *o, uint64_t bit)
+{
+    if (e->marker_bits & bit) {
+        for (Py_ssize_t i = 0; i < e->depth; i++) {
+            if (e->stack[i] == o) {
+                PyErr_SetString(PyExc_ValueError, "Circular reference detected");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* o onto the ancestor stack, ValueError if it is there already.
  * e->marker_bits holds the bits of every ancestor (each push ORs its bit
  * in; each pop puts back the value saved at its push, the OR of the ones
@@ -156,14 +172,8 @@ static inline int
 push_marker(nc_jenc *e, PyObject *o, uint64_t *saved)
 {
     uint64_t bit = marker_bit(o);
-    if (e->marker_bits & bit) {
-        for (Py_ssize_t i = 0; i < e->depth; i++) {
-            if (e->stack[i] == o) {
-                PyErr_SetString(PyExc_ValueError, "Circular reference detected");
-                return -1;
-            }
-        }
-    }
+    if (refuse_ancestor(e, o, bit) < 0)
+        return -1;
     if (e->depth == e->stack_cap && grow_markers(e) < 0)
         return -1;
     e->stack[e->depth++] = o;
@@ -753,6 +763,12 @@ enc_leaf_prefix(nc_jenc *e, PyObject *seq, char sep, int *complete)
     PyObject *const *items = Py_TYPE(seq) == &PyList_Type ? ((PyListObject *)seq)->ob_item
                                                           : ((PyTupleObject *)seq)->ob_item;
     *complete = 0;
+    /* A list of leaves holds no container, so no cycle goes on from it and
+     * it is never pushed -- but it may be an ancestor still being walked,
+     * which `default` or a finalizer emptied of containers and handed back:
+     * the stdlib raises then, and so does this. */
+    if (e->check_circular && refuse_ancestor(e, seq, marker_bit(seq)) < 0)
+        return -1;
     /* the room for '[' and one item of either writer: the first round
      * writes at least that item */
     if (nc_jw_room(w) < 1 + NC_LEAF_ITEM + NC_DOUBLE_ROOM || !is_run_leaf(items[0]))
@@ -779,12 +795,17 @@ enc_leaf_prefix(nc_jenc *e, PyObject *seq, char sep, int *complete)
  * when enc_leaf_prefix wrote the '[' and the items before start (a list
  * item whose prefix attempt wrote nothing comes with 0 and is tried
  * again: that fails at its first item, which is cheap). */
+static int enc_seq_iterated(nc_jenc *e, PyObject *seq);
+
 static int
 enc_seq(nc_jenc *e, PyObject *seq, Py_ssize_t start)
 {
     nc_jw *w = e->w;
     int is_list = PyList_Check(seq), rc = -1, pushed = 0;
     uint64_t marker_saved = 0;
+    if (Py_TYPE(seq) != &PyList_Type && Py_TYPE(seq) != &PyTuple_Type &&
+        Py_TYPE(seq)->tp_iter != (is_list ? PyList_Type.tp_iter : PyTuple_Type.tp_iter))
+        return enc_seq_iterated(e, seq);
     if (start == 0) {
         if (Py_SIZE(seq) == 0)
             return nc_jw_write(w, "[]", 2);
@@ -816,8 +837,12 @@ enc_seq(nc_jenc *e, PyObject *seq, Py_ssize_t start)
     const int one_sep = !e->indented && e->item_sep_len == 1;
     const char sep = e->item_sep[0];
     for (Py_ssize_t i = start; i < Py_SIZE(seq); i++) {
-        if (__builtin_expect(w->poll, 0) && enc_poll(e) < 0)   /* nothing borrowed here */
-            goto done;
+        if (__builtin_expect(w->poll, 0)) {
+            if (enc_poll(e) < 0)   /* nothing borrowed here */
+                goto done;
+            if (i >= Py_SIZE(seq))   /* a signal handler shrank the list */
+                break;
+        }
         PyObject *item = is_list ? PyList_GET_ITEM(seq, i) : PyTuple_GET_ITEM(seq, i);
         /* a str skips the run checks with one compare (a list of str
          * items paid four more per item for them) */
@@ -900,6 +925,31 @@ done:
     return rc;
 }
 
+/* A list or tuple subclass with its own __iter__: its items are what that
+ * yields, walked from a list of them (the stdlib's PySequence_Fast makes
+ * the same copy), with the subclass object itself as the ancestor, so a
+ * cycle through it is still found. */
+static int
+enc_seq_iterated(nc_jenc *e, PyObject *seq)
+{
+    PyObject *items = PySequence_List(seq);
+    if (items == NULL)
+        return -1;
+    int rc;
+    uint64_t saved = 0;
+    if (PyList_GET_SIZE(items) == 0)
+        rc = nc_jw_write(e->w, "[]", 2);
+    else if (e->check_circular && push_marker(e, seq, &saved) < 0)
+        rc = -1;
+    else {
+        rc = enc_seq(e, items, 0);
+        if (e->check_circular)
+            pop_marker(e, saved);
+    }
+    Py_DECREF(items);
+    return rc;
+}
+
 /* One "key": value pair; *first tracks the item separator.  Keys are
  * converted as the stdlib converts them; unsupported keys are skipped with
  * skipkeys, else TypeError.  The general case: enc_item below takes exact
@@ -916,7 +966,8 @@ enc_item_general(nc_jenc *e, PyObject *key, PyObject *value, int *first)
         int done = 0;
         if (e->item_sep_len == 1 && e->key_sep_len == 1)
             done = nc_json_try_ascii_wrapped(w, key, e->ensure_ascii,
-                                             *first ? 0 : e->item_sep[0], e->key_sep[0]);
+                                             *first ? -1 : (unsigned char)e->item_sep[0],
+                                             (unsigned char)e->key_sep[0]);
         if (!done) {
             if (!*first && write_sep(w, e->item_sep, e->item_sep_len) < 0)
                 return -1;
@@ -1093,8 +1144,9 @@ enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first, PyTypeObject *v
             }
         }
         char *start = w->p;
-        if (nc_json_try_ascii_wrapped(w, key, e->ensure_ascii, sep ? e->item_sep[0] : 0,
-                                      e->key_sep[0])) {
+        if (nc_json_try_ascii_wrapped(w, key, e->ensure_ascii,
+                                      sep ? (unsigned char)e->item_sep[0] : -1,
+                                      (unsigned char)e->key_sep[0])) {
             if (kc != NULL && e->kc_insert)
                 kc_insert(kc, hv, key, start + sep, w->p - start - sep);
             *first = 0;

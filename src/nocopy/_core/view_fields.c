@@ -254,6 +254,7 @@ view_split_into(NcView *v, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     h->pins++;
     uint64_t epoch = v->epoch;
     Py_ssize_t base = v->start, n = NC_VIEW_LEN(v);
+    int allocated = 0;
     if (ws)
         nc_splitter_init(&sp, NC_SPLIT_WS, n, NULL, 0, maxsplit, 0);
     else
@@ -266,11 +267,38 @@ view_split_into(NcView *v, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
             if (made < 0)
                 goto done;
             count++;
+            allocated |= made;
             if (made && h->epoch != epoch) {
                 nc_state *st = nc_state_of_type(Py_TYPE(v));
                 PyErr_SetString(st ? st->StaleViewError : PyExc_RuntimeError,
                                 "stale View: its ByteBuffer moved these bytes during split_into()");
                 goto done;
+            }
+        }
+    }
+    /* A finalizer run by an allocation (the only point where Python runs)
+     * may have changed items already placed -- an insert, a replace, a
+     * split_into of its own into this list -- which the size checks do not
+     * see: then the pieces are checked against the list once more, O(count),
+     * only on a call that made a View (never on a steady loop). */
+    if (allocated) {
+        if (ws)
+            nc_splitter_init(&sp, NC_SPLIT_WS, n, NULL, 0, maxsplit, 0);
+        else
+            nc_splitter_init(&sp, NC_SPLIT_SEP, n, sep.buf, sep.len, maxsplit, 0);
+        Py_ssize_t i = 0;
+        while ((k = nc_splitter_fill(&sp, h->buf + base, n, ab, FIELDS_BATCH)) > 0) {
+            for (Py_ssize_t j = 0; j < k; j++, i++) {
+                PyObject *item = i < PyList_GET_SIZE(fields) ? PyList_GET_ITEM(fields, i) : NULL;
+                NcView *f = (NcView *)item;
+                if (item == NULL || Py_TYPE(item) != Py_TYPE(v) || f->holder != h ||
+                    f->epoch != epoch || f->start != base + ab[2 * j] ||
+                    f->stop != base + ab[2 * j + 1]) {
+                    PyErr_SetString(PyExc_RuntimeError,
+                                    "split_into(): the fields list was changed during the split "
+                                    "(by a finalizer)");
+                    goto done;
+                }
             }
         }
     }
@@ -311,7 +339,8 @@ PyDoc_STRVAR(reslice_doc,
 "then shares other's buffer, so it works for Views whose obj is None (a\n"
 "Reader's or ByteBuffer's).  A scratch View moved this way costs no\n"
 "allocation: O(1).  other must be a View (TypeError); BufferError when this\n"
-"View has buffer exports and other's buffer is another one.");
+"View has buffer exports and other's buffer is another one; ValueError when\n"
+"this View was released (as for retarget()).");
 
 static PyObject *
 view_reslice(NcView *v, PyObject *const *args, Py_ssize_t nargs)
@@ -341,6 +370,10 @@ view_reslice(NcView *v, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     if (nc_view_check(other) < 0)
         goto done;
+    if (v->holder == NULL) {   /* released (maybe by an __index__ above): stays so */
+        PyErr_SetString(PyExc_ValueError, "operation forbidden on released View object");
+        goto done;
+    }
     if (v->exports > 0 && v->holder != other->holder) {
         PyErr_SetString(PyExc_BufferError,
                          "reslice(): this View has buffer exports and cannot move to another buffer");
