@@ -6,6 +6,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 import pytest
 
@@ -449,10 +450,16 @@ def test_direct_path_file_growing_while_read(tmp_path):
     # Every result is a prefix of the file with fixed-size chunks.  Timing
     # decides whether an attempt sees the growth: attempts go on until a few
     # have.
+    # Under load (the other core busy) the writer thread may not get a CPU
+    # within a short read: later attempts read larger files (a longer window
+    # with the GIL released), for up to 30 seconds.
     p = tmp_path / "g"
-    base = os.urandom((4 << 20) + 500)
     grown = 0
-    for _ in range(60):
+    deadline = time.monotonic() + 30
+    for attempt in range(400):
+        if time.monotonic() > deadline:
+            break
+        base = os.urandom((4 << 20) * (1 + min(attempt // 20, 7)) + 500)
         p.write_bytes(base)
         go = threading.Event()
         w = open(p, "ab", buffering=0)
