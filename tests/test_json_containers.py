@@ -59,6 +59,22 @@ def test_container_shapes_match_stdlib(doc, opts):
     check_all_forms(doc, **opts)
 
 
+# coordinate pairs and triples (enc_float_groups): runs of them, the size
+# set by the first, broken by another size, a non-float, nan/inf, a subclass
+float_groups = st.lists(
+    st.lists(run_floats, min_size=2, max_size=3) | st.tuples(run_floats, run_floats)
+    | st.tuples(run_floats, run_floats, run_floats)
+    | st.lists(run_floats | st.builds(FloatSub, run_floats) | breaker, min_size=2, max_size=3)
+    | st.lists(run_floats, max_size=5) | leaf,
+    max_size=40)
+
+
+@given(float_groups, options)
+def test_float_groups_match_stdlib(doc, opts):
+    check_all_forms(doc, **opts)
+    check_all_forms({"type": "Polygon", "coordinates": [doc]}, **opts)
+
+
 @given(st.lists(leaf_lists | empties, max_size=40))
 def test_lists_of_leaf_lists_match_stdlib(doc):
     check_all_forms(doc)
@@ -96,6 +112,8 @@ def _room_sweep(doc, **opts):
 
 @pytest.mark.parametrize("doc", [
     [[1.5, -2.25]] * 9,
+    [(1.5, -2.25, 1e22)] * 9 + [[0.1, 0.2]] * 17 + [[0.5, float("nan")], [0.5, 1]],
+    [[-141.123456789012, 41.987654321098]] * 19 + [[1.0, FloatSub(2.5)], [3.5, 4.5]],
     [[True, False, None, 1, -7]] * 7 + [[]],
     [[0.1, 2, None, 3.5, True]] * 5,
     {"coordinates": [[[-141.123456789, 41.987654321]] * 6]},
@@ -234,7 +252,13 @@ def test_circular_when_default_hands_back_an_ancestor_made_all_leaves():
         a.append(b)
         return a, lambda o: (a.__setitem__(slice(None), [None, 7]), 0)[1]
 
-    for make in (top, nested, sibling):
+    def pair():   # an ancestor made a float pair, met among pairs
+        a = []
+        b = [Later(), [0.5, 1.5], a, [2.5, 3.5]]
+        a.append(b)
+        return a, lambda o: (a.__setitem__(slice(None), [1.25, 2.25]), 0)[1]
+
+    for make in (top, nested, sibling, pair):
         run(make)
 
 

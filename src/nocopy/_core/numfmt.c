@@ -768,6 +768,27 @@ nc_format_doubles(const double *x, int n, char sep, int lead, char *out, int *ru
     return out;
 }
 
+char *
+nc_format_double_groups(const double *x, int ngroups, int m, char sep, int lead, char *out,
+                        int *run)
+{
+    int r = *run;
+    for (int g = 0; g < ngroups; g++) {
+        *out = sep;   /* overwritten by the '[' when not wanted */
+        out += g > 0 || lead;
+        *out++ = '[';
+        out += format_double(x[0], out, &r);
+        for (int j = 1; j < m; j++) {
+            *out++ = sep;
+            out += format_double(x[j], out, &r);
+        }
+        *out++ = ']';
+        x += m;
+    }
+    *run = r;
+    return out;
+}
+
 int
 nc_format_double_exact(double x, char *out)
 {

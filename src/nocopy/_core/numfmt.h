@@ -43,6 +43,15 @@ int nc_format_double_run(double x, char *out, int *run);
  * of floats: the formatter is inlined into the loop. */
 char *nc_format_doubles(const double *x, int n, char sep, int lead, char *out, int *run);
 
+/* ngroups arrays of m finite doubles each, x[0..ngroups*m), as JSON arrays
+ * that are items of an outer array: each "[a<sep>b...]" after one byte sep
+ * (the first one too when lead is set).  out needs
+ * ngroups * (m * (NC_DOUBLE_MAX_CHARS + 1) + 2) + NC_DOUBLE_ROOM bytes;
+ * returns the end of the text, scratch past it as nc_format_doubles.  For
+ * coordinate pairs (GeoJSON): one call for a run of them. */
+char *nc_format_double_groups(const double *x, int ngroups, int m, char sep, int lead, char *out,
+                              int *run);
+
 /* nc_format_double writing exactly the returned count of bytes at out and
  * nothing past them (out needs only NC_DOUBLE_MAX_CHARS bytes): for memory
  * the caller owns beyond the text, as dumps_into's buffer. */
