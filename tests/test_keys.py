@@ -397,6 +397,24 @@ def test_pickle_and_copy(tp):
     assert repr(KeyDict({b"a": 1})) == "KeyDict({b'a': 1})"
 
 
+class TaggedKeyDict(KeyDict):
+    def __init__(self, tag, *args):
+        super().__init__(*args)
+        self.tag = tag
+
+
+def test_copy_of_a_subclass_keeps_attributes_and_calls_no_init():
+    # copy.copy goes through dict's reduce protocol, as for a dict subclass
+    ba = bytearray(b"key")
+    d = TaggedKeyDict("t", {b"a": 1})
+    d[View(ba)] = 2
+    for r in (copy.copy(d), copy.deepcopy(d)):
+        assert type(r) is TaggedKeyDict and r.tag == "t" and r == {b"a": 1, b"key": 2}
+        assert_all_bytes_keys(r)
+    ba[:] = b"xyz"   # the copies own their keys
+    assert copy.copy(d) == {b"a": 1, b"key": 2}
+
+
 # ---- a View kept in a plain dict -------------------------------------------------------------------
 
 def test_view_in_plain_dict_stays_a_view_and_goes_stale_loudly():

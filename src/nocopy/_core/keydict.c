@@ -611,8 +611,10 @@ kd_repr(PyObject *self)
 static PyMethodDef kd_methods[] = {
     {"update", (PyCFunction)(void (*)(void))kd_update, METH_FASTCALL | METH_KEYWORDS, kd_update_doc},
     {"setdefault", (PyCFunction)(void (*)(void))kd_setdefault, METH_FASTCALL, kd_setdefault_doc},
+    /* no __copy__: copy.copy() takes dict's reduce protocol (the type's
+     * __new__, the instance __dict__, the items through __setitem__), which
+     * keeps a subclass's attributes and calls no __init__ */
     {"copy", (PyCFunction)kd_copy, METH_NOARGS, kd_copy_doc},
-    {"__copy__", (PyCFunction)kd_copy, METH_NOARGS, kd_copy_doc},
     {NULL, NULL, 0, NULL},
 };
 
