@@ -415,6 +415,24 @@ def test_copy_of_a_subclass_keeps_attributes_and_calls_no_init():
     assert copy.copy(d) == {b"a": 1, b"key": 2}
 
 
+def test_counter_or_plain_dict_is_a_counter_of_bytes_keys():
+    # collections.Counter leaves it to dict's reflected |, a plain dict
+    # that would keep the View key as a View
+    ba = bytearray(b"k1k2")
+    c = Counter({b"a": 2})
+    plain = {View(ba)[:2]: 5, b"a": 1}
+    for r in (c | plain, plain | c):
+        assert type(r) is Counter
+        assert_all_bytes_keys(r)
+    assert c | plain == {b"a": 1, b"k1": 5} and list(c | plain) == [b"a", b"k1"]
+    assert plain | c == {b"k1": 5, b"a": 2}
+    assert c | Counter({b"a": 7}) == {b"a": 7}   # Counter | Counter stays max
+    ba[:] = b"zzzz"
+    assert (c | plain) == {b"a": 1, b"zz": 5}    # plain's View moved: a new copy
+    with pytest.raises(TypeError):
+        c | 5
+
+
 # ---- a View kept in a plain dict -------------------------------------------------------------------
 
 def test_view_in_plain_dict_stays_a_view_and_goes_stale_loudly():

@@ -23,8 +23,8 @@ class Counter(collections.Counter, _CounterBase):  # type: ignore[misc]
     keys stay right when the buffer behind the View is refilled.
 
     Binary operations (+, -, |, &, unary + and -) return a nocopy.Counter;
-    ``plain_dict | counter`` is dict's union (as for collections.Counter),
-    in a nocopy.Counter.
+    ``plain_dict | counter`` and ``counter | plain_dict`` are dict's union
+    (as for collections.Counter), in a nocopy.Counter.
     """
 
     __slots__ = ()
@@ -48,7 +48,15 @@ class Counter(collections.Counter, _CounterBase):  # type: ignore[misc]
         return self._wrap(collections.Counter.__sub__(self, other))
 
     def __or__(self, other):
-        return self._wrap(collections.Counter.__or__(self, other))
+        result = collections.Counter.__or__(self, other)
+        if result is NotImplemented and isinstance(other, dict):
+            # collections.Counter leaves counter | plain_dict to dict's
+            # reflected |, whose plain dict would keep a View key as a View
+            new = type(self)()
+            KeyDict.update(new, self)
+            KeyDict.update(new, other)
+            return new
+        return self._wrap(result)
 
     def __and__(self, other):
         return self._wrap(collections.Counter.__and__(self, other))
