@@ -512,6 +512,22 @@ def test_reuse_yields_the_same_object():
     assert len({id(p) for p in fresh}) == 3
 
 
+def test_reuse_leaves_an_exported_view_alone():
+    # a memoryview of the yielded View may be its only other reference: the
+    # iterator makes a new View rather than move the exported one
+    for make in (lambda v: v.itersplit(reuse=True), lambda v: v.iterlines(reuse=True)):
+        v = View(b"a\nbb\nccc\n")
+        it = make(v)
+        views = [memoryview(next(it))]
+        views.append(memoryview(next(it)))
+        views.append(memoryview(next(it)))
+        assert [bytes(m).rstrip(b"\n") for m in views] == [b"a", b"bb", b"ccc"]
+        assert len({id(m.obj) for m in views}) == 3
+        del views
+        kept = [bytes(p) for p in it]   # reuse goes on once the exports are gone
+        assert kept == []
+
+
 def test_iterator_argument_errors():
     v = View(b"a b")
     with pytest.raises(ValueError, match="^empty separator$"):

@@ -916,8 +916,11 @@ viewiter_next(NcViewIter *it)
      * under its holder (a dict key's hash with it), so a new one is made and
      * reused from then on.  So is one the caller reslice()d onto another
      * buffer: a scratch View now, theirs (dropping it here may run that
-     * buffer's finalizer: nothing is read after). */
-    if (r == NULL || Py_REFCNT(r) > 2 || (r->holder != NULL && r->holder != h)) {
+     * buffer's finalizer: nothing is read after).  And one with buffer
+     * exports: a memoryview of it (whose reference may be its only other
+     * one) keeps showing its bytes, as the Reader's lines() does. */
+    if (r == NULL || Py_REFCNT(r) > 2 || r->exports > 0 ||
+        (r->holder != NULL && r->holder != h)) {
         /* nc_view_new takes its holder reference before allocating: a
          * finalizer that runs next() on us meanwhile (and exhausts us,
          * dropping it->holder) cannot free h under it. */
