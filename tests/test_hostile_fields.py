@@ -171,6 +171,24 @@ def test_finalizer_changes_items_already_placed(gc_trap, change):
     del junk
 
 
+def test_finalizer_changes_the_bytes_being_split(gc_trap):
+    # the list untouched, the bytes changed: the re-check finds the pieces
+    # (or their count) differ and says so
+    ba = bytearray(b"a b c")
+    v = View(ba)
+    fields = []
+    fired = gc_trap(lambda: ba.__setitem__(4, 0x20))
+    err = None
+    try:
+        n = v.split_into(fields)
+    except RuntimeError as e:
+        err = e
+    if inside(fired):
+        assert err is not None and "bytes being split were changed" in str(err)
+    elif err is None:
+        assert n == len(fields) and fields == bytes(ba).split()
+
+
 def test_finalizer_releases_the_line(gc_trap):
     v = View(bytearray(b"one two three"))
     fields = []

@@ -356,6 +356,47 @@ def test_sequence_subclass_with_its_own_iter_is_encoded_from_it():
         json.dumps(me)
 
 
+def test_sequence_subclass_is_walked_from_a_snapshot_as_the_stdlib():
+    # the stdlib's PySequence_Fast copies a subclass's items before the
+    # walk: `default` clearing the subclass mid-walk changes nothing there
+    class Sub(list):
+        pass
+
+    for enc in (lambda d, f: json.dumps(d, default=f, separators=(",", ":")).encode(),
+                lambda d, f: nj.dumps(d, default=f)):
+        s = Sub([Later(), 1, 2])
+        assert enc(s, lambda o: (s.clear(), 0)[1]) == b"[0,1,2]"
+
+
+def test_sequence_subclass_iter_raising_typeerror_gets_the_stdlib_message():
+    class Bad(list):
+        def __iter__(self):
+            raise TypeError("mine")
+
+    for enc in (json.dumps, nj.dumps):
+        with pytest.raises(TypeError, match="^_iterencode_list needs a sequence$"):
+            enc([Bad([1])])
+
+
+def test_sequence_subclass_iter_sees_the_callers_bytes_untouched():
+    # __iter__ is Python code: the bytes past the text that the float
+    # formatter's fixed-size stores reached are put back before it runs,
+    # and what it writes there stays
+    buf = bytearray(b"." * 128)
+    seen = []
+
+    class It(list):
+        def __iter__(self):
+            seen.append(bytes(buf[:40]))
+            buf[60:70] = b"Z" * 10
+            return iter([1])
+
+    end = nj.dumps_into({"a": 1.5, "b": It()}, buf)
+    assert bytes(buf[:end]) == b'{"a":1.5,"b":[1]}'
+    assert seen == [b'{"a":1.5,"b":' + b"." * 27]
+    assert bytes(buf[60:70]) == b"Z" * 10 and bytes(buf[end:60]) == b"." * (60 - end)
+
+
 def test_nesting_past_the_unchecked_levels():
     # 16 levels skip the recursion check; the levels past them are checked
     for depth in (15, 16, 17, 40, 300):

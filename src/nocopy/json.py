@@ -36,8 +36,8 @@ Behaviour worth knowing (all tested):
 * Allocation: none per document for ints up to 64 bits, floats, strings and
   containers (``dumps`` makes its one bytes object). Ints beyond 64 bits get
   their text from ``int.__repr__`` (one temporary str), ``sort_keys``, dict
-  subclasses and list/tuple subclasses with their own ``__iter__`` (whose
-  items are what it yields) use a list of items (as the stdlib), nesting
+  subclasses and list/tuple subclasses (walked from a snapshot of what
+  iterating them yields) use a list of items (as the stdlib), nesting
   deeper than 32
   containers with ``check_circular`` keeps its ancestor list on the heap.
   Strings are encoded from their own 1/2/4-byte storage straight to UTF-8;

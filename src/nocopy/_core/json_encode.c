@@ -873,8 +873,7 @@ enc_seq(nc_jenc *e, PyObject *seq, Py_ssize_t start)
     nc_jw *w = e->w;
     int is_list = PyList_Check(seq), rc = -1, pushed = 0;
     uint64_t marker_saved = 0;
-    if (Py_TYPE(seq) != &PyList_Type && Py_TYPE(seq) != &PyTuple_Type &&
-        Py_TYPE(seq)->tp_iter != (is_list ? PyList_Type.tp_iter : PyTuple_Type.tp_iter))
+    if (Py_TYPE(seq) != &PyList_Type && Py_TYPE(seq) != &PyTuple_Type)
         return enc_seq_iterated(e, seq);
     if (start == 0) {
         if (Py_SIZE(seq) == 0)
@@ -1004,14 +1003,18 @@ done:
     return rc;
 }
 
-/* A list or tuple subclass with its own __iter__: its items are what that
- * yields, walked from a list of them (the stdlib's PySequence_Fast makes
- * the same copy), with the subclass object itself as the ancestor, so a
- * cycle through it is still found. */
+/* A list or tuple subclass: walked from a list of what iterating it
+ * yields, made by the stdlib's own call (PySequence_Fast, with its error
+ * message), so a subclass's __iter__ decides the items and `default`
+ * mutating the subclass mid-walk does not change them -- as in the stdlib.
+ * The subclass object itself is the ancestor, so a cycle through it is
+ * still found.  Its __iter__ (and any finalizer) is Python code: the saved
+ * tail goes back into the caller's buffer first. */
 static int
 enc_seq_iterated(nc_jenc *e, PyObject *seq)
 {
-    PyObject *items = PySequence_List(seq);
+    nc_jw_restore_tail(e->w);
+    PyObject *items = PySequence_Fast(seq, "_iterencode_list needs a sequence");
     if (items == NULL)
         return -1;
     int rc;

@@ -287,19 +287,26 @@ view_split_into(NcView *v, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         else
             nc_splitter_init(&sp, NC_SPLIT_SEP, n, sep.buf, sep.len, maxsplit, 0);
         Py_ssize_t i = 0;
-        while ((k = nc_splitter_fill(&sp, h->buf + base, n, ab, FIELDS_BATCH)) > 0) {
+        int changed = 0;
+        while (!changed && (k = nc_splitter_fill(&sp, h->buf + base, n, ab, FIELDS_BATCH)) > 0) {
             for (Py_ssize_t j = 0; j < k; j++, i++) {
                 PyObject *item = i < PyList_GET_SIZE(fields) ? PyList_GET_ITEM(fields, i) : NULL;
                 NcView *f = (NcView *)item;
-                if (item == NULL || Py_TYPE(item) != Py_TYPE(v) || f->holder != h ||
+                if (i >= count || item == NULL || Py_TYPE(item) != Py_TYPE(v) || f->holder != h ||
                     f->epoch != epoch || f->start != base + ab[2 * j] ||
                     f->stop != base + ab[2 * j + 1]) {
-                    PyErr_SetString(PyExc_RuntimeError,
-                                    "split_into(): the fields list was changed during the split "
-                                    "(by a finalizer)");
-                    goto done;
+                    changed = 1;
+                    break;
                 }
             }
+        }
+        /* the bytes themselves may have changed too (a finalizer writing
+         * into a bytearray): the pieces then differ, or their count does */
+        if (changed || i != count) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "split_into(): the fields list or the bytes being split were changed "
+                            "during the split (by a finalizer)");
+            goto done;
         }
     }
     /* Trailing items go, released with the trash after the last read.  The
