@@ -243,6 +243,32 @@ write_item_sep(nc_jenc *e)
     return e->indented ? write_newline_indent(e) : 0;
 }
 
+/* The value of an int that fits one machine word (compact: at most two
+ * 30-bit digits on 3.11) in *v, and 1; 0 for a larger one. */
+static inline int
+int_compact_value(PyObject *o, long long *v)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    if (!PyUnstable_Long_IsCompact((PyLongObject *)o))
+        return 0;
+    *v = (long long)PyUnstable_Long_CompactValue((PyLongObject *)o);
+    return 1;
+#else
+    Py_ssize_t size = Py_SIZE(o);
+    if ((size_t)(size + 1) <= 2) {
+        *v = size * (long long)((PyLongObject *)o)->ob_digit[0];
+        return 1;
+    }
+    if ((size_t)(size + 2) <= 4) {
+        const digit *dg = ((PyLongObject *)o)->ob_digit;
+        long long m = (long long)(((uint64_t)dg[1] << PyLong_SHIFT) | dg[0]);
+        *v = size < 0 ? -m : m;
+        return 1;
+    }
+    return 0;
+#endif
+}
+
 /* Integer text, optionally in quotes (dict keys).  The general case; the
  * inline enc_int below takes the common small ints. */
 static int __attribute__((noinline))
@@ -252,22 +278,7 @@ enc_int_slow(nc_jenc *e, PyObject *o, int quoted)
     char tmp[24], *out, *end;
     int overflow = 0;
     long long v;
-#if PY_VERSION_HEX >= 0x030C0000
-    if (PyUnstable_Long_IsCompact((PyLongObject *)o))
-        v = (long long)PyUnstable_Long_CompactValue((PyLongObject *)o);
-#else
-    /* 3.11: up to two 30-bit digits, read directly (sign in the size). */
-    Py_ssize_t size = Py_SIZE(o);
-    if ((size_t)(size + 1) <= 2)
-        v = size * (long long)((PyLongObject *)o)->ob_digit[0];
-    else if ((size_t)(size + 2) <= 4) {
-        const digit *dg = ((PyLongObject *)o)->ob_digit;
-        v = (long long)(((uint64_t)dg[1] << PyLong_SHIFT) | dg[0]);
-        if (size < 0)
-            v = -v;
-    }
-#endif
-    else
+    if (!int_compact_value(o, &v))
         v = PyLong_AsLongLongAndOverflow(o, &overflow);
     if (overflow == 0) {
         if (v == -1 && PyErr_Occurred())
@@ -316,27 +327,8 @@ enc_int(nc_jenc *e, PyObject *o, int quoted)
 {
     nc_jw *w = e->w;
     long long v;
-    if (nc_jw_room(w) < 24)
+    if (nc_jw_room(w) < 24 || !int_compact_value(o, &v))
         return enc_int_slow(e, o, quoted);
-#if PY_VERSION_HEX >= 0x030C0000
-    if (!PyUnstable_Long_IsCompact((PyLongObject *)o))
-        return enc_int_slow(e, o, quoted);
-    v = (long long)PyUnstable_Long_CompactValue((PyLongObject *)o);
-#else
-    Py_ssize_t size = Py_SIZE(o);
-    if ((size_t)(size + 1) <= 2) {
-        v = size * (long long)((PyLongObject *)o)->ob_digit[0];
-    }
-    else if ((size_t)(size + 2) <= 4) {
-        const digit *dg = ((PyLongObject *)o)->ob_digit;
-        v = (long long)(((uint64_t)dg[1] << PyLong_SHIFT) | dg[0]);
-        if (size < 0)
-            v = -v;
-    }
-    else {
-        return enc_int_slow(e, o, quoted);
-    }
-#endif
     char *p = w->p;
     if (quoted)
         *p++ = '"';
@@ -730,32 +722,6 @@ static const struct {
 /* Room a leaf of the run takes at most: a separator and an int64's text. */
 #define NC_RUN_ITEM (1 + NC_INT64_MAX_CHARS)
 
-/* The value of an int that fits one machine word (compact: at most two
- * 30-bit digits on 3.11) in *v, and 1; 0 for a larger one. */
-static inline int
-int_compact_value(PyObject *o, long long *v)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    if (!PyUnstable_Long_IsCompact((PyLongObject *)o))
-        return 0;
-    *v = (long long)PyUnstable_Long_CompactValue((PyLongObject *)o);
-    return 1;
-#else
-    Py_ssize_t size = Py_SIZE(o);
-    if ((size_t)(size + 1) <= 2) {
-        *v = size * (long long)((PyLongObject *)o)->ob_digit[0];
-        return 1;
-    }
-    if ((size_t)(size + 2) <= 4) {
-        const digit *dg = ((PyLongObject *)o)->ob_digit;
-        long long m = (long long)(((uint64_t)dg[1] << PyLong_SHIFT) | dg[0]);
-        *v = size < 0 ? -m : m;
-        return 1;
-    }
-    return 0;
-#endif
-}
-
 /* A run of true/false/null and compact ints among a compact list's
  * items[i..n), each after the one-byte separator (not before the list's
  * first item), while the room holds the longest such item.  The write
@@ -878,8 +844,7 @@ enc_seq(nc_jenc *e, PyObject *seq, Py_ssize_t start)
     if (start == 0) {
         if (Py_SIZE(seq) == 0)
             return nc_jw_write(w, "[]", 2);
-        if (!e->indented && e->item_sep_len == 1 &&
-            (Py_TYPE(seq) == &PyList_Type || Py_TYPE(seq) == &PyTuple_Type)) {
+        if (!e->indented && e->item_sep_len == 1) {   /* an exact list or tuple here */
             int complete;
             start = enc_leaf_prefix(e, seq, e->item_sep[0], &complete);
             if (start < 0 || complete)
