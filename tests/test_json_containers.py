@@ -397,6 +397,38 @@ def test_sequence_subclass_iter_sees_the_callers_bytes_untouched():
     assert bytes(buf[60:70]) == b"Z" * 10 and bytes(buf[end:60]) == b"." * (60 - end)
 
 
+def test_finalizer_run_by_a_release_sees_the_callers_bytes_untouched():
+    # The last reference to a list the encoder holds (a subclass's snapshot,
+    # default's result) may be dropped after floats were written: the
+    # finalizers it runs see the caller's bytes past the text as they were,
+    # and what they write there stays.
+    ba = bytearray(b"\xaa" * 256)
+    seen = []
+
+    class Fin(list):
+        def __del__(self):
+            seen.append(bytes(ba[13:40]))
+            ba[60:70] = b"Z" * 10
+
+    class S(list):
+        def __iter__(self):
+            return iter([Fin([{"a": 2.5}])])
+
+    class Later:
+        pass
+
+    for doc, opts, text in ((S([0]), {}, b'[[{"a":2.5}]]'),
+                            ([Later()], {"default": lambda o: Fin([{"a": 2.5}])},
+                             b'[[{"a":2.5}]]')):
+        ba[:] = b"\xaa" * 256
+        seen.clear()
+        end = nj.dumps_into(doc, ba, **opts)
+        assert bytes(ba[:end]) == text and end == 13
+        assert seen == [b"\xaa" * 27]
+        assert bytes(ba[60:70]) == b"Z" * 10
+        assert bytes(ba[end:60]) == b"\xaa" * (60 - end) and bytes(ba[70:]) == b"\xaa" * 186
+
+
 def test_nesting_past_the_unchecked_levels():
     # 16 levels skip the recursion check; the levels past them are checked
     for depth in (15, 16, 17, 40, 300):

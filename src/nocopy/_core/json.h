@@ -185,6 +185,19 @@ nc_jw_restore_tail(nc_jw *w)
         nc_jw_restore_tail_slow(w);
 }
 
+/* Drop a reference the encoder owns (an item held across a call out, a
+ * list of items, default's result).  The last one frees the object, which
+ * may run Python code (its __del__, or the finalizers of what it held): the
+ * saved bytes past the text go back into the caller's buffer first, as
+ * before any other Python code. */
+static inline void
+nc_jw_release(nc_jw *w, PyObject *o)
+{
+    if (Py_REFCNT(o) == 1)
+        nc_jw_restore_tail(w);
+    Py_DECREF(o);
+}
+
 /* GROW mode: the document as a bytes object (owned); the writer is empty
  * afterwards. */
 PyObject *nc_jw_grow_finish(nc_jw *w);

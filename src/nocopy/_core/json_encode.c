@@ -586,7 +586,7 @@ enc_value_held(nc_jenc *e, PyObject *o)
 {
     Py_INCREF(o);
     int rc = enc_held_value(e, o);
-    Py_DECREF(o);
+    nc_jw_release(e->w, o);
     return rc;
 }
 
@@ -677,7 +677,7 @@ enc_sep_item_held(nc_jenc *e, PyObject *item)
 {
     Py_INCREF(item);
     int rc = write_item_sep(e) < 0 ? -1 : enc_held_value(e, item);
-    Py_DECREF(item);
+    nc_jw_release(e->w, item);
     return rc;
 }
 
@@ -947,7 +947,7 @@ enc_seq(nc_jenc *e, PyObject *seq, Py_ssize_t start)
             }
             Py_INCREF(item);
             r = enc_container(e, item, it == &PyDict_Type, k);
-            Py_DECREF(item);
+            nc_jw_release(e->w, item);
         }
         else {
             r = enc_value(e, item);
@@ -993,7 +993,7 @@ enc_seq_iterated(nc_jenc *e, PyObject *seq)
         if (e->check_circular)
             pop_marker(e, saved);
     }
-    Py_DECREF(items);
+    nc_jw_release(e->w, items);
     return rc;
 }
 
@@ -1302,8 +1302,8 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
         Py_INCREF(k);
         Py_INCREF(v);
         int r = enc_item(e, k, v, first, NULL);
-        Py_DECREF(k);
-        Py_DECREF(v);
+        nc_jw_release(e->w, k);
+        nc_jw_release(e->w, v);
         if (r < 0)
             return -1;
         if (PyDict_GET_SIZE(d) != size) {
@@ -1355,7 +1355,7 @@ enc_dict(nc_jenc *e, PyObject *d)
             }
             Py_INCREF(item);
             int r = enc_item(e, PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1), &first, NULL);
-            Py_DECREF(item);
+            nc_jw_release(e->w, item);
             if (r < 0)
                 goto done;
         }
@@ -1367,7 +1367,8 @@ enc_dict(nc_jenc *e, PyObject *d)
     }
     rc = nc_jw_byte(w, '}');
 done:
-    Py_XDECREF(items);
+    if (items != NULL)
+        nc_jw_release(w, items);
     if (pushed)
         pop_marker(e, marker_saved);
     return rc;
@@ -1399,7 +1400,7 @@ enc_default(nc_jenc *e, PyObject *o)
         rc = enc_held_value(e, newobj);
         Py_LeaveRecursiveCall();
     }
-    Py_DECREF(newobj);
+    nc_jw_release(e->w, newobj);
 done:
     if (pushed)
         pop_marker(e, marker_saved);
