@@ -82,7 +82,7 @@ GCSTRESS_TESTS ?= tests/test_gcstress_ops.py tests/test_buffer.py tests/test_rop
 	tests/test_json.py tests/test_io.py tests/test_io_chunks.py tests/test_pool.py \
 	tests/test_wire.py tests/test_build.py tests/test_gcstress_build.py tests/test_pickle.py \
 	tests/test_close.py tests/test_bytebuffer_wrap.py tests/test_map_file.py \
-	tests/test_keys.py tests/test_hostile_keys.py
+	tests/test_keys.py tests/test_hostile_keys.py tests/test_hostile_serve.py
 SAN_ENV = LD_PRELOAD=$(ASAN_LIB) PYTHONMALLOC=malloc \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1:allocator_may_return_null=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 NOCOPY_UNDER_SANITIZER=1
@@ -97,7 +97,7 @@ gcstress:
 # ---- fuzzing (atheris) ----------------------------------------------------------
 CLANG ?= $(shell command -v clang-14 || command -v clang)
 CLANGXX ?= $(shell command -v clang++-14 || command -v clang++)
-FUZZ_HARNESSES ?= view rope buffer json
+FUZZ_HARNESSES ?= view rope buffer json serve
 FUZZ_TIME ?= 600
 FUZZ_RUNS ?= 100000
 FUZZ_OUT ?= /tmp/nocopy-fuzz

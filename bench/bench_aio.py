@@ -5,11 +5,18 @@ Rows (time per item; ratio = asyncio's time / nocopy's):
   ``async for line in reader`` against ``asyncio.StreamReader.readline``;
 * frames: 4-byte length + 96-byte payload frames, ``read_exact`` against
   ``readexactly``;
-* the sensor server (examples/sensor_server.py) against its plain-asyncio
-  twin under the same load (examples/load.py, 32 keep-alive connections),
-  both on asyncio's loop, then both on uvloop: seconds per request
-  (1 / requests per second, best of 3 alternating rounds) and server CPU per
-  request.
+* the sensor server (examples/sensor_server.py) against the same server as
+  an expert writes it without nocopy (sensor_server_expert.py:
+  asyncio.Protocol + regex + orjson) and the plain asyncio-streams one
+  (sensor_server_plain.py), under the same load (wrk when installed, else
+  examples/load.py; 32 keep-alive connections), all three on asyncio's loop,
+  then on uvloop, in alternating rounds (nocopy, plain, expert, nocopy, ...)
+  so drift hits them alike: seconds per request (1 / requests per second),
+  server CPU per request (the server process's user + system time from
+  /proc/<pid>/stat around each round, over the requests its /stats counted)
+  and allocations per request (its /stats); best round of each, with the
+  spread of the per-round ratios (each round's nocopy run against the
+  expert's and plain's runs of the same round).
 
 The sender is a forked child doing a blocking ``sendall`` of a prepared
 payload, so both readers see the same byte stream and share no GIL with it."""
@@ -152,38 +159,76 @@ def _get(url):
         return json.loads(r.read())
 
 
-def _load(url, requests=20000, duration=4.0):
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "load.py"), url,
-                          "-c", "32", "-n", str(requests), "-d", str(duration), "--json"],
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
+def _load(url, duration):
+    """wrk when installed, else examples/load.py (the demo's run_load)."""
+    examples = os.path.join(ROOT, "examples")
+    if examples not in sys.path:
+        sys.path.insert(0, examples)
+    import demo
+    res = demo.run_load(url, 32, 20000, duration)
+    assert not res["errors"], res
+    return res
 
 
-def servers(report, rounds=3, uvloop=False):
+def _cpu_seconds(pid):
+    """User + system CPU seconds of process pid so far (/proc/<pid>/stat);
+    None where there is no /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# alternated in this order; the peers' names in the rows
+SERVERS = (("nocopy", "sensor_server.py"), ("plain", "sensor_server_plain.py"),
+           ("expert", "sensor_server_expert.py"))
+PEERS = (("expert", "expert asyncio server", None),
+         ("plain", "plain asyncio server", 1.5))  # name, row label, target
+
+
+def servers(report, rounds=4, duration=2, uvloop=False):
     extra = ("--uvloop",) if uvloop else ()
     where = " (uvloop)" if uvloop else ""
-    procs = [_start("sensor_server.py", extra), _start("sensor_server_plain.py", extra)]
+    procs = {name: _start(script, extra) for name, script in SERVERS}
     try:
-        best = {}
-        for _ in range(rounds):  # alternate, so a busy machine hurts both alike
-            for name, (_, url) in zip(("nocopy", "plain"), procs):
+        for _, url in procs.values():
+            _load(url + "sensors", 1)  # warm up (imports, caches, the allocator)
+        runs = {name: [] for name in procs}
+        for _ in range(rounds):  # alternate, so a busy machine hurts all alike
+            for name, (proc, url) in procs.items():
                 _get(url + "stats/reset")
-                res = _load(url + "sensors")
-                res["stats"] = _get(url + "stats")
-                if name not in best or res["rps"] > best[name]["rps"]:
-                    best[name] = res
-        a, b = best["nocopy"], best["plain"]
-        report.row(SECTION, f"sensor server{where}: time per request (1/rps)", 1 / a["rps"],
-                   "plain asyncio server", 1 / b["rps"], target=1.5,
-                   note=f"{a['rps']:.0f} vs {b['rps']:.0f} req/s, p99 {a['p99_ms']:.1f} vs "
-                        f"{b['p99_ms']:.1f} ms")
-        report.row(SECTION, f"sensor server{where}: CPU per request",
-                   a["stats"]["cpu_us_per_request"] / 1e6,
-                   "plain asyncio server", b["stats"]["cpu_us_per_request"] / 1e6,
-                   note=f"allocations/request {a['stats']['alloc_per_request']:.0f} vs "
-                        f"{b['stats']['alloc_per_request']:.0f}")
+                cpu0 = _cpu_seconds(proc.pid)
+                res = _load(url + "sensors", duration)
+                cpu1 = _cpu_seconds(proc.pid)
+                st = res["stats"] = _get(url + "stats")
+                n = st["requests"] or res["requests"]
+                res["cpu_s"] = ((cpu1 - cpu0) / n if cpu0 is not None and cpu1 is not None
+                                else st["cpu_us_per_request"] / 1e6)
+                runs[name].append(res)
+        a = runs["nocopy"]
+        a_rps = max(r["rps"] for r in a)
+        a_cpu = min(r["cpu_s"] for r in a)
+        for peer, label, target in PEERS:
+            b = runs[peer]
+            b_rps = max(r["rps"] for r in b)
+            rps_ratios = [x["rps"] / y["rps"] for x, y in zip(a, b)]
+            report.row(SECTION, f"sensor server{where}: time per request (1/rps)", 1 / a_rps,
+                       label, 1 / b_rps, target=target,
+                       note=f"{a_rps:.0f} vs {b_rps:.0f} req/s; per round "
+                            f"{min(rps_ratios):.2f}..{max(rps_ratios):.2f}x; p99 "
+                            f"{min(r['p99_ms'] for r in a):.1f} vs {min(r['p99_ms'] for r in b):.1f} ms")
+        for peer, label, _ in PEERS:
+            b = runs[peer]
+            cpu_ratios = [y["cpu_s"] / x["cpu_s"] for x, y in zip(a, b)]
+            report.row(SECTION, f"sensor server{where}: CPU per request", a_cpu,
+                       label, min(r["cpu_s"] for r in b),
+                       note=f"per round {min(cpu_ratios):.2f}..{max(cpu_ratios):.2f}x; allocations/request "
+                            f"{min(r['stats']['alloc_per_request'] for r in a):.0f} vs "
+                            f"{min(r['stats']['alloc_per_request'] for r in b):.0f}")
     finally:
-        for proc, _ in procs:
+        for proc, _ in procs.values():
             proc.terminate()
             proc.wait(10)
             proc.stdout.close()

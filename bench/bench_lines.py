@@ -1,12 +1,13 @@
-"""The line server (examples/line_server.py, nocopy.aio) against its asyncio
-twin (examples/line_server_plain.py) under the same load, on asyncio's loop
-and on uvloop.
+"""The line servers on nocopy -- examples/line_server.py (nocopy.aio streams)
+and examples/line_server_serve.py (nocopy.serve: a plain function per line)
+-- each against their asyncio twin (examples/line_server_plain.py) under the
+same load, on asyncio's loop and on uvloop.
 
 Load: examples/line_load.py, 16 connections; "pipelined" sends 32 commands
 per batch (GET/SET/INCR) and waits for their 32 replies, "round trips" one
-command at a time.  Both servers run at once; the rounds alternate between
-them so a busy moment of the (shared) machine hurts both alike.  Rows:
-seconds per request (1 / requests per second, best of ROUNDS) and the
+command at a time.  The three servers run at once; the rounds alternate
+between them so a busy moment of the (shared) machine hurts all alike.
+Rows: seconds per request (1 / requests per second, best of ROUNDS) and the
 server's CPU per request (utime + stime from /proc, best of ROUNDS); the
 note gives the spread of the per-round ratios (min-max)."""
 import os
@@ -18,6 +19,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROUNDS = 3
 DURATION = 1.5
 _TICK = os.sysconf("SC_CLK_TCK")
+# started together, measured in this order in every round
+SERVERS = (("nocopy", "line_server.py"), ("serve", "line_server_serve.py"),
+           ("plain", "line_server_plain.py"))
+# the rows: each nocopy server against the plain one (name, row label, time target)
+VARIANTS = (("nocopy", "line server", 1.5), ("serve", "line server, nocopy.serve", None))
 
 
 def _start(script, uvloop):
@@ -48,8 +54,7 @@ def _load(addr, pipeline):
 
 def measure(uvloop, pipeline, rounds=ROUNDS):
     """{name: [(seconds per request, cpu seconds per request), ...]} per round."""
-    procs = {"nocopy": _start("line_server.py", uvloop),
-             "plain": _start("line_server_plain.py", uvloop)}
+    procs = {name: _start(script, uvloop) for name, script in SERVERS}
     try:
         got = {name: [] for name in procs}
         for _ in range(rounds):
@@ -67,12 +72,15 @@ def measure(uvloop, pipeline, rounds=ROUNDS):
 
 
 def _rows(report, got, what):
-    a, b = got["nocopy"], got["plain"]
-    for i, unit in ((0, "time per request (1/rps)"), (1, "server CPU per request")):
-        ratios = [p[i] / n[i] for n, p in zip(a, b)]
-        report.row(SECTION, f"line server{what}: {unit}", min(x[i] for x in a),
-                   "plain asyncio streams", min(x[i] for x in b), target=1.5 if i == 0 else None,
-                   note=f"per-round ratios {min(ratios):.2f}-{max(ratios):.2f}x")
+    b = got["plain"]
+    for name, label, target in VARIANTS:
+        a = got[name]
+        for i, unit in ((0, "time per request (1/rps)"), (1, "server CPU per request")):
+            ratios = [p[i] / n[i] for n, p in zip(a, b)]
+            report.row(SECTION, f"{label}{what}: {unit}", min(x[i] for x in a),
+                       "plain asyncio streams", min(x[i] for x in b),
+                       target=target if i == 0 else None,
+                       note=f"per-round ratios {min(ratios):.2f}-{max(ratios):.2f}x")
 
 
 def run(report):

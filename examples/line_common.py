@@ -1,6 +1,7 @@
-"""What the two line servers (line_server.py on nocopy.aio, line_server_plain.py
-on asyncio streams) share: the protocol's fixed replies, the store's rules,
-argument parsing and the loop runner.  The per-line work is in each server.
+"""What the line servers (line_server.py on nocopy.aio, line_server_serve.py on
+nocopy.serve, line_server_plain.py on asyncio streams) share: the protocol's
+fixed replies, the store's rules, argument parsing and the loop runner.  The
+per-line work is in each server.
 
 The protocol, one command per line (b"\\n" or b"\\r\\n" ended), one reply line
 per command:
@@ -16,8 +17,9 @@ per command:
 """
 import argparse
 import asyncio
+import socket
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 MAX_LINE = 4096  # the longest command line, its b"\n" aside
 
@@ -70,7 +72,16 @@ def parse_args(description: str) -> argparse.Namespace:
     return p.parse_args()
 
 
-def serve_forever(start: Callable[[str, int], Awaitable[asyncio.Server]],
+class Listener(Protocol):
+    """What serve_forever needs of a server: asyncio's or nocopy.serve's."""
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]: ...
+
+    async def serve_forever(self) -> None: ...
+
+
+def serve_forever(start: Callable[[str, int], Awaitable[Listener]],
                   args: argparse.Namespace) -> None:
     """Run start(host, port) until interrupted; print the address first
     (the tests and the bench read it)."""

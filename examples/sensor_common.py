@@ -9,12 +9,13 @@ from math import fmod
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 # nocopy's allocation counter: a test hook, private on purpose (the demo
 # reports allocations per request with it)
 from nocopy._core import _alloc_count, _alloc_count_start  # pyright: ignore[reportPrivateUsage]
+from nocopy._core import _alloc_mark, _alloc_tally, _alloc_tallied  # pyright: ignore[reportPrivateUsage]
 
 alloc_count = _alloc_count  # the servers count with it (common.alloc_count)
 count_start = _alloc_count_start
@@ -110,28 +111,51 @@ class Stats:
       since the reset (event loop, transports, tasks and handler), per request;
     * handling_alloc_per_request: blocks allocated by the handler from the
       moment a request head is in hand to the moment its response is handed
-      to the transport;
+      to the transport (begin() ... end());
     * cpu_us_per_request: the server process's CPU time per request;
     * retained_blocks_per_request: growth of sys.getallocatedblocks() since
-      the reset, per request (0 in a steady state without leaks)."""
+      the reset, per request (0 in a steady state without leaks).
+
+    The per-request bookkeeping (begin, end, count) is kept in C
+    (nocopy._core._alloc_tally): it allocates nothing itself, so the
+    measurement does not add to what it measures, in any of the servers."""
+
+    _slots = iter(range(1 << 30))
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.slot = next(Stats._slots) % 16
         try:
             count_start()
         except RuntimeError:
             pass  # already counting (two servers in one process)
         self.reset()
 
+    def begin(self) -> None:
+        """A request head is in hand: measure from here."""
+        _alloc_mark()
+
+    def end(self) -> None:
+        """Its response is handed over: one request, its blocks counted."""
+        _alloc_tally(self.slot)
+
+    def count(self) -> None:
+        """One request answered on a path that is not measured (errors)."""
+        _alloc_mark()
+        _alloc_tally(self.slot)
+
+    @property
+    def requests(self) -> int:
+        return _alloc_tallied(self.slot)[0]
+
     def reset(self) -> None:
-        self.requests = 0
-        self.handling = 0
+        _alloc_tallied(self.slot, True)
         self.base_blocks = sys.getallocatedblocks()
         self.base_allocs = alloc_count()
         self.base_cpu = time.process_time()
 
     def snapshot(self) -> dict[str, Any]:
-        n = self.requests
+        n, handling = _alloc_tallied(self.slot)
         allocs = alloc_count() - self.base_allocs
         blocks = sys.getallocatedblocks() - self.base_blocks
         def per(v: float) -> float | None:
@@ -140,7 +164,7 @@ class Stats:
             "server": self.name,
             "requests": n,
             "alloc_per_request": per(allocs),
-            "handling_alloc_per_request": per(self.handling),
+            "handling_alloc_per_request": per(handling),
             "retained_blocks_per_request": per(blocks),
             "cpu_us_per_request": per((time.process_time() - self.base_cpu) * 1e6),
             "pid": os.getpid(),
@@ -231,9 +255,20 @@ def parse_args(description: str) -> argparse.Namespace:
     return p.parse_args()
 
 
-def serve_forever(make_server: Callable[[str, int, float], Awaitable[tuple[asyncio.Server, Watchdog]]],
+class _Serving(Protocol):
+    """What serve_forever needs of a server: asyncio's and nocopy.serve's."""
+    @property
+    def sockets(self) -> Sequence[Any]: ...
+    async def serve_forever(self) -> None: ...
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+def serve_forever(make_server: Callable[[str, int, float], Awaitable[tuple[_Serving, _Stoppable]]],
                   args: argparse.Namespace) -> None:
-    """Run make_server(host, port, head_timeout) -> (asyncio server, watchdog)
+    """Run make_server(host, port, head_timeout) -> (server, watchdog)
     until interrupted; print the URL first (the demo and tests read it)."""
     async def main() -> None:
         server, dog = await make_server(args.host, args.port, args.head_timeout)

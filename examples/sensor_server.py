@@ -1,173 +1,224 @@
-"""The seed's sensor server on nocopy: HTTP/1.1 keep-alive, ~600 bytes of JSON
-per GET /sensors, without allocating per request.
+"""The seed's sensor server on nocopy.serve: HTTP/1.1 keep-alive, ~600 bytes
+of JSON per GET /sensors, no coroutine and no allocation per request.
 
     python examples/sensor_server.py [--port 8080] [--uvloop]
 
 How a request is answered:
-* the transport receives straight into the connection's ByteBuffer
-  (nocopy.aio's BufferedProtocol); the request head comes out as a borrowed
-  View (``read_until``) and is validated by one compiled regex matched on the
-  View itself — no bytes, no str, no header dict;
+* the C connection receives into its input buffer and cuts the request head
+  at the blank line (``Delimited(b"\\r\\n\\r\\n", limit=MAX_HEAD)``); it calls
+  ``handle(head, out)`` with a borrowed View of the head: no await, no task,
+  no bytes;
+* the head is checked with View methods (find, count, startswith: C calls
+  that return small ints) -- no regex, no match object, no header dict;
 * the readings dict is updated in place and serialized by
-  ``nocopy.json.dumps_into`` straight into a pooled ByteBuffer with headroom;
-  ``prepend_fmt`` then formats the header, in C, into the headroom right in
-  front of the body (its Content-Length is known by then);
-* one ``writer.write`` of one contiguous View of header + body.
+  ``nocopy.json.dumps_into`` straight into ``out``, after the headroom the
+  server asked for (``out_headroom``); ``prepend_fmt`` writes the header in
+  front once the length is known (pipelined requests, whose replies queue up
+  in ``out``, build theirs in a scratch buffer and copy it);
+* the connection sends ``out`` straight from its storage when the handler
+  returns (one send for all the replies to pipelined requests).
 
-Bad input: a head that is not HTTP/1.x with CRLF line ends gets 400, one past
-MAX_HEAD bytes 431, other methods 405, a request that does not arrive in full
-within the head timeout 408, all with a close; a peer that disconnects
-mid-response just ends its connection.
+Bad input: a head that is not HTTP/1.x with CRLF line ends, or that carries a
+body, gets 400; one past MAX_HEAD bytes 431 (the engine's limit_reply); other
+methods 405; a request that does not arrive in full within the head timeout
+408 (the engine's message_timeout), an idle keep-alive connection is closed
+after the same time; each error closes after the reply (a lingering close, so
+the reply is not lost to a reset).  A peer that resets mid-response only ends
+its own connection.
+
+examples/sensor_server_streams.py is the same server on nocopy.aio's streams
+(an await per request), kept to show that API.
 """
-import asyncio
 import os
-import re
 import sys
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import sensor_common as common  # noqa: E402
-from nocopy import IncompleteRead, LimitOverrun, View  # noqa: E402
-from nocopy.aio import StreamReader, StreamWriter, start_server  # noqa: E402
+from nocopy import ByteBuffer, View  # noqa: E402
 from nocopy.json import dumps_into  # noqa: E402
-from nocopy.pool import Pool  # noqa: E402
+from nocopy.serve import CLOSE, Connection, Delimited, Server, start_server  # noqa: E402
 
-_allocs = common.alloc_count
-
-# A whole request head in one match, on the View itself: request line with
-# the route as numbered groups 2..5, header lines (names case-insensitive where
-# they matter), the empty line; all CRLF.
-_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_HEAD = re.compile(
-    rb"([A-Z]{1,16}) (?:(/sensors)|(/stats)|(/stats/reset)|(/|/index\.html)|/[!-~]*)"
-    rb" HTTP/1\.(?:1|(0))\r\n"
-    rb"(?:(?:((?i:connection):[ \t]*(?i:close)[ \t]*)"
-    rb"|((?i:content-length):[ \t]*0*[1-9][0-9]*[ \t]*|(?i:transfer-encoding):[\t -~]*)"
-    rb"|" + _TOKEN + rb":[\t -~\x80-\xff]*)\r\n)*\r\n")
-G_ROUTE0, G_V10, G_CLOSE, G_BODY = 2, 6, 7, 8
 
 # Route codes, small ints: flags are added to them.
 R_SENSORS, R_STATS, R_RESET, R_PAGE, R_NOT_FOUND, R_BAD, R_METHOD = range(7)
 F_HEAD, F_CLOSE = 8, 16
 
-# Room before each pooled buffer's data for the header prepend_fmt writes
+# Room before the scratch buffer's data for the header prepend_fmt writes
 # there: the longer head below is 118 bytes with a 5-digit length.
 HEADROOM = 128
 _HEAD_KEEP = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
               b"Content-Length: %d\r\n\r\n")
 _HEAD_CLOSE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
                b"Content-Length: %d\r\nConnection: close\r\n\r\n")
+_PAGE_HEAD = common.PAGE_RESPONSE[:common.PAGE_RESPONSE.index(b"\r\n\r\n") + 4]
+_PAGE_HEAD_CLOSE = common.PAGE_RESPONSE_CLOSE[:common.PAGE_RESPONSE_CLOSE.index(b"\r\n\r\n") + 4]
+
+
+def _route(head: View, at: int, n: int) -> int:
+    """The route of the target head[at:at + n] (by length first: no loop,
+    whose iterator would be an allocation per request)."""
+    if n == 8 and head.startswith(b"/sensors", at):
+        return R_SENSORS
+    if n == 1:
+        return R_PAGE  # the target starts with "/" (checked)
+    if n == 6 and head.startswith(b"/stats", at):
+        return R_STATS
+    if n == 12 and head.startswith(b"/stats/reset", at):
+        return R_RESET
+    if n == 11 and head.startswith(b"/index.html", at):
+        return R_PAGE
+    return R_NOT_FOUND
+
+
+def _header(head: View, p: int, q: int, code: int) -> int:
+    """One header line head[p:q] (p after its CRLF): F_CLOSE added for
+    "Connection: close", R_BAD for a malformed line or a request body."""
+    c = head.find(b":", p, q)
+    if c <= p or head.find(b" ", p, c) >= 0 or head.find(b"\t", p, c) >= 0:
+        return R_BAD | F_CLOSE  # no name, or whitespace in it
+    n = c - p
+    if n != 10 and n != 14 and n != 17:
+        return code  # none of the three names that matter
+    head[p:c].lower_inplace()  # names are case-insensitive; the buffer is ours to change
+    if n == 10 and head.startswith(b"connection", p):
+        head[c + 1:q].lower_inplace()
+        if head.find(b"close", c + 1, q) >= 0:
+            code |= F_CLOSE
+    elif n == 14 and head.startswith(b"content-length", p):
+        if head[c + 1:q].strip(b" \t0"):
+            return R_BAD | F_CLOSE  # a body: framing would be ours to guess
+    elif n == 17 and head.startswith(b"transfer-encoding", p):
+        return R_BAD | F_CLOSE
+    return code
+
 
 def parse(head: View) -> int:
-    """Route code (+ F_HEAD, F_CLOSE) for a request head View: one regex
-    match, read through small ints only."""
-    m = _HEAD.fullmatch(head)
-    if m is None:
+    """Route code (+ F_HEAD, F_CLOSE) for a request head (without its blank
+    line), by View methods only: each returns an int or a bool."""
+    n = len(head)
+    eol = head.find(b"\r\n")
+    if eol < 0:
+        eol = n
+    # CRLF line ends only: no bare CR or LF, no NUL anywhere
+    crlf = head.count(b"\r\n")
+    if head.count(b"\r") != crlf or head.count(b"\n") != crlf or head.find(b"\x00") >= 0:
         return R_BAD | F_CLOSE
-    method = m.end(1)  # its length: the method starts the head
-    if method == 4 and head[0] == 72:  # HEAD
-        code = F_HEAD
-    elif method == 3 and head[0] == 71 and head[1] == 69:  # GET
+    if head.endswith(b" HTTP/1.1", 0, eol):
         code = 0
+    elif head.endswith(b" HTTP/1.0", 0, eol):
+        code = F_CLOSE
     else:
-        return R_METHOD | F_CLOSE
-    if m.start(G_BODY) >= 0:
-        return R_BAD | F_CLOSE  # no request bodies here: framing would be ours to guess
-    for r in range(4):
-        if m.start(G_ROUTE0 + r) >= 0:
-            code |= r  # R_SENSORS, R_STATS, R_RESET, R_PAGE in group order
-            break
+        return R_BAD | F_CLOSE
+    vstart = eol - 9
+    sp = head.find(b" ", 0, vstart)
+    if sp <= 0 or sp > 16 or head.find(b" ", sp + 1, vstart) >= 0 \
+            or not head.startswith(b"/", sp + 1, vstart):
+        return R_BAD | F_CLOSE
+    if sp == 3 and head.startswith(b"GET"):
+        pass
+    elif sp == 4 and head.startswith(b"HEAD"):
+        code |= F_HEAD
     else:
-        code |= R_NOT_FOUND
-    if m.start(G_V10) >= 0 or m.start(G_CLOSE) >= 0:
-        code |= F_CLOSE
-    return code
+        return (R_METHOD if head[:sp].isupper() and head[:sp].isalpha() else R_BAD) | F_CLOSE
+    route = _route(head, sp + 1, vstart - sp - 1)
+    p = eol + 2
+    while p < n:
+        q = head.find(b"\r\n", p)
+        if q < 0:
+            q = n
+        code = _header(head, p, q, code)
+        if code & 7 == R_BAD:
+            return code
+        p = q + 2
+    return code | route
+
+
+class ServeWatch:
+    """What the tests and common.serve_forever ask of a watchdog: the
+    engine's own deadline sweep does the work here (message_timeout,
+    idle_timeout), nothing is armed per request."""
+
+    def __init__(self, sensor: "SensorServer") -> None:
+        self._sensor = sensor
+
+    @property
+    def conns(self) -> tuple[Connection, ...]:
+        s = self._sensor.server
+        return s.open_connections if s is not None else ()
+
+    def stop(self) -> None:
+        s = self._sensor.server
+        if s is not None:
+            s.close()
 
 
 class SensorServer:
     def __init__(self, head_timeout: float = common.HEAD_TIMEOUT) -> None:
         self.sensors = common.Sensors()
         self.stats = common.Stats("nocopy")
-        # no await while a buffer is out: one suffices
-        self.pool = Pool(4096, 1, timeout=0, headroom=HEADROOM)
-        self.watchdog = common.Watchdog(head_timeout)
+        self.head_timeout = head_timeout
+        # the body is built here, the header prepended, then copied to `out`:
+        # `out` may hold earlier replies (pipelining), so nothing is prepended there
+        self.scratch = ByteBuffer(16384, headroom=HEADROOM)
+        self.server: Server | None = None
+        self.watchdog = ServeWatch(self)
 
-    def respond_json(self, writer: StreamWriter, doc: dict[str, Any], code: int) -> None:
-        """The body by dumps_into, the header in front of it by prepend_fmt,
-        one write of one View; a pooled buffer, nothing allocated."""
-        pool = self.pool
-        out = pool.acquire(0)
-        try:
-            n = dumps_into(doc, out)
-            head = out.prepend_fmt(_HEAD_CLOSE if code & F_CLOSE else _HEAD_KEEP, n)
-            writer.write(out.read(head) if code & F_HEAD else out.read())
-        finally:
-            pool.release(out)
+    def respond_json(self, out: ByteBuffer, doc: dict[str, Any], code: int) -> None:
+        """The body by dumps_into, the header in front of it by prepend_fmt
+        (its Content-Length is known by then): straight into ``out`` when
+        this reply is the first there.  With earlier replies still waiting
+        in ``out`` (pipelined requests) -- or for HEAD -- the reply is built
+        in a scratch buffer and copied after them."""
+        fmt = _HEAD_CLOSE if code & F_CLOSE else _HEAD_KEEP
+        if not out and not code & F_HEAD:
+            out.prepend_fmt(fmt, dumps_into(doc, out))
+            return
+        b = self.scratch
+        b.clear()
+        head = b.prepend_fmt(fmt, dumps_into(doc, b))
+        out.write(b, 0, head) if code & F_HEAD else out.write(b)
 
-    async def handle(self, reader: StreamReader, writer: StreamWriter) -> None:
-        dog = self.watchdog
-        slot = dog.register(writer, lambda: reader.buffered)
-        loop = asyncio.get_running_loop()
+    def handle(self, head: View, out: ByteBuffer) -> object:
         stats = self.stats
-        try:
-            while True:
-                slot[0] = loop.time() + dog.timeout
-                try:
-                    head = await reader.read_until(b"\r\n\r\n", limit=common.MAX_HEAD)
-                except LimitOverrun:
-                    await common.answer_and_linger(reader, writer, common.TOO_LARGE)
-                    return
-                except IncompleteRead as e:
-                    if len(e.partial):
-                        writer.write(common.BAD_REQUEST)
-                    return
-                a0 = _allocs()
-                code = parse(head)
-                route = code & 7
-                if route == R_SENSORS:
-                    self.respond_json(writer, self.sensors.update(), code)
-                elif route == R_PAGE:
-                    if code & F_HEAD:
-                        writer.write(common.PAGE_RESPONSE[:common.PAGE_RESPONSE.index(b"\r\n\r\n") + 4])
-                    else:
-                        writer.write(common.PAGE_RESPONSE_CLOSE if code & F_CLOSE
-                                     else common.PAGE_RESPONSE)
-                elif route == R_STATS:
-                    self.respond_json(writer, stats.snapshot(), code)
-                elif route == R_RESET:
-                    stats.reset()
-                    self.respond_json(writer, {"reset": True}, code)
-                    stats.reset()
-                    continue
-                elif route == R_NOT_FOUND:
-                    writer.write(common.NOT_FOUND_CLOSE if code & F_CLOSE else common.NOT_FOUND)
-                elif route == R_METHOD:
-                    stats.requests += 1
-                    await common.answer_and_linger(reader, writer, common.NOT_ALLOWED)
-                    return
-                else:
-                    stats.requests += 1
-                    await common.answer_and_linger(reader, writer, common.BAD_REQUEST)
-                    return
-                stats.handling += _allocs() - a0
-                stats.requests += 1
-                if code & F_CLOSE:
-                    return
-                await writer.drain()
-        except (ConnectionError, RuntimeError):
-            return  # the peer went away mid-response (uvloop: RuntimeError on a closed handle)
-        finally:
-            dog.unregister(writer)
-            writer.close()
+        stats.begin()
+        code = parse(head)
+        route = code & 7
+        if route == R_SENSORS:
+            self.respond_json(out, self.sensors.update(), code)
+        elif route == R_PAGE:
+            if code & F_HEAD:
+                out.write(_PAGE_HEAD_CLOSE if code & F_CLOSE else _PAGE_HEAD)
+            else:
+                out.write(common.PAGE_RESPONSE_CLOSE if code & F_CLOSE else common.PAGE_RESPONSE)
+        elif route == R_STATS:
+            self.respond_json(out, stats.snapshot(), code)
+        elif route == R_RESET:
+            stats.reset()
+            self.respond_json(out, {"reset": True}, code)
+            stats.reset()
+            return CLOSE if code & F_CLOSE else None
+        elif route == R_NOT_FOUND:
+            out.write(common.NOT_FOUND_CLOSE if code & F_CLOSE else common.NOT_FOUND)
+        elif route == R_METHOD:
+            out.write(common.NOT_ALLOWED)
+        else:
+            out.write(common.BAD_REQUEST)
+        stats.end()
+        return CLOSE if code & F_CLOSE else None
 
-    async def start(self, host: str = "127.0.0.1", port: int = 8080, **kwds: Any) -> asyncio.Server:
-        server = await start_server(self.handle, host, port, limit=common.MAX_HEAD, **kwds)
-        self.watchdog.start()
-        return server
+    async def start(self, host: str = "127.0.0.1", port: int = 8080, **kwds: Any) -> Server:
+        t = self.head_timeout
+        self.server = await start_server(
+            self.handle, host, port, framing=Delimited(b"\r\n\r\n", limit=common.MAX_HEAD),
+            out_size=2 * len(common.PAGE_RESPONSE) + 8192, out_headroom=HEADROOM,
+            message_timeout=t, idle_timeout=t,
+            limit_reply=common.TOO_LARGE, timeout_reply=common.TIMEOUT, **kwds)
+        return self.server
 
 
-async def make_server(host: str, port: int, head_timeout: float) -> tuple[asyncio.Server, common.Watchdog]:
+async def make_server(host: str, port: int, head_timeout: float) -> tuple[Server, ServeWatch]:
     s = SensorServer(head_timeout)
     return await s.start(host, port), s.watchdog
 

@@ -19,7 +19,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import sensor_common as common  # noqa: E402
 
-_allocs = common.alloc_count
 _TOKEN = set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
@@ -78,20 +77,20 @@ class PlainSensorServer:
                     if e.partial:
                         writer.write(common.BAD_REQUEST)
                     return
-                a0 = _allocs()
+                stats.begin()
                 req = parse(head)
                 if req is None:
-                    stats.requests += 1
+                    stats.count()
                     await common.answer_and_linger(reader, writer, common.BAD_REQUEST)
                     return
                 method, path, headers, keep_alive = req
                 if method not in ("GET", "HEAD"):
-                    stats.requests += 1
+                    stats.count()
                     await common.answer_and_linger(reader, writer, common.NOT_ALLOWED)
                     return
                 if "content-length" in headers and headers["content-length"].strip("0") \
                         or "transfer-encoding" in headers:
-                    stats.requests += 1
+                    stats.count()
                     await common.answer_and_linger(reader, writer, common.BAD_REQUEST)
                     return
                 if path == "/sensors":
@@ -110,8 +109,7 @@ class PlainSensorServer:
                     continue
                 else:
                     writer.write(common.NOT_FOUND if keep_alive else common.NOT_FOUND_CLOSE)
-                stats.handling += _allocs() - a0
-                stats.requests += 1
+                stats.end()
                 if not keep_alive:
                     return
                 await writer.drain()

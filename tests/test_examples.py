@@ -23,12 +23,14 @@ def test_tour_runs_and_reports_every_capability():
     assert r.stdout.count("nocopy ") >= 8 and r.stdout.count("plain ") >= 8
 
 
-def test_demo_no_serve_compares_both_servers():
+def test_demo_no_serve_compares_the_three_servers():
     r = run(EXAMPLES / "demo.py", "--no-serve", "--connections", "4", "--requests", "400",
-            "--duration", "2", "--rounds", "1")
+            "--duration", "1", "--rounds", "1")
     assert r.returncode == 0, r.stderr
     assert "requests/s" in r.stdout and "p99 latency" in r.stdout
-    assert "blocks allocated / request" in r.stdout
+    assert "blocks allocated / request" in r.stdout and "server CPU / request" in r.stdout
+    header = next(line for line in r.stdout.splitlines() if "nocopy/expert" in line)
+    assert header.split() == ["nocopy", "expert", "plain", "nocopy/expert", "nocopy/plain"]
 
 
 def test_dask_ropes_sends_a_rope_through_a_cluster_unjoined():
@@ -107,7 +109,7 @@ def test_json_frames_senders_put_the_same_bytes_on_the_wire():
         b.close()
 
 
-# ---- the line servers (examples/line_server.py, line_server_plain.py) --------------
+# ---- the line servers (examples/line_server.py, line_server_serve.py, line_server_plain.py)
 
 def _line_oracle(script):
     """The replies line_common.py's protocol promises, from a dict."""
@@ -205,7 +207,7 @@ def _line_servers(uvloop):
     if uvloop:
         pytest.importorskip("uvloop")  # in the test extra; absent only in a bare install
     procs = []
-    for script in ("line_server.py", "line_server_plain.py"):
+    for script in ("line_server.py", "line_server_serve.py", "line_server_plain.py"):
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         p = subprocess.Popen([sys.executable, str(EXAMPLES / script), "--port", "0",
                               *(["--uvloop"] if uvloop else [])],
@@ -251,8 +253,8 @@ def test_line_servers_reply_alike_on_both_loops():
 
 
 def test_line_servers_answer_many_connections_under_load():
-    """The load client's own checks (a reply per command, per batch) on both
-    servers, both loops: the batches are answered whole."""
+    """The load client's own checks (a reply per command, per batch) on every
+    server, both loops: the batches are answered whole."""
     for uvloop in (False, True):
         procs = _line_servers(uvloop)
         try:
@@ -283,3 +285,72 @@ def test_log_processors_print_the_same_report(tmp_path):
     # every line counted once, the last one included
     data = log.read_bytes().splitlines()
     assert int(lines["lines"]) == len(data)
+
+
+# ---- the frame server (examples/frame_server.py) --------------------------------------
+
+def test_frame_server_selftest_on_both_loops():
+    import pytest
+    for loop in ([], ["--uvloop"]):
+        if loop:
+            pytest.importorskip("uvloop")
+        r = run(EXAMPLES / "frame_server.py", "--selftest", *loop)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("selftest ok: ") and not r.stderr, (r.stdout, r.stderr)
+
+
+def test_frame_server_answers_frames_cut_anywhere():
+    """examples/frame_server.py against a client of struct + json only: the
+    requests in one stream sent in random pieces (so frames and their
+    lengths arrive split), one reply frame each, in order; QUIT ends it."""
+    import json
+    import random
+    import struct
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    p = subprocess.Popen([sys.executable, str(EXAMPLES / "frame_server.py"), "--port", "0"],
+                         stdout=subprocess.PIPE, text=True, env=env, cwd=EXAMPLES)
+    try:
+        line = p.stdout.readline()
+        assert line.startswith("listening on "), line
+        addr = line.split()[-1]
+        rnd = random.Random(17)
+        reqs, want = [], []
+        for i in range(300):
+            k = rnd.randrange(4)
+            if k == 0:
+                a, b = rnd.randrange(-10**6, 10**6), rnd.choice([0.5, -3, 10**20])
+                reqs.append(json.dumps({"op": "add", "a": a, "b": b}).encode())
+                want.append({"ok": True, "result": a + b})
+            elif k == 1:
+                doc = {"op": "echo", "i": i, "s": "\u00e9" * rnd.randrange(50), "l": [None, True]}
+                reqs.append(json.dumps(doc).encode())
+                want.append({"ok": True, "echo": doc})
+            elif k == 2:
+                reqs.append(rnd.choice([b"{", b"", b"\xff", b"[1,"]))
+                want.append("bad JSON")
+            else:
+                reqs.append(rnd.choice([b"{}", b"3", b'{"op": 1}', b'{"op": "add", "a": 1}']))
+                want.append("error")
+        reqs.append(b'{"op": "quit"}')
+        want.append({"ok": True, "bye": True})
+        reqs.append(b'{"op": "add", "a": 1, "b": 1}')  # after quit: never answered
+        stream = b"".join(struct.pack(">I", len(r)) + r for r in reqs)
+        chunks = [rnd.choice([1, 2, 3, 5, 64, 1000]) for _ in range(3000)]
+        data = _talk(addr, stream, chunks)
+        got, i = [], 0
+        while i < len(data):
+            (n,) = struct.unpack_from(">I", data, i)
+            got.append(json.loads(data[i + 4:i + 4 + n]))
+            i += 4 + n
+        assert i == len(data) and len(got) == len(want), (len(got), len(want), data[-200:])
+        for g, w in zip(got, want):
+            if w == "bad JSON":
+                assert g["ok"] is False and g["error"].startswith("bad JSON"), g
+            elif w == "error":
+                assert g["ok"] is False and g["error"], g
+            else:
+                assert g == w, (g, w)
+    finally:
+        p.terminate()
+        p.wait(10)
+        p.stdout.close()

@@ -1,5 +1,5 @@
-"""The seed's sensor server (examples/sensor_server.py) and its plain-asyncio
-twin: same answers, bad input handled with bounded memory and time, and no
+"""The seed's sensor server (examples/sensor_server.py), its plain-asyncio
+twin and the expert's asyncio.Protocol + orjson version: same answers, bad input handled with bounded memory and time, and no
 retained allocation per request in the nocopy one."""
 import asyncio
 import gc
@@ -21,6 +21,7 @@ sys.path.insert(0, EXAMPLES)
 import sensor_common  # noqa: E402
 import sensor_server  # noqa: E402
 import sensor_server_plain  # noqa: E402
+import sensor_server_expert  # noqa: E402
 
 from nocopy import _core  # noqa: E402
 
@@ -43,7 +44,8 @@ def _alloc_counter_off_afterwards():
             pass  # not running (no server was made)
 
 
-SERVERS = {"nocopy": sensor_server.SensorServer, "plain": sensor_server_plain.PlainSensorServer}
+SERVERS = {"nocopy": sensor_server.SensorServer, "plain": sensor_server_plain.PlainSensorServer,
+           "expert": sensor_server_expert.ExpertSensorServer}
 GET = b"GET /sensors HTTP/1.1\r\nHost: t\r\n\r\n"
 
 
@@ -126,7 +128,7 @@ async def test_routes_and_methods(kind, port, s):
     assert status == 405 and headers["connection"] == "close"
     status, _, body = await exchange(port, b"GET /stats HTTP/1.1\r\n\r\n")
     st = json.loads(body)
-    assert status == 200 and st["server"] in ("nocopy", "plain asyncio") and st["requests"] >= 3
+    assert status == 200 and st["server"] in ("nocopy", "plain asyncio", "expert asyncio") and st["requests"] >= 3
     status, _, body = await exchange(port, b"GET /stats/reset HTTP/1.1\r\n\r\n")
     assert json.loads(body) == {"reset": True}
 
@@ -142,6 +144,46 @@ async def test_close_semantics(kind, port, s):
         assert status == 200 and headers["connection"] == "close"
         assert await r.read() == b""  # and the server closed
         w.close()
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_the_three_servers_answer_alike(loop):
+    """Status, headers and body (the JSON documents' shape) per request are
+    the same from each server."""
+    requests = [b"GET /sensors HTTP/1.1\r\nHost: t\r\n\r\n", b"GET /sensors HTTP/1.0\r\n\r\n",
+                b"HEAD /sensors HTTP/1.1\r\n\r\n", b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n",
+                b"GET /index.html HTTP/1.1\r\n\r\n", b"HEAD / HTTP/1.0\r\n\r\n",
+                b"GET /nope HTTP/1.1\r\n\r\n", b"GET /nope HTTP/1.0\r\n\r\n",
+                b"GET /stats HTTP/1.1\r\n\r\n", b"GET /stats/reset HTTP/1.1\r\n\r\n",
+                b"PUT /sensors HTTP/1.1\r\n\r\n", b"GET /sensors HTTP/2.0\r\n\r\n",
+                b"GET /sensors HTTP/1.1\r\nContent-Length: 00\r\n\r\n",
+                b"GET /sensors HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"]
+
+    def shape(doc):
+        if isinstance(doc, dict):
+            return {k: shape(v) for k, v in doc.items() if k != "server"}
+        if isinstance(doc, list):
+            return [shape(v) for v in doc]
+        return doc if isinstance(doc, str) else type(doc).__name__
+
+    async def body():
+        answers = {}
+        for kind in sorted(SERVERS):
+            s, server, port = await start(kind)
+            try:
+                for raw in requests:
+                    status, headers, data = await exchange(port, raw, head_only=raw.startswith(b"HEAD"))
+                    if headers["content-type"] == "application/json":
+                        assert 0 < int(headers.pop("content-length")) == len(data) or not data
+                        data = shape(json.loads(data)) if data else None
+                    answers.setdefault(raw, {})[kind] = status, headers, data
+            finally:
+                await stop(s, server)
+        differ = [(raw, by_kind) for raw, by_kind in answers.items()
+                  if not by_kind["expert"] == by_kind["nocopy"] == by_kind["plain"]]
+        assert not differ, differ
+
+    run(loop, body)
 
 
 async def expect_close(port, raw, *, within, statuses):

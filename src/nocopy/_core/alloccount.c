@@ -115,7 +115,87 @@ alloc_count(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
     return PyLong_FromUnsignedLongLong(c);
 }
 
+/* Tallies: how many blocks each piece of a server's work allocates, kept in
+ * C so that measuring allocates nothing itself (two _alloc_count() readings
+ * and their difference are three int objects once the count passes 256).
+ * _alloc_mark() notes the counter; _alloc_tally(slot) adds what was
+ * allocated since the mark to the slot and counts one event there;
+ * _alloc_tallied(slot) reads (events, blocks).  A handful of slots: one per
+ * Stats object of the servers (examples/sensor_common.py). */
+#define NC_TALLY_SLOTS 16
+static unsigned long long tally_mark;
+static unsigned long long tally_events[NC_TALLY_SLOTS], tally_blocks[NC_TALLY_SLOTS];
+
+static int
+tally_slot(PyObject *arg, Py_ssize_t *slot)
+{
+    Py_ssize_t i = PyLong_AsSsize_t(arg);
+    if (i == -1 && PyErr_Occurred())
+        return -1;
+    if (i < 0 || i >= NC_TALLY_SLOTS) {
+        PyErr_Format(PyExc_ValueError, "tally slot must be in [0, %d), not %zd", NC_TALLY_SLOTS, i);
+        return -1;
+    }
+    *slot = i;
+    return 0;
+}
+
+PyDoc_STRVAR(mark_doc,
+"_alloc_mark($module, /)\n--\n\n"
+"Note the allocation counter for the next _alloc_tally().  Allocates nothing.");
+
+static PyObject *
+alloc_mark(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
+{
+    tally_mark = counter;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(tally_doc,
+"_alloc_tally($module, slot, /)\n--\n\n"
+"Add the blocks allocated since _alloc_mark() to tally `slot` (0..15) and\n"
+"count one event there.  Allocates nothing.");
+
+static PyObject *
+alloc_tally(PyObject *Py_UNUSED(m), PyObject *arg)
+{
+    unsigned long long c = counter;
+    Py_ssize_t i;
+    if (tally_slot(arg, &i) < 0)
+        return NULL;
+    tally_events[i]++;
+    tally_blocks[i] += c - tally_mark;
+    tally_mark = c;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(tallied_doc,
+"_alloc_tallied($module, slot, reset=False, /)\n--\n\n"
+"(events, blocks) of tally `slot`; reset: zero it afterwards.");
+
+static PyObject *
+alloc_tallied(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t i;
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "_alloc_tallied(slot, reset=False)");
+        return NULL;
+    }
+    if (tally_slot(args[0], &i) < 0)
+        return NULL;
+    int reset = nargs == 2 ? PyObject_IsTrue(args[1]) : 0;
+    if (reset < 0)
+        return NULL;
+    PyObject *r = Py_BuildValue("(KK)", tally_events[i], tally_blocks[i]);
+    if (r != NULL && reset)
+        tally_events[i] = tally_blocks[i] = 0;
+    return r;
+}
+
 static PyMethodDef alloccount_methods[] = {
+    {"_alloc_mark", alloc_mark, METH_NOARGS, mark_doc},
+    {"_alloc_tally", alloc_tally, METH_O, tally_doc},
+    {"_alloc_tallied", (PyCFunction)(void (*)(void))alloc_tallied, METH_FASTCALL, tallied_doc},
     {"_alloc_count_start", alloc_count_start, METH_NOARGS, start_doc},
     {"_alloc_count_stop", alloc_count_stop, METH_NOARGS, stop_doc},
     {"_alloc_count", alloc_count, METH_NOARGS, count_doc},

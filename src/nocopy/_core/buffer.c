@@ -361,21 +361,62 @@ nc_bytebuffer_commit(NcByteBuffer *b, Py_ssize_t n)
     return 0;
 }
 
+int
+nc_bytebuffer_truncate(NcByteBuffer *b, Py_ssize_t keep)
+{
+    if (b->closed || bb_detached(b) || keep < 0 || keep >= b->wpos - b->rpos)
+        return 0;
+    /* The dropped bytes are free space again: a View handed out over them
+     * would show what is written there next.  An export keeps the old
+     * storage, unchanged (the kept bytes move to fresh storage at the same
+     * offsets); else every View of the storage goes stale. */
+    if (bb_exported(b)) {
+        Py_ssize_t old = b->wpos;
+        b->wpos = b->rpos + keep;
+        if (nc_bb_relocate(b, 1, NC_BB_KEEP) < 0) {
+            if (b->wpos == b->rpos + keep)  /* the move did not happen */
+                b->wpos = old;
+            return -1;
+        }
+        return 0;
+    }
+    b->wpos = b->rpos + keep;
+    b->holder->epoch++;
+    b->unseen = b->rpos;
+    b->gen++;
+    bb_wpos_moved(b);
+    return 0;
+}
+
 /* (buffer_impl.h) */
 NcView *
 nc_bb_wview(NcByteBuffer *b)
 {
-    NcView *v = b->wview;
-    if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder != NULL
-        && bb_holder_ok(b, v))  /* not resliced onto another buffer */
-        return (NcView *)Py_NewRef(v);
-    NcHolder *w = (NcHolder *)Py_NewRef(b->wwin);
-    v = nc_view_new(bb_state(b)->ViewType, w, 0, 0);
-    Py_DECREF(w);
-    if (v == NULL)
-        return NULL;
-    Py_XSETREF(b->wview, (NcView *)Py_NewRef(v));
-    return v;
+    /* Dropping the old cached View (resliced onto a foreign exporter) runs
+     * that exporter's release, and a finalizer could reach the cache through
+     * the GC: the new View must be private when the caller points it, so the
+     * old one goes first and the new one is checked after it is stored. */
+    for (int tries = 0;; tries++) {
+        NcView *v = b->wview;
+        if (v != NULL && Py_REFCNT(v) == 1 && v->exports == 0 && v->holder != NULL
+            && bb_holder_ok(b, v))  /* not resliced onto another buffer */
+            return (NcView *)Py_NewRef(v);
+        if (tries == 8) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "ByteBuffer: finalizers kept taking its free-space View");
+            return NULL;
+        }
+        Py_CLEAR(b->wview);
+        NcHolder *w = (NcHolder *)Py_NewRef(b->wwin);
+        v = nc_view_new(bb_state(b)->ViewType, w, 0, 0);
+        Py_DECREF(w);
+        if (v == NULL)
+            return NULL;
+        Py_XSETREF(b->wview, (NcView *)Py_NewRef(v));
+        if (b->wview == v && Py_REFCNT(v) == 2 && v->exports == 0 && bb_holder_ok(b, v))
+            return v;
+        Py_DECREF(v);  /* someone took it meanwhile: start over */
+    }
 }
 /* ---- sources ------------------------------------------------------------------ */
 

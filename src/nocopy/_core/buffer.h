@@ -70,6 +70,13 @@ int nc_bytebuffer_reserve(NcByteBuffer *b, Py_ssize_t n, char **out);
  * 0 on success. */
 int nc_bytebuffer_commit(NcByteBuffer *b, Py_ssize_t n);
 
+/* Drop the readable bytes past the first `keep` (what a failed writer
+ * appended): the write cursor goes back.  Views of the storage go stale;
+ * with an export held the kept bytes move to fresh storage instead (may run
+ * Python, -1 on MemoryError).  Nothing happens when keep covers what is
+ * readable, or on a closed or handed-over buffer. */
+int nc_bytebuffer_truncate(NcByteBuffer *b, Py_ssize_t keep);
+
 /* The free tail: bytes writable at the write cursor without compacting.
  * For a buffer whose storage take_bytes() handed over, what fresh storage
  * will give (nc_bytebuffer_reserve of it attaches that storage).  Read it

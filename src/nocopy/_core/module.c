@@ -180,6 +180,7 @@ nc_exec(PyObject *m)
     if (nc_pickle_module_init(m, st) < 0) return -1;
     if (nc_closing_module_init(m, st) < 0) return -1;
     if (nc_keydict_module_init(m, st) < 0) return -1;
+    if (nc_serve_module_init(m, st) < 0) return -1;
     return 0;
 }
 
@@ -202,6 +203,8 @@ nc_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->EndOfStream);
     Py_VISIT(st->str_writable);
     Py_VISIT(st->str_commit);
+    for (int i = 0; i < 5; i++)
+        Py_VISIT(st->serve_names[i]);
     return 0;
 }
 
@@ -224,6 +227,8 @@ nc_clear(PyObject *m)
     Py_CLEAR(st->EndOfStream);
     Py_CLEAR(st->str_writable);
     Py_CLEAR(st->str_commit);
+    for (int i = 0; i < 5; i++)
+        Py_CLEAR(st->serve_names[i]);
     nc_json_keycache_clear(st);
     return 0;
 }

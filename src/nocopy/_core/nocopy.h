@@ -49,6 +49,9 @@ typedef struct {
     /* KeyDict's private View (keydict.c): an existing key is stored through
      * it, never through the caller's View; NULL until first used */
     PyObject *kd_probe;
+    /* nocopy.serve's connection calls these methods of its Python side
+     * (serve_conn.c: NC_SV_* indices) */
+    PyObject *serve_names[5];
 } nc_state;
 
 extern PyModuleDef nc_moduledef;
@@ -247,6 +250,7 @@ int nc_memcursor_module_init(PyObject *m, nc_state *st);      /* memcursor.c */
 int nc_pickle_module_init(PyObject *m, nc_state *st);         /* pickle.c */
 int nc_closing_module_init(PyObject *m, nc_state *st);        /* closing.c */
 int nc_keydict_module_init(PyObject *m, nc_state *st);        /* keydict.c */
+int nc_serve_module_init(PyObject *m, nc_state *st);          /* serve_conn.c */
 extern PyMethodDef nc_view_close_methods[];                    /* closing.c */
 PyObject *nc_view_close(NcView *v, PyObject *ignored);         /* closing.c */
 
