@@ -200,7 +200,8 @@ class SensorServer:
             stats.reset()
             return CLOSE if code & F_CLOSE else None
         elif route == R_NOT_FOUND:
-            out.write(common.NOT_FOUND_CLOSE if code & F_CLOSE else common.NOT_FOUND)
+            r = common.NOT_FOUND_CLOSE if code & F_CLOSE else common.NOT_FOUND
+            out.write(r, 0, r.index(b"\r\n\r\n") + 4) if code & F_HEAD else out.write(r)
         elif route == R_METHOD:
             out.write(common.NOT_ALLOWED)
         else:

@@ -21,6 +21,7 @@ loops without ``add_reader``).
 import asyncio
 import errno
 import logging
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -36,6 +37,8 @@ _DEFAULT_IN = 65536
 # How long a lingering close waits for the peer's FIN, and how much it drops meanwhile.
 _LINGER_SECONDS = 1.0
 _LINGER_BYTES = 1 << 20
+# How long accepting pauses when the process is out of descriptors (asyncio's delay).
+_ACCEPT_RETRY = 1.0
 
 
 class _CloseToken:
@@ -156,6 +159,9 @@ class Connection(_Conn):
     def _kill(self) -> None:
         self.abort()
 
+    def _sweep(self, now: float) -> None:
+        self._check_deadline(now)
+
     def _failed(self, exc: BaseException) -> None:
         _log.error("nocopy.serve: the handler raised on a message from %s; connection closed",
                   self.peername, exc_info=exc)
@@ -234,6 +240,22 @@ class _TransportConnection(Connection, asyncio.BufferedProtocol):
         # only now: the transport sends what it holds after close()
         self._server._forget(self)
 
+    def eof_received(self) -> bool:
+        keep = _Conn.eof_received(self)
+        # an SSL transport closes after EOF whatever we return (and warns
+        # when told otherwise); our close follows once the replies are out
+        return False if self._transport.get_extra_info("sslcontext") is not None else keep
+
+    def _sweep(self, now: float) -> None:
+        # the transport holds the replies: a buffer that shrank since the
+        # last sweep is progress, as a partial send is on the socket engine
+        size = self._transport.get_write_buffer_size()
+        last = self.__dict__.get("_wsize")
+        self.__dict__["_wsize"] = size
+        if last is not None and size < last:
+            self._progress()
+        self._check_deadline(now)
+
     def _kill(self) -> None:
         self.abort()
         self._transport.abort()
@@ -253,10 +275,13 @@ class _TransportConnection(Connection, asyncio.BufferedProtocol):
 
     def _closed(self, exc: BaseException | None, how: int, fd: int) -> None:
         t = self._transport
+        # at the loop's next pass: this may run inside the connection's own
+        # call (a handler returning CLOSE), and an SSL transport's close reads
+        # from the protocol at once
         if exc is None and how != 2:
-            t.close()  # sends what it still holds, then closes: connection_lost follows
+            self._loop.call_soon(t.close)  # sends what it holds, then connection_lost
         else:
-            t.abort()
+            self._loop.call_soon(t.abort)
         _log_end(self, exc)
 
     def _extra(self, name: str, default: Any) -> Any:
@@ -279,7 +304,7 @@ class Server:
         self._lsocks: list[socket.socket] = []
         self._aserver: asyncio.Server | None = None
         self._serving = True
-        self._idle: asyncio.Future[None] | None = None
+        self._waiters: list[asyncio.Future[None]] = []
         self._lingering: dict[socket.socket, float] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._period = period
@@ -315,14 +340,12 @@ class Server:
         self._lsocks = []
         if self._aserver is not None:
             self._aserver.close()
+        self._wake()
 
     async def wait_closed(self) -> None:
         """Until close() was called and every connection has ended."""
         while self._serving or self._conns:
-            self._idle = fut = self._loop.create_future()
-            if not self._serving and not self._conns:
-                break
-            await fut
+            await self._wait_change()
 
     async def shutdown(self, timeout: float | None = None) -> None:
         """Stop accepting, close every connection gracefully (no new
@@ -354,8 +377,12 @@ class Server:
     async def __aenter__(self) -> "Server":
         return self
 
+    # `async with server:` ends with shutdown(exit_timeout): a peer that never
+    # reads its replies cannot hold the exit for ever
+    exit_timeout = 10.0
+
     async def __aexit__(self, *exc: object) -> None:
-        await self.shutdown()
+        await self.shutdown(self.exit_timeout)
 
     def __repr__(self) -> str:
         return f"<nocopy.serve.Server {self.engine} {self.framing!r} connections={len(self._conns)}>"
@@ -364,24 +391,40 @@ class Server:
 
     async def _wait_conns(self) -> None:
         while self._conns:
-            self._idle = fut = self._loop.create_future()
+            await self._wait_change()
+
+    async def _wait_change(self) -> None:
+        fut = self._loop.create_future()
+        self._waiters.append(fut)
+        try:
             await fut
+        finally:
+            if fut in self._waiters:
+                self._waiters.remove(fut)
 
     def _wake(self) -> None:
-        fut = self._idle
-        if fut is not None and not fut.done():
-            fut.set_result(None)
+        waiters, self._waiters = self._waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
 
     def _new_conn(self, cls: type, fd: int) -> Connection:
+        """A connection; it owns fd (>= 0) once made, and closes it if it
+        is dropped unfinished."""
         conn: Connection = cls(fd, self._handler, close_token=CLOSE, **self._conn_args)
         conn._server = self
         conn._loop = self._loop
         conn.user = None
         conn.peername = None
+        conn._fd = fd
         return conn
 
     def _adopt(self, conn: Connection) -> bool:
         """A new connection: registered, then on_connect.  False: closed."""
+        if not self._serving:
+            # a TLS handshake that finished after close(): not served
+            conn._kill()
+            return False
         self._conns.add(conn)
         if self._on_connect is not None:
             try:
@@ -407,23 +450,46 @@ class Server:
                 sock, addr = lsock.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as e:  # EMFILE, ENFILE, ENOBUFS...: the listener stays
-                _log.error("nocopy.serve: accept failed: %r", e)
+            except OSError as e:
+                if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    # out of descriptors or memory: the pending connection
+                    # keeps the listener readable, so stop watching it for a
+                    # while (as asyncio does) instead of spinning
+                    _log.error("nocopy.serve: accept failed (%s); retrying in %.0f s",
+                               e, _ACCEPT_RETRY)
+                    self._loop.remove_reader(lsock.fileno())
+                    self._loop.call_later(_ACCEPT_RETRY, self._resume_accept, lsock)
+                else:
+                    _log.error("nocopy.serve: accept failed: %r", e)
                 return
             try:
                 sock.setblocking(False)
                 if sock.family in (socket.AF_INET, socket.AF_INET6):
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                conn = self._new_conn(_SocketConnection, sock.fileno())
-            except Exception:
-                _log.exception("nocopy.serve: could not set up a connection from %s", addr)
+            except OSError as e:  # the peer is already gone
+                _log.debug("nocopy.serve: connection from %s lost at accept: %r", addr, e)
                 sock.close()
                 continue
-            fd = sock.detach()  # the connection owns the fd now
-            conn._fd = fd
-            conn.peername = addr
+            fd = sock.detach()  # from here the fd is the connection's, or closed here
+            try:
+                conn = self._new_conn(_SocketConnection, fd)
+            except Exception:
+                _log.exception("nocopy.serve: could not set up a connection from %s", addr)
+                os.close(fd)
+                continue
+            try:
+                conn._fd = fd
+                conn.peername = addr
+            except Exception:
+                _log.exception("nocopy.serve: could not set up a connection from %s", addr)
+                conn.abort()
+                continue
             if self._adopt(conn):
                 self._loop.add_reader(fd, conn._on_readable)
+
+    def _resume_accept(self, lsock: socket.socket) -> None:
+        if self._serving and lsock in self._lsocks:
+            self._loop.add_reader(lsock.fileno(), self._accept, lsock)
 
     def _make_protocol(self) -> _TransportConnection:
         return self._new_conn(_TransportConnection, -1)  # type: ignore[return-value]
@@ -475,7 +541,10 @@ class Server:
             await asyncio.sleep(self._period or 1.0)
             now = time.monotonic()
             for c in list(self._conns):
-                c._check_deadline(now)
+                try:
+                    c._sweep(now)
+                except Exception:  # a hook failed: the sweep goes on for the others
+                    _log.exception("nocopy.serve: deadline check failed for %s", c.peername)
             for s, t in list(self._lingering.items()):
                 if t < now:
                     self._end_linger(s)

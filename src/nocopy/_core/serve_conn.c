@@ -360,16 +360,30 @@ transport_flush(NcConn *c)
         return -1;
     if (out_pending(out) <= 0)
         return 0;
-    NcView *v = conn_cached_view(c, &c->outv, out);
-    if (v == NULL) {
-        conn_fail(c);
-        return -1;
-    }
-    if (c->flags & C_CLOSED)
-        return -1;
-    if (out->wtaint && nc_bb_untaint(out) < 0) {
-        conn_fail(c);
-        return -1;
+    /* Untainting (moving bytes an export of the window could still write)
+     * and making the View both run Python; the View must be private and
+     * the buffer clean at once, when nothing runs any more. */
+    NcView *v;
+    for (int tries = 0;; tries++) {
+        if (tries == 8) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "nocopy.serve: finalizers kept changing the output buffer");
+            conn_fail(c);
+            return -1;
+        }
+        if (out->wtaint && nc_bb_untaint(out) < 0) {
+            conn_fail(c);
+            return -1;
+        }
+        v = conn_cached_view(c, &c->outv, out);
+        if (v == NULL) {
+            conn_fail(c);
+            return -1;
+        }
+        if (c->flags & C_CLOSED)
+            return -1;
+        if (!out->wtaint && Py_REFCNT(v) == 1 && v->exports == 0)
+            break;
     }
     Py_ssize_t n = out_pending(out);  /* after the allocations */
     if (n <= 0)
@@ -587,7 +601,11 @@ static void conn_settle(NcConn *c);
 static void
 conn_leave(NcConn *c)
 {
-    for (int i = 0; i < 4 && (c->flags & (C_CLOSING | C_CLOSED | C_PAUSED)) == C_CLOSING; i++)
+    /* (a paused socket connection closes when its writer drains it; a
+     * paused transport connection has handed everything to the transport,
+     * whose own close sends it) */
+    for (int i = 0; i < 4 && (c->flags & (C_CLOSING | C_CLOSED)) == C_CLOSING
+                    && (!(c->flags & C_PAUSED) || (c->flags & C_TRANSPORT)); i++)
         conn_settle(c);
     c->flags &= ~C_BUSY;
     Py_DECREF(c);
@@ -689,8 +707,9 @@ conn_get_buffer(NcConn *c, PyObject *Py_UNUSED(sizehint))
         return NULL;
     }
     if (c->flags & C_CLOSED) {
-        PyErr_SetString(PyExc_RuntimeError, "get_buffer: the connection has ended");
-        return NULL;
+        /* the transport still reads while it closes (an SSL close_notify):
+         * somewhere to put it, dropped by buffer_updated */
+        return PyByteArray_FromStringAndSize(NULL, 16384);
     }
     Py_CLEAR(c->given);  /* the buffer's cached View is reused only when nobody holds it */
     char *p;
@@ -701,11 +720,12 @@ conn_get_buffer(NcConn *c, PyObject *Py_UNUSED(sizehint))
     NcView *v = nc_bb_wview(in);  /* may run Python */
     if (v == NULL)
         return NULL;
+    /* in_room reserved at least one byte; nc_bb_wview ran Python since, so
+     * the tail is read again (the input is busy: nothing moved it) */
     room = in->holder->len - in->wpos;
-    if (room <= 0) {
+    if (room <= 0 || in->closed) {  /* cannot happen while the input is busy: refuse, not lie */
         Py_DECREF(v);
-        PyErr_SetString(PyExc_RuntimeError,
-                        "nocopy.serve: input buffer full (the connection is paused)");
+        PyErr_SetString(PyExc_RuntimeError, "nocopy.serve: the input buffer has no room");
         return NULL;
     }
     bb_point(v, in->wwin, 0, room);
@@ -796,6 +816,19 @@ conn_resume_writing(NcConn *c, PyObject *Py_UNUSED(ignored))
         return NULL;
     conn_run(c);
     conn_leave(c);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(progress_doc,
+"_progress($self, /)\n--\n\n"
+"The transport engine's sweep saw the transport's write buffer shrink:\n"
+"a paused connection's deadline moves on (as a partial send moves it).");
+
+static PyObject *
+conn_progress(NcConn *c, PyObject *Py_UNUSED(ignored))
+{
+    if ((c->flags & (C_PAUSED | C_CLOSED)) == C_PAUSED && c->idle_timeout >= 0)
+        c->deadline = mono_now() + c->idle_timeout;
     Py_RETURN_NONE;
 }
 
@@ -1135,6 +1168,7 @@ static PyMethodDef conn_methods[] = {
     {"pause_writing", (PyCFunction)conn_pause_writing, METH_NOARGS, "Protocol.pause_writing"},
     {"resume_writing", (PyCFunction)conn_resume_writing, METH_NOARGS, "Protocol.resume_writing"},
     {"_lost", (PyCFunction)conn_lost, METH_O, lost_doc},
+    {"_progress", (PyCFunction)conn_progress, METH_NOARGS, progress_doc},
     {"close", (PyCFunction)conn_close, METH_NOARGS, close_doc},
     {"abort", (PyCFunction)conn_abort, METH_NOARGS, abort_doc},
     {"_check_deadline", (PyCFunction)conn_check_deadline, METH_O, check_deadline_doc},
