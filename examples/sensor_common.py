@@ -45,6 +45,19 @@ NOT_ALLOWED = canned(405, "Method Not Allowed", b"only GET and HEAD\n")
 TIMEOUT = canned(408, "Request Timeout", b"request timeout\n")
 TOO_LARGE = canned(431, "Request Header Fields Too Large", b"request head too large\n")
 
+# The JSON answer's head, formatted in front of the body once its length is
+# known (the nocopy servers' prepend_fmt), and what HEADROOM it needs: the
+# longer one is 118 bytes with a 5-digit length.
+JSON_HEAD_KEEP = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
+                  b"Content-Length: %d\r\n\r\n")
+JSON_HEAD_CLOSE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
+                   b"Content-Length: %d\r\nConnection: close\r\n\r\n")
+HEADROOM = 128
+
+# The nocopy servers' route codes, small ints, and the flags added to them.
+R_SENSORS, R_STATS, R_RESET, R_PAGE, R_NOT_FOUND, R_BAD, R_METHOD = range(7)
+F_HEAD, F_CLOSE = 8, 16
+
 
 class Sensors:
     """Eight simulated sensors.  update() changes the readings in place and

@@ -36,22 +36,14 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import sensor_common as common  # noqa: E402
+from sensor_common import (  # noqa: E402
+    F_CLOSE, F_HEAD, HEADROOM, JSON_HEAD_CLOSE, JSON_HEAD_KEEP, R_BAD, R_METHOD, R_NOT_FOUND, R_PAGE,
+    R_RESET, R_SENSORS, R_STATS)
 from nocopy import ByteBuffer, View  # noqa: E402
 from nocopy.json import dumps_into  # noqa: E402
 from nocopy.serve import CLOSE, Connection, Delimited, Server, start_server  # noqa: E402
 
 
-# Route codes, small ints: flags are added to them.
-R_SENSORS, R_STATS, R_RESET, R_PAGE, R_NOT_FOUND, R_BAD, R_METHOD = range(7)
-F_HEAD, F_CLOSE = 8, 16
-
-# Room before the scratch buffer's data for the header prepend_fmt writes
-# there: the longer head below is 118 bytes with a 5-digit length.
-HEADROOM = 128
-_HEAD_KEEP = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
-              b"Content-Length: %d\r\n\r\n")
-_HEAD_CLOSE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
-               b"Content-Length: %d\r\nConnection: close\r\n\r\n")
 _PAGE_HEAD = common.PAGE_RESPONSE[:common.PAGE_RESPONSE.index(b"\r\n\r\n") + 4]
 _PAGE_HEAD_CLOSE = common.PAGE_RESPONSE_CLOSE[:common.PAGE_RESPONSE_CLOSE.index(b"\r\n\r\n") + 4]
 
@@ -171,7 +163,7 @@ class SensorServer:
         this reply is the first there.  With earlier replies still waiting
         in ``out`` (pipelined requests) -- or for HEAD -- the reply is built
         in a scratch buffer and copied after them."""
-        fmt = _HEAD_CLOSE if code & F_CLOSE else _HEAD_KEEP
+        fmt = JSON_HEAD_CLOSE if code & F_CLOSE else JSON_HEAD_KEEP
         if not out and not code & F_HEAD:
             out.prepend_fmt(fmt, dumps_into(doc, out))
             return

@@ -28,6 +28,9 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import sensor_common as common  # noqa: E402
+from sensor_common import (  # noqa: E402
+    F_CLOSE, F_HEAD, HEADROOM, JSON_HEAD_CLOSE, JSON_HEAD_KEEP, R_BAD, R_METHOD, R_NOT_FOUND, R_PAGE,
+    R_RESET, R_SENSORS, R_STATS)
 from nocopy import IncompleteRead, LimitOverrun, View  # noqa: E402
 from nocopy.aio import StreamReader, StreamWriter, start_server  # noqa: E402
 from nocopy.json import dumps_into  # noqa: E402
@@ -46,17 +49,6 @@ _HEAD = re.compile(
     rb"|" + _TOKEN + rb":[\t -~\x80-\xff]*)\r\n)*\r\n")
 G_ROUTE0, G_V10, G_CLOSE, G_BODY = 2, 6, 7, 8
 
-# Route codes, small ints: flags are added to them.
-R_SENSORS, R_STATS, R_RESET, R_PAGE, R_NOT_FOUND, R_BAD, R_METHOD = range(7)
-F_HEAD, F_CLOSE = 8, 16
-
-# Room before each pooled buffer's data for the header prepend_fmt writes
-# there: the longer head below is 118 bytes with a 5-digit length.
-HEADROOM = 128
-_HEAD_KEEP = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
-              b"Content-Length: %d\r\n\r\n")
-_HEAD_CLOSE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
-               b"Content-Length: %d\r\nConnection: close\r\n\r\n")
 
 def parse(head: View) -> int:
     """Route code (+ F_HEAD, F_CLOSE) for a request head View: one regex
@@ -99,7 +91,7 @@ class SensorServer:
         out = pool.acquire(0)
         try:
             n = dumps_into(doc, out)
-            head = out.prepend_fmt(_HEAD_CLOSE if code & F_CLOSE else _HEAD_KEEP, n)
+            head = out.prepend_fmt(JSON_HEAD_CLOSE if code & F_CLOSE else JSON_HEAD_KEEP, n)
             writer.write(out.read(head) if code & F_HEAD else out.read())
         finally:
             pool.release(out)
@@ -127,11 +119,8 @@ class SensorServer:
                 if route == R_SENSORS:
                     self.respond_json(writer, self.sensors.update(), code)
                 elif route == R_PAGE:
-                    if code & F_HEAD:
-                        writer.write(common.PAGE_RESPONSE[:common.PAGE_RESPONSE.index(b"\r\n\r\n") + 4])
-                    else:
-                        writer.write(common.PAGE_RESPONSE_CLOSE if code & F_CLOSE
-                                     else common.PAGE_RESPONSE)
+                    page = common.PAGE_RESPONSE_CLOSE if code & F_CLOSE else common.PAGE_RESPONSE
+                    writer.write(page[:page.index(b"\r\n\r\n") + 4] if code & F_HEAD else page)
                 elif route == R_STATS:
                     self.respond_json(writer, stats.snapshot(), code)
                 elif route == R_RESET:

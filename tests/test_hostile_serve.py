@@ -551,7 +551,10 @@ def test_output_untaint_then_private_view_before_it_is_pointed():
             armed[0] = False
             for o in gc.get_referents(holder["c"]):
                 if type(o) is View:
-                    o.reslice(View(bytearray(b"S" * 4096)))
+                    try:
+                        o.reslice(View(bytearray(b"S" * 4096)))
+                    except BufferError:
+                        continue  # handed to the transport already: exported, pinned
                     kept.append(memoryview(o))
 
     def handler(msg, out):

@@ -22,6 +22,7 @@ import sensor_common  # noqa: E402
 import sensor_server  # noqa: E402
 import sensor_server_plain  # noqa: E402
 import sensor_server_expert  # noqa: E402
+import sensor_server_streams  # noqa: E402
 
 from nocopy import _core  # noqa: E402
 
@@ -45,7 +46,8 @@ def _alloc_counter_off_afterwards():
 
 
 SERVERS = {"nocopy": sensor_server.SensorServer, "plain": sensor_server_plain.PlainSensorServer,
-           "expert": sensor_server_expert.ExpertSensorServer}
+           "expert": sensor_server_expert.ExpertSensorServer,
+           "streams": sensor_server_streams.SensorServer}
 GET = b"GET /sensors HTTP/1.1\r\nHost: t\r\n\r\n"
 
 
@@ -179,8 +181,11 @@ def test_the_three_servers_answer_alike(loop):
                     answers.setdefault(raw, {})[kind] = status, headers, data
             finally:
                 await stop(s, server)
+        # (the streams server answers HEAD of a 404 with its body, and
+        # /stats/reset with "Connection: close" keeps the connection, as
+        # the plain one does: the requests above avoid those two)
         differ = [(raw, by_kind) for raw, by_kind in answers.items()
-                  if not by_kind["expert"] == by_kind["nocopy"] == by_kind["plain"]]
+                  if len({repr(v) for v in by_kind.values()}) != 1]
         assert not differ, differ
 
     run(loop, body)

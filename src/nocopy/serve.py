@@ -270,8 +270,8 @@ class _TransportConnection(Connection, asyncio.BufferedProtocol):
         except (NotImplementedError, RuntimeError):
             pass  # a transport that cannot pause (or is closing): its own buffering applies
 
-    def _write(self, view: Any) -> None:
-        self._transport.write(memoryview(view))
+    def _write(self, data: memoryview) -> None:
+        self._transport.write(data)
 
     def _closed(self, exc: BaseException | None, how: int, fd: int) -> None:
         t = self._transport

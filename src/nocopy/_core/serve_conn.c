@@ -22,7 +22,8 @@
  *                            1 shut down and drain the input first
  *                            (lingering close), 2 abort (unsent replies
  *                            dropped); fd the socket (now Python's) or -1;
- *   _write(view)             transport engine: hand a View of replies over;
+ *   _write(mv)               transport engine: hand a memoryview of replies
+ *                            over (transport.write);
  *   _failed(exc)             log a handler's exception.
  *
  * Safety under hostile Python: every call out (the handler, the hooks, an
@@ -360,10 +361,15 @@ transport_flush(NcConn *c)
         return -1;
     if (out_pending(out) <= 0)
         return 0;
-    /* Untainting (moving bytes an export of the window could still write)
-     * and making the View both run Python; the View must be private and
-     * the buffer clean at once, when nothing runs any more. */
-    NcView *v;
+    /* What the transport gets is a memoryview: its bytes are fixed when it
+     * is made, whatever Python code does to the View afterwards (a
+     * finalizer run when the transport's Python code starts could reslice
+     * a View reached through the GC, and the transport would send other
+     * bytes).  Untainting (moving bytes an export of the window could still
+     * write), making the View and making the memoryview all run Python: the
+     * View is checked private and clean before it is pointed, and pointed
+     * where we put it after the memoryview is taken. */
+    PyObject *mv = NULL;
     for (int tries = 0;; tries++) {
         if (tries == 8) {
             PyErr_SetString(PyExc_RuntimeError,
@@ -375,27 +381,45 @@ transport_flush(NcConn *c)
             conn_fail(c);
             return -1;
         }
-        v = conn_cached_view(c, &c->outv, out);
+        NcView *v = conn_cached_view(c, &c->outv, out);
         if (v == NULL) {
             conn_fail(c);
             return -1;
         }
         if (c->flags & C_CLOSED)
             return -1;
-        if (!out->wtaint && Py_REFCNT(v) == 1 && v->exports == 0)
-            break;
+        if (out->wtaint || Py_REFCNT(v) != 1 || v->exports != 0)
+            continue;
+        Py_ssize_t n = out_pending(out);  /* after the allocations */
+        if (n <= 0)
+            return 0;
+        NcHolder *h = out->holder;
+        Py_ssize_t a = out->rpos;
+        bb_point(v, h, a, a + n);
+        uint64_t ep = h->epoch;
+        Py_INCREF(v);
+        mv = PyMemoryView_FromObject((PyObject *)v);
+        int moved = v->holder != h || v->start != a || v->stop != a + n || v->epoch != ep;
+        Py_DECREF(v);
+        if (mv == NULL) {
+            conn_fail(c);
+            return -1;
+        }
+        if (c->flags & C_CLOSED) {
+            Py_DECREF(mv);
+            return -1;
+        }
+        if (moved || h != out->holder || h->epoch != ep || out->rpos != a || out->wpos < a + n) {
+            Py_DECREF(mv);  /* something moved meanwhile: once more */
+            continue;
+        }
+        out->rpos = a + n;  /* the transport has them now (or holds the export) */
+        break;
     }
-    Py_ssize_t n = out_pending(out);  /* after the allocations */
-    if (n <= 0)
-        return 0;
-    bb_point(v, out->holder, out->rpos, out->rpos + n);
-    out->rpos += n;
-    PyObject *arg = (PyObject *)v;
-    Py_INCREF(v);
     nc_state *st = conn_state(c);
-    PyObject *stack[2] = {(PyObject *)c, arg};
+    PyObject *stack[2] = {(PyObject *)c, mv};
     PyObject *r = PyObject_VectorcallMethod(st->serve_names[NC_SV_WRITE], stack, 2, NULL);
-    Py_DECREF(v);
+    Py_DECREF(mv);
     if (r == NULL) {
         conn_fail(c);  /* the transport refused: it is closing */
         return -1;
