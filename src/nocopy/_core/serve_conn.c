@@ -277,9 +277,6 @@ out_append(NcConn *c, PyObject *bytes)
         PyErr_Clear();
 }
 
-/* The message View: the cached one while nobody else holds it (and it is
- * still on the input's storage), else a new one.  The allocation may run
- * Python: the caller reads the cursors after. */
 /* A private View cached in *slot over buffer b's storage: the cached one
  * while only the slot holds it, else a new one (borrowed from the slot).
  * The old one is dropped first -- resliced onto a foreign exporter, its
@@ -310,6 +307,7 @@ conn_cached_view(NcConn *c, NcView **slot, NcByteBuffer *b)
     }
 }
 
+/* The message View, cached over the input's storage. */
 static NcView *
 conn_msg_view(NcConn *c)
 {
