@@ -43,6 +43,7 @@ class Connection(_Conn):
 
 class Server:
     engine: Literal["socket", "transport"]
+    exit_timeout: float
     framing: Delimited | LengthPrefixed | Fixed
     # made by start_server
     def __init__(self, loop: asyncio.AbstractEventLoop, handler: Handler,
