@@ -223,9 +223,6 @@ class _SocketConnection(Connection):
             return s if name == "socket" else s.getsockname()
         return default
 
-    def _kill(self) -> None:
-        self.abort()
-
 
 class _TransportConnection(Connection, asyncio.BufferedProtocol):
     __slots__ = ("_transport",)
@@ -478,7 +475,6 @@ class Server:
                 os.close(fd)
                 continue
             try:
-                conn._fd = fd
                 conn.peername = addr
             except Exception:
                 _log.exception("nocopy.serve: could not set up a connection from %s", addr)

@@ -367,24 +367,17 @@ nc_bytebuffer_truncate(NcByteBuffer *b, Py_ssize_t keep)
     if (b->closed || bb_detached(b) || keep < 0 || keep >= b->wpos - b->rpos)
         return 0;
     /* The dropped bytes are free space again: a View handed out over them
-     * would show what is written there next.  An export keeps the old
-     * storage, unchanged (the kept bytes move to fresh storage at the same
-     * offsets); else every View of the storage goes stale. */
-    if (bb_exported(b)) {
-        Py_ssize_t old = b->wpos;
-        b->wpos = b->rpos + keep;
-        if (nc_bb_relocate(b, 1, NC_BB_KEEP) < 0) {
-            if (b->wpos == b->rpos + keep)  /* the move did not happen */
-                b->wpos = old;
-            return -1;
-        }
-        return 0;
-    }
+     * would show what is written there next.  So the kept bytes "move" in
+     * place at their offsets (every View of the storage goes stale), or,
+     * with an export held, to fresh storage and the exporter keeps the old
+     * one unchanged: nc_bb_relocate's NC_BB_KEEP does exactly that. */
+    Py_ssize_t old = b->wpos;
     b->wpos = b->rpos + keep;
-    b->holder->epoch++;
-    b->unseen = b->rpos;
-    b->gen++;
-    bb_wpos_moved(b);
+    if (nc_bb_relocate(b, 0, NC_BB_KEEP) < 0) {
+        if (b->wpos == b->rpos + keep)  /* the move did not happen */
+            b->wpos = old;
+        return -1;
+    }
     return 0;
 }
 

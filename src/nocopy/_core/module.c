@@ -203,7 +203,7 @@ nc_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->EndOfStream);
     Py_VISIT(st->str_writable);
     Py_VISIT(st->str_commit);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < NC_SERVE_NAMES; i++)
         Py_VISIT(st->serve_names[i]);
     return 0;
 }
@@ -227,7 +227,7 @@ nc_clear(PyObject *m)
     Py_CLEAR(st->EndOfStream);
     Py_CLEAR(st->str_writable);
     Py_CLEAR(st->str_commit);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < NC_SERVE_NAMES; i++)
         Py_CLEAR(st->serve_names[i]);
     nc_json_keycache_clear(st);
     return 0;

@@ -23,6 +23,8 @@
 
 /* ---- module state ------------------------------------------------------ */
 
+#define NC_SERVE_NAMES 4
+
 typedef struct {
     PyTypeObject *HolderType;
     PyTypeObject *ViewType;
@@ -50,8 +52,8 @@ typedef struct {
      * it, never through the caller's View; NULL until first used */
     PyObject *kd_probe;
     /* nocopy.serve's connection calls these methods of its Python side
-     * (serve_conn.c: NC_SV_* indices) */
-    PyObject *serve_names[5];
+     * (serve_conn.c: NC_SV_* indices, NC_SERVE_NAMES of them) */
+    PyObject *serve_names[NC_SERVE_NAMES];
 } nc_state;
 
 extern PyModuleDef nc_moduledef;
