@@ -589,3 +589,34 @@ def test_output_untaint_then_private_view_before_it_is_pointed():
     with pytest.raises(BufferError):
         out.close()  # the export is counted: close refuses
     pv.release()
+
+
+def test_replies_kept_by_the_transport_cannot_be_rewritten_by_a_kept_view():
+    """A transport that keeps the replies' memoryview (a partial send) sends
+    them later: a writable View of `out` the handler kept from an earlier
+    call goes stale instead of rewriting bytes already handed over."""
+    class Keeper(Conn):
+        def _write(self, mv):
+            self.kept_mv.append(mv)
+
+    views, errors = [], []
+
+    def handler(msg, out):
+        for k in views:
+            try:
+                with memoryview(k) as m:
+                    m[:] = b"Y" * len(m)
+            except StaleViewError:
+                errors.append(1)
+        out.write(b"<" + bytes(msg) + b">")
+        views.append(out.peek(out.readable))
+
+    c = Keeper(-1, handler, **dict(Delimited(b"\n", limit=64)._args(), in_size=256,
+                                   out_size=256, close_token=CLOSE, transport=True))
+    c.modes, c.ends, c.sent, c.failures, c.kept_mv = [], [], bytearray(), [], []
+    for m in (b"a\n", b"b\n", b"c\n"):
+        feed(c, m)
+    assert [bytes(m) for m in c.kept_mv] == [b"<a>", b"<b>", b"<c>"]
+    assert len(errors) == 3  # 1 + 2: each kept View was stale
+    for m in c.kept_mv:
+        m.release()

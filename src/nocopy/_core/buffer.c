@@ -381,6 +381,16 @@ nc_bytebuffer_truncate(NcByteBuffer *b, Py_ssize_t keep)
     return 0;
 }
 
+void
+nc_bytebuffer_stale_views(NcByteBuffer *b)
+{
+    if (b->closed || bb_detached(b))
+        return;
+    b->holder->epoch++;
+    b->unseen = b->rpos;  /* no View of the new epoch shows anything yet */
+    b->gen++;
+}
+
 /* (buffer_impl.h) */
 NcView *
 nc_bb_wview(NcByteBuffer *b)

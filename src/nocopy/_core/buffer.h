@@ -77,6 +77,11 @@ int nc_bytebuffer_commit(NcByteBuffer *b, Py_ssize_t n);
  * readable, or on a closed or handed-over buffer. */
 int nc_bytebuffer_truncate(NcByteBuffer *b, Py_ssize_t keep);
 
+/* Every View of the storage goes stale; nothing moves (a buffer export,
+ * which holds a pointer, is unaffected).  For an owner that handed bytes to
+ * a reader which keeps them: no View may write into them any more. */
+void nc_bytebuffer_stale_views(NcByteBuffer *b);
+
 /* The free tail: bytes writable at the write cursor without compacting.
  * For a buffer whose storage take_bytes() handed over, what fresh storage
  * will give (nc_bytebuffer_reserve of it attaches that storage).  Read it

@@ -49,6 +49,7 @@
 #include "structmember.h"
 
 enum { NC_SV_MODE, NC_SV_CLOSED, NC_SV_WRITE, NC_SV_FAILED, NC_SV_COUNT };
+_Static_assert(NC_SV_COUNT == NC_SERVE_NAMES, "nc_state.serve_names holds one name per hook");
 static const char *const sv_names[NC_SV_COUNT] = {"_mode", "_closed", "_write", "_failed"};
 
 enum {
@@ -330,6 +331,11 @@ sock_flush(NcConn *c)
             return 0;
         ssize_t k = send(c->fd, out->holder->buf + out->rpos, (size_t)n,
                          MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k > n) {  /* a lying send(2) (seccomp'd, LD_PRELOADed): as nc_bb_fill refuses one */
+            PyErr_SetString(PyExc_OSError, "send() reported more bytes than it was given");
+            conn_fail(c);
+            return -1;
+        }
         if (k >= 0) {
             out->rpos += k;
             if (c->flags & C_PAUSED && c->idle_timeout >= 0)
@@ -417,6 +423,11 @@ transport_flush(NcConn *c)
     nc_state *st = conn_state(c);
     PyObject *stack[2] = {(PyObject *)c, mv};
     PyObject *r = PyObject_VectorcallMethod(st->serve_names[NC_SV_WRITE], stack, 2, NULL);
+    /* The transport kept the bytes (an export of them outlives the call: a
+     * partial send): they are pinned until it sends them, so no View of the
+     * storage -- one the handler kept, writable -- may change them now. */
+    if (Py_REFCNT(mv) > 1 && !(c->flags & C_CLOSED) && c->out == out)
+        nc_bytebuffer_stale_views(out);
     Py_DECREF(mv);
     if (r == NULL) {
         conn_fail(c);  /* the transport refused: it is closing */
