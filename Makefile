@@ -82,7 +82,8 @@ GCSTRESS_TESTS ?= tests/test_gcstress_ops.py tests/test_buffer.py tests/test_rop
 	tests/test_json.py tests/test_io.py tests/test_io_chunks.py tests/test_pool.py \
 	tests/test_wire.py tests/test_build.py tests/test_gcstress_build.py tests/test_pickle.py \
 	tests/test_close.py tests/test_bytebuffer_wrap.py tests/test_map_file.py \
-	tests/test_keys.py tests/test_hostile_keys.py tests/test_hostile_serve.py
+	tests/test_keys.py tests/test_hostile_keys.py tests/test_hostile_serve.py \
+	tests/test_serve_poller.py
 SAN_ENV = LD_PRELOAD=$(ASAN_LIB) PYTHONMALLOC=malloc \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1:allocator_may_return_null=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 NOCOPY_UNDER_SANITIZER=1

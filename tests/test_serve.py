@@ -2,6 +2,8 @@
 handler per message, backpressure, timeouts, graceful shutdown.
 
 Every behaviour runs on both engines ("socket", "transport") and both loops
+-- the socket engine twice: with its epoll poller where the platform has one
+("socket"), and with one add_reader per socket, as elsewhere ("socket-fd") --
 (asyncio's default loop, uvloop): the `env` fixture makes a fresh loop per
 test.  The clients are asyncio streams or raw non-blocking sockets on the
 same loop; the oracles are struct, a plain-Python LEB128 encoder and
@@ -31,10 +33,11 @@ from serve_helpers import (ALLOC_CLIENT, make_cert, nothing_for, prefix_bytes, r
                            uvarint)
 
 from nocopy import BufferTooSmall, ByteBuffer, StaleViewError, View, _core
+from nocopy import serve as serve_module
 from nocopy.serve import (CLOSE, Connection, Delimited, Fixed, LengthPrefixed, Server,
                           start_server)
 
-ENGINES = ("socket", "transport")
+ENGINES = ("socket", "socket-fd", "transport") if hasattr(_core, "_Poller") else ("socket", "transport")
 COMBOS = [(engine, loop) for loop in LOOPS for engine in ENGINES]
 COMBO_IDS = [f"{engine}-{loop}" for engine, loop in COMBOS]
 
@@ -48,10 +51,21 @@ class Env:
     start(...) starts a server with that engine on 127.0.0.1."""
 
     def __init__(self, engine, loop_name):
-        self.engine, self.loop_name = engine, loop_name
+        # "socket-fd": the socket engine without its poller
+        self.poller = engine != "socket-fd"
+        self.engine = "socket" if engine == "socket-fd" else engine
+        self.loop_name = loop_name
         self.runner = asyncio.Runner(loop_factory=loop_factory(loop_name))
 
     def run(self, fn, *args, timeout=20):
+        saved = serve_module._use_poller
+        serve_module._use_poller = saved and self.poller
+        try:
+            return self._run(fn, *args, timeout=timeout)
+        finally:
+            serve_module._use_poller = saved
+
+    def _run(self, fn, *args, timeout=20):
         async def guarded():
             CLIENTS.clear()
             try:
@@ -551,6 +565,45 @@ def test_serving_on_a_given_socket(env):
             await server.shutdown(timeout=1.0)
         with pytest.raises(OSError):
             await connect(port)
+
+    env.run(body)
+
+
+def test_socket_engine_waits_through_its_poller_until_the_last_connection(env):
+    """On Linux the socket engine's connections wait in the server's epoll
+    poller (one loop reader); it goes once the server is closed and the last
+    connection has ended.  Without it ("socket-fd") each socket is the
+    loop's own reader."""
+    async def body():
+        server, port = await env.start(echo)
+        try:
+            poller = server._poller
+            if env.engine != "socket" or not env.poller:
+                assert poller is None
+            else:
+                assert poller.registered == 0
+            r, w = await connect(port)
+            w.write(b"a\r\n")
+            assert await recv_exact(r, 4) == b"+a\r\n"
+            if poller is not None:
+                assert poller.registered == 1 == server.connections
+            server.close()  # listening stops; the connection goes on
+            w.write(b"b\r\n")
+            assert await recv_exact(r, 4) == b"+b\r\n"
+            if poller is not None:
+                assert server._poller is poller
+                epfd = poller.fileno()
+            await close_writer(w)
+            await asyncio.wait_for(server.wait_closed(), 5)
+            assert server._poller is None
+            if poller is not None:
+                assert poller.registered == 0
+                with pytest.raises(ValueError):
+                    poller.fileno()
+                with pytest.raises(OSError):
+                    os.fstat(epfd)
+        finally:
+            await server.shutdown(timeout=1.0)
 
     env.run(body)
 

@@ -14,9 +14,14 @@ The C connection (``nocopy._core._Conn``) receives into its input buffer,
 frames, calls ``handle`` once per complete message and sends the replies
 straight from ``out``: no coroutine, future, task or bytes object per
 message.  Two engines run the same connections: ``"socket"`` (non-blocking
-sockets under ``loop.add_reader``/``add_writer``; recv and send in C) and
-``"transport"`` (the connection is an asyncio ``BufferedProtocol``: TLS, and
-loops without ``add_reader``).
+sockets; recv and send in C) and ``"transport"`` (the connection is an
+asyncio ``BufferedProtocol``: TLS, and loops without ``add_reader``).
+
+The socket engine waits for its sockets through one epoll instance per
+server on Linux (``nocopy._core._Poller``), which the loop watches as a
+single reader: the loop's per-socket work (a selector key, a Handle, a
+Context run) is paid once per batch of ready connections instead of once
+per request.  Elsewhere each socket is the loop's own reader/writer.
 """
 import asyncio
 import errno
@@ -27,6 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from . import _core
 from ._core import _Conn
 
 __all__ = ["CLOSE", "Connection", "Delimited", "Fixed", "LengthPrefixed", "Server", "start_server"]
@@ -39,6 +45,9 @@ _LINGER_SECONDS = 1.0
 _LINGER_BYTES = 1 << 20
 # How long accepting pauses when the process is out of descriptors (asyncio's delay).
 _ACCEPT_RETRY = 1.0
+# The socket engine's poller (Linux): False makes every socket the loop's own
+# reader, as on other platforms (the tests run both ways).
+_use_poller = hasattr(_core, "_Poller")
 
 
 class _CloseToken:
@@ -202,8 +211,9 @@ class _SocketConnection(Connection):
             dup.close()
         if fd >= 0:
             loop = self._loop
-            loop.remove_reader(fd)
-            loop.remove_writer(fd)
+            if self._server._poller is None:  # (a poller's registration is gone already)
+                loop.remove_reader(fd)
+                loop.remove_writer(fd)
             sock = socket.socket(fileno=fd)
             if how == 1 and not loop.is_closed():
                 self._server._linger(sock)
@@ -305,6 +315,7 @@ class Server:
         self._lingering: dict[socket.socket, float] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._period = period
+        self._poller: Any = None  # _core._Poller of the socket engine, while it serves
 
     # -- public ---------------------------------------------------------------------------
 
@@ -337,6 +348,7 @@ class Server:
         self._lsocks = []
         if self._aserver is not None:
             self._aserver.close()
+        self._drop_poller()
         self._wake()
 
     async def wait_closed(self) -> None:
@@ -438,7 +450,27 @@ class Server:
     def _forget(self, conn: Connection) -> None:
         self._conns.discard(conn)
         if not self._conns:
+            self._drop_poller()
             self._wake()
+
+    def _start_poller(self) -> None:
+        poller = _core._Poller()
+        try:
+            self._loop.add_reader(poller.fileno(), poller.poll)
+        except BaseException:
+            poller.close()
+            raise
+        self._poller = poller
+
+    def _drop_poller(self) -> None:
+        """Once nothing is served or connected: the epoll fd goes."""
+        poller = self._poller
+        if poller is None or self._serving or self._conns:
+            return
+        self._poller = None
+        if not self._loop.is_closed():
+            self._loop.remove_reader(poller.fileno())
+        poller.close()
 
     def _accept(self, lsock: socket.socket) -> None:
         # accept what is queued (bounded: the loop's other work goes on)
@@ -480,8 +512,16 @@ class Server:
                 _log.exception("nocopy.serve: could not set up a connection from %s", addr)
                 conn.abort()
                 continue
-            if self._adopt(conn):
+            if not self._adopt(conn):
+                continue
+            if self._poller is None:
                 self._loop.add_reader(fd, conn._on_readable)
+                continue
+            try:
+                conn._attach(self._poller)
+            except Exception:  # out of epoll watches (max_user_watches), or memory
+                _log.exception("nocopy.serve: could not watch the connection from %s", addr)
+                conn.abort()
 
     def _resume_accept(self, lsock: socket.socket) -> None:
         if self._serving and lsock in self._lsocks:
@@ -630,6 +670,13 @@ async def start_server(handler: Handler, host: str | None = None, port: int | No
             server._lsocks = [sock]
         else:
             server._lsocks = _listen(host, port, backlog, reuse_port)
+        if _use_poller:
+            try:
+                server._start_poller()
+            except BaseException:
+                for s in server._lsocks:
+                    s.close()
+                raise
         for s in server._lsocks:
             loop.add_reader(s.fileno(), server._accept, s)
     else:

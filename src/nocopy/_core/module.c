@@ -181,6 +181,7 @@ nc_exec(PyObject *m)
     if (nc_closing_module_init(m, st) < 0) return -1;
     if (nc_keydict_module_init(m, st) < 0) return -1;
     if (nc_serve_module_init(m, st) < 0) return -1;
+    if (nc_poller_module_init(m, st) < 0) return -1;
     return 0;
 }
 
@@ -196,6 +197,7 @@ nc_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->ByteBufferType);
     Py_VISIT(st->LineIterType);
     Py_VISIT(st->FileRegionType);
+    Py_VISIT(st->PollerType);
     Py_VISIT(st->StaleViewError);
     Py_VISIT(st->BufferTooSmall);
     Py_VISIT(st->LimitOverrun);
@@ -220,6 +222,7 @@ nc_clear(PyObject *m)
     Py_CLEAR(st->ByteBufferType);
     Py_CLEAR(st->LineIterType);
     Py_CLEAR(st->FileRegionType);
+    Py_CLEAR(st->PollerType);
     Py_CLEAR(st->StaleViewError);
     Py_CLEAR(st->BufferTooSmall);
     Py_CLEAR(st->LimitOverrun);

@@ -33,6 +33,7 @@ typedef struct {
     PyTypeObject *ByteBufferType;
     PyTypeObject *LineIterType;    /* ByteBuffer.iterlines' iterator (buffer.c) */
     PyTypeObject *FileRegionType;  /* a Rope file segment's fd (rope_file.c) */
+    PyTypeObject *PollerType;      /* nocopy.serve's epoll (serve_poll.c); NULL: none */
     PyObject *StaleViewError;
     PyObject *BufferTooSmall;
     PyObject *LimitOverrun;
@@ -253,6 +254,7 @@ int nc_pickle_module_init(PyObject *m, nc_state *st);         /* pickle.c */
 int nc_closing_module_init(PyObject *m, nc_state *st);        /* closing.c */
 int nc_keydict_module_init(PyObject *m, nc_state *st);        /* keydict.c */
 int nc_serve_module_init(PyObject *m, nc_state *st);          /* serve_conn.c */
+int nc_poller_module_init(PyObject *m, nc_state *st);         /* serve_poll.c */
 extern PyMethodDef nc_view_close_methods[];                    /* closing.c */
 PyObject *nc_view_close(NcView *v, PyObject *ignored);         /* closing.c */
 

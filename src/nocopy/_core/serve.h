@@ -42,5 +42,17 @@ int nc_framing_next(nc_framing *f, const char *p, Py_ssize_t n, Py_ssize_t *off,
                     Py_ssize_t *total);
 
 
+/* ---- the poller (serve_poll.c; Linux) ---- */
+enum { NC_POLL_READ = 0, NC_POLL_WRITE = 1, NC_POLL_NONE = 2 };
+/* Register conn (a _Conn whose socket is fd) for mode, or drop it
+ * (NC_POLL_NONE: only if fd's registration is conn's; never fails).
+ * poller: an object of st->PollerType (the caller checked).  Runs Python
+ * only as the last step (dropping a reference). */
+int nc_poller_set(PyObject *poller, PyObject *conn, int fd, int mode);
+
+/* serve_conn.c: the poller's wake-up of a registered connection: receive or
+ * send per its current mode (a no-op when that wake-up is stale).  -1 with
+ * an exception when it cannot run at all (re-entered, torn down). */
+int nc_conn_on_ready(PyObject *conn);
 
 #endif /* NOCOPY_SERVE_H */

@@ -68,7 +68,10 @@ typedef struct {
     PyObject_HEAD
     int fd;               /* socket engine: owned until _closed takes it; -1 after */
     int flags;
-    int mode;             /* the last _mode() told to Python (-1: none yet) */
+    int mode;             /* the last mode set (-1: none yet): told to the poller, or
+                           * to Python's _mode */
+    PyObject *poller;     /* owned or NULL: the _Poller this connection is registered
+                           * with (socket engine on Linux), or NULL: Python's _mode */
     NcByteBuffer *in;     /* owned: the input; busy but for our reserves */
     NcByteBuffer *out;    /* owned: the replies; the handler's to write */
     PyObject *handler;    /* owned */
@@ -138,12 +141,24 @@ conn_hook(NcConn *c, int which, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(r);
 }
 
+static void conn_finish(NcConn *c, PyObject *exc);
+
 static void
 conn_set_mode(NcConn *c, int mode)
 {
     if (c->mode == mode || (c->flags & C_CLOSED))
         return;
     c->mode = mode;
+    if (c->poller != NULL) {
+        /* the poller runs no Python but for a dropped reference (not
+         * ours: we hold one to c across the call) */
+        if (nc_poller_set(c->poller, (PyObject *)c, c->fd, mode) < 0) {
+            /* cannot wait for the socket any more: the connection ends */
+            c->flags |= C_ABORT;
+            conn_finish(c, exc_take());
+        }
+        return;
+    }
     PyObject *m = PyLong_FromLong(mode);  /* a small int: cached, no allocation */
     if (m == NULL) {
         PyErr_WriteUnraisable((PyObject *)c);
@@ -166,6 +181,12 @@ conn_finish(NcConn *c, PyObject *exc)
     c->fd = -1;
     c->flags |= C_CLOSED;
     c->flags &= ~C_PAUSED;
+    /* out of the poller while the fd is still ours (Python may dup or reuse
+     * the number once it has it); the poller's reference goes, ours stays */
+    PyObject *poller = c->poller;
+    c->poller = NULL;
+    if (poller != NULL)
+        nc_poller_set(poller, (PyObject *)c, fd, NC_POLL_NONE);
     PyObject *args[3];
     args[0] = exc != NULL ? exc : Py_None;
     /* how: 2 abort, 1 linger (a peer that finished sending has nothing left
@@ -183,6 +204,7 @@ conn_finish(NcConn *c, PyObject *exc)
     Py_XDECREF(args[1]);
     Py_XDECREF(args[2]);
     Py_XDECREF(exc);
+    Py_XDECREF(poller);
 }
 
 /* An OSError from recv/send: the connection ends (the Python side logs
@@ -726,6 +748,63 @@ done:
     Py_RETURN_NONE;
 }
 
+int
+nc_conn_on_ready(PyObject *conn)
+{
+    NcConn *c = (NcConn *)conn;
+    PyObject *r;
+    if (c->flags & C_CLOSED)
+        return 0;
+    if (c->mode == NC_POLL_READ)
+        r = conn_on_readable(c, NULL);
+    else if (c->mode == NC_POLL_WRITE)
+        r = conn_on_writable(c, NULL);
+    else
+        return 0;
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+PyDoc_STRVAR(attach_doc,
+"_attach($self, poller, /)\n--\n\n"
+"Socket engine: wait for the socket through poller (a _Poller) from now on,\n"
+"reading first, instead of calling _mode.");
+
+static PyObject *
+conn_attach(NcConn *c, PyObject *poller)
+{
+    nc_state *st = conn_state(c);
+    if (st == NULL || st->PollerType == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "nocopy.serve: no poller on this platform");
+        return NULL;
+    }
+    if (!PyObject_TypeCheck(poller, st->PollerType)) {
+        PyErr_Format(PyExc_TypeError, "_attach() needs a nocopy._core._Poller, not %.100s",
+                     Py_TYPE(poller)->tp_name);
+        return NULL;
+    }
+    if (c->flags & C_TRANSPORT) {
+        PyErr_SetString(PyExc_RuntimeError, "_attach: not a socket-engine connection");
+        return NULL;
+    }
+    if (c->flags & (C_BUSY | C_CLOSED | C_CLOSING) || c->fd < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "_attach: the connection is busy, closing or ended");
+        return NULL;
+    }
+    if (c->poller != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_attach: the connection already has a poller");
+        return NULL;
+    }
+    /* in the mode it is in (reading, for a new one); registered before it
+     * is stored: a failure leaves the connection as it was */
+    if (nc_poller_set(poller, (PyObject *)c, c->fd, c->mode) < 0)
+        return NULL;
+    c->poller = Py_NewRef(poller);
+    Py_RETURN_NONE;
+}
+
 /* ---- transport engine (asyncio BufferedProtocol methods) -------------------------- */
 
 static PyObject *
@@ -1077,6 +1156,7 @@ conn_traverse(NcConn *c, visitproc visit, void *arg)
     Py_VISIT(c->msg);
     Py_VISIT(c->given);
     Py_VISIT(c->outv);
+    Py_VISIT(c->poller);
     return 0;
 }
 
@@ -1084,6 +1164,12 @@ static int
 conn_clear(NcConn *c)
 {
     c->flags |= C_CLOSED;  /* first: finalizers run by the drops below find it ended */
+    if (c->poller != NULL) {  /* a cycle through the poller's table, cleared by the GC */
+        PyObject *poller = c->poller;
+        c->poller = NULL;
+        nc_poller_set(poller, (PyObject *)c, c->fd, NC_POLL_NONE);
+        Py_DECREF(poller);
+    }
     Py_CLEAR(c->handler);
     Py_CLEAR(c->close_token);
     Py_CLEAR(c->msg);
@@ -1195,6 +1281,7 @@ static PyGetSetDef conn_getset[] = {
 static PyMethodDef conn_methods[] = {
     {"_on_readable", (PyCFunction)conn_on_readable, METH_NOARGS, on_readable_doc},
     {"_on_writable", (PyCFunction)conn_on_writable, METH_NOARGS, on_writable_doc},
+    {"_attach", (PyCFunction)conn_attach, METH_O, attach_doc},
     {"get_buffer", (PyCFunction)conn_get_buffer, METH_O, "BufferedProtocol.get_buffer"},
     {"buffer_updated", (PyCFunction)conn_buffer_updated, METH_O, "BufferedProtocol.buffer_updated"},
     {"eof_received", (PyCFunction)conn_eof_received, METH_NOARGS, "Protocol.eof_received"},

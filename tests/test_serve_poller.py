@@ -1,0 +1,314 @@
+"""nocopy.serve's poller (serve_poll.c, Linux): one epoll instance that the
+loop watches for all the socket engine's connections.  Driven by hand here
+(poll() called directly, socketpairs, no event loop), so every case is
+deterministic: readiness, a batch whose handlers close, abort or replace
+each other, a poll re-entered from a handler, a connection's fd closed behind
+its back and its number reused, the poller closed under live connections, a
+cycle through the poller's table left to the GC, argument checks and leaks.
+The same engine under real loops is test_serve.py's "socket" runs (its
+"socket-fd" runs cover the per-socket add_reader fallback)."""
+import gc
+import os
+import socket
+import weakref
+
+import pytest
+
+import leakcheck
+from nocopy import _core
+from nocopy._core import _Conn
+from nocopy.serve import CLOSE, Delimited
+
+pytestmark = pytest.mark.skipif(not hasattr(_core, "_Poller"), reason="epoll: Linux only")
+
+_Poller = getattr(_core, "_Poller", None)
+
+
+class SockConn(_Conn):
+    """A socket-engine connection that records its hooks; the fd it hands
+    back at the end is closed unless keep_fd is set."""
+    keep_fd = False
+
+    def _mode(self, mode):
+        self.log.append(("mode", mode))
+
+    def _closed(self, exc, how, fd):
+        self.log.append(("closed", exc, how))
+        if fd >= 0 and not self.keep_fd:
+            os.close(fd)
+
+    def _write(self, view):
+        raise AssertionError("a socket-engine connection never calls _write")
+
+    def _failed(self, exc):
+        self.log.append(("failed", exc))
+
+
+_open = []
+
+
+@pytest.fixture(autouse=True)
+def _cleanup():
+    yield
+    while _open:
+        o = _open.pop()
+        if isinstance(o, _Conn):
+            o.abort()
+        else:
+            o.close()
+
+
+def echo(msg, out):
+    out.write(b"<")
+    out.write(msg)
+    out.write(b">")
+
+
+def conn(handler=echo, poller=None, **kw):
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    args = dict(Delimited(b"\n", limit=64)._args(), in_size=kw.pop("in_size", 128),
+                out_size=kw.pop("out_size", 128), close_token=CLOSE)
+    args.update(kw)
+    c = SockConn(a.detach(), handler, **args)
+    c.log = []
+    _open.append(b)
+    _open.append(c)
+    if poller is not None:
+        c._attach(poller)
+    return c, b
+
+
+def poller():
+    p = _Poller()
+    _open.append(p)
+    return p
+
+
+def drain(peer):
+    got = bytearray()
+    while True:
+        try:
+            b = peer.recv(1 << 20)
+        except BlockingIOError:
+            return bytes(got)
+        if not b:
+            return bytes(got)
+        got += b
+
+
+def fill_send_path(c):
+    """Fill the server side's socket buffers so replies cannot go out."""
+    dup = socket.socket(fileno=os.dup(c._fileno))
+    dup.setblocking(False)
+    try:
+        while True:
+            dup.send(b"j" * 4096)
+    except BlockingIOError:
+        pass
+    dup.close()
+
+
+def test_ready_connections_are_run_by_poll():
+    p = poller()
+    c1, b1 = conn(poller=p)
+    c2, b2 = conn(poller=p)
+    assert p.registered == 2
+    p.poll()  # nothing ready: nothing runs
+    assert c1.messages == c2.messages == 0
+    b1.send(b"a\nb")
+    b2.send(b"c\n")
+    p.poll()
+    assert drain(b1) == b"<a>" and drain(b2) == b"<c>"
+    b1.send(b"\n")
+    p.poll()
+    assert drain(b1) == b"<b>"
+    assert ("mode", 0) not in c1.log + c2.log  # the poller, not Python's _mode, was told
+    c1.close()
+    assert c1.closed and p.registered == 1
+    b2.shutdown(socket.SHUT_WR)
+    p.poll()
+    assert c2.closed and p.registered == 0
+    assert [e[0] for e in c1.log + c2.log] == ["closed", "closed"]
+
+
+def test_backpressure_switches_to_writability_and_back():
+    p = poller()
+    c, b = conn(poller=p, out_size=1 << 16, in_size=1 << 12)
+    fill_send_path(c)
+    b.send(b"x" * 60 + b"\n")
+    p.poll()
+    assert c._pending > 0  # the reply waits for the socket
+    b.send(b"more\n")
+    p.poll()  # waiting for writability: not reading
+    assert c.messages == 1
+    got = bytearray()
+    for _ in range(200):
+        got += drain(b)
+        p.poll()
+        if c.messages == 2 and not c._pending:
+            break
+    got += drain(b)
+    assert got.endswith(b"<" + b"x" * 60 + b"><more>")
+    assert c.messages == 2 and p.registered == 1 and not c.closed
+    assert not [e for e in c.log if e[0] == "mode"]
+
+
+def test_a_handler_closing_and_replacing_the_rest_of_its_batch():
+    """The first connection run aborts the other ready ones and opens new
+    connections (which take their fd numbers) in the same batch: the
+    aborted ones are not run (or run as ended, a no-op); the new ones wait
+    for their own input."""
+    p = poller()
+    conns = []
+    fresh = []
+
+    def handler_of(i):
+        def handler(msg, out):
+            out.write(b"!")
+            if fresh:
+                return
+            for other in conns:
+                if other is not conns[i]:
+                    other.abort()
+                    fresh.append(conn(poller=p))
+        return handler
+
+    peers = []
+    for i in range(4):
+        c, b = conn(handler_of(i), poller=p)
+        conns.append(c)
+        peers.append(b)
+    for b in peers:
+        b.send(b"go\n")
+    p.poll()
+    alive = [c for c in conns if not c.closed]
+    assert len(alive) == 1 and alive[0].messages == 1
+    assert sum(c.messages for c in conns) == 1
+    assert len(fresh) == 3 and p.registered == 4
+    for c, b in fresh:
+        b.send(b"n\n")
+    p.poll()
+    assert all(drain(b) == b"<n>" for _, b in fresh)
+
+
+def test_poll_re_entered_from_a_handler():
+    p = poller()
+    nested = []
+
+    def handler(msg, out):
+        out.write(b"[" + bytes(msg) + b"]")
+        if not nested:
+            nested.append(True)
+            p.poll()  # runs the other ready connection; this one is busy
+
+    c1, b1 = conn(handler, poller=p)
+    c2, b2 = conn(handler, poller=p)
+    b1.send(b"1\n")
+    b2.send(b"2\n")
+    p.poll()
+    p.poll()
+    assert drain(b1) == b"[1]" and drain(b2) == b"[2]"
+    assert c1.messages == c2.messages == 1
+    assert not c1.closed and not c2.closed
+
+
+def test_fd_closed_behind_the_connections_back_and_its_number_reused():
+    p = poller()
+    old, old_peer = conn(poller=p)
+    old.keep_fd = True  # its fd number will belong to the new connection
+    fd = old._fileno
+    keep_file = os.dup(fd)  # the file (and epoll's registration of it) stays
+    try:
+        os.close(fd)  # behind the connection's back
+        new, new_peer = conn(poller=p)
+        assert new._fileno == fd  # the number was reused
+        old_peer.send(b"stale\n")  # events for the old registration: ignored
+        new_peer.send(b"n\n")
+        p.poll()
+        p.poll()
+        assert drain(new_peer) == b"<n>" and old.messages == 0
+        old.close()  # its drop must not take the new connection's registration
+        new_peer.send(b"m\n")
+        p.poll()
+        assert drain(new_peer) == b"<m>"
+        assert p.registered == 1
+    finally:
+        os.close(keep_file)
+
+
+def test_closing_the_poller_under_live_connections():
+    p = poller()
+    c, b = conn(poller=p, out_size=1 << 16, in_size=1 << 12)
+    p.close()
+    p.close()  # idempotent
+    assert p.registered == 0
+    p.poll()  # closed: nothing
+    with pytest.raises(ValueError, match="closed"):
+        p.fileno()
+    # the connection can no longer wait for its socket: it ends when it must
+    fill_send_path(c)
+    b.send(b"x" * 60 + b"\n")
+    c._on_readable()
+    assert c.closed
+    (kind, exc, how), = [e for e in c.log if e[0] == "closed"]
+    assert isinstance(exc, RuntimeError) and "poller is closed" in str(exc) and how == 2
+    with pytest.raises(RuntimeError, match="closed"):
+        conn(poller=p)
+
+
+def test_attach_checks_its_arguments():
+    p = poller()
+    c, _ = conn()
+    with pytest.raises(TypeError, match="_Poller"):
+        c._attach(object())
+    c._attach(p)
+    with pytest.raises(RuntimeError, match="already has a poller"):
+        c._attach(p)
+    c.close()
+    with pytest.raises(RuntimeError, match="ended"):
+        c._attach(poller())
+    t = SockConn(-1, echo, **Delimited(b"\n")._args(), in_size=128, out_size=128,
+                 close_token=CLOSE, transport=True)
+    with pytest.raises(RuntimeError, match="socket-engine"):
+        t._attach(p)
+    with pytest.raises(TypeError):
+        _Poller(1)
+    with pytest.raises(TypeError):
+        _Poller(x=1)
+    with pytest.raises(TypeError):
+        type("P", (_Poller,), {})  # not subclassable
+
+
+def test_a_cycle_through_the_poller_is_collected_and_the_fd_closed():
+    p = _Poller()
+    c, b = conn(poller=p)
+    _open.remove(c)
+    fd = c._fileno
+    epfd = p.fileno()
+    c.cycle = p  # the poller's table holds c, c holds p
+    ref = weakref.ref(c)
+    del c, p
+    gc.collect()
+    assert ref() is None
+    for gone in (fd, epfd):  # both collected: the socket and the epoll fd closed
+        with pytest.raises(OSError):
+            os.fstat(gone)
+    assert drain(b) == b""  # the peer sees the end
+
+
+def test_no_leak_over_attach_poll_close():
+    p = poller()
+
+    def cycle():
+        c, b = conn(poller=p)
+        b.send(b"a\n")
+        p.poll()
+        c.close()
+        _open.remove(c)
+        _open.remove(b)
+        b.close()
+
+    leakcheck.assert_no_leak(cycle, n=2_000, warmup=200)
+    assert p.registered == 0
