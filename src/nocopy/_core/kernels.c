@@ -530,6 +530,66 @@ nc_splitter_init(nc_splitter *sp, nc_split_kind kind, Py_ssize_t n, const char *
 
 #define IS_WS(c) (nc_ctype[(unsigned char)(c)] & NC_CT_SPACE)
 
+#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+#include <emmintrin.h>
+#define NC_WS_SSE2 1
+/* Bit j set when s[j] (j < 16) may be ASCII whitespace: a byte <= ' ' (all
+ * of ' ' and \t..\r are; the other control bytes are rare in text, and
+ * ws_first() checks the candidate).  Two vector operations: the scan's
+ * latency per word is what counts. */
+static inline unsigned
+ws_candidates16(const char *s)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)s);
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(' ')), x));
+}
+
+/* The lowest bit of candidate mask m (nonzero) over p[0..16) that is a
+ * whitespace byte, as an offset; 16 when none is. */
+static inline Py_ssize_t
+ws_first(const char *p, unsigned m)
+{
+    do {
+        int j = __builtin_ctz(m);
+        if (IS_WS(p[j]))
+            return j;
+        m &= m - 1;
+    } while (m);
+    return 16;
+}
+#endif
+
+/* The first offset >= i of a whitespace byte in s[0:n], n when none: a
+ * word's end.  Sixteen bytes a step (no branch per byte: words of varying
+ * lengths mispredict a bytewise loop's exit); the last partial block is
+ * the final sixteen bytes of s read again, those before i shifted out, so
+ * nothing past s + n is read. */
+NC_INLINE Py_ssize_t
+find_ws(const char *s, Py_ssize_t i, Py_ssize_t n)
+{
+#ifdef NC_WS_SSE2
+    if (i < n && IS_WS(s[i]))
+        return i;  /* a one-byte word ("-"): no vector latency */
+    for (; i + 16 <= n; i += 16) {
+        unsigned m = ws_candidates16(s + i);
+        if (m) {
+            Py_ssize_t j = ws_first(s + i, m);
+            if (j < 16)
+                return i + j;
+        }
+    }
+    if (i < n && n >= 16) {
+        Py_ssize_t base = n - 16;
+        unsigned m = ws_candidates16(s + base) >> (unsigned)(i - base) << (unsigned)(i - base);
+        Py_ssize_t j = m ? ws_first(s + base, m) : 16;
+        return j < 16 ? base + j : n;
+    }
+#endif
+    while (i < n && !IS_WS(s[i]))
+        i++;
+    return i;
+}
+
 /* bytes.split(None, maxsplit): runs of whitespace separate, leading and
  * trailing whitespace make no empty pieces; once the splits are used up, the
  * rest (whitespace-stripped on the left only) is the last piece. */
@@ -549,9 +609,7 @@ split_ws_next(nc_splitter *sp, const char *s, Py_ssize_t n, Py_ssize_t *a, Py_ss
         *b = n;
         return 1;
     }
-    i++;
-    while (i < n && !IS_WS(s[i]))
-        i++;
+    i = find_ws(s, i + 1, n);
     *b = i;
     sp->pos = i;
     sp->left--;

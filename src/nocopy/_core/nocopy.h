@@ -168,6 +168,10 @@ nc_view_check(NcView *v)
  * The epoch is the holder's at the call: taken, with the view's reference to
  * the holder, before the allocation (which may run Python code). */
 NcView *nc_view_new(PyTypeObject *type, NcHolder *holder, Py_ssize_t start, Py_ssize_t stop);
+/* 1 when the next nc_view_new(type, ...) runs no Python code: an exact View
+ * taken from the freelist (no allocation, so no collection, no finalizer).
+ * Valid until Python code runs or a View is made or freed. */
+int nc_view_new_is_quiet(PyTypeObject *type);
 /* 1 when o is an exact View (no subclass layout, no __dict__ or weakrefs:
  * an object only a container references is then unobservable). */
 int nc_view_is_exact(PyObject *o);

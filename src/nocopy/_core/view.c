@@ -122,6 +122,17 @@ nc_view_new(PyTypeObject *type, NcHolder *holder, Py_ssize_t start, Py_ssize_t s
 }
 
 int
+nc_view_new_is_quiet(PyTypeObject *type)
+{
+#ifdef NC_VIEW_FREELIST
+    return type->tp_dealloc == (destructor)view_dealloc && view_nfree > 0;
+#else
+    (void)type;
+    return 0;
+#endif
+}
+
+int
 nc_view_is_exact(PyObject *o)
 {
     return Py_TYPE(o)->tp_dealloc == (destructor)view_dealloc;

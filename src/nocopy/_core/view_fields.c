@@ -136,8 +136,10 @@ split_into_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyOb
 
 /* Put piece [a, b) (absolute offsets of holder h, at epoch) at fields[i]:
  * the View there moved in place when only the list holds it, else a new
- * View (which may run a finalizer: the caller re-checks).  1 when a new
- * View was made, 0 when one was reused, -1 on error. */
+ * View (whose allocation may run a finalizer: the caller re-checks).  1 when
+ * a new View was made by an allocation that could run Python code, 2 when
+ * one was made with none (taken from the View freelist: nothing can have
+ * changed, no re-check needed), 0 when one was reused, -1 on error. */
 static int
 put_field(PyObject *fields, Py_ssize_t i, NcView *self, NcHolder *h, Py_ssize_t a, Py_ssize_t b,
           uint64_t epoch, nc_trash *trash)
@@ -159,6 +161,7 @@ put_field(PyObject *fields, Py_ssize_t i, NcView *self, NcHolder *h, Py_ssize_t 
             return trash_add(trash, (PyObject *)nc_view_rebind(f, h, a, b, epoch));
         }
     }
+    int made = nc_view_new_is_quiet(Py_TYPE(self)) ? 2 : 1;
     NcView *nv = nc_view_new(Py_TYPE(self), h, a, b);
     if (nv == NULL)
         return -1;
@@ -168,19 +171,20 @@ put_field(PyObject *fields, Py_ssize_t i, NcView *self, NcHolder *h, Py_ssize_t 
     if (i < size) {
         PyObject *old = PyList_GET_ITEM(fields, i);
         PyList_SET_ITEM(fields, i, (PyObject *)nv);
-        return trash_add(trash, old) < 0 ? -1 : 1;
+        return trash_add(trash, old) < 0 ? -1 : made;
     }
     if (i == size && size < ((PyListObject *)fields)->allocated) {
         /* room kept by an earlier truncation: PyList_Append would shrink
          * the list's array first when under half of it is in use */
         PyList_SET_ITEM(fields, i, (PyObject *)nv);
         Py_SET_SIZE(fields, i + 1);
-        return 1;
+        return made;
     }
     if (i == size) {
+        /* a resize of the list's array (PyMem): no collection */
         int rc = PyList_Append(fields, (PyObject *)nv);
         Py_DECREF(nv);
-        return rc < 0 ? -1 : 1;
+        return rc < 0 ? -1 : made;
     }
     Py_DECREF(nv);
     PyErr_SetString(PyExc_RuntimeError, "split_into(): the fields list changed size during the split");
@@ -267,8 +271,8 @@ view_split_into(NcView *v, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
             if (made < 0)
                 goto done;
             count++;
-            allocated |= made;
-            if (made && h->epoch != epoch) {
+            allocated |= made == 1;
+            if (made == 1 && h->epoch != epoch) {
                 nc_state *st = nc_state_of_type(Py_TYPE(v));
                 PyErr_SetString(st ? st->StaleViewError : PyExc_RuntimeError,
                                 "stale View: its ByteBuffer moved these bytes during split_into()");
@@ -280,7 +284,10 @@ view_split_into(NcView *v, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
      * may have changed items already placed -- an insert, a replace, a
      * split_into of its own into this list -- which the size checks do not
      * see: then the pieces are checked against the list once more, O(count),
-     * only on a call that made a View (never on a steady loop). */
+     * only on a call that allocated a View (never on a steady loop -- nor
+     * on one whose caller keeps a field, e.g. `url = fields[6]`, so that a
+     * new View is made per line: that one comes from the View freelist,
+     * which runs no Python code). */
     if (allocated) {
         if (ws)
             nc_splitter_init(&sp, NC_SPLIT_WS, n, NULL, 0, maxsplit, 0);
