@@ -22,6 +22,7 @@ import sys
 import threading
 import traceback
 import warnings
+import weakref
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -604,6 +605,40 @@ def test_socket_engine_waits_through_its_poller_until_the_last_connection(env):
                     os.fstat(epfd)
         finally:
             await server.shutdown(timeout=1.0)
+
+    env.run(body)
+
+
+def test_on_connect_reply_the_socket_cannot_take_at_once_then_close(env):
+    """on_connect writes more than the socket takes at once and closes: the
+    connection waits for writability from the start (registered before
+    on_connect runs), sends it all, closes, and nothing of it stays behind
+    in the loop or the poller (found by review: the loop kept a writer
+    for the closed fd, and the connection through its Handle)."""
+    banner = bytes(range(256)) * 4096  # 1 MiB
+
+    async def body():
+        refs = []
+
+        def on_connect(conn):
+            try:
+                conn.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            except (OSError, AttributeError):
+                pass  # a transport's socket may refuse; the banner is large anyway
+            conn.out.write(banner)
+            conn.close()
+            refs.append(weakref.ref(conn))
+
+        async with env.serving(echo, out_size=4 << 20, on_connect=on_connect) as (server, port):
+            r, w = await connect(port, limit=1 << 22)
+            await asyncio.sleep(0.05)  # not reading yet: the banner waits in `out`
+            assert await read_to_eof(r, what="banner") == (banner, "eof")
+            await until(lambda: server.connections == 0, what="connection gone")
+            if server._poller is not None:
+                assert server._poller.registered == 0
+            w.close()
+        gc.collect()
+        assert refs and refs[0]() is None
 
     env.run(body)
 

@@ -64,14 +64,14 @@ def echo(msg, out):
     out.write(b">")
 
 
-def conn(handler=echo, poller=None, **kw):
+def conn(handler=echo, poller=None, cls=SockConn, **kw):
     a, b = socket.socketpair()
     a.setblocking(False)
     b.setblocking(False)
     args = dict(Delimited(b"\n", limit=64)._args(), in_size=kw.pop("in_size", 128),
                 out_size=kw.pop("out_size", 128), close_token=CLOSE)
     args.update(kw)
-    c = SockConn(a.detach(), handler, **args)
+    c = cls(a.detach(), handler, **args)
     c.log = []
     _open.append(b)
     _open.append(c)
@@ -236,6 +236,119 @@ def test_fd_closed_behind_the_connections_back_and_its_number_reused():
         assert p.registered == 1
     finally:
         os.close(keep_file)
+
+
+def _stale(p, cls=SockConn):
+    """A connection registered with p whose fd was closed behind its back,
+    and a new connection (not attached yet) that got the same fd number;
+    the stale one is held by nothing but p's table."""
+    old, old_peer = conn(poller=p, cls=cls)
+    _open.remove(old)
+    fd = old._fileno
+    os.close(fd)
+    new, new_peer = conn()
+    assert new._fileno == fd
+    return old, new, new_peer
+
+
+def test_an_evicted_connection_forgets_the_fd_number_it_lost():
+    """Registering the new owner of a reused fd number evicts the stale
+    connection: it ends with EBADF and never touches that number again --
+    its dealloc must not close the new connection's fd."""
+    p = poller()
+    old, new, new_peer = _stale(p)
+    ref = weakref.ref(old)
+    log = old.log
+    del old
+    new._attach(p)
+    assert ref() is None  # the table's reference was the last
+    (kind, exc, how), = log
+    assert kind == "closed" and isinstance(exc, OSError) and exc.errno == 9 and how == 2
+    os.fstat(new._fileno)  # still open
+    new_peer.send(b"a\n")
+    p.poll()
+    assert drain(new_peer) == b"<a>" and p.registered == 1
+
+
+class Evil(SockConn):
+    action = None
+    kept = []
+
+    def __del__(self):
+        Evil.kept.append(self)  # resurrected: kept alive past the test body
+        Evil.action()
+
+
+def test_a_finalizer_of_the_evicted_connection_attaching_or_aborting_the_new_one():
+    """The evicted connection is released after the new one's registration
+    is stored: its finalizer finds the new connection attached (a second
+    _attach refuses) or aborts it (which then leaves the table and epoll)."""
+    import select
+    p, p2 = poller(), poller()
+    old, new, _ = _stale(p, Evil)
+    del old
+    errors = []
+
+    def attach_elsewhere():
+        try:
+            new._attach(p2)
+        except RuntimeError as e:
+            errors.append(e)
+
+    Evil.action = attach_elsewhere
+    new._attach(p)
+    assert p.registered == 1 and p2.registered == 0
+    assert len(errors) == 1 and "already has a poller" in str(errors[0])
+    new.abort()
+    assert p.registered == 0
+
+    p = poller()
+    old, new, new_peer = _stale(p, Evil)
+    del old
+    Evil.action = new.abort
+    new.keep_fd = True  # Python keeps the fd after the end (as a lingering close does)
+    fd = new._fileno
+    try:
+        new._attach(p)
+        assert new.closed and p.registered == 0
+        new_peer.send(b"x\n")
+        assert select.select([p.fileno()], [], [], 0)[0] == []  # nothing left in epoll
+    finally:
+        os.close(fd)
+
+
+def test_close_stops_registrations_made_by_finalizers_it_runs():
+    p = _Poller()
+    victim, v_peer = conn()
+    errors = []
+
+    class Attacher(SockConn):
+        def __del__(self):
+            try:
+                victim._attach(p)
+            except RuntimeError as e:
+                errors.append(e)
+
+    a, _ = conn(poller=p, cls=Attacher)
+    _open.remove(a)
+    del a
+    p.close()  # its drop of `a` runs the finalizer: the poller is closed by then
+    assert p.registered == 0
+    assert len(errors) == 1 and "poller is closed" in str(errors[0])
+
+
+def test_a_huge_or_unopened_fd_is_refused_before_the_table_grows():
+    p = poller()
+    for fd in (20_000_000, 2**31 - 1):
+        c = SockConn(fd, echo, **Delimited(b"\n")._args(), in_size=128, out_size=128,
+                     close_token=CLOSE)
+        c.log = []
+        with pytest.raises(OSError) as e:
+            c._attach(p)
+        assert e.value.errno == 9
+        c.keep_fd = True
+        c.abort()  # hands the number back to _closed, which keeps it (never opened)
+    assert p.registered == 0
 
 
 def test_closing_the_poller_under_live_connections():

@@ -211,7 +211,10 @@ class _SocketConnection(Connection):
             dup.close()
         if fd >= 0:
             loop = self._loop
-            if self._server._poller is None:  # (a poller's registration is gone already)
+            # (a poller's registration is gone already, but the loop may
+            # watch fd all the same: _mode ran before _attach, e.g. on_connect
+            # closing with replies the socket could not take at once)
+            if not loop.is_closed():
                 loop.remove_reader(fd)
                 loop.remove_writer(fd)
             sock = socket.socket(fileno=fd)
@@ -512,16 +515,19 @@ class Server:
                 _log.exception("nocopy.serve: could not set up a connection from %s", addr)
                 conn.abort()
                 continue
-            if not self._adopt(conn):
-                continue
+            # waiting on its socket before on_connect runs: what on_connect
+            # does (a reply the socket cannot take yet, a close) changes the
+            # registration from there, through the poller or _mode
             if self._poller is None:
                 self._loop.add_reader(fd, conn._on_readable)
-                continue
-            try:
-                conn._attach(self._poller)
-            except Exception:  # out of epoll watches (max_user_watches), or memory
-                _log.exception("nocopy.serve: could not watch the connection from %s", addr)
-                conn.abort()
+            else:
+                try:
+                    conn._attach(self._poller)
+                except Exception:  # out of epoll watches (max_user_watches), or memory
+                    _log.exception("nocopy.serve: could not watch the connection from %s", addr)
+                    conn.abort()
+                    continue
+            self._adopt(conn)
 
     def _resume_accept(self, lsock: socket.socket) -> None:
         if self._serving and lsock in self._lsocks:

@@ -48,11 +48,19 @@ enum { NC_POLL_READ = 0, NC_POLL_WRITE = 1, NC_POLL_NONE = 2 };
  * (NC_POLL_NONE: only if fd's registration is conn's; never fails).
  * poller: an object of st->PollerType (the caller checked).  Runs Python
  * only as the last step (dropping a reference). */
-int nc_poller_set(PyObject *poller, PyObject *conn, int fd, int mode);
+/* *drop: NULL, or a connection the table let go because conn now holds its
+ * fd number (its own fd was closed behind its back and the number reused):
+ * the caller passes it to nc_conn_evicted once its own state is stored --
+ * that can run anything. */
+int nc_poller_set(PyObject *poller, PyObject *conn, int fd, int mode, PyObject **drop);
 
 /* serve_conn.c: the poller's wake-up of a registered connection: receive or
  * send per its current mode (a no-op when that wake-up is stale).  -1 with
  * an exception when it cannot run at all (re-entered, torn down). */
 int nc_conn_on_ready(PyObject *conn);
+/* serve_conn.c: a connection evicted by nc_poller_set (NULL: nothing):
+ * its fd number is another's now, so it forgets it (never closes or uses
+ * it) and ends with EBADF; the reference passed is consumed.  Runs anything. */
+void nc_conn_evicted(PyObject *conn);
 
 #endif /* NOCOPY_SERVE_H */

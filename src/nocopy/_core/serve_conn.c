@@ -123,6 +123,19 @@ exc_take(void)
 #endif
 }
 
+/* Raise exc again (owned; NULL: nothing), as exc_take() took it. */
+static void
+exc_restore(PyObject *exc)
+{
+    if (exc == NULL)
+        return;
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
+#endif
+}
+
 /* Call a hook of the Python side; its failure is reported as unraisable
  * (the loop has nobody to hand it to).  Runs anything. */
 static void
@@ -152,11 +165,13 @@ conn_set_mode(NcConn *c, int mode)
     if (c->poller != NULL) {
         /* the poller runs no Python but for a dropped reference (not
          * ours: we hold one to c across the call) */
-        if (nc_poller_set(c->poller, (PyObject *)c, c->fd, mode) < 0) {
+        PyObject *drop;
+        if (nc_poller_set(c->poller, (PyObject *)c, c->fd, mode, &drop) < 0) {
             /* cannot wait for the socket any more: the connection ends */
             c->flags |= C_ABORT;
             conn_finish(c, exc_take());
         }
+        nc_conn_evicted(drop);
         return;
     }
     PyObject *m = PyLong_FromLong(mode);  /* a small int: cached, no allocation */
@@ -185,8 +200,10 @@ conn_finish(NcConn *c, PyObject *exc)
      * the number once it has it); the poller's reference goes, ours stays */
     PyObject *poller = c->poller;
     c->poller = NULL;
-    if (poller != NULL)
-        nc_poller_set(poller, (PyObject *)c, fd, NC_POLL_NONE);
+    if (poller != NULL) {
+        PyObject *drop;
+        nc_poller_set(poller, (PyObject *)c, fd, NC_POLL_NONE, &drop);  /* drop: NULL */
+    }
     PyObject *args[3];
     args[0] = exc != NULL ? exc : Py_None;
     /* how: 2 abort, 1 linger (a peer that finished sending has nothing left
@@ -799,10 +816,37 @@ conn_attach(NcConn *c, PyObject *poller)
     }
     /* in the mode it is in (reading, for a new one); registered before it
      * is stored: a failure leaves the connection as it was */
-    if (nc_poller_set(poller, (PyObject *)c, c->fd, c->mode) < 0)
+    PyObject *drop;
+    if (nc_poller_set(poller, (PyObject *)c, c->fd, c->mode, &drop) < 0) {
+        if (drop != NULL) {  /* run with no exception in flight */
+            PyObject *exc = exc_take();
+            nc_conn_evicted(drop);
+            if (PyErr_Occurred())
+                PyErr_WriteUnraisable((PyObject *)c);
+            exc_restore(exc);
+        }
         return NULL;
+    }
     c->poller = Py_NewRef(poller);
+    nc_conn_evicted(drop);  /* last: anything it runs finds the connection attached */
     Py_RETURN_NONE;
+}
+
+void
+nc_conn_evicted(PyObject *conn)
+{
+    if (conn == NULL)
+        return;
+    NcConn *c = (NcConn *)conn;
+    if (!(c->flags & C_CLOSED)) {
+        c->fd = -1;  /* another connection's now: conn_finish hands Python -1 */
+        c->flags &= ~C_LINGER;
+        c->flags |= C_ABORT;
+        errno = EBADF;
+        PyErr_SetFromErrno(PyExc_OSError);
+        conn_finish(c, exc_take());
+    }
+    Py_DECREF(conn);
 }
 
 /* ---- transport engine (asyncio BufferedProtocol methods) -------------------------- */
@@ -1167,7 +1211,8 @@ conn_clear(NcConn *c)
     if (c->poller != NULL) {  /* a cycle through the poller's table, cleared by the GC */
         PyObject *poller = c->poller;
         c->poller = NULL;
-        nc_poller_set(poller, (PyObject *)c, c->fd, NC_POLL_NONE);
+        PyObject *drop;
+        nc_poller_set(poller, (PyObject *)c, c->fd, NC_POLL_NONE, &drop);  /* drop: NULL */
         Py_DECREF(poller);
     }
     Py_CLEAR(c->handler);

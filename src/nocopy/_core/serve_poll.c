@@ -24,6 +24,7 @@
 
 #ifdef __linux__
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -65,9 +66,10 @@ poller_drop(NcPoller *p, int fd, PyObject *conn)
 }
 
 int
-nc_poller_set(PyObject *poller, PyObject *conn, int fd, int mode)
+nc_poller_set(PyObject *poller, PyObject *conn, int fd, int mode, PyObject **drop)
 {
     NcPoller *p = (NcPoller *)poller;
+    *drop = NULL;
     if (mode == NC_POLL_NONE) {
         poller_drop(p, fd, conn);
         return 0;
@@ -85,9 +87,20 @@ nc_poller_set(PyObject *poller, PyObject *conn, int fd, int mode)
         return -1;
     }
     if (fd >= p->cap) {
+        /* a real fd first (any int reaches here): the table is not grown
+         * for a number that cannot be registered */
+        if (fcntl(fd, F_GETFD) < 0) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
         Py_ssize_t cap = p->cap ? p->cap : 64;
-        while (cap <= fd)
+        while (cap <= fd) {
+            if (cap > PY_SSIZE_T_MAX / 2 / (Py_ssize_t)sizeof(nc_poll_slot)) {
+                PyErr_NoMemory();
+                return -1;
+            }
             cap *= 2;
+        }
         /* PyMem_Realloc runs no Python (raw domain semantics: no GC) */
         nc_poll_slot *s = PyMem_Realloc(p->slots, (size_t)cap * sizeof(nc_poll_slot));
         if (s == NULL) {
@@ -127,11 +140,12 @@ nc_poller_set(PyObject *poller, PyObject *conn, int fd, int mode)
     if (r < 0) {
         int err = errno;
         if (p->slots[fd].conn == conn) {  /* a MOD that failed: not registered any more */
+            (void)epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
             p->slots[fd].conn = NULL;
             p->count--;
             Py_DECREF(conn);  /* the caller holds its own reference */
         }
-        Py_XDECREF(stale);
+        *drop = stale;  /* the caller's to release once its own state is stored */
         errno = err;
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
@@ -141,7 +155,9 @@ nc_poller_set(PyObject *poller, PyObject *conn, int fd, int mode)
         p->count++;
     }
     p->slots[fd].gen = gen;
-    Py_XDECREF(stale);  /* last: can run anything; the table is consistent */
+    /* can run anything: released by the caller after it stored its state
+     * (conn_attach's c->poller) */
+    *drop = stale;
     return 0;
 }
 
@@ -199,12 +215,14 @@ PyDoc_STRVAR(close_doc,
 static PyObject *
 poller_close(NcPoller *p, PyObject *Py_UNUSED(ignored))
 {
-    poller_clear_all(p);  /* drops run finalizers: the loop re-reads cap */
+    /* closed first: a finalizer run by a drop below cannot register
+     * anything any more (closing the epoll fd drops all its registrations) */
     if (p->epfd >= 0) {
         int fd = p->epfd;
         p->epfd = -1;
         close(fd);
     }
+    poller_clear_all(p);  /* drops run finalizers: the loop re-reads cap */
     Py_RETURN_NONE;
 }
 
@@ -267,10 +285,10 @@ poller_dealloc(NcPoller *p)
 {
     PyTypeObject *tp = Py_TYPE(p);
     PyObject_GC_UnTrack(p);
-    poller_clear_all(p);
     if (p->epfd >= 0)
         close(p->epfd);
     p->epfd = -1;
+    poller_clear_all(p);
     PyMem_Free(p->slots);
     p->slots = NULL;
     p->cap = 0;
@@ -328,9 +346,10 @@ nc_poller_module_init(PyObject *m, nc_state *st)
 #else  /* no epoll: nocopy.serve registers each connection with the loop */
 
 int
-nc_poller_set(PyObject *poller, PyObject *conn, int fd, int mode)
+nc_poller_set(PyObject *poller, PyObject *conn, int fd, int mode, PyObject **drop)
 {
     (void)poller; (void)conn; (void)fd; (void)mode;
+    *drop = NULL;
     PyErr_SetString(PyExc_RuntimeError, "nocopy.serve: no poller on this platform");
     return -1;
 }
