@@ -3,16 +3,21 @@ and examples/line_server_serve.py (nocopy.serve: a plain function per line)
 -- each against their asyncio twin (examples/line_server_plain.py) under the
 same load, on asyncio's loop and on uvloop.
 
-Load: examples/line_load.py, 16 connections; "pipelined" sends 32 commands
-per batch (GET/SET/INCR) and waits for their 32 replies, "round trips" one
-command at a time.  The three servers run at once; the rounds alternate
+Load: bench/line_load.c (built here with the C compiler; the same client as
+examples/line_load.py, which is used where there is no compiler), 16
+connections; "pipelined" sends 32 commands per batch (GET/SET/INCR) and
+waits for their 32 replies, "round trips" one command at a time.  The C
+client matters for the round trips: the Python one spends about as much CPU
+per round trip as the servers, so it set the pace for all of them.  The three servers run at once; the rounds alternate
 between them so a busy moment of the (shared) machine hurts all alike.
 Rows: seconds per request (1 / requests per second, best of ROUNDS) and the
 server's CPU per request (utime + stime from /proc, best of ROUNDS); the
 note gives the spread of the per-round ratios (min-max)."""
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 SECTION = "lines"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,9 +49,32 @@ def _cpu(pid):
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
 
 
+_client = None
+
+
+def _client_cmd():
+    """The load client's command: bench/line_load.c compiled once per
+    process (Linux with a C compiler), else examples/line_load.py."""
+    global _client
+    if _client is None:
+        cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc") or shutil.which("clang")
+        if cc and sys.platform.startswith("linux"):
+            exe = os.path.join(tempfile.mkdtemp(prefix="nocopy-line-load-"), "line_load")
+            r = subprocess.run([cc, "-O2", "-o", exe, os.path.join(ROOT, "bench", "line_load.c")],
+                               capture_output=True, text=True)
+            if r.returncode == 0:
+                _client = [exe]
+            else:
+                print(f"  (line_load.c did not build, using the Python client: {r.stderr.strip()[:200]})")
+        if _client is None:
+            _client = [sys.executable, os.path.join(ROOT, "examples", "line_load.py")]
+        print(f"  load client: {os.path.basename(_client[-1])}")
+    return _client
+
+
 def _load(addr, pipeline):
     import json
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "line_load.py"), addr,
+    out = subprocess.run([*_client_cmd(), addr,
                           "-c", "16", "-p", str(pipeline), "-d", str(DURATION), "--json"],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
