@@ -679,10 +679,16 @@ def draw_case(data):
         msgs = data.draw(st.lists(st.lists(st.sampled_from(PIECES), max_size=12).map(b"".join),
                                   max_size=20), label="messages")
         stream = b"".join(m + d for m in msgs)
-        # the oracle: a message ends at the first delimiter
-        want = [p + (d if keep else b"") for p in stream.split(d)[:-1]]
         partial = data.draw(st.sampled_from([b"", b"tail", d[:-1]]), label="partial")
-        return Delimited(d, keep=keep), stream, want, partial
+        # the oracle: a message ends at the first delimiter.  Over the stream
+        # with its partial tail: pieces that hold part of the delimiter can
+        # leave an unterminated remainder that the tail completes (b"||"
+        # cuts b"|" b"||" + b"|" into two empty messages, not one)
+        full = stream + partial
+        cuts = full.split(d)
+        want = [p + (d if keep else b"") for p in cuts[:-1]]
+        # the complete messages, and what is left unterminated after them
+        return Delimited(d, keep=keep), full[:len(full) - len(cuts[-1])], want, cuts[-1]
     if spec[0] == "prefix":
         _, kind, order, keep = spec
         top = 255 if kind == "u8" else 600
