@@ -488,13 +488,12 @@ layout_scalar(char *out, int neg, uint64_t d, int e)
  * the leading digit is never zero and the digits past the significant
  * ones are the '0's an integral value needs. */
 
-/* The 16 digits of x < 10^16 as bytes 0..9, most significant first: the
- * two 8-digit halves side by side, split into 4 + 4, 2 + 2 and 1 + 1
+/* The 16 digits of hi * 10^8 + lo (hi, lo < 10^8) as bytes 0..9, most
+ * significant first: the two 8-digit halves side by side, split into 4 + 4, 2 + 2 and 1 + 1
  * digits by multiply-shift division in every lane at once. */
 static inline __m128i
-bcd16(uint64_t x)
+bcd16(uint32_t hi, uint32_t lo)
 {
-    uint64_t hi = x / 100000000, lo = x - hi * 100000000;
     __m128i v = _mm_set_epi64x((long long)lo, (long long)hi);
     /* v / 10^4 = (v * ceil(2^40 / 10^4)) >> 40 for v < 10^8; each 64-bit
      * lane becomes (v / 10^4) << 32 | v % 10^4 */
@@ -532,8 +531,15 @@ digits17(uint64_t d, int *lead, int *n, int *nd)
         *nd = ndigits(d);
         d *= pow10_table[17 - *nd];
     }
-    uint64_t a = d / UINT64_C(10000000000000000);
-    __m128i b = bcd16(d - a * UINT64_C(10000000000000000));
+    /* d / 10^8 first, then its leading digit and the low 8 digits side by
+     * side: two steps of latency where d / 10^16 and then (d mod 10^16) /
+     * 10^8 are four.  t < 10^9, and t / 10^8 = t * 1441151881 >> 57 there:
+     * the product exceeds t * 2^57 / 10^8 by t * 24144128 / 10^8 < 2^57 /
+     * 10^8, less than the distance of any t / 10^8 to the next integer. */
+    uint64_t t = d / 100000000;
+    uint32_t lo8 = (uint32_t)(d - t * 100000000);
+    uint64_t a = (t * 1441151881) >> 57;
+    __m128i b = bcd16((uint32_t)(t - a * 100000000), lo8);
     unsigned nz = (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(b, _mm_setzero_si128()));
     *lead = (int)a;
     /* the last nonzero digit among the 16, or only the leading one */
@@ -577,15 +583,10 @@ below16(int j)
  * float.__repr__ lays it out, composed in two registers: bytes 0..16 in
  * *pa, 16..32 in *pb; returns its length (at most 23). */
 static inline int
-layout_regs(uint64_t d, int nd, int e, __m128i *pa, __m128i *pb)
+layout_regs(__m128i lo, __m128i hi, int n, int E, __m128i *pa, __m128i *pb)
 {
     const __m128i dots = _mm_set1_epi8('.');
-    int lead, n, len;
-    __m128i v = digits17(d, &lead, &n, &nd);
-    int E = e + nd - 1;            /* v = d.ddd * 10^E */
-    /* D, the 17 digits: lo = D[0..16), hi = D[16] */
-    __m128i lo = _mm_or_si128(_mm_slli_si128(v, 1), _mm_cvtsi32_si128('0' + lead));
-    __m128i hi = _mm_srli_si128(v, 15);
+    int len;
     __m128i a, b;
     if (E >= 0 && E < 16) {
         /* D[0..E] '.' D[E+1..n), or D[0..E] ".0" for an integral value:
@@ -651,13 +652,48 @@ layout_regs(uint64_t d, int nd, int e, __m128i *pa, __m128i *pb)
 /* The text at out[0..33): a '-' that the digits overwrite when positive,
  * then two 16-byte stores at an address known early (the sign bit is); the
  * bytes past the text are scratch. */
+/* NC_MEMSHIFT=0 lays out the fixed notation in registers (layout_regs) as
+ * before: equal wall time here, 22 more instructions per double. */
+#ifndef NC_MEMSHIFT
+#define NC_MEMSHIFT 1
+#endif
+/* Inlined into every caller: GCC otherwise keeps one out-of-line copy for
+ * its two call sites in format_double, a call per double in the loops of
+ * nc_format_doubles (measured: 12 more instructions per double). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline))
+#endif
 static inline int
 layout(char *out, int neg, uint64_t d, int nd, int e)
 {
-    __m128i a, b;
-    int len = layout_regs(d, nd, e, &a, &b);
+    int lead, n;
+    __m128i v = digits17(d, &lead, &n, &nd);
+    int E = e + nd - 1;            /* v = d.ddd * 10^E */
+    /* D, the 17 digits: lo = D[0..16), hi = D[16] */
+    __m128i lo = _mm_or_si128(_mm_slli_si128(v, 1), _mm_cvtsi32_si128('0' + lead));
+    __m128i hi = _mm_srli_si128(v, 15);
     out[0] = '-';
     out += neg;
+    if (NC_MEMSHIFT && E >= 0 && E < 16) {
+        /* Fixed notation with a point inside the digits (the usual case):
+         * D[0..E] '.' D[E+1..n), or D[0..E] ".0" for an integral value
+         * (D[E+1] is a '0' then).  The 17 digits are stored, the part
+         * after the point is moved one byte up by a load and store of 16
+         * bytes (all of them written just before: out[E+1..E+17) is within
+         * out[0..32)), and the '.' goes in the gap: a few instructions
+         * where composing the text in registers takes about 30 (SSE2 has
+         * no byte shift by a variable count).  The reload is not forwarded
+         * from the stores, but nothing waits for it: the length does not
+         * depend on it. */
+        _mm_storeu_si128((__m128i *)out, lo);
+        _mm_storeu_si128((__m128i *)(out + 16), hi);
+        __m128i t = _mm_loadu_si128((const __m128i *)(out + E + 1));
+        _mm_storeu_si128((__m128i *)(out + E + 2), t);
+        out[E + 1] = '.';
+        return neg + (n > E + 1 ? n + 1 : E + 3);
+    }
+    __m128i a, b;
+    int len = layout_regs(lo, hi, n, E, &a, &b);
     _mm_storeu_si128((__m128i *)out, a);
     _mm_storeu_si128((__m128i *)(out + 16), b);
     return len + neg;
