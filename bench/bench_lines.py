@@ -28,7 +28,9 @@ _TICK = os.sysconf("SC_CLK_TCK")
 SERVERS = (("nocopy", "line_server.py"), ("serve", "line_server_serve.py"),
            ("plain", "line_server_plain.py"))
 # the rows: each nocopy server against the plain one (name, row label, time target)
-VARIANTS = (("nocopy", "line server", 1.5), ("serve", "line server, nocopy.serve", None))
+# (issue 18's target, 1.5x, holds for both: nocopy.serve is what the docs
+# point round-trip servers to, the streams row shows the await floor)
+VARIANTS = (("nocopy", "line server", 1.5), ("serve", "line server, nocopy.serve", 1.5))
 
 
 def _start(script, uvloop):

@@ -1,7 +1,10 @@
 """Client-side helpers for tests/test_serve.py: the wire oracles (struct and
 a plain-Python LEB128 encoder), reads with deadlines that say what arrived,
 a self-signed certificate for the TLS tests and the allocation test's client
-(a separate process, so its allocations are not counted with the server's)."""
+(a separate process, so its allocations are not counted with the server's);
+and for the tests that drive a socket-engine connection by hand
+(test_hostile_serve.py, test_serve_poller.py): a _Conn subclass that records
+its hooks, and the socketpair helpers."""
 import asyncio
 import os
 import shutil
@@ -227,3 +230,69 @@ go(n, b"ping-012345678\r\n")
 go(1, b"!stop-01234567\r\n")
 s.close()
 '''
+
+
+# ---- driving a socket-engine connection by hand (socketpairs, no loop) ----
+
+from nocopy._core import _Conn  # noqa: E402
+
+
+class SockConn(_Conn):
+    """A socket-engine connection whose hooks record what happened; the fd
+    it hands back at the end is closed unless keep_fd is set."""
+    keep_fd = False
+
+    def _mode(self, mode):
+        self.log.append(("mode", mode))
+
+    def _closed(self, exc, how, fd):
+        self.log.append(("closed", exc, how))
+        if fd >= 0 and not self.keep_fd:
+            os.close(fd)
+
+    def _write(self, view):
+        raise AssertionError("a socket-engine connection never calls _write")
+
+    def _failed(self, exc):
+        self.log.append(("failed", exc))
+
+
+def socket_conn(handler, cls=SockConn, **kw):
+    """(connection, peer): a socket-engine connection of cls over one end of
+    a socketpair (both non-blocking), Delimited(b"\\n", limit=64) unless
+    kw says otherwise, 128-byte buffers by default."""
+    from nocopy.serve import CLOSE, Delimited
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    args = dict(Delimited(b"\n", limit=64)._args(), in_size=kw.pop("in_size", 128),
+                out_size=kw.pop("out_size", 128), close_token=CLOSE)
+    args.update(kw)
+    c = cls(a.detach(), handler, **args)
+    c.log = []
+    return c, b
+
+
+def fill_send_path(c):
+    """Fill the server side's socket buffers so replies cannot go out."""
+    dup = socket.socket(fileno=os.dup(c._fileno))
+    dup.setblocking(False)
+    try:
+        while True:
+            dup.send(b"j" * 4096)
+    except BlockingIOError:
+        pass
+    dup.close()
+
+
+def drain(peer):
+    """What the peer can read now (up to EOF), as bytes."""
+    got = bytearray()
+    while True:
+        try:
+            b = peer.recv(1 << 20)
+        except BlockingIOError:
+            return bytes(got)
+        if not b:
+            return bytes(got)
+        got += b

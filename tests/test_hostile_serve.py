@@ -352,22 +352,7 @@ def test_reply_over_half_of_out_fails_like_a_raising_handler():
 import os  # noqa: E402
 import socket  # noqa: E402
 import time  # noqa: E402
-
-
-class SockConn(_Conn):
-    def _mode(self, mode):
-        self.log.append(("mode", mode))
-
-    def _closed(self, exc, how, fd):
-        self.log.append(("closed", exc, how))
-        if fd >= 0:
-            os.close(fd)
-
-    def _write(self, view):
-        raise AssertionError("a socket-engine connection never calls _write")
-
-    def _failed(self, exc):
-        self.log.append(("failed", exc))
+from serve_helpers import SockConn, drain, fill_send_path, socket_conn  # noqa: E402
 
 
 _peers = []
@@ -381,40 +366,9 @@ def _close_peers():
 
 
 def sock_conn(handler, cls=SockConn, **kw):
-    a, b = socket.socketpair()
+    c, b = socket_conn(handler, cls, **kw)
     _peers.append(b)
-    a.setblocking(False)
-    b.setblocking(False)
-    args = dict(Delimited(b"\n", limit=64)._args(), in_size=kw.pop("in_size", 128),
-                out_size=kw.pop("out_size", 128), close_token=CLOSE)
-    args.update(kw)
-    c = cls(a.detach(), handler, **args)
-    c.log = []
     return c, b
-
-
-def fill_send_path(c):
-    """Fill the server side's socket buffers so replies cannot go out."""
-    dup = socket.socket(fileno=os.dup(c._fileno))
-    dup.setblocking(False)
-    try:
-        while True:
-            dup.send(b"j" * 4096)
-    except BlockingIOError:
-        pass
-    dup.close()
-
-
-def drain(peer):
-    got = bytearray()
-    while True:
-        try:
-            b = peer.recv(1 << 20)
-        except BlockingIOError:
-            return got
-        if not b:
-            return got
-        got += b
 
 
 class _Evil(bytearray):

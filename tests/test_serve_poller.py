@@ -15,6 +15,7 @@ import weakref
 import pytest
 
 import leakcheck
+from serve_helpers import SockConn, drain, fill_send_path, socket_conn
 from nocopy import _core
 from nocopy._core import _Conn
 from nocopy.serve import CLOSE, Delimited
@@ -22,26 +23,6 @@ from nocopy.serve import CLOSE, Delimited
 pytestmark = pytest.mark.skipif(not hasattr(_core, "_Poller"), reason="epoll: Linux only")
 
 _Poller = getattr(_core, "_Poller", None)
-
-
-class SockConn(_Conn):
-    """A socket-engine connection that records its hooks; the fd it hands
-    back at the end is closed unless keep_fd is set."""
-    keep_fd = False
-
-    def _mode(self, mode):
-        self.log.append(("mode", mode))
-
-    def _closed(self, exc, how, fd):
-        self.log.append(("closed", exc, how))
-        if fd >= 0 and not self.keep_fd:
-            os.close(fd)
-
-    def _write(self, view):
-        raise AssertionError("a socket-engine connection never calls _write")
-
-    def _failed(self, exc):
-        self.log.append(("failed", exc))
 
 
 _open = []
@@ -65,14 +46,7 @@ def echo(msg, out):
 
 
 def conn(handler=echo, poller=None, cls=SockConn, **kw):
-    a, b = socket.socketpair()
-    a.setblocking(False)
-    b.setblocking(False)
-    args = dict(Delimited(b"\n", limit=64)._args(), in_size=kw.pop("in_size", 128),
-                out_size=kw.pop("out_size", 128), close_token=CLOSE)
-    args.update(kw)
-    c = cls(a.detach(), handler, **args)
-    c.log = []
+    c, b = socket_conn(handler, cls, **kw)
     _open.append(b)
     _open.append(c)
     if poller is not None:
@@ -84,30 +58,6 @@ def poller():
     p = _Poller()
     _open.append(p)
     return p
-
-
-def drain(peer):
-    got = bytearray()
-    while True:
-        try:
-            b = peer.recv(1 << 20)
-        except BlockingIOError:
-            return bytes(got)
-        if not b:
-            return bytes(got)
-        got += b
-
-
-def fill_send_path(c):
-    """Fill the server side's socket buffers so replies cannot go out."""
-    dup = socket.socket(fileno=os.dup(c._fileno))
-    dup.setblocking(False)
-    try:
-        while True:
-            dup.send(b"j" * 4096)
-    except BlockingIOError:
-        pass
-    dup.close()
 
 
 def test_ready_connections_are_run_by_poll():
