@@ -211,9 +211,9 @@ class _SocketConnection(Connection):
             dup.close()
         if fd >= 0:
             loop = self._loop
-            # (a poller's registration is gone already, but the loop may
-            # watch fd all the same: _mode ran before _attach, e.g. on_connect
-            # closing with replies the socket could not take at once)
+            # without a poller the loop watches fd; with one nothing should
+            # (its registration is gone already), but removing is cheap and
+            # leaves no watch on a number about to be closed or reused
             if not loop.is_closed():
                 loop.remove_reader(fd)
                 loop.remove_writer(fd)
@@ -431,12 +431,12 @@ class Server:
         conn._fd = fd
         return conn
 
-    def _adopt(self, conn: Connection) -> bool:
-        """A new connection: registered, then on_connect.  False: closed."""
+    def _adopt(self, conn: Connection) -> None:
+        """A new connection: registered, then on_connect (which may close it)."""
         if not self._serving:
             # a TLS handshake that finished after close(): not served
             conn._kill()
-            return False
+            return
         self._conns.add(conn)
         if self._on_connect is not None:
             try:
@@ -447,8 +447,6 @@ class Server:
                 _log.exception("nocopy.serve: on_connect raised for %s; connection closed",
                               conn.peername)
                 conn.abort()
-                return False
-        return not conn.closed
 
     def _forget(self, conn: Connection) -> None:
         self._conns.discard(conn)
