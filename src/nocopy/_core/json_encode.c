@@ -765,6 +765,16 @@ enc_leaf_run(nc_jw *w, PyObject *const *items, Py_ssize_t i, Py_ssize_t n, char 
 
 /* The most bytes one item of a leaf list takes, with its separator. */
 #define NC_LEAF_ITEM (NC_FLOAT_TEXT > NC_RUN_ITEM ? NC_FLOAT_TEXT : NC_RUN_ITEM)
+/* true, false or null, under one branch: a sum of compares.  Written with
+ * ||, GCC branched on each, and where a list's first item is true or null
+ * at random that branch missed on half of the lists (3,000 lists of 8
+ * random true/null: 0.67x orjson's speed with it, 0.87x without). */
+static inline int
+is_constant(PyObject *o)
+{
+    return ((unsigned)(Py_TYPE(o) == &PyBool_Type) + (unsigned)(o == Py_None)) != 0;
+}
+
 /* A leaf that enc_leaf_run or enc_float_items writes. */
 static inline int
 is_run_leaf(PyObject *o)
@@ -773,7 +783,9 @@ is_run_leaf(PyObject *o)
     long long v;
     if (t == &PyFloat_Type)
         return isfinite(PyFloat_AS_DOUBLE(o));
-    return t == &PyBool_Type || o == Py_None || (t == &PyLong_Type && int_compact_value(o, &v));
+    if (t == &PyLong_Type)
+        return int_compact_value(o, &v);
+    return is_constant(o);
 }
 
 /* The leading leaves of a non-empty exact list or tuple in a compact
