@@ -19,7 +19,7 @@ from hypothesis import given, strategies as st
 import nocopy.json as nj
 from budget import heavy
 from nocopy import BufferTooSmall, ByteBuffer
-from test_json import check_all_forms, options, oracle
+from test_json import _cache_utf8, check_all_forms, options, oracle
 
 # ---- documents made of the shapes the fast paths take ----------------------
 
@@ -467,6 +467,190 @@ def test_key_cache_releases_evicted_keys():
     for i in range(0, 20000, 20):   # first dicts of <= 32 keys are cached
         nj.dumps({"".join(["ev", str(j)]): j for j in range(i, i + 20)})
     assert sys.getrefcount(k) == before
+
+
+# ---- runs of dict items (enc_dict_run) ---------------------------------------
+# In a compact document, the items of a dict whose exact str key is in the key
+# cache and whose value is a compact int, true/false/null, an empty list or
+# dict, or an ASCII str with nothing to escape are written by one loop with
+# the write position in a local; any other item ends the run (a str to
+# escape after its copy was tried in the room) and goes the general way.
+# The key cache holds a key from its second dict on, so every document here
+# repeats its dicts (the same key objects).
+
+run_keys = st.sampled_from(["a", "id", "name", "k" * 29, "k" * 30, "k" * 31, "k" * 40, "q\"",
+                            "\x7f", "é", "tab\t", ""]) | st.text(max_size=8)
+ascii_strs = st.text(st.characters(min_codepoint=0, max_codepoint=0x7f), max_size=40) | st.sampled_from(
+    ["", "x", "http://example.com/a/b", "a\"b", "\\", "\x7f", "\x00", "x" * 15, "y" * 16, "z" * 64,
+     "z" * 63 + "\n", "\n" + "z" * 63])
+run_values = consts | run_ints | empties | ascii_strs | st.sampled_from(
+    ["é", "日本", "\U0001f600", 2**64, 1.5, [1], {"a": 1}, (), IntSub(4), FloatSub(0.5)])
+run_dicts = st.dictionaries(run_keys, run_values, max_size=8)
+
+
+@given(st.lists(run_dicts, min_size=1, max_size=4), st.integers(1, 3), options)
+def test_dict_runs_match_stdlib(dicts, repeat, opts):
+    check_all_forms(dicts * repeat, **opts)
+
+
+@given(st.lists(run_dicts, min_size=1, max_size=3))
+def test_dict_runs_both_key_caches(dicts):
+    for ensure_ascii in (False, True):
+        check_all_forms([dicts, dicts, {"n": dicts}], ensure_ascii=ensure_ascii)
+
+
+class StrSub(str):
+    pass
+
+
+def test_dict_run_edges():
+    # each value kind after each, at the first and later positions; values
+    # and keys that end the run (subclasses, big ints, escapes, non-ASCII)
+    values = [0, -1, 2**62, -2**63, 2**63, True, False, None, [], {}, (), "", "s", "s" * 16,
+              "a\"b", "\x7f", "\x1f", "é", "x\U0001f600", StrSub("sub"), IntSub(5), 1.25, [1], {"b": 2}]
+    for v in values:
+        for w in values:
+            d = {"a": v, "bb": w, "c": 1}
+            check_all_forms([d, d, {"bb": v, "a": w}])
+            check_all_forms([d, d], ensure_ascii=True)
+    d = {StrSub("a"): 1, "b": 2, "k" * 40: "long key, never cached", "c": "x"}
+    check_all_forms([d, d, d])
+
+
+@pytest.mark.parametrize("doc", [
+    [{"id": 123456789, "a": None, "blockIds": [], "b": {}, "s": "abc", "t": True}] * 6,
+    [{"url": "https://api.github.com/repos/x/y", "n": -2**63, "e": "q\"uote"}] * 5,
+    [{"k" * 31: "v" * 17, "x": False, "y": "z" * 40}] * 4,
+    [{"a": "\x7f", "b": 1, "c": "é", "d": "x" * 33}] * 4,
+])
+@pytest.mark.parametrize("opts", [{}, {"ensure_ascii": True}, {"check_circular": False}])
+def test_room_boundaries_of_dict_runs(doc, opts):
+    _room_sweep(doc, **opts)
+
+
+@pytest.mark.parametrize("size", [64, 65, 66, 79, 100, 127])
+def test_dump_chunk_boundaries_of_dict_runs(size):
+    doc = [{"id": 123456789, "s": "x" * 20, "t": None, "e": []}] * 30
+    out = io.BytesIO()
+    n = nj.dump(doc, out, buffer_size=size)
+    assert out.getvalue() == oracle(doc) and n == len(out.getvalue())
+
+
+def test_default_mutating_a_dict_after_a_run():
+    # items written by the run, then `default` (Python code) empties, grows
+    # or refills the dict being walked: RuntimeError as in iterating it, or
+    # (same size) the walk goes on from the dict's current table
+    for how in ("clear", "add", "replace"):
+        def make():
+            return {"a": 1, "b": "x", "c": None, "o": Opaque(0), "d": 2, "e": "y"}
+
+        doc = make()
+
+        def default(o, doc=doc):
+            if how == "clear":
+                doc.clear()
+            elif how == "add":
+                doc["z"] = 1
+            else:
+                doc["d"] = "replaced"
+            return o.tag
+        warm = dict(make(), o=0)
+        nj.dumps([warm, warm])   # the keys' texts in the cache
+        if how == "replace":
+            assert nj.dumps(doc, default=default) == (
+                b'{"a":1,"b":"x","c":null,"o":0,"d":"replaced","e":"y"}')
+        else:
+            with pytest.raises(RuntimeError):
+                nj.dumps(doc, default=default)
+
+
+def test_dict_runs_allocate_nothing():
+    doc = [{"id": i, "name": "n" * (i % 20), "flag": i % 2 == 0, "none": None, "ids": [], "m": {}}
+           for i in range(50)]
+    buf = bytearray(8192)
+
+    def loop(rounds):
+        for _ in range(rounds):
+            nj.dumps_into(doc, buf)
+            nj.dumps_into(doc, buf, 3, ensure_ascii=True)
+    assert _blocks_during(loop, 2000) == 0
+
+
+def test_dict_runs_create_no_utf8_cache():
+    # sys.getsizeof counts a str's UTF-8 cache: encoding must not add one,
+    # whether a non-ASCII value ends a run or a key misses the cache
+    vals = ["".join(["é", str(i)]) for i in range(20)]
+    keys = ["".join(["ké", str(i)]) for i in range(20)]
+    before = [sys.getsizeof(x) for x in vals + keys]
+    doc = [{"a": v, "b": 1, k: "ascii"} for v, k in zip(vals, keys)] * 2
+    assert nj.dumps(doc) == oracle(doc)
+    nj.dumps_into(doc, bytearray(4096))
+    assert [sys.getsizeof(x) for x in vals + keys] == before
+
+
+# A non-ASCII str with CPython's UTF-8 cache (as orjson or any C API that
+# asked for its UTF-8 leaves it) is copied from the cache by the run when
+# ensure_ascii is off; a finite float has its key written by the run and
+# goes to enc_float; a str subclass, a float subclass, NaN/Infinity and a
+# cached str to escape end the run.
+
+def _cached(s):
+    s = "".join([s, "é"])   # a fresh str whose cache we control
+    assert _cache_utf8(s)
+    return s
+
+
+cached_strs = st.text(st.characters(codec="utf-8"), max_size=40).map(_cached) | st.sampled_from(
+    ["", "é", "a\"b", "\n", "\x7f", "x" * 15, "y" * 16, "z" * 64, "日本語" * 9, "\U0001f600"]).map(_cached)
+float_values = run_floats | st.sampled_from([float("nan"), float("inf"), -float("inf"), -0.0,
+                                              FloatSub(2.5), 1e300, 5e-324])
+run_values_2 = run_values | cached_strs | float_values
+
+
+@given(st.lists(st.dictionaries(run_keys, run_values_2, max_size=8), min_size=1, max_size=4),
+       st.integers(1, 3), options)
+def test_dict_runs_cached_utf8_and_floats_match_stdlib(dicts, repeat, opts):
+    check_all_forms(dicts * repeat, **opts)
+
+
+def test_dict_run_edges_cached_utf8_and_floats():
+    values = [0, 1.5, -0.0, 1e300, 5e-324, float("nan"), float("inf"), FloatSub(0.25), [], [1], {"z": 1.5},
+              "s", _cached(""), _cached("x" * 20), _cached("q\"uote"), _cached("\x01"), "é", StrSub("é")]
+    for v in values:
+        for w in values:
+            d = {"a": v, "bb": w, "c": 1}
+            for opts in ({}, {"ensure_ascii": True}):
+                check_all_forms([d, d, {"bb": v, "a": w}], **opts)
+                check_all_forms([d, d], allow_nan=False, **opts)
+
+
+@pytest.mark.parametrize("doc", [
+    [{"t": 1700000000, "v": 21.375, "ok": True, "s": _cached("größe"), "f": 1e-7}] * 6,
+    [{"a": _cached("a\"b"), "b": 0.1, "c": _cached("日本語のテキスト" * 3), "d": float("nan")}] * 4,
+    [{"k" * 31: 123456.789, "x": _cached("ü" * 40), "y": 2.5}] * 4,
+])
+@pytest.mark.parametrize("opts", [{}, {"ensure_ascii": True}, {"check_circular": False}])
+def test_room_boundaries_of_dict_runs_cached_utf8_and_floats(doc, opts):
+    _room_sweep(doc, **opts)
+
+
+@pytest.mark.parametrize("size", [64, 65, 66, 79, 100, 127, 150, 200])
+def test_dump_chunk_boundaries_of_dict_runs_floats(size):
+    doc = [{"id": 123456789, "v": 1234.5678901234, "s": _cached("größe" * 3), "t": None}] * 30
+    out = io.BytesIO()
+    n = nj.dump(doc, out, buffer_size=size)
+    assert out.getvalue() == oracle(doc) and n == len(out.getvalue())
+
+
+def test_dict_runs_cached_utf8_and_floats_allocate_nothing():
+    doc = [{"id": i, "v": i * 0.25, "s": _cached("n" * (i % 20)), "none": None} for i in range(50)]
+    buf = bytearray(8192)
+
+    def loop(rounds):
+        for _ in range(rounds):
+            nj.dumps_into(doc, buf)
+            nj.dumps_into(doc, buf, 3, ensure_ascii=True)
+    assert _blocks_during(loop, 2000) == 0
 
 
 # ---- hostile: Python code mutating what the fast paths read -----------------

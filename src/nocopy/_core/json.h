@@ -310,24 +310,15 @@ nc_json_copy_clean16_call(char *out, const unsigned char *src, Py_ssize_t n, int
 #define NC_JSON_HAVE_CLEAN16 0
 #endif
 
-/* Fast path for a clean ASCII str (nothing to escape) that fits the room:
- * written with its quotes, scanned and copied eight bytes at a time (short
- * strings and tails as overlapping words, never reading outside the str).
- * `pre` and `post` (-1: none; any byte, NUL included, is one: a NUL
- * separator is legal) are single bytes written before and after in the
- * same room check: a dict key goes out as ,"key": in one piece.
- * Returns 1 when written, 0 when nothing was written and the caller must
- * take the general path. */
+/* The copying part of nc_json_try_ascii_wrapped below: the n ASCII bytes
+ * src[0:n] to out (no quotes) when none needs an escape, 1; else 0, and
+ * out[0:n] then holds garbage, which the escaping writer the caller falls
+ * back to overwrites (the escaped text starts at or before out and is
+ * longer).  Also used on its own by json_encode.c's dict run, which keeps
+ * the write position in a local. */
 static inline int
-nc_json_try_ascii_wrapped(nc_jw *w, PyObject *s, int ensure_ascii, int pre, int post)
+nc_json_ascii_put(char *out, const unsigned char *src, Py_ssize_t n, int ensure_ascii)
 {
-    if (!PyUnicode_IS_ASCII(s))
-        return 0;
-    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
-    if (nc_jw_room(w) < n + 4)
-        return 0;
-    const unsigned char *src = PyUnicode_DATA(s);
-    char *out = w->p + 1 + (pre >= 0);
 #if NC_JSON_HAVE_CLEAN16
     if (n >= 16) {
         if (!nc_json_copy_clean16_call(out, src, n, ensure_ascii))
@@ -370,6 +361,28 @@ nc_json_try_ascii_wrapped(nc_jw *w, PyObject *s, int ensure_ascii, int pre, int 
         out[n >> 1] = (char)b;
         out[n - 1] = (char)c;
     }
+    return 1;
+}
+
+/* Fast path for a clean ASCII str (nothing to escape) that fits the room:
+ * written with its quotes, scanned and copied eight bytes at a time (short
+ * strings and tails as overlapping words, never reading outside the str).
+ * `pre` and `post` (-1: none; any byte, NUL included, is one: a NUL
+ * separator is legal) are single bytes written before and after in the
+ * same room check: a dict key goes out as ,"key": in one piece.
+ * Returns 1 when written, 0 when nothing was written and the caller must
+ * take the general path. */
+static inline int
+nc_json_try_ascii_wrapped(nc_jw *w, PyObject *s, int ensure_ascii, int pre, int post)
+{
+    if (!PyUnicode_IS_ASCII(s))
+        return 0;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (nc_jw_room(w) < n + 4)
+        return 0;
+    char *out = w->p + 1 + (pre >= 0);
+    if (!nc_json_ascii_put(out, PyUnicode_DATA(s), n, ensure_ascii))
+        return 0;
     out[-1] = '"';
     if (pre >= 0)
         out[-2] = (char)pre;
@@ -448,6 +461,13 @@ int nc_json_keycache_alloc(nc_state *st);
  * surrogate with ensure_ascii=0 raises UnicodeEncodeError, as
  * json.dumps(...).encode("utf-8") does. */
 int nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii);
+/* 3.14 moved a str's UTF-8 cache out of PyCompactUnicodeObject; there every
+ * non-ASCII str is transcoded. */
+#define NC_JSON_UTF8_CACHE (PY_VERSION_HEX < 0x030E0000)
+/* json_escape.c: the n bytes of a str's cached UTF-8 to out, no quotes, when
+ * none needs an escape (ensure_ascii=0), 1; else 0 with out[0:n] garbage
+ * (see nc_json_ascii_put).  For json_encode.c's dict run. */
+int nc_json_utf8_put(char *out, const unsigned char *s, Py_ssize_t n);
 /* UnicodeEncodeError for the lone surrogate at str[i] (and the run after it). */
 void nc_json_raise_surrogate(PyObject *str, Py_ssize_t i);
 

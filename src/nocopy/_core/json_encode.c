@@ -1177,7 +1177,7 @@ enc_leaf(nc_jenc *e, PyObject *v, PyTypeObject *vt)
 
 /* key: value; vt is value's type when the caller knows it is a leaf, else
  * NULL. */
-static inline int
+static inline __attribute__((always_inline)) int
 enc_item(nc_jenc *e, PyObject *key, PyObject *value, int *first, PyTypeObject *vt)
 {
     /* Hot path: exact str key, compact document, one-byte separators (the
@@ -1257,6 +1257,177 @@ item_fits_unflushed(const nc_jw *w, PyObject *k, PyObject *v, PyTypeObject *vt,
     return room > vb && chars < (size_t)(room - vb) / 12;
 }
 
+/* Room one item of enc_dict_run takes at most besides a str value's
+ * characters: its separator, the cached key text and an int64's text (the
+ * longest of its other values). */
+#define NC_DICT_RUN_ITEM (1 + NC_KC_TEXT + NC_INT64_MAX_CHARS)
+/* ... and one whose value is a float (as enc_float's room, with the
+ * separator and the key's text before) */
+#define NC_DICT_RUN_FLOAT (1 + NC_KC_TEXT + NC_DOUBLE_ROOM + 2)
+
+/* The bytes of the text of a str value of enc_dict_run of `kind` 5 (its
+ * ASCII characters) or 6 (its cached UTF-8). */
+static inline Py_ssize_t
+str_run_len(PyObject *s, int kind)
+{
+#if NC_JSON_UTF8_CACHE
+    if (kind == 6)
+        return ((PyCompactUnicodeObject *)s)->utf8_length;
+#else
+    (void)kind;
+#endif
+    return PyUnicode_GET_LENGTH(s);
+}
+
+/* A run of the commonest dict items of a compact document (e->kc set): an
+ * exact str key found in the key cache and a value that is a compact int,
+ * true/false/null, an empty exact list or dict, an exact ASCII str with
+ * nothing to escape or (ensure_ascii=0) an exact str whose UTF-8 CPython
+ * has cached (read, never created) with nothing to escape, while the room
+ * holds the longest such item.  The items of the small dicts that make up
+ * most of citm_catalog.json or a log record.  As in enc_leaf_run, the
+ * write position and the first-item flag live in locals for the run:
+ * through w->p and *first, each byte stored might alias them, so the
+ * compiler stored and reloaded them around every item, a store-to-load
+ * chain through memory per item.  Writes only inside the room, calls no
+ * function that is not inlined and runs no Python code (no flush, no
+ * `default`), so the cursor and the borrowed items stay valid.  Returns 0
+ * at the end of the dict; else the next item is in *k, *v (already taken
+ * from the cursor) and: 1, it is not written and may be a leaf (the
+ * caller's general path writes it); 2, it is not written and its value is
+ * no leaf (a container or another object: the caller skips its leaf test,
+ * which a second mispredicted type dispatch made cost more than the run
+ * saved on nested dicts); 3, its key is written and its value is a finite
+ * float with room for enc_float's fast path, which the caller calls (a
+ * float formatted in here, a call in the loop, kept the locals in saved
+ * registers: the ~1 MB document got 4% slower); 4, its key is written and
+ * its value is another exact str (no UTF-8 cache, or ensure_ascii) with
+ * room for its longest text, which the caller's nc_json_write_str writes
+ * (ending the run there cost short dicts of fresh non-ASCII strings 7%). */
+static inline int
+enc_dict_run(nc_jenc *e, nc_dict_cursor *c, int *first, PyObject **k, PyObject **v)
+{
+    nc_jw *w = e->w;
+    const nc_keycache *kc = e->kc;
+    char *p = w->p;
+    char *const end = w->end;
+    const char sep = e->item_sep[0];
+    const int ensure_ascii = e->ensure_ascii;
+    int f = *first, more;
+    while ((more = nc_dict_cursor_next(c, k, v)) != 0) {
+        PyObject *key = *k, *val = *v;
+        if (end - p < NC_DICT_RUN_ITEM || !PyUnicode_CheckExact(key))
+            break;
+        PyTypeObject *vt = Py_TYPE(val);
+        long long iv = 0;
+        int kind;   /* 0..2: CONST_TEXT's; 3 an int; 4 an empty container; 5 an ASCII str;
+                     * 6 a str's cached UTF-8; 7 a finite float; 8 another str */
+        if (vt == &PyLong_Type) {
+            if (!int_compact_value(val, &iv))
+                break;
+            kind = 3;
+        }
+        else if (vt == &PyFloat_Type) {
+            if (!isfinite(PyFloat_AS_DOUBLE(val)) || end - p < NC_DICT_RUN_FLOAT + NC_JW_TAIL)
+                break;
+            kind = 7;
+        }
+        else if (vt == &PyUnicode_Type) {
+            /* an ASCII one that needs no escape (checked as it is copied);
+             * or, with ensure_ascii=0, one whose UTF-8 CPython has cached
+             * (never created here) */
+            if (PyUnicode_IS_ASCII(val))
+                kind = 5;
+#if NC_JSON_UTF8_CACHE
+            else if (!ensure_ascii && ((PyCompactUnicodeObject *)val)->utf8 != NULL)
+                kind = 6;
+#endif
+            else {
+                /* another str, without a UTF-8 cache or under ensure_ascii:
+                 * its key here, its text by the caller's
+                 * nc_json_write_str; in room for the worst (12 bytes a
+                 * char: an escaped astral char under ensure_ascii) */
+                if ((end - p - NC_DICT_RUN_ITEM) / 12 <= PyUnicode_GET_LENGTH(val))
+                    break;
+                kind = 8;
+            }
+            if (kind != 8 && end - p - NC_DICT_RUN_ITEM < str_run_len(val, kind) + 2)
+                break;
+        }
+        else {
+            unsigned fa = (unsigned)(val == Py_False), z = (unsigned)(val == Py_None);
+            if ((unsigned)(val == Py_True) + fa + z)
+                kind = (int)(fa + 2u * z);
+            else if (empty_container(val, vt))
+                kind = 4;
+            else {
+                /* a container or another object: tell the caller so its
+                 * leaf test is skipped (a second mispredictable dispatch) */
+                more = 2;
+                break;
+            }
+        }
+        int h = kc_find(kc, kc_hash(key), key);
+        if (h < 0)
+            break;
+        char *q = p + !f;   /* where the key's text goes */
+        size_t klen = kc->slot[h].len;
+        Py_ssize_t n = 0;
+        if (kind == 5 || kind == 6) {
+            /* the str first, after its quote: a str to escape leaves only
+             * bytes of the room past p, which the general path overwrites */
+            n = str_run_len(val, kind);
+#if NC_JSON_UTF8_CACHE
+            if (kind == 6) {
+                if (!nc_json_utf8_put(q + klen + 1,
+                                      (const unsigned char *)((PyCompactUnicodeObject *)val)->utf8, n))
+                    break;
+            }
+            else
+#endif
+            if (!nc_json_ascii_put(q + klen + 1, PyUnicode_DATA(val), n, ensure_ascii))
+                break;
+        }
+        /* the separator, overwritten by the key's text for the first item */
+        *p = sep;
+        f = 0;
+        copy_exact(q, kc->slot[h].text, klen);
+        p = q + klen;
+        if (kind == 5 || kind == 6) {
+            p[0] = '"';
+            p[n + 1] = '"';
+            p += n + 2;
+        }
+        else if (kind == 3) {
+            p += nc_format_int64((int64_t)iv, p);
+        }
+        else if (kind == 8) {
+            more = 4;
+            break;
+        }
+        else if (kind == 7) {
+            /* the caller's enc_float writes it (a call in this loop made
+             * the ~1 MB document 4% slower: the locals then live in saved
+             * registers); the room left takes enc_float's fast path */
+            more = 3;
+            break;
+        }
+        else if (kind < 3) {
+            p[0] = CONST_TEXT[kind].first;
+            memcpy(p + CONST_TEXT[kind].len - 4, CONST_TEXT[kind].tail, 4);
+            p += CONST_TEXT[kind].len;
+        }
+        else {
+            p[0] = vt == &PyDict_Type ? '{' : '[';
+            p[1] = vt == &PyDict_Type ? '}' : ']';
+            p += 2;
+        }
+    }
+    w->p = p;
+    *first = f;
+    return more;
+}
+
 /* The items of an exact dict in insertion order.  The common item (exact
  * str key, leaf value: see enc_value; in dump() one that fits the room
  * left) runs no Python code, so the direct cursor of dictiter.h stays
@@ -1268,7 +1439,7 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
 {
     Py_ssize_t pos = 0, size = PyDict_GET_SIZE(d);
     PyObject *k, *v;
-    nc_dict_cursor c;
+    nc_dict_cursor c = {0};   /* set by nc_dict_cursor_init; zeroed for the compiler's sake */
     nc_jw *w = e->w;
     int stream = w->mode == NC_JW_STREAM;
     Py_ssize_t fixed = stream ? stream_item_fixed(e) : 0;
@@ -1294,12 +1465,27 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
                 direct = nc_dict_cursor_init(&c, d, pos = nc_dict_cursor_pos(&c));
         }
         if (direct) {
-            if (!nc_dict_cursor_next(&c, &k, &v))
+            int got = e->kc != NULL ? enc_dict_run(e, &c, first, &k, &v) : nc_dict_cursor_next(&c, &k, &v);
+            if (!got)
                 return 0;
+            if (got == 4) {
+                /* the run wrote this item's key; its value is an exact str
+                 * with room for its worst text (no flush) */
+                if (nc_json_write_str(w, v, e->ensure_ascii) < 0)
+                    return -1;
+                continue;
+            }
+            if (got == 3) {
+                /* the run wrote this item's key; its value is a finite float
+                 * with room for enc_float's fast path */
+                if (enc_float(e, v, 0) < 0)
+                    return -1;
+                continue;
+            }
             /* a leaf: bool cannot be subclassed, so its type means True
              * or False (one compare for both) */
             PyTypeObject *vt = Py_TYPE(v);
-            if (PyUnicode_CheckExact(k) &&
+            if (got == 1 && PyUnicode_CheckExact(k) &&
                 (vt == &PyLong_Type || vt == &PyUnicode_Type || vt == &PyFloat_Type ||
                  vt == &PyBool_Type || v == Py_None || empty_container(v, vt)) &&
                 (!stream || item_fits_unflushed(e->w, k, v, vt, fixed))) {

@@ -16,9 +16,6 @@
 #include "json.h"
 #include "json_utf8.h"
 
-/* 3.14 moved a str's UTF-8 cache out of PyCompactUnicodeObject; there every
- * non-ASCII str is transcoded. */
-#define NC_JSON_UTF8_CACHE (PY_VERSION_HEX < 0x030E0000)
 
 /* 0: copied as is; otherwise the letter after the backslash, 'u' for \u00XX. */
 static const char ESC[128] = {
@@ -249,19 +246,16 @@ write_utf8(nc_jw *w, const unsigned char *s, Py_ssize_t n)
     return 0;
 }
 
-/* A str's cached UTF-8 (valid, not all ASCII) as the whole literal, quotes
- * included, under one room check: the words of a short one overlap as in
- * nc_json_try_ascii_wrapped (json.h), so a 5-to-15-byte string is two loads,
- * two checks and two stores where write_utf8 would go byte by byte and
- * write the quotes and the text in three calls.  Writes exactly n + 2 bytes;
- * returns 1, or 0 having written nothing (no room, or something to escape:
- * write_utf8 then takes it). */
+/* The copying part of try_utf8_whole below: the n bytes of a str's cached
+ * UTF-8 (valid, not all ASCII) to out (no quotes) when none needs an
+ * escape, 1; else 0, and out[0:n] may then hold garbage, which the
+ * escaping writer the caller falls back to overwrites (the escaped text
+ * starts at or before out and is longer).  Short strings as overlapping
+ * words, as in nc_json_try_ascii_wrapped (json.h).  Also used on its own by
+ * json_encode.c's dict run (nc_json_utf8_put). */
 static inline int
-try_utf8_whole(nc_jw *w, const unsigned char *s, Py_ssize_t n)
+utf8_put(char *out, const unsigned char *s, Py_ssize_t n)
 {
-    if (nc_jw_room(w) < n + 2)
-        return 0;
-    char *out = w->p + 1;
 #if NC_JSON_HAVE_CLEAN16
     if (n >= 16) {
         if (!nc_json_copy_clean16(out, s, n, 0))
@@ -302,6 +296,30 @@ try_utf8_whole(nc_jw *w, const unsigned char *s, Py_ssize_t n)
             out[i] = (char)c;
         }
     }
+    return 1;
+}
+
+int
+nc_json_utf8_put(char *out, const unsigned char *s, Py_ssize_t n)
+{
+    return utf8_put(out, s, n);
+}
+
+/* A str's cached UTF-8 (valid, not all ASCII) as the whole literal, quotes
+ * included, under one room check: the words of a short one overlap as in
+ * nc_json_try_ascii_wrapped (json.h), so a 5-to-15-byte string is two loads,
+ * two checks and two stores where write_utf8 would go byte by byte and
+ * write the quotes and the text in three calls.  Writes exactly n + 2 bytes;
+ * returns 1, or 0 having written nothing (no room, or something to escape:
+ * write_utf8 then takes it). */
+static inline int
+try_utf8_whole(nc_jw *w, const unsigned char *s, Py_ssize_t n)
+{
+    if (nc_jw_room(w) < n + 2)
+        return 0;
+    char *out = w->p + 1;
+    if (!utf8_put(out, s, n))
+        return 0;
     out[-1] = '"';
     out[n] = '"';
     w->p = out + n + 1;
