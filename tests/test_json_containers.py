@@ -653,6 +653,81 @@ def test_dict_runs_cached_utf8_and_floats_allocate_nothing():
     assert _blocks_during(loop, 2000) == 0
 
 
+def _guarded_sweep(doc, **opts):
+    """_room_sweep with the destination a slice of a larger buffer, so that a
+    write past the destination's end shows too (in a bytearray of exactly
+    the size it would land outside the object)."""
+    exp = oracle(doc, **opts)
+    for off in (0, 5):
+        for size in range(off, off + len(exp) + 70):
+            big = bytearray((i * 37 + 11) & 0xFF for i in range(size + 128))
+            orig = bytes(big)
+            mv = memoryview(big)[:size]
+            try:
+                if size < off + len(exp):
+                    with pytest.raises(BufferTooSmall) as ei:
+                        nj.dumps_into(doc, mv, off, **opts)
+                    assert ei.value.needed == off + len(exp)
+                    assert big[:off] == orig[:off] and big[size:] == orig[size:]
+                else:
+                    end = nj.dumps_into(doc, mv, off, **opts)
+                    assert big[off:end] == exp
+                    assert big[:off] == orig[:off] and big[end:] == orig[end:]
+            finally:
+                mv.release()
+
+
+def test_dict_runs_guarded_past_destination():
+    warm = [{"a": 1, "k" * 29: 2}] * 2
+    nj.dumps(warm)
+    nj.dumps(warm, ensure_ascii=True)
+    for v in [-2**63, 1.2345678901234567e-300, "x" * 70, _cached("é" * 30), "a\n" * 20,
+              _cached("é\n" * 15), "".join(["ж" * 12]), "\U0001f600" * 5, True, None, [], {}]:
+        for ea in (False, True):
+            _guarded_sweep([{"k" * 29: v, "a": v}] * 2, ensure_ascii=ea)
+            _guarded_sweep([{"a": v, "k" * 29: v}] * 2, ensure_ascii=ea, separators=(";", ":"))
+
+
+# string lengths around the 4-, 8-, 16- and 64-byte steps of the copies
+_ESCAPE_LENGTHS = sorted(set(range(0, 20)) | {31, 32, 33, 47, 48, 63, 64, 65, 79, 80})
+
+
+def test_dict_run_escape_every_length_first_and_later():
+    # a value to escape ends the run after its copy was tried in the room:
+    # what that try left must be overwritten by the general path, at every
+    # length, with the escape first, inside or last, as the dict's first item
+    # or a later one, and near the buffer's end (BufferTooSmall exact)
+    warm = {"a": 1, "b": 2, "c": 3}
+    nj.dumps([warm, warm])
+    nj.dumps([warm, warm], ensure_ascii=True)
+    for n in _ESCAPE_LENGTHS:
+        for bad in ['"', "\\", "\n", "\x01", "\x7f"]:
+            for pos in sorted({0, n // 2, n}):
+                s = "x" * pos + bad + "y" * (n - pos)
+                for v in (s, _cached(s)):
+                    for d in ({"a": v, "b": 1}, {"b": 1, "a": v, "c": 2}):
+                        for ea in (False, True):
+                            exp = oracle([d, d], ensure_ascii=ea)
+                            for slack in (0, 1, 5, 40):
+                                buf = bytearray(b"\xee" * (5 + len(exp) + slack))
+                                end = nj.dumps_into([d, d], buf, 5, ensure_ascii=ea)
+                                assert buf[5:end] == exp and buf[end:] == b"\xee" * slack
+                            for short in (1, 2, 3, 7, 16, 39):
+                                if short > len(exp):
+                                    continue
+                                with pytest.raises(BufferTooSmall) as ei:
+                                    nj.dumps_into([d, d], bytearray(5 + len(exp) - short), 5,
+                                                  ensure_ascii=ea)
+                                assert ei.value.needed == 5 + len(exp)
+
+
+@pytest.mark.parametrize("seps", [(";", ":"), (" ", ":"), ("\x00", ":")])
+def test_dict_runs_other_one_byte_item_separators(seps):
+    d = {"a": 1, "b": "x\n", "c": _cached("é"), "d": 1.5, "e": "ж", "f": [], "g": None}
+    for ea in (False, True):
+        check_all_forms([d] * 3, separators=seps, ensure_ascii=ea)
+
+
 # ---- hostile: Python code mutating what the fast paths read -----------------
 
 class Opaque:

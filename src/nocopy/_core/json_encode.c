@@ -1289,9 +1289,10 @@ str_run_len(PyObject *s, int kind)
  * write position and the first-item flag live in locals for the run:
  * through w->p and *first, each byte stored might alias them, so the
  * compiler stored and reloaded them around every item, a store-to-load
- * chain through memory per item.  Writes only inside the room, calls no
- * function that is not inlined and runs no Python code (no flush, no
- * `default`), so the cursor and the borrowed items stay valid.  Returns 0
+ * chain through memory per item.  Writes only inside the room, and runs
+ * no Python code (no flush, no `default`; its only calls out are the pure
+ * C copies nc_json_utf8_put and nc_json_copy_clean16_call), so the cursor
+ * and the borrowed items stay valid.  Returns 0
  * at the end of the dict; else the next item is in *k, *v (already taken
  * from the cursor) and: 1, it is not written and may be a leaf (the
  * caller's general path writes it); 2, it is not written and its value is
