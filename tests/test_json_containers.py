@@ -564,16 +564,22 @@ def test_default_mutating_a_dict_after_a_run():
                 nj.dumps(doc, default=default)
 
 
+def _assert_into_allocates_nothing(doc, rounds):
+    """dumps_into of doc, compact and ensure_ascii at an offset, `rounds`
+    times: no block allocated."""
+    buf = bytearray(8192)
+
+    def loop(n):
+        for _ in range(n):
+            nj.dumps_into(doc, buf)
+            nj.dumps_into(doc, buf, 3, ensure_ascii=True)
+    assert _blocks_during(loop, rounds) == 0
+
+
 def test_dict_runs_allocate_nothing():
     doc = [{"id": i, "name": "n" * (i % 20), "flag": i % 2 == 0, "none": None, "ids": [], "m": {}}
            for i in range(50)]
-    buf = bytearray(8192)
-
-    def loop(rounds):
-        for _ in range(rounds):
-            nj.dumps_into(doc, buf)
-            nj.dumps_into(doc, buf, 3, ensure_ascii=True)
-    assert _blocks_during(loop, 2000) == 0
+    _assert_into_allocates_nothing(doc, 2000)
 
 
 def test_dict_runs_create_no_utf8_cache():
@@ -644,13 +650,7 @@ def test_dump_chunk_boundaries_of_dict_runs_floats(size):
 
 def test_dict_runs_cached_utf8_and_floats_allocate_nothing():
     doc = [{"id": i, "v": i * 0.25, "s": _cached("n" * (i % 20)), "none": None} for i in range(50)]
-    buf = bytearray(8192)
-
-    def loop(rounds):
-        for _ in range(rounds):
-            nj.dumps_into(doc, buf)
-            nj.dumps_into(doc, buf, 3, ensure_ascii=True)
-    assert _blocks_during(loop, 2000) == 0
+    _assert_into_allocates_nothing(doc, 2000)
 
 
 def _guarded_sweep(doc, **opts):
@@ -872,13 +872,7 @@ DOC = {"features": [{"type": "Polygon", "coordinates": [[[-141.5, 41.25], [-52.1
 
 
 def test_leaf_lists_allocate_nothing():
-    buf = bytearray(8192)
-
-    def loop(rounds):
-        for _ in range(rounds):
-            nj.dumps_into(DOC, buf)
-            nj.dumps_into(DOC, buf, 3, ensure_ascii=True)
-    assert _blocks_during(loop, 3000) == 0
+    _assert_into_allocates_nothing(DOC, 3000)
 
 
 def test_leaf_lists_do_not_leak():
