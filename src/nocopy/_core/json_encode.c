@@ -719,6 +719,27 @@ static const struct {
                    {{'a', 'l', 's', 'e'}, 'f', 5},
                    {{'n', 'u', 'l', 'l'}, 'n', 4}};
 
+/* 1 when o is true, false or null, with *k its CONST_TEXT index: one
+ * branch for the three (a sum of compares: written with || or |, GCC
+ * branched on each, and true/false/null in random order missed there about
+ * every other item). */
+static inline int
+constant_index(PyObject *o, unsigned *k)
+{
+    unsigned f = (unsigned)(o == Py_False), z = (unsigned)(o == Py_None);
+    *k = f + 2u * z;
+    return ((unsigned)(o == Py_True) + f + z) != 0;
+}
+
+/* CONST_TEXT[k] at p; returns its end. */
+static inline char *
+put_constant(char *p, unsigned k)
+{
+    p[0] = CONST_TEXT[k].first;
+    memcpy(p + CONST_TEXT[k].len - 4, CONST_TEXT[k].tail, 4);
+    return p + CONST_TEXT[k].len;
+}
+
 /* Room a leaf of the run takes at most: a separator and an int64's text. */
 #define NC_RUN_ITEM (1 + NC_INT64_MAX_CHARS)
 
@@ -738,18 +759,12 @@ enc_leaf_run(nc_jw *w, PyObject *const *items, Py_ssize_t i, Py_ssize_t n, char 
     char *const end = w->end;
     for (; i < n && end - p >= NC_RUN_ITEM; i++) {
         PyObject *o = items[i];
-        /* one branch for "a constant" (a sum of compares: written with ||
-         * or |, GCC branched on each, and true/false/null in random order
-         * missed there about every other item) */
-        unsigned f = (unsigned)(o == Py_False), z = (unsigned)(o == Py_None);
-        if ((unsigned)(o == Py_True) + f + z) {
-            unsigned k = f + 2u * z;
+        unsigned k;
+        if (constant_index(o, &k)) {
             /* written before the text, which overwrites it for the first item */
             *p = sep;
             p += i > 0;
-            p[0] = CONST_TEXT[k].first;
-            memcpy(p + CONST_TEXT[k].len - 4, CONST_TEXT[k].tail, 4);
-            p += CONST_TEXT[k].len;
+            p = put_constant(p, k);
             continue;
         }
         long long v;
@@ -1265,19 +1280,25 @@ item_fits_unflushed(const nc_jw *w, PyObject *k, PyObject *v, PyTypeObject *vt,
  * separator and the key's text before) */
 #define NC_DICT_RUN_FLOAT (1 + NC_KC_TEXT + NC_DOUBLE_ROOM + 2)
 
-/* The bytes of the text of a str value of enc_dict_run of `kind` 5 (its
- * ASCII characters) or 6 (its cached UTF-8). */
-static inline Py_ssize_t
-str_run_len(PyObject *s, int kind)
-{
-#if NC_JSON_UTF8_CACHE
-    if (kind == 6)
-        return ((PyCompactUnicodeObject *)s)->utf8_length;
-#else
-    (void)kind;
-#endif
-    return PyUnicode_GET_LENGTH(s);
-}
+/* What enc_dict_run found in a value: below RUN_INT, the CONST_TEXT index
+ * of true/false/null. */
+enum {
+    RUN_INT = 3,     /* a compact int */
+    RUN_EMPTY,       /* an empty exact list or dict */
+    RUN_ASCII,       /* an exact ASCII str */
+    RUN_UTF8,        /* an exact str with CPython's UTF-8 cache */
+    RUN_FLOAT,       /* a finite exact float */
+    RUN_STR          /* another exact str */
+};
+
+/* What enc_dict_run returns: the item the cursor gave last is ... */
+enum {
+    RUN_END = 0,         /* none: the dict is done */
+    RUN_TAKEN = 1,       /* not written; it may be a leaf (as the cursor's 1) */
+    RUN_NOT_LEAF = 2,    /* not written; its value is no leaf */
+    RUN_KEY_FLOAT = 3,   /* its key written; its value a float for enc_float */
+    RUN_KEY_STR = 4      /* its key written; its value a str for nc_json_write_str */
+};
 
 /* A run of the commonest dict items of a compact document (e->kc set): an
  * exact str key found in the key cache and a value that is a compact int,
@@ -1292,19 +1313,20 @@ str_run_len(PyObject *s, int kind)
  * chain through memory per item.  Writes only inside the room, and runs
  * no Python code (no flush, no `default`; its only calls out are the pure
  * C copies nc_json_utf8_put and nc_json_copy_clean16_call), so the cursor
- * and the borrowed items stay valid.  Returns 0
- * at the end of the dict; else the next item is in *k, *v (already taken
- * from the cursor) and: 1, it is not written and may be a leaf (the
- * caller's general path writes it); 2, it is not written and its value is
- * no leaf (a container or another object: the caller skips its leaf test,
- * which a second mispredicted type dispatch made cost more than the run
- * saved on nested dicts); 3, its key is written and its value is a finite
- * float with room for enc_float's fast path, which the caller calls (a
- * float formatted in here, a call in the loop, kept the locals in saved
- * registers: the ~1 MB document got 4% slower); 4, its key is written and
- * its value is another exact str (no UTF-8 cache, or ensure_ascii) with
- * room for its longest text, which the caller's nc_json_write_str writes
- * (ending the run there cost short dicts of fresh non-ASCII strings 7%). */
+ * and the borrowed items stay valid.  Returns RUN_END at the end of the
+ * dict; else the next item is in *k, *v (already taken from the cursor)
+ * and: RUN_TAKEN, it is not written and may be a leaf (the caller's
+ * general path writes it); RUN_NOT_LEAF, it is not written and its value
+ * is no leaf (a container or another object: the caller skips its leaf
+ * test, which a second mispredicted type dispatch made cost more than the
+ * run saved on nested dicts); RUN_KEY_FLOAT, its key is written and its
+ * value is a finite float with room for enc_float's fast path, which the
+ * caller calls (a float formatted in here, a call in the loop, kept the
+ * locals in saved registers: the ~1 MB document got 4% slower);
+ * RUN_KEY_STR, its key is written and its value is another exact str (no
+ * UTF-8 cache, or ensure_ascii) with room for its longest text, which the
+ * caller's nc_json_write_str writes (ending the run there cost short dicts
+ * of fresh non-ASCII strings 7%). */
 static inline int
 enc_dict_run(nc_jenc *e, nc_dict_cursor *c, int *first, PyObject **k, PyObject **v)
 {
@@ -1321,27 +1343,31 @@ enc_dict_run(nc_jenc *e, nc_dict_cursor *c, int *first, PyObject **k, PyObject *
             break;
         PyTypeObject *vt = Py_TYPE(val);
         long long iv = 0;
-        int kind;   /* 0..2: CONST_TEXT's; 3 an int; 4 an empty container; 5 an ASCII str;
-                     * 6 a str's cached UTF-8; 7 a finite float; 8 another str */
+        Py_ssize_t n = 0;   /* RUN_ASCII, RUN_UTF8: the bytes of the str's text */
+        unsigned kind;
         if (vt == &PyLong_Type) {
             if (!int_compact_value(val, &iv))
                 break;
-            kind = 3;
+            kind = RUN_INT;
         }
         else if (vt == &PyFloat_Type) {
             if (!isfinite(PyFloat_AS_DOUBLE(val)) || end - p < NC_DICT_RUN_FLOAT + NC_JW_TAIL)
                 break;
-            kind = 7;
+            kind = RUN_FLOAT;
         }
         else if (vt == &PyUnicode_Type) {
             /* an ASCII one that needs no escape (checked as it is copied);
              * or, with ensure_ascii=0, one whose UTF-8 CPython has cached
              * (never created here) */
-            if (PyUnicode_IS_ASCII(val))
-                kind = 5;
+            if (PyUnicode_IS_ASCII(val)) {
+                kind = RUN_ASCII;
+                n = PyUnicode_GET_LENGTH(val);
+            }
 #if NC_JSON_UTF8_CACHE
-            else if (!ensure_ascii && ((PyCompactUnicodeObject *)val)->utf8 != NULL)
-                kind = 6;
+            else if (!ensure_ascii && ((PyCompactUnicodeObject *)val)->utf8 != NULL) {
+                kind = RUN_UTF8;
+                n = ((PyCompactUnicodeObject *)val)->utf8_length;
+            }
 #endif
             else {
                 /* another str, without a UTF-8 cache or under ensure_ascii:
@@ -1350,21 +1376,18 @@ enc_dict_run(nc_jenc *e, nc_dict_cursor *c, int *first, PyObject **k, PyObject *
                  * char: an escaped astral char under ensure_ascii) */
                 if ((end - p - NC_DICT_RUN_ITEM) / 12 <= PyUnicode_GET_LENGTH(val))
                     break;
-                kind = 8;
+                kind = RUN_STR;
             }
-            if (kind != 8 && end - p - NC_DICT_RUN_ITEM < str_run_len(val, kind) + 2)
+            if (kind != RUN_STR && end - p - NC_DICT_RUN_ITEM < n + 2)
                 break;
         }
-        else {
-            unsigned fa = (unsigned)(val == Py_False), z = (unsigned)(val == Py_None);
-            if ((unsigned)(val == Py_True) + fa + z)
-                kind = (int)(fa + 2u * z);
-            else if (empty_container(val, vt))
-                kind = 4;
+        else if (!constant_index(val, &kind)) {
+            if (empty_container(val, vt))
+                kind = RUN_EMPTY;
             else {
                 /* a container or another object: tell the caller so its
                  * leaf test is skipped (a second mispredictable dispatch) */
-                more = 2;
+                more = RUN_NOT_LEAF;
                 break;
             }
         }
@@ -1373,13 +1396,11 @@ enc_dict_run(nc_jenc *e, nc_dict_cursor *c, int *first, PyObject **k, PyObject *
             break;
         char *q = p + !f;   /* where the key's text goes */
         size_t klen = kc->slot[h].len;
-        Py_ssize_t n = 0;
-        if (kind == 5 || kind == 6) {
+        if (kind == RUN_ASCII || kind == RUN_UTF8) {
             /* the str first, after its quote: a str to escape leaves only
              * bytes of the room past p, which the general path overwrites */
-            n = str_run_len(val, kind);
 #if NC_JSON_UTF8_CACHE
-            if (kind == 6) {
+            if (kind == RUN_UTF8) {
                 if (!nc_json_utf8_put(q + klen + 1,
                                       (const unsigned char *)((PyCompactUnicodeObject *)val)->utf8, n))
                     break;
@@ -1394,31 +1415,29 @@ enc_dict_run(nc_jenc *e, nc_dict_cursor *c, int *first, PyObject **k, PyObject *
         f = 0;
         copy_exact(q, kc->slot[h].text, klen);
         p = q + klen;
-        if (kind == 5 || kind == 6) {
+        if (kind == RUN_ASCII || kind == RUN_UTF8) {
             p[0] = '"';
             p[n + 1] = '"';
             p += n + 2;
         }
-        else if (kind == 3) {
+        else if (kind == RUN_INT) {
             p += nc_format_int64((int64_t)iv, p);
         }
-        else if (kind == 8) {
-            more = 4;
+        else if (kind == RUN_STR) {
+            more = RUN_KEY_STR;
             break;
         }
-        else if (kind == 7) {
+        else if (kind == RUN_FLOAT) {
             /* the caller's enc_float writes it (a call in this loop made
              * the ~1 MB document 4% slower: the locals then live in saved
              * registers); the room left takes enc_float's fast path */
-            more = 3;
+            more = RUN_KEY_FLOAT;
             break;
         }
-        else if (kind < 3) {
-            p[0] = CONST_TEXT[kind].first;
-            memcpy(p + CONST_TEXT[kind].len - 4, CONST_TEXT[kind].tail, 4);
-            p += CONST_TEXT[kind].len;
+        else if (kind < RUN_INT) {
+            p = put_constant(p, kind);
         }
-        else {
+        else {   /* RUN_EMPTY */
             p[0] = vt == &PyDict_Type ? '{' : '[';
             p[1] = vt == &PyDict_Type ? '}' : ']';
             p += 2;
@@ -1469,14 +1488,14 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
             int got = e->kc != NULL ? enc_dict_run(e, &c, first, &k, &v) : nc_dict_cursor_next(&c, &k, &v);
             if (!got)
                 return 0;
-            if (got == 4) {
+            if (got == RUN_KEY_STR) {
                 /* the run wrote this item's key; its value is an exact str
                  * with room for its worst text (no flush) */
                 if (nc_json_write_str(w, v, e->ensure_ascii) < 0)
                     return -1;
                 continue;
             }
-            if (got == 3) {
+            if (got == RUN_KEY_FLOAT) {
                 /* the run wrote this item's key; its value is a finite float
                  * with room for enc_float's fast path */
                 if (enc_float(e, v, 0) < 0)
@@ -1486,7 +1505,7 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
             /* a leaf: bool cannot be subclassed, so its type means True
              * or False (one compare for both) */
             PyTypeObject *vt = Py_TYPE(v);
-            if (got == 1 && PyUnicode_CheckExact(k) &&
+            if (got == RUN_TAKEN && PyUnicode_CheckExact(k) &&
                 (vt == &PyLong_Type || vt == &PyUnicode_Type || vt == &PyFloat_Type ||
                  vt == &PyBool_Type || v == Py_None || empty_container(v, vt)) &&
                 (!stream || item_fits_unflushed(e->w, k, v, vt, fixed))) {
