@@ -10,6 +10,7 @@ when freed, so on a plain build a use after free of one is a segfault,
 not a silent read of stale heap (glibc's mmap threshold grows up to 32 MiB).
 """
 import gc
+import io
 import json
 import os
 import signal
@@ -609,3 +610,55 @@ def test_hypothesis_gc_finalizers_mutate_document(doc):
     finally:
         gc.set_threshold(*old)
         gc.collect()
+
+
+# ---- an int beyond 64 bits: its conversion runs Python code --------------
+# int.__repr__ checks for signals as it converts (and on 3.12+ may collect):
+# a Python signal handler then runs in the middle of a borrowed dict value.
+# Found by an attack from Python: the dict walk went on through a freed
+# entry table (the handler rebuilt the dict at the same size), a
+# heap-use-after-free under ASan (make asan) and a crash without it.
+
+def _with_alarm(handler, body, fired, seconds=1.5, want=50):
+    """Run body() again and again with `handler` on a 100-us interval timer,
+    until the handler has run `want` times or `seconds` have passed."""
+    import time
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 1e-4, 1e-4)
+    try:
+        deadline = time.monotonic() + seconds
+        while fired[0] < want and time.monotonic() < deadline:
+            body()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert fired[0] > 0
+
+
+@pytest.mark.parametrize("how", ["dumps_into", "dumps", "dump"])
+def test_big_int_value_with_dict_rebuilt_by_a_signal_handler(how):
+    d = {"a": 1, "b": 2 ** 14000, **{"k%d" % i: i for i in range(40)}}
+    items = list(d.items())
+    exp = json.dumps(d, separators=(",", ":")).encode()
+    nj.dumps([d, d])   # the keys in the key cache: the dict run takes "a"
+    fired = [0]
+
+    def handler(sig, frame):
+        fired[0] += 1
+        d.clear()
+        d.update(items)   # the same size in a new table; the old one is freed
+
+    buf = bytearray(len(exp) + 16)
+
+    def body():
+        if how == "dumps_into":
+            out = bytes(buf[:nj.dumps_into(d, buf)])
+        elif how == "dumps":
+            out = nj.dumps(d)
+        else:
+            f = io.BytesIO()
+            nj.dump(d, f)
+            out = f.getvalue()
+        assert out == exp
+
+    _with_alarm(handler, body, fired)

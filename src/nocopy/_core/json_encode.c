@@ -295,7 +295,15 @@ enc_int_slow(nc_jenc *e, PyObject *o, int quoted)
             /* Beyond 64 bits: int.__repr__ makes the text (one str), as the
              * stdlib does; it also enforces the int max-str-digits limit. */
             PyErr_Clear();
+            /* The conversion checks for signals as it goes (and on 3.12+
+             * may collect, or call into _pylong), so Python code can run
+             * inside it: o is held (its container's reference may go), and
+             * the saved bytes past the text are put back first, as before
+             * any Python code. */
+            Py_INCREF(o);
+            nc_jw_restore_tail(w);
             PyObject *s = PyLong_Type.tp_repr(o);
+            nc_jw_release(w, o);
             if (s == NULL)
                 return -1;
             int rc = (quoted && nc_jw_byte(w, '"') < 0) ||
@@ -631,9 +639,12 @@ fits_unflushed(const nc_jw *w, PyObject *o)
  * which the GC does not track, so no collection (and no finalizer) can
  * start -- hence nothing can drop the container's reference meanwhile.
  * An error, whose exception object could start one, ends the walk before
- * the value is touched again.  dump()'s sink is Python code that runs
- * whenever the chunk fills: there a leaf goes without a reference only
- * when it fits the room left. */
+ * the value is touched again.  The exception: an int beyond 64 bits, whose
+ * conversion checks signals (Python handlers) and on 3.12+ may collect;
+ * enc_int_slow holds it across that, and a list's walk re-reads its size
+ * and items every round (the dict walk takes such an int the held way).
+ * dump()'s sink is Python code that runs whenever the chunk fills: there a
+ * leaf goes without a reference only when it fits the room left. */
 static inline __attribute__((always_inline)) int
 enc_value(nc_jenc *e, PyObject *o)
 {
@@ -1505,10 +1516,14 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
                 continue;
             }
             /* a leaf: bool cannot be subclassed, so its type means True
-             * or False (one compare for both) */
+             * or False (one compare for both).  An int beyond 64 bits is
+             * not one here: its conversion can run Python code (enc_int_slow)
+             * that changes the dict, so it takes the held path, which checks
+             * the size and re-reads the cursor after it. */
             PyTypeObject *vt = Py_TYPE(v);
             if (got == RUN_TAKEN && PyUnicode_CheckExact(k) &&
-                (vt == &PyLong_Type || vt == &PyUnicode_Type || vt == &PyFloat_Type ||
+                ((vt == &PyLong_Type && leaf_bound(v) != 0) || vt == &PyUnicode_Type ||
+                 vt == &PyFloat_Type ||
                  vt == &PyBool_Type || v == Py_None || empty_container(v, vt)) &&
                 (!stream || item_fits_unflushed(e->w, k, v, vt, fixed))) {
                 if (enc_item(e, k, v, first, vt) < 0)
