@@ -728,6 +728,148 @@ def test_dict_runs_other_one_byte_item_separators(seps):
         check_all_forms([d] * 3, separators=seps, ensure_ascii=ea)
 
 
+# ---- list values in the dict walk -------------------------------------------
+# A dict value that is a list: its leaf prefix (enc_leaf_prefix), the rest
+# walked held (a list whose first item is no leaf is not tried twice:
+# NC_SEQ_TRIED), and the dict re-checked after it.
+
+_LIST_VALUES = [[1], [True, None, False], [0.5, -2.25], [2**62, -7, 1.5, None] * 20,
+                [1, "s"], [1, [2]], [0.5, {"a": 1}], [[1], 2], [{"a": [1]}], ["s", 1],
+                [2**70, 1], [IntSub(3)], [FloatSub(0.5), 1], [float("nan"), 1], [1, float("inf")],
+                [[]], [{}], [()], [(1.5, 2.5)], [1, 2, 3] * 30]
+
+
+def test_list_values_of_dicts_match_stdlib():
+    for v in _LIST_VALUES:
+        for w in (1, "x", [2, 3], {"b": [4]}):
+            for d in ({"a": v}, {"a": v, "b": w}, {"b": w, "a": v, "c": v},
+                      {1: v, "a": v}, {StrSub("s"): v, "a": w}, {"k" * 40: v, "a": v}):
+                check_all_forms([d, d])
+                check_all_forms([d, d], allow_nan=False)
+                check_all_forms([d, d], ensure_ascii=True, check_circular=False)
+                check_all_forms([d], separators=(", ", ": "))
+                check_all_forms([d], indent=2)
+    # subclasses and tuples of the value go the general way
+    ListSub = type("ListSub", (list,), {})
+    for v in (ListSub([1, 2]), (1, 2), ListSub()):
+        check_all_forms([{"a": v, "b": [1, v]}] * 2)
+
+
+@given(st.lists(st.dictionaries(run_keys, leaf_lists | st.lists(leaf | breaker | empties, max_size=6)
+                                | run_values, max_size=6), min_size=1, max_size=4), options)
+def test_list_values_of_dicts_random(dicts, opts):
+    check_all_forms(dicts * 2, **opts)
+
+
+@pytest.mark.parametrize("doc", [
+    [{"a": [1, 2, 3], "b": [True, None], "c": [0.5, 1e300]}] * 6,
+    [{"a": [1, [2]], "b": [[3], 4], "c": [1.5, "s", None]}] * 4,
+    {str(i): [i, -i] for i in range(40)},
+])
+@pytest.mark.parametrize("opts", [{}, {"ensure_ascii": True}, {"check_circular": False}])
+def test_room_boundaries_of_list_values(doc, opts):
+    _room_sweep(doc, **opts)
+    _guarded_sweep(doc, **opts)
+
+
+def test_list_values_allocate_nothing():
+    doc = [{"id": i, "hist": [i, 2, 3], "flags": [True, None], "pt": [0.5, -1.25],
+            "mixed": [1, [2, 3], {"z": [4]}], "rows": [[[1, 2]], [[3]], [{"a": [4]}]]}
+           for i in range(50)]
+    _assert_into_allocates_nothing(doc, 2000)
+
+
+@given(st.lists(st.lists(leaf_lists | empties | st.lists(leaf_lists | leaf, max_size=4),
+                         max_size=5), max_size=6), options)
+def test_lists_of_lists_whose_first_item_is_no_leaf(doc, opts):
+    # every inner list whose leaf prefix wrote nothing is walked from its
+    # first item once (NC_SEQ_TRIED), at every nesting
+    check_all_forms(doc, **opts)
+    check_all_forms({"k": doc, "n": [doc, [doc]]}, **opts)
+
+
+@pytest.mark.parametrize("doc", [
+    [[[1, 2]], [[3.5], [True]], [[]], [{}], [[None, [1]]]] * 3,
+    [[[0.5, 1.5]] * 3, [[1], 2], [{"a": 1}, 1]] * 3,
+])
+@pytest.mark.parametrize("opts", [{}, {"check_circular": False}])
+def test_room_boundaries_of_lists_of_lists(doc, opts):
+    _room_sweep(doc, **opts)
+    _guarded_sweep(doc, **opts)
+
+
+def test_list_values_do_not_leak():
+    doc = [{"a": [1, 2], "b": [1, [2]], "c": [[3], 4], "d": [2**70, 1]} for _ in range(20)]
+    buf = bytearray(8192)
+
+    def op():
+        nj.dumps(doc)
+        nj.dumps_into(doc, buf)
+    leakcheck.assert_no_leak(op)
+
+
+def test_default_in_a_list_value_mutates_the_dict():
+    # the list value's leaf prefix is written, then `default` (Python code)
+    # for its next item clears, grows or refills the dict being walked, or
+    # drops the dict's reference to the list: RuntimeError as in iterating
+    # the dict (test_default_mutating_a_dict_after_a_run: the stdlib walks a
+    # snapshot of the items instead), or (same size) the walk goes on from
+    # the dict's current table, the list being held to its end
+    expected = {
+        "clear": RuntimeError, "add": RuntimeError,
+        "replace": b'{"a":1,"l":[1,2.5,null,0,3],"d":["replaced",6],"e":"y"}',
+        "drop_list": b'{"a":1,"l":[1,2.5,null,0,3],"d":[4,5],"e":"y"}',
+    }
+    for how, exp in expected.items():
+        def make():
+            return {"a": 1, "l": [1, 2.5, None, Opaque(0), 3], "d": [4, 5], "e": "y"}
+
+        for enc in ("dumps", "into"):
+            doc = make()
+
+            def default(o, doc=doc):
+                if how == "clear":
+                    doc.clear()
+                elif how == "add":
+                    doc["z"] = 1
+                elif how == "replace":
+                    doc["d"] = ["replaced", 6]
+                else:
+                    doc["l"] = None
+                return o.tag
+            nj.dumps([make(), make()], default=lambda o: 0)   # the keys' texts in the cache
+            if enc == "dumps":
+                got = outcome_of(lambda: nj.dumps(doc, default=default))
+            else:
+                buf = bytearray(400)
+                got = outcome_of(lambda: bytes(buf[:nj.dumps_into(doc, buf, default=default)]))
+            assert got == exp, (how, enc)
+
+
+def outcome_of(fn):
+    try:
+        return fn()
+    except Exception as e:   # the kind of error is what must match
+        return type(e)
+
+
+def test_circular_list_value_made_all_leaves_by_default():
+    # a dict's list value is an ancestor still being walked, which `default`
+    # made all leaves: the dict walk meets it as a list of leaves, and
+    # raises as the stdlib does
+    for enc in (lambda d, f: json.dumps(d, default=f), lambda d, f: nj.dumps(d, default=f),
+                lambda d, f: nj.dumps_into(d, bytearray(300), default=f)):
+        top = []
+        d = {"a": 1, "k": top}
+        top.append([Later(), d])
+
+        def default(o, top=top):
+            top[:] = [None, 7]
+            return 0
+        with pytest.raises(ValueError, match="^Circular reference detected$"):
+            enc(top, default)
+
+
 # ---- hostile: Python code mutating what the fast paths read -----------------
 
 class Opaque:

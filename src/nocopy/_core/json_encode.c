@@ -867,11 +867,16 @@ enc_leaf_prefix(nc_jenc *e, PyObject *seq, char sep, int *complete)
     return nc_jw_byte(w, ']') < 0 ? -1 : n;
 }
 
-/* The items of a list or tuple from `start` on: 0 for a whole one; more
- * when enc_leaf_prefix wrote the '[' and the items before start (a list
- * item whose prefix attempt wrote nothing comes with 0 and is tried
- * again: that fails at its first item, which is cheap). */
+/* The items of a list or tuple from `start` on: 0 for a whole one (its
+ * leaf prefix tried here first); NC_SEQ_TRIED for a whole one whose
+ * prefix the caller tried, which wrote nothing; more when enc_leaf_prefix
+ * wrote the '[' and the items before start. */
 static int enc_seq_iterated(nc_jenc *e, PyObject *seq);
+
+/* enc_seq's start when the caller's enc_leaf_prefix wrote nothing: walk
+ * from item 0 without a second attempt (a list of lists paid two calls
+ * per inner list, 16% of its instructions). */
+#define NC_SEQ_TRIED ((Py_ssize_t)-1)
 
 static int
 enc_seq(nc_jenc *e, PyObject *seq, Py_ssize_t start)
@@ -881,7 +886,10 @@ enc_seq(nc_jenc *e, PyObject *seq, Py_ssize_t start)
     uint64_t marker_saved = 0;
     if (Py_TYPE(seq) != &PyList_Type && Py_TYPE(seq) != &PyTuple_Type)
         return enc_seq_iterated(e, seq);
-    if (start == 0) {
+    if (start == NC_SEQ_TRIED) {
+        start = 0;
+    }
+    else if (start == 0) {
         if (Py_SIZE(seq) == 0)
             return nc_jw_write(w, "[]", 2);
         if (!e->indented && e->item_sep_len == 1) {   /* an exact list or tuple here */
@@ -984,6 +992,8 @@ enc_seq(nc_jenc *e, PyObject *seq, Py_ssize_t start)
                     r = k < 0 ? -1 : 0;
                     goto next;
                 }
+                if (k == 0)
+                    k = NC_SEQ_TRIED;
             }
             Py_INCREF(item);
             r = enc_container(e, item, it == &PyDict_Type, k);
