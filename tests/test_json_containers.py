@@ -536,6 +536,20 @@ def test_dump_chunk_boundaries_of_dict_runs(size):
     assert out.getvalue() == oracle(doc) and n == len(out.getvalue())
 
 
+def _mutating_default(doc, how, key, value):
+    """A `default` that, called, clears doc, adds a key to it or sets
+    doc[key] = value (how: "clear", "add", "replace"), and returns o.tag."""
+    def default(o):
+        if how == "clear":
+            doc.clear()
+        elif how == "add":
+            doc["z"] = 1
+        else:
+            doc[key] = value
+        return o.tag
+    return default
+
+
 def test_default_mutating_a_dict_after_a_run():
     # items written by the run, then `default` (Python code) empties, grows
     # or refills the dict being walked: RuntimeError as in iterating it, or
@@ -545,15 +559,7 @@ def test_default_mutating_a_dict_after_a_run():
             return {"a": 1, "b": "x", "c": None, "o": Opaque(0), "d": 2, "e": "y"}
 
         doc = make()
-
-        def default(o, doc=doc):
-            if how == "clear":
-                doc.clear()
-            elif how == "add":
-                doc["z"] = 1
-            else:
-                doc["d"] = "replaced"
-            return o.tag
+        default = _mutating_default(doc, how, "d", "replaced")
         warm = dict(make(), o=0)
         nj.dumps([warm, warm])   # the keys' texts in the cache
         if how == "replace":
@@ -826,17 +832,8 @@ def test_default_in_a_list_value_mutates_the_dict():
 
         for enc in ("dumps", "into"):
             doc = make()
-
-            def default(o, doc=doc):
-                if how == "clear":
-                    doc.clear()
-                elif how == "add":
-                    doc["z"] = 1
-                elif how == "replace":
-                    doc["d"] = ["replaced", 6]
-                else:
-                    doc["l"] = None
-                return o.tag
+            default = (_mutating_default(doc, "replace", "l", None) if how == "drop_list"
+                       else _mutating_default(doc, how, "d", ["replaced", 6]))
             nj.dumps([make(), make()], default=lambda o: 0)   # the keys' texts in the cache
             if enc == "dumps":
                 got = outcome_of(lambda: nj.dumps(doc, default=default))
