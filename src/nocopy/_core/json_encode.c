@@ -40,64 +40,10 @@
 #include "dictiter.h"
 #include "buffer.h"
 #include "numfmt.h"
+#include "json_numbers.h"
 #include "json_utf8.h"
 
 #include <math.h>
-
-/* ---- integers ------------------------------------------------------------- */
-
-static const char DIGITS2[201] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
-
-static inline int
-u64_digits(uint64_t v)
-{
-    /* A few compares instead of divisions: most ints are short. */
-    if (v < 10000) {
-        if (v < 100)
-            return v < 10 ? 1 : 2;
-        return v < 1000 ? 3 : 4;
-    }
-    if (v < 100000000ULL) {
-        if (v < 1000000)
-            return v < 100000 ? 5 : 6;
-        return v < 10000000 ? 7 : 8;
-    }
-    int n = 8;
-    v /= 100000000ULL;
-    while (v >= 100) {
-        v /= 100;
-        n += 2;
-    }
-    return n + (v >= 10 ? 2 : 1);
-}
-
-/* Decimal text of v at out (at least 20 bytes); returns the end.  Written
- * back to front in place, two digits per step.  Only for ints in
- * (INT64_MAX, UINT64_MAX]; numfmt's nc_format_int64 does the signed range. */
-static char *
-fmt_u64(char *out, uint64_t v)
-{
-    char *end = out + u64_digits(v), *q = end;
-    while (v >= 100) {
-        unsigned idx = (unsigned)(v % 100) * 2;
-        v /= 100;
-        q -= 2;
-        q[0] = DIGITS2[idx];
-        q[1] = DIGITS2[idx + 1];
-    }
-    if (v >= 10) {
-        q[-2] = DIGITS2[v * 2];
-        q[-1] = DIGITS2[v * 2 + 1];
-    }
-    else {
-        q[-1] = (char)('0' + v);
-    }
-    return end;
-}
-
 
 /* ---- the encoder ---------------------------------------------------------- */
 
@@ -243,264 +189,6 @@ write_item_sep(nc_jenc *e)
     return e->indented ? write_newline_indent(e) : 0;
 }
 
-/* The value of an int that fits one machine word (compact: at most two
- * 30-bit digits on 3.11) in *v, and 1; 0 for a larger one. */
-static inline int
-int_compact_value(PyObject *o, long long *v)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    if (!PyUnstable_Long_IsCompact((PyLongObject *)o))
-        return 0;
-    *v = (long long)PyUnstable_Long_CompactValue((PyLongObject *)o);
-    return 1;
-#else
-    Py_ssize_t size = Py_SIZE(o);
-    if ((size_t)(size + 1) <= 2) {
-        *v = size * (long long)((PyLongObject *)o)->ob_digit[0];
-        return 1;
-    }
-    if ((size_t)(size + 2) <= 4) {
-        const digit *dg = ((PyLongObject *)o)->ob_digit;
-        long long m = (long long)(((uint64_t)dg[1] << PyLong_SHIFT) | dg[0]);
-        *v = size < 0 ? -m : m;
-        return 1;
-    }
-    return 0;
-#endif
-}
-
-/* Integer text, optionally in quotes (dict keys).  The general case; the
- * inline enc_int below takes the common small ints. */
-static int __attribute__((noinline))
-enc_int_slow(nc_jenc *e, PyObject *o, int quoted)
-{
-    nc_jw *w = e->w;
-    char tmp[24], *out, *end;
-    int overflow = 0;
-    long long v;
-    if (!int_compact_value(o, &v))
-        v = PyLong_AsLongLongAndOverflow(o, &overflow);
-    if (overflow == 0) {
-        if (v == -1 && PyErr_Occurred())
-            return -1;
-        out = nc_jw_room(w) >= (Py_ssize_t)sizeof tmp ? w->p : tmp;
-        end = out;
-        if (quoted)
-            *end++ = '"';
-        end += nc_format_int64((int64_t)v, end);
-    }
-    else {
-        unsigned long long u = overflow > 0 ? PyLong_AsUnsignedLongLong(o) : (unsigned long long)-1;
-        if (overflow < 0 || (u == (unsigned long long)-1 && PyErr_Occurred())) {
-            /* Beyond 64 bits: int.__repr__ makes the text (one str), as the
-             * stdlib does; it also enforces the int max-str-digits limit. */
-            PyErr_Clear();
-            /* The conversion checks for signals as it goes (and on 3.12+
-             * may collect, or call into _pylong), so Python code can run
-             * inside it: o is held (its container's reference may go), and
-             * the saved bytes past the text are put back first, as before
-             * any Python code. */
-            Py_INCREF(o);
-            nc_jw_restore_tail(w);
-            PyObject *s = PyLong_Type.tp_repr(o);
-            nc_jw_release(w, o);
-            if (s == NULL)
-                return -1;
-            int rc = (quoted && nc_jw_byte(w, '"') < 0) ||
-                     nc_jw_write(w, (const char *)PyUnicode_DATA(s), PyUnicode_GET_LENGTH(s)) < 0 ||
-                     (quoted && nc_jw_byte(w, '"') < 0) ? -1 : 0;
-            Py_DECREF(s);
-            return rc;
-        }
-        out = nc_jw_room(w) >= (Py_ssize_t)sizeof tmp ? w->p : tmp;
-        end = out;
-        if (quoted)
-            *end++ = '"';
-        end = fmt_u64(end, u);
-    }
-    if (quoted)
-        *end++ = '"';
-    if (out == w->p) {
-        w->p = end;
-        return 0;
-    }
-    return nc_jw_write(w, tmp, end - tmp);
-}
-
-/* Fast path: an int that fits one machine word (compact: at most two
- * 30-bit digits on 3.11) written straight into a room that holds any
- * int64 text. */
-static inline int
-enc_int(nc_jenc *e, PyObject *o, int quoted)
-{
-    nc_jw *w = e->w;
-    long long v;
-    if (nc_jw_room(w) < 24 || !int_compact_value(o, &v))
-        return enc_int_slow(e, o, quoted);
-    char *p = w->p;
-    if (quoted)
-        *p++ = '"';
-    p += nc_format_int64((int64_t)v, p);
-    if (quoted)
-        *p++ = '"';
-    w->p = p;
-    return 0;
-}
-
-static void
-raise_out_of_range(PyObject *o)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    PyErr_Format(PyExc_ValueError, "Out of range float values are not JSON compliant: %R", o);
-#else
-    (void)o;
-    PyErr_SetString(PyExc_ValueError, "Out of range float values are not JSON compliant");
-#endif
-}
-
-/* float.__repr__ text of o's value (subclasses' own __repr__ is ignored, as
- * in the stdlib), or NaN/Infinity/-Infinity per allow_nan. */
-static int __attribute__((noinline))
-enc_float_slow(nc_jenc *e, PyObject *o, int quoted)
-{
-    nc_jw *w = e->w;
-    double x = PyFloat_AS_DOUBLE(o);
-    if (!isfinite(x)) {
-        if (!e->allow_nan) {
-            raise_out_of_range(o);
-            return -1;
-        }
-        const char *t = isnan(x) ? "\"NaN\"" : x > 0 ? "\"Infinity\"" : "\"-Infinity\"";
-        size_t n = strlen(t);
-        return quoted ? nc_jw_write(w, t, (Py_ssize_t)n) : nc_jw_write(w, t + 1, (Py_ssize_t)n - 2);
-    }
-    char tmp[NC_DOUBLE_ROOM + 2];
-    char *out = w->mode == NC_JW_GROW && nc_jw_room(w) >= (Py_ssize_t)sizeof tmp ? w->p : tmp;
-    char *end = out;
-    if (quoted)
-        *end++ = '"';
-    int n = nc_format_double(x, end);
-    if (n <= 0) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    end += n;
-    if (quoted)
-        *end++ = '"';
-    if (out == w->p) {
-        w->p = end;
-        return 0;
-    }
-    return nc_jw_write(w, tmp, end - tmp);
-}
-
-/* Fast path: a finite double formatted straight into a room that holds
- * any double's text. */
-static inline int
-enc_float(nc_jenc *e, PyObject *o, int quoted)
-{
-    nc_jw *w = e->w;
-    double x = PyFloat_AS_DOUBLE(o);
-    if (!isfinite(x) || nc_jw_room(w) < NC_DOUBLE_ROOM + 2)
-        return enc_float_slow(e, o, quoted);
-    char *p = w->p;
-    if (quoted)
-        *p++ = '"';
-    if (w->mode != NC_JW_FIXED || w->overflowed) {
-        /* our own memory (dumps()'s bytes object, dump()'s chunk, the
-         * counting scratch): the room past the text is scratch */
-        p += nc_format_double_run(x, p, &w->float_run);
-    }
-    else if (nc_jw_room(w) >= NC_DOUBLE_ROOM + 2 + NC_JW_TAIL) {
-        /* the caller's: what lies past the text is saved first */
-        nc_jw_guard_tail(w, p);
-        p += nc_format_double_run(x, p, &w->float_run);
-    }
-    else {
-        p += nc_format_double_exact(x, p);   /* near its end */
-    }
-    if (quoted)
-        *p++ = '"';
-    w->p = p;
-    return 0;
-}
-
-/* Exactly n >= 1 bytes from src to dst (no byte past dst + n touched):
- * fixed-size copies, overlapping at the end.  For the texts of a float
- * batch, a GeoJSON pair's 30 bytes or so: memcpy of a length known only at
- * run time is a call into libc (6% of a GeoJSON document in dumps_into). */
-static inline void
-copy_exact(char *dst, const char *src, size_t n)
-{
-    if (n >= 16) {
-        for (size_t i = 0; i + 16 < n; i += 16)
-            memcpy(dst + i, src + i, 16);
-        memcpy(dst + n - 16, src + n - 16, 16);
-    }
-    else if (n >= 8) {
-        memcpy(dst, src, 8);
-        memcpy(dst + n - 8, src + n - 8, 8);
-    }
-    else if (n >= 4) {
-        memcpy(dst, src, 4);
-        memcpy(dst + n - 4, src + n - 4, 4);
-    }
-    else {
-        dst[0] = src[0];
-        dst[n >> 1] = src[n >> 1];
-        dst[n - 1] = src[n - 1];
-    }
-}
-
-/* Floats in a row among a compact list's items[i..n): their values are
- * gathered (exact floats, finite) NC_FLOAT_BATCH at a time and formatted
- * by one call each, with their one-byte separators (before every item but
- * the list's first).  In memory of our own the texts go straight to the
- * write position, whose room holds the longest texts and the scratch past
- * them; in the caller's (dumps_into) they are formatted into a local array
- * and copied, exactly: no byte past them is touched, so nothing is saved.
- * Returns the index of the first item not written: a float that needs the
- * general path (no room left, nan/inf) or anything else.  Runs no Python
- * code. */
-#define NC_FLOAT_BATCH 16
-#define NC_FLOAT_TEXT (NC_DOUBLE_MAX_CHARS + 1)
-static Py_ssize_t __attribute__((noinline))
-enc_float_items(nc_jenc *e, PyObject *const *items, Py_ssize_t i, Py_ssize_t n, char sep)
-{
-    nc_jw *w = e->w;
-    const int exact = w->mode == NC_JW_FIXED && !w->overflowed;
-    double x[NC_FLOAT_BATCH];
-    char tmp[NC_FLOAT_BATCH * NC_FLOAT_TEXT + NC_DOUBLE_ROOM];
-    for (;;) {
-        Py_ssize_t room = nc_jw_room(w) - (exact ? 0 : NC_DOUBLE_ROOM);
-        Py_ssize_t cap = room > 0 ? room / NC_FLOAT_TEXT : 0;
-        if (cap > NC_FLOAT_BATCH)
-            cap = NC_FLOAT_BATCH;
-        if (cap > n - i)
-            cap = n - i;
-        int k = 0;
-        for (; k < cap; k++) {
-            PyObject *o = items[i + k];
-            if (Py_TYPE(o) != &PyFloat_Type || !isfinite(PyFloat_AS_DOUBLE(o)))
-                break;
-            x[k] = PyFloat_AS_DOUBLE(o);
-        }
-        if (k == 0)
-            return i;
-        if (exact) {
-            char *end = nc_format_doubles(x, k, sep, i > 0, tmp, &w->float_run);
-            copy_exact(w->p, tmp, (size_t)(end - tmp));
-            w->p += end - tmp;
-        }
-        else {
-            w->p = nc_format_doubles(x, k, sep, i > 0, w->p, &w->float_run);
-        }
-        i += k;
-        if (k < cap || i == n)
-            return i;
-    }
-}
-
 /* The first items of an exact list or tuple, for a type test. */
 static inline PyObject *
 nth_item(PyObject *seq, Py_ssize_t j)
@@ -515,7 +203,7 @@ nth_item(PyObject *seq, Py_ssize_t j)
  * included: through the general path each pair paid a leaf-prefix attempt,
  * a float batch of two and its own call (a list of 20,000 pairs took 1.6x
  * the time of the same 40,000 floats in one list).  Memory as in
- * enc_float_items.  A pair is never an ancestor being walked (it holds no
+ * nc_json_enc_float_items.  A pair is never an ancestor being walked (it holds no
  * container) unless a `default` emptied one and handed it back: checked,
  * as in enc_leaf_prefix.  Returns the index of the first item not written
  * (-1 with ValueError for a circular one).  Runs no Python code. */
@@ -641,7 +329,7 @@ fits_unflushed(const nc_jw *w, PyObject *o)
  * An error, whose exception object could start one, ends the walk before
  * the value is touched again.  The exception: an int beyond 64 bits, whose
  * conversion checks signals (Python handlers) and on 3.12+ may collect;
- * enc_int_slow holds it across that, and a list's walk re-reads its size
+ * nc_json_enc_int_slow holds it across that, and a list's walk re-reads its size
  * and items every round (the dict walk takes such an int the held way).
  * dump()'s sink is Python code that runs whenever the chunk fills: there a
  * leaf goes without a reference only when it fits the room left. */
@@ -803,7 +491,7 @@ is_constant(PyObject *o)
     return ((unsigned)(Py_TYPE(o) == &PyBool_Type) + (unsigned)(o == Py_None)) != 0;
 }
 
-/* A leaf that enc_leaf_run or enc_float_items writes. */
+/* A leaf that enc_leaf_run or nc_json_enc_float_items writes. */
 static inline int
 is_run_leaf(PyObject *o)
 {
@@ -853,7 +541,7 @@ enc_leaf_prefix(nc_jenc *e, PyObject *seq, char sep, int *complete)
     for (;;) {
         Py_ssize_t j = enc_leaf_run(w, items, i, n, sep);
         if (j < n)
-            j = enc_float_items(e, items, j, n, sep);
+            j = nc_json_enc_float_items(e, items, j, n, sep);
         if (j == i || j == n) {
             i = j;
             break;
@@ -938,7 +626,7 @@ enc_seq(nc_jenc *e, PyObject *seq, Py_ssize_t start)
                 item = items[i];
             }
             if (Py_TYPE(item) == &PyFloat_Type) {
-                i = enc_float_items(e, items, i, Py_SIZE(seq), sep);
+                i = nc_json_enc_float_items(e, items, i, Py_SIZE(seq), sep);
                 if (i == Py_SIZE(seq))
                     break;
                 item = items[i];
@@ -1527,7 +1215,7 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first)
             }
             /* a leaf: bool cannot be subclassed, so its type means True
              * or False (one compare for both).  An int beyond 64 bits is
-             * not one here: its conversion can run Python code (enc_int_slow)
+             * not one here: its conversion can run Python code (nc_json_enc_int_slow)
              * that changes the dict, so it takes the held path, which checks
              * the size and re-reads the cursor after it. */
             PyTypeObject *vt = Py_TYPE(v);
