@@ -139,6 +139,30 @@ def test_dump_chunk_boundaries(doc, size):
     assert out.getvalue() == oracle(doc) and n == len(out.getvalue())
 
 
+# runs of flags and runs of ints in one list (enc_leaf_run: a loop per
+# kind, left for the other kind's loop where a run ends, and for the
+# general path where the room does)
+flag_int_rows = st.lists(st.lists(consts, min_size=1, max_size=9) | st.lists(run_ints, min_size=1, max_size=9)
+                         | st.lists(breaker, max_size=1), max_size=8).map(lambda runs: [x for r in runs for x in r])
+
+
+@given(st.lists(flag_int_rows, max_size=20), options)
+def test_flag_and_int_runs_match_stdlib(doc, opts):
+    check_all_forms(doc, **opts)
+    check_all_forms({"rows": doc}, **opts)
+
+
+@pytest.mark.parametrize("doc", [
+    [[True] * 5 + [1, 2, 3] + [None] * 2 + [-7] * 4 + [False]] * 6,
+    [[1, True, 2, None, 3, False] * 4] * 5,
+    [[None] * 3 + [2**62] * 3 + [2**70] + [True] * 3] * 4,
+    [[0] * 40 + [False] * 40, [-(2**63)] * 9 + [None]] * 3,
+])
+@pytest.mark.parametrize("opts", [{}, {"check_circular": False}])
+def test_room_boundaries_of_flag_and_int_runs(doc, opts):
+    _room_sweep(doc, **opts)
+
+
 def test_leaf_prefix_edges():
     # all leaves, of any length; leaves then anything else: the rest walked
     for n in (1, 2, 63, 64, 65, 200, 3000):
