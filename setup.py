@@ -4,11 +4,38 @@ NOCOPY_DEBUG=1     -O0 -g, asserts on
 NOCOPY_SANITIZE=1  AddressSanitizer + UndefinedBehaviorSanitizer
 NOCOPY_WERROR=1    -Werror (CI sets it; a release build does not, so a newer
                    compiler's new warning never breaks `pip install`)
+NOCOPY_PGO=0|1     the profile-guided build of the JSON encoder: by default on
+                   with GCC 10 or later (falling back to the plain build, with
+                   a warning, if it fails), never with NOCOPY_DEBUG or
+                   NOCOPY_SANITIZE; 0 turns it off, 1 makes a failure an error
+
+The profile-guided build: the json_*.c files are compiled with
+-fprofile-generate and linked, with the other files compiled as usual, into
+a temporary copy of the package; tools/pgo_train.py encodes one document of
+each common JSON shape with it (about a second); then the json_*.c files are
+compiled again with -fprofile-use, which lays out each branch of the walk by
+how often it was taken (hot paths straight, cold ones out of line) instead
+of by GCC's guesses.  Measured on the benchmark corpus, whose documents the
+training does not contain: twitter.json 13% faster, github.json 23%,
+citm_catalog.json 5%, short dicts of non-ASCII strings 13-23%, 3% slower on
+300 short lists of true/false/null (README, "The corpus").  numfmt.c (the
+float formatter) is left out: profiled, it was 10% faster on floats in the
+cache and 12% slower on a 20,000-pair polygon whose floats are not.
+`nocopy._core._json_build` says which build this is ("pgo" or "plain").
 """
 import glob
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+from setuptools.modified import newer_group
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 sources = sorted(glob.glob("src/nocopy/_core/*.c"))
 # -fvisibility=hidden: only PyInit__core is exported (PyMODINIT_FUNC marks it
@@ -32,7 +59,101 @@ if os.environ.get("NOCOPY_SANITIZE"):
     extra_link += san
     undef.append("NDEBUG")
 
+
+
+class PgoFailed(Exception):
+    pass
+
+
+def _pgo_mode():
+    """"off", "auto" (fall back with a warning) or "on" (fail the build)."""
+    if os.environ.get("NOCOPY_DEBUG") or os.environ.get("NOCOPY_SANITIZE"):
+        return "off"
+    return {"0": "off", "1": "on"}.get(os.environ.get("NOCOPY_PGO", ""), "auto")
+
+
+class BuildExt(build_ext):
+    """build_ext with the profile-guided build of the JSON files (module
+    docstring)."""
+
+    def build_extension(self, ext):
+        mode = _pgo_mode()
+        path = self.get_ext_fullpath(ext.name)
+        if mode != "off" and not self.force and not newer_group(list(ext.sources) + list(ext.depends), path):
+            print(f"skipping '{ext.name}' extension (up-to-date)")
+            return
+        if mode != "off":
+            try:
+                self._check_gcc()
+                self._build_pgo(ext)
+                return
+            except PgoFailed as exc:
+                if mode == "on":
+                    raise SystemExit(f"NOCOPY_PGO=1: the profile-guided build failed: {exc}")
+                print(f"warning: nocopy: building without profile guidance ({exc})", file=sys.stderr)
+        super().build_extension(ext)
+
+    def _check_gcc(self):
+        cc = self.compiler.compiler_so[0]
+        try:
+            banner = subprocess.run([cc, "--version"], capture_output=True, text=True, check=True).stdout
+            major = subprocess.run([cc, "-dumpversion"], capture_output=True, text=True,
+                                   check=True).stdout.strip().split(".")[0]
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise PgoFailed(f"cannot run {cc}: {exc}") from None
+        # -fprofile-partial-training is GCC 10's; clang's profiles take
+        # another tool (llvm-profdata) between the two builds
+        if "Free Software Foundation" not in banner or not major.isdigit() or int(major) < 10:
+            raise PgoFailed(f"{cc} is not GCC 10 or later")
+
+    def _compile(self, ext, sources, output_dir, extra):
+        macros = list(ext.define_macros) + [(name,) for name in ext.undef_macros]
+        return self.compiler.compile(sources, output_dir=output_dir, macros=macros,
+                                     include_dirs=ext.include_dirs, debug=self.debug,
+                                     extra_postargs=list(ext.extra_compile_args) + extra,
+                                     depends=ext.depends)
+
+    def _link(self, ext, objects, path, extra):
+        self.compiler.link_shared_object(
+            objects, path, libraries=self.get_libraries(ext), library_dirs=ext.library_dirs,
+            runtime_library_dirs=ext.runtime_library_dirs,
+            extra_postargs=list(ext.extra_link_args) + extra,
+            export_symbols=self.get_export_symbols(ext), debug=self.debug,
+            build_temp=self.build_temp, target_lang=self.compiler.detect_language(ext.sources))
+
+    def _build_pgo(self, ext):
+        profiled = [src for src in ext.sources if os.path.basename(src).startswith("json_")]
+        plain = [src for src in ext.sources if src not in profiled]
+        plain_objects = self._compile(ext, plain, self.build_temp, [])
+        pgo_temp = os.path.join(self.build_temp, "pgo")
+        # counts left by an earlier build would add to this one's
+        for stale in glob.glob(os.path.join(pgo_temp, "**", "*.gcda"), recursive=True):
+            os.remove(stale)
+        objects = self._compile(ext, profiled, pgo_temp, ["-fprofile-generate"])
+        with tempfile.TemporaryDirectory() as tmp:
+            package = os.path.join(tmp, "nocopy")
+            os.mkdir(package)
+            for py in glob.glob(os.path.join(HERE, "src", "nocopy", "*.py")):
+                shutil.copy(py, package)
+            so = os.path.join(package, os.path.basename(self.get_ext_filename(ext.name)))
+            self._link(ext, plain_objects + objects, so, ["-fprofile-generate"])
+            run = subprocess.run([sys.executable, os.path.join(HERE, "tools", "pgo_train.py")],
+                                 cwd=tmp, env={**os.environ, "PYTHONPATH": tmp},
+                                 capture_output=True, text=True)
+            if run.returncode != 0:
+                raise PgoFailed("the training run failed:\n" + run.stderr[-2000:])
+        missing = [obj for obj in objects if not os.path.exists(os.path.splitext(obj)[0] + ".gcda")]
+        if missing:
+            raise PgoFailed(f"the training run left no profile for {missing}")
+        objects = self._compile(ext, profiled, pgo_temp,
+                                ["-fprofile-use", "-fprofile-partial-training", '-DNC_JSON_BUILD="pgo"'])
+        path = self.get_ext_fullpath(ext.name)
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        self._link(ext, plain_objects + objects, path, [])
+
+
 setup(
+    cmdclass={"build_ext": BuildExt},
     ext_modules=[
         Extension(
             "nocopy._core",

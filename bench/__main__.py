@@ -23,6 +23,9 @@ def sections():
 def main(argv):
     wanted = argv or sections()
     report = Report()
+    from nocopy import _core
+    # the JSON rows depend on it: setup.py's profile-guided build, or not
+    print(f"nocopy's JSON encoder: the {_core._json_build} build", flush=True)
     for name in wanted:
         print(f"== {name}", flush=True)
         mod = importlib.import_module(f"bench.bench_{name}")

@@ -720,6 +720,15 @@ def test_escape_at_every_offset_of_the_block_scans():
                     assert nj.dumps(s, ensure_ascii=ea) == oracle(s, ensure_ascii=ea), (fill, bad, i)
 
 
+def test_json_build_kind():
+    # setup.py's profile-guided build says so; CI requires it (NOCOPY_PGO=1)
+    # of every build but the sanitizers' (which never take it)
+    from nocopy import _core
+    assert _core._json_build in ("pgo", "plain")
+    if os.environ.get("NOCOPY_PGO") == "1" and not os.environ.get("NOCOPY_UNDER_SANITIZER"):
+        assert _core._json_build == "pgo"
+
+
 def test_c_lint_recursion_guards_are_balanced():
     # msgspec's trick: no `return`/`goto` may sit between a successful
     # Py_EnterRecursiveCall and its Py_LeaveRecursiveCall, or the recursion

@@ -419,6 +419,9 @@ def json_dump_stream(
     separators: tuple[str, str] | None = None, default: Callable[[Any], Any] | None = None,
 ) -> int: ...
 
+# which build of the JSON encoder this is (setup.py): "pgo" or "plain"
+_json_build: Literal["pgo", "plain"]
+
 # test hooks (tests/test_json.py, test_numfmt.py, test_view_search.py)
 def _json_dict_walk_direct() -> bool: ...
 def _json_utf8_blocks(on: bool | None = None, /) -> bool: ...
