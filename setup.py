@@ -138,7 +138,8 @@ class BuildExt(build_ext):
             so = os.path.join(package, os.path.basename(self.get_ext_filename(ext.name)))
             self._link(ext, plain_objects + objects, so, ["-fprofile-generate"])
             run = subprocess.run([sys.executable, os.path.join(HERE, "tools", "pgo_train.py")],
-                                 cwd=tmp, env={**os.environ, "PYTHONPATH": tmp},
+                                 # a fixed str hash: the same profile every build
+                                 cwd=tmp, env={**os.environ, "PYTHONPATH": tmp, "PYTHONHASHSEED": "0"},
                                  capture_output=True, text=True)
             if run.returncode != 0:
                 raise PgoFailed("the training run failed:\n" + run.stderr[-2000:])

@@ -4,7 +4,7 @@ the instrumented build and the final one; see setup.py's docstring).
 It encodes one document per common JSON shape, each of about 2,000 values,
 all the same number of times, so that no one shape decides the profile:
 flags, ints and floats in lists, coordinate pairs, ASCII and non-ASCII
-strings (with and without a UTF-8 cache), records, nested dicts, dicts of
+strings short and long (with and without a UTF-8 cache), records, nested dicts, dicts of
 non-ASCII strings and random trees, in dumps() and dumps_into(), and now and
 then with indent/sort_keys, dump() and ensure_ascii=False.  None of them is
 a document of the benchmark corpus (bench/bench_corpus.py): the corpus
@@ -71,6 +71,9 @@ DOCS = [
     [round(rnd.uniform(-90, 90), rnd.randint(1, 6)) for _ in range(N)],
     [[round(rnd.uniform(-180, 180), 8), round(rnd.uniform(-90, 90), 8)] for _ in range(N // 2)],
     [words(rnd.randint(1, 60), ASCII) for _ in range(N)],
+    [words(rnd.randint(60, 1000), ASCII) for _ in range(N // 8)],
+    [words(rnd.randint(30, 300), NONASCII + "ab ") for _ in range(N // 8)],
+    [cached(words(rnd.randint(30, 300), NONASCII + "ab ")) for _ in range(N // 8)],
     [words(rnd.randint(1, 20), NONASCII + "ab ") for _ in range(N // 2)],
     [cached(words(rnd.randint(1, 20), NONASCII + "ab ")) for _ in range(N // 2)],
     [{"user": words(8, ASCII), "n": rnd.randint(0, 10**6), "ok": rnd.random() < 0.5, "none": None,
