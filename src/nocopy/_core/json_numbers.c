@@ -59,7 +59,7 @@ fmt_u64(char *out, uint64_t v)
 }
 
 /* Integer text, optionally in quotes (dict keys).  The general case; the
- * inline enc_int below takes the common small ints. */
+ * inline enc_int (json_numbers.h) takes the common small ints. */
 int
 nc_json_enc_int_slow(nc_jenc *e, PyObject *o, int quoted)
 {
