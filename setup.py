@@ -18,9 +18,11 @@ each common JSON shape with it (about a second); then the json_*.c files are
 compiled again with -fprofile-use, which lays out each branch of the walk by
 how often it was taken (hot paths straight, cold ones out of line) instead
 of by GCC's guesses.  Measured on the benchmark corpus, whose documents the
-training does not contain: twitter.json 13% faster, github.json 23%,
-citm_catalog.json 5%, short dicts of non-ASCII strings 13-23%, 3% slower on
-300 short lists of true/false/null (README, "The corpus").  numfmt.c (the
+training does not contain, against the plain build: twitter.json about 15%
+faster, github.json 22%, citm_catalog.json 4%, short dicts of cached
+non-ASCII strings 12-22%, 300 short lists of true/false/null 2%; one row of
+`python -m bench json` (cached non-ASCII strings) about 8% slower (README,
+"JSON on the public documents").  numfmt.c (the
 float formatter) is left out: profiled, it was 10% faster on floats in the
 cache and 12% slower on a 20,000-pair polygon whose floats are not.
 `nocopy._core._json_build` says which build this is ("pgo" or "plain").
