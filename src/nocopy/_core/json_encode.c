@@ -218,12 +218,7 @@ enc_float_groups(nc_jenc *e, PyObject *const *items, Py_ssize_t i, Py_ssize_t n,
     double x[NC_GROUP_BATCH * 3];
     char tmp[NC_GROUP_BATCH * (3 * NC_FLOAT_TEXT + 2) + NC_DOUBLE_ROOM];
     for (;;) {
-        Py_ssize_t room = nc_jw_room(w) - (exact ? 0 : NC_DOUBLE_ROOM);
-        Py_ssize_t cap = room > 0 ? room / text : 0;
-        if (cap > NC_GROUP_BATCH)
-            cap = NC_GROUP_BATCH;
-        if (cap > n - i)
-            cap = n - i;
+        Py_ssize_t cap = nc_json_batch_cap(w, exact, text, NC_GROUP_BATCH, n - i);
         int k = 0;
         for (; k < cap; k++) {
             PyObject *g = items[i + k];

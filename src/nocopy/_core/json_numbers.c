@@ -173,12 +173,7 @@ nc_json_enc_float_items(nc_jenc *e, PyObject *const *items, Py_ssize_t i, Py_ssi
     double x[NC_FLOAT_BATCH];
     char tmp[NC_FLOAT_BATCH * NC_FLOAT_TEXT + NC_DOUBLE_ROOM];
     for (;;) {
-        Py_ssize_t room = nc_jw_room(w) - (exact ? 0 : NC_DOUBLE_ROOM);
-        Py_ssize_t cap = room > 0 ? room / NC_FLOAT_TEXT : 0;
-        if (cap > NC_FLOAT_BATCH)
-            cap = NC_FLOAT_BATCH;
-        if (cap > n - i)
-            cap = n - i;
+        Py_ssize_t cap = nc_json_batch_cap(w, exact, NC_FLOAT_TEXT, NC_FLOAT_BATCH, n - i);
         int k = 0;
         for (; k < cap; k++) {
             PyObject *o = items[i + k];

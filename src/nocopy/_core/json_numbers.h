@@ -118,6 +118,21 @@ copy_exact(char *dst, const char *src, size_t n)
     }
 }
 
+/* How many items of at most `text` bytes a batch formatter may write now:
+ * as many as the room holds -- in memory of our own (not `exact`) less the
+ * scratch the formatter uses past the last text -- but at most `batch` and
+ * the `left` there are.  The float batches and the coordinate groups
+ * (json_encode.c) both size their rounds by it. */
+static inline Py_ssize_t
+nc_json_batch_cap(const nc_jw *w, int exact, Py_ssize_t text, Py_ssize_t batch, Py_ssize_t left)
+{
+    Py_ssize_t room = nc_jw_room(w) - (exact ? 0 : NC_DOUBLE_ROOM);
+    Py_ssize_t cap = room > 0 ? room / text : 0;
+    if (cap > batch)
+        cap = batch;
+    return cap < left ? cap : left;
+}
+
 /* Floats in a row among a compact list's items[i..n): their values are
  * gathered (exact floats, finite) NC_FLOAT_BATCH at a time and formatted
  * by one call each, with their one-byte separators (before every item but
