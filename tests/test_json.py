@@ -1354,6 +1354,176 @@ def test_block_long_mixed_strings_through_small_dump_buffers(utf8_blocks):
         _check_into(doc, 0, slack, slack)
 
 
+# ---- string bytes 32 at a time (json_wide.c) -----------------------------------
+# ASCII strings of 16 bytes or more and cached UTF-8 are checked and copied
+# 32 bytes a step with AVX-512 (BW, VL) where the CPU has it, and strings
+# with escapes are written by the same loop; else by the SSE2 loops.  Every
+# test here runs both (the SSE2 loop is what other CPUs use).
+
+def _avx512():
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return " avx512bw" in flags and " avx512vl" in flags
+
+
+@contextlib.contextmanager
+def _wide(on):
+    from nocopy import _core
+    was = _core._json_wide(on)
+    try:
+        yield
+    finally:
+        _core._json_wide(was)
+
+
+@pytest.fixture(params=[True, False], ids=["wide", "sse2"])
+def wide(request):
+    with _wide(request.param):
+        yield request.param
+
+
+def test_wide_on_where_supported():
+    # so that CI on a CPU with AVX-512 really runs the wide loops by default
+    from nocopy import _core
+    import platform
+    if platform.machine() in ("x86_64", "AMD64") and _avx512():
+        assert _core._json_wide() is True
+    was = _core._json_wide(False)
+    try:
+        assert _core._json_wide() is False
+        assert _core._json_wide(None) is False   # None only asks
+    finally:
+        _core._json_wide(was)
+    assert _core._json_wide() is was
+    with pytest.raises(TypeError):
+        _core._json_wide(1, 2)
+
+
+def _fresh(s):
+    return "".join([s[:1], s[1:]]) if s else s
+
+
+@pytest.mark.parametrize("special", ['"', "\\", "\n", "\x1f", "\x7f", "~"])
+@pytest.mark.parametrize("filler", ["a", "é", "日😀"])
+def test_wide_every_length_and_position(wide, filler, special):
+    # lengths across every block boundary of both loops (16, 32, 64, 128
+    # and the 128-byte rounds), one special byte at every position, the
+    # string cached UTF-8 when not ASCII, last in the document and not
+    for n in [*range(0, 70), *range(94, 100), *range(124, 134), *range(188, 194),
+              *range(252, 262), *range(380, 388), 1000]:
+        positions = range(n) if n <= 40 else sorted({0, 1, 15, 16, 31, 32, 33, 63, 64, 95, 127,
+                                                     128, n // 2, n - 33, n - 32, n - 17,
+                                                     n - 16, n - 2, n - 1})
+        base = (filler * n)[:n]
+        for i in positions:
+            if i >= n:
+                continue
+            s = _fresh(base[:i] + special + base[i + 1:])
+            if not s.isascii():
+                assert _cache_utf8(s)
+            for doc in ([s], [s, 1], {s: s}):
+                for ea in (False, True):
+                    _check_into(doc, 3, 20, n * 31 + i, ensure_ascii=ea)
+        s = _fresh(base)
+        if s and not s.isascii():
+            assert _cache_utf8(s)
+        _check_into([s, s], 1, 5, n, ensure_ascii=False)
+
+
+def test_wide_escaping_writer_keeps_bytes_after(wide):
+    # the escaping writer runs when the room holds 6 bytes a byte: buffers
+    # of just that room (and 1-3 more) with one or two escapes near the end
+    # of a string, where a whole block is stored before the escape
+    # overwrites its rest -- no byte past the document may change
+    for n in [*range(16, 70), *range(90, 100), 127, 128, 129, 191, 192, 255, 256, 300]:
+        for at in {(n - 1,), (n - 2,), (n - 32,), (n - 33,), (0,), (n - 2, n - 1), (n - 40, n - 33)}:
+            if min(at) < 0:
+                continue
+            chars = ["a"] * n
+            for k in at:
+                chars[k] = "\n"
+            for t in ("".join(chars), _fresh("".join(chars) + "é")):
+                if not t.isascii():
+                    assert _cache_utf8(t)
+                exp = oracle([t])
+                nbytes = len(t.encode())
+                for extra in range(4):
+                    size = 2 + 6 * nbytes + extra
+                    buf = _patterned(size, n + extra)
+                    orig = bytes(buf)
+                    assert nj.dumps_into([t], buf) == len(exp)
+                    assert buf[:len(exp)] == exp and buf[len(exp):] == orig[len(exp):], (n, at)
+
+
+def test_wide_copy_every_position_to_300(wide):
+    # one special byte at every position of every length up to 300: any
+    # gap between the copy's overlapping blocks shows
+    for n in range(41, 301):
+        base = "b" * n
+        for i in range(n):
+            for special in ('"', "\x01"):
+                s = base[:i] + special + base[i + 1:]
+                assert nj.dumps([s]) == oracle([s])
+        assert nj.dumps([base]) == oracle([base])
+
+
+def test_wide_dense_escapes(wide):
+    # a byte to escape every 1, 2 and 3 bytes: the rest of a block goes
+    # byte by byte there; a lone one resumes with a fresh block
+    for pat in ("\n", "a\n", "ab\"", "\x00\x01", "abc\\" * 9 + "x" * 30, "x" * 40 + "\t"):
+        for n in (1, 15, 16, 31, 32, 33, 63, 64, 65, 100, 257):
+            s = (pat * n)[:n]
+            for t in (s, _fresh(s + "é")):
+                if not t.isascii():
+                    assert _cache_utf8(t)
+                for ea in (False, True):
+                    _check_into([t, "k"], 2, 9, n, ensure_ascii=ea)
+                check_all_forms([t], ensure_ascii=False)
+
+
+_wide_text = st.text(st.sampled_from("abcxyz \"\\\n\x00\x1f\x7f~éλ日😀"), max_size=300) | \
+    st.text(st.sampled_from("abcdefgh "), min_size=14, max_size=300)
+
+
+@given(_wide_text, st.booleans(), st.booleans(), st.integers(0, 8), st.integers(0, 40), st.booleans())
+def test_wide_strings_match_stdlib(s, cache, ensure_ascii, offset, slack, on):
+    s = _fresh(s)
+    if cache and not s.isascii():
+        assert _cache_utf8(s)
+    with _wide(on):
+        for doc in ([s], {s: [s, 1]}, [s, "x" * 17]):
+            exp = check_all_forms(doc, ensure_ascii=ensure_ascii)
+            if isinstance(exp, bytes):
+                _check_into(doc, offset, slack, len(s) + slack, ensure_ascii=ensure_ascii)
+
+
+def test_wide_room_boundaries(wide):
+    # dumps_into whose buffer ends inside, at and after a long string, and
+    # dump through chunks that end inside one: the fallback writers take it
+    for n in (16, 31, 32, 33, 64, 100, 129, 300):
+        for s in ("q" * n, "q" * (n - 1) + "\n", _fresh("é" * (n // 2))):
+            if not s.isascii():
+                assert _cache_utf8(s)
+            doc = ["x", s, s]
+            exp = oracle(doc)
+            for size in range(len(exp) - n - 3, len(exp) + 2):
+                buf = _patterned(size + 4, size)
+                orig = bytes(buf)
+                if size < len(exp):
+                    with pytest.raises(BufferTooSmall) as ei:
+                        nj.dumps_into(doc, memoryview(buf)[:size])
+                    assert ei.value.needed == len(exp)
+                    assert buf[size:] == orig[size:]
+                else:
+                    assert nj.dumps_into(doc, buf) == len(exp)
+                    assert buf[:len(exp)] == exp and buf[len(exp):] == orig[len(exp):]
+            for bs in (64, 65, 100, 333):
+                assert dump_bytes(doc, buffer_size=bs) == exp
+
+
 # ---- dumps' starting size ------------------------------------------------------
 # A document past the 4 KB stack scratch starts in a bytes object of the last
 # such document's length (json.h, NC_JW_HINT_MAX); sizes just below, at and

@@ -18,6 +18,7 @@
 
 #include "nocopy.h"
 #include "numfmt.h"
+#include "json_wide.h"
 
 enum {
     NC_JW_FIXED = 0,   /* caller's memory; on overflow keep counting in scratch */
@@ -239,6 +240,36 @@ nc_json_ascii_word_dirty(uint64_t x, int ensure_ascii)
     return (bad & highs) != 0;
 }
 
+/* json_escape.c's tables: for an ASCII byte, 0 when copied as is, else the
+ * letter after the backslash ('u' for \u00XX); the lowercase hex digits. */
+extern const char nc_json_esc[128];
+extern const char nc_json_hex[16];
+
+static inline char *
+nc_json_put_u(char *out, Py_UCS4 c)
+{
+    out[0] = '\\';
+    out[1] = 'u';
+    out[2] = nc_json_hex[(c >> 12) & 0xf];
+    out[3] = nc_json_hex[(c >> 8) & 0xf];
+    out[4] = nc_json_hex[(c >> 4) & 0xf];
+    out[5] = nc_json_hex[c & 0xf];
+    return out + 6;
+}
+
+/* Escape of an ASCII char that needs one (nc_json_esc[c] != 0, or DEL). */
+static inline char *
+nc_json_put_ascii_escape(char *out, Py_UCS4 c)
+{
+    char e = c < 128 ? nc_json_esc[c] : 0;
+    if (e != 'u' && e != 0) {  /* 0 here: DEL under ensure_ascii */
+        out[0] = '\\';
+        out[1] = e;
+        return out + 2;
+    }
+    return nc_json_put_u(out, c);
+}
+
 /* 1 for the ASCII bytes a JSON string takes verbatim: [0] without,
  * [1] with ensure_ascii (which also escapes DEL).  json_escape.c. */
 extern const unsigned char nc_json_verbatim[2][128];
@@ -303,6 +334,10 @@ __attribute__((noinline))
 static int
 nc_json_copy_clean16_call(char *out, const unsigned char *src, Py_ssize_t n, int ensure_ascii)
 {
+#if NC_JSON_HAVE_WIDE
+    if (nc_json_wide)
+        return nc_json_wide_copy_clean(out, src, n, ensure_ascii);
+#endif
     return nc_json_copy_clean16(out, src, n, ensure_ascii);
 }
 #define NC_JSON_HAVE_CLEAN16 1

@@ -687,19 +687,33 @@ json_dict_walk_direct(PyObject *module, PyObject *unused)
 
 /* Test hook: the per-char path and the block path must agree, and only
  * one of them runs on a given machine unless the tests switch. */
+/* The test hooks that switch a SIMD path: on=None only asks; returns the
+ * previous state. */
 static PyObject *
-json_utf8_blocks(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+switch_hook(const char *name, PyObject *const *args, Py_ssize_t nargs, int (*set)(int))
 {
-    (void)module;
     int on = -1;
     if (nargs > 1) {
-        PyErr_Format(PyExc_TypeError, "_json_utf8_blocks() takes at most 1 argument (%zd given)",
-                     nargs);
+        PyErr_Format(PyExc_TypeError, "%s() takes at most 1 argument (%zd given)", name, nargs);
         return NULL;
     }
     if (nargs == 1 && args[0] != Py_None && (on = PyObject_IsTrue(args[0])) < 0)
         return NULL;
-    return PyBool_FromLong(nc_json_utf8_set_blocks(on));
+    return PyBool_FromLong(set(on));
+}
+
+static PyObject *
+json_utf8_blocks(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    return switch_hook("_json_utf8_blocks", args, nargs, nc_json_utf8_set_blocks);
+}
+
+static PyObject *
+json_wide(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    return switch_hook("_json_wide", args, nargs, nc_json_wide_set);
 }
 
 static PyMethodDef json_methods[] = {
@@ -708,6 +722,10 @@ static PyMethodDef json_methods[] = {
     {"_json_utf8_blocks", (PyCFunction)(void (*)(void))json_utf8_blocks, METH_FASTCALL,
      "_json_utf8_blocks(on=None, /)\n--\n\nWhether strings are encoded to UTF-8 a block at a "
      "time (json_utf8.c); switch it with True/False (test hook).  Returns the previous state."},
+    {"_json_wide", (PyCFunction)(void (*)(void))json_wide, METH_FASTCALL,
+     "_json_wide(on=None, /)\n--\n\nWhether string bytes are checked and copied 32 at a time "
+     "with AVX-512 (json_wide.c; on only where the CPU has it); switch it with True/False (test "
+     "hook).  Returns the previous state."},
     {"json_dumps_into", (PyCFunction)(void (*)(void))json_dumps_into, METH_FASTCALL | METH_KEYWORDS,
      dumps_into_doc},
     {"json_dumps", (PyCFunction)(void (*)(void))json_dumps, METH_FASTCALL | METH_KEYWORDS, dumps_doc},
@@ -734,6 +752,7 @@ nc_json_module_init(PyObject *m, nc_state *st)
     if (nc_dictiter_selfcheck() < 0)
         return -1;
     nc_json_utf8_init();
+    nc_json_wide_init();
     if (PyModule_AddStringConstant(m, "_json_build", NC_JSON_BUILD) < 0)
         return -1;
     return PyModule_AddFunctions(m, json_methods);

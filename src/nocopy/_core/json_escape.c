@@ -18,7 +18,7 @@
 
 
 /* 0: copied as is; otherwise the letter after the backslash, 'u' for \u00XX. */
-static const char ESC[128] = {
+const char nc_json_esc[128] = {
     'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'b', 't', 'n', 'u', 'f', 'r', 'u', 'u',
     'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
     0, 0, '"', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -29,7 +29,7 @@ static const char ESC[128] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
-static const char HEX[16] = "0123456789abcdef";
+const char nc_json_hex[16] = "0123456789abcdef";
 
 #define V16 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
 #define C32 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, \
@@ -48,30 +48,6 @@ const unsigned char nc_json_verbatim[2][128] = {
  * ensure_ascii is two \uXXXX escapes. */
 #define MAX_PER_CHAR 12
 
-static inline char *
-put_u(char *out, Py_UCS4 c)
-{
-    out[0] = '\\';
-    out[1] = 'u';
-    out[2] = HEX[(c >> 12) & 0xf];
-    out[3] = HEX[(c >> 8) & 0xf];
-    out[4] = HEX[(c >> 4) & 0xf];
-    out[5] = HEX[c & 0xf];
-    return out + 6;
-}
-
-/* Escape of an ASCII char that needs one (ESC[c] != 0, or DEL). */
-static inline char *
-put_ascii_escape(char *out, Py_UCS4 c)
-{
-    char e = c < 128 ? ESC[c] : 0;
-    if (e != 'u' && e != 0) {  /* 0 here: DEL under ensure_ascii */
-        out[0] = '\\';
-        out[1] = e;
-        return out + 2;
-    }
-    return put_u(out, c);
-}
 
 #if NC_JSON_HAVE_CLEAN16
 /* Sixteen bytes at a time with json.h's block check: the index of the first
@@ -116,7 +92,7 @@ ascii_clean_prefix(const unsigned char *s, Py_ssize_t n, int ensure_ascii)
     }
     for (; i < n; i++) {
         unsigned char c = s[i];
-        if (ESC[c] != 0 || (ensure_ascii && c == 0x7f))
+        if (nc_json_esc[c] != 0 || (ensure_ascii && c == 0x7f))
             return i;
     }
     return n;
@@ -184,7 +160,7 @@ escape_direct(char *out, const unsigned char *s, Py_ssize_t n, int ensure_ascii)
             continue;
         }
         unsigned j = (unsigned)__builtin_ctz(m);
-        out = put_ascii_escape(out + j, s[i + j]);
+        out = nc_json_put_ascii_escape(out + j, s[i + j]);
         i += j + 1;
     }
     Py_ssize_t r = n - i;
@@ -201,10 +177,10 @@ escape_direct(char *out, const unsigned char *s, Py_ssize_t n, int ensure_ascii)
     }
     for (; i < n; i++) {
         unsigned char c = s[i];
-        if (c >= 0x80 || (ESC[c] == 0 && !(ensure_ascii && c == 0x7f)))
+        if (c >= 0x80 || (nc_json_esc[c] == 0 && !(ensure_ascii && c == 0x7f)))
             *out++ = (char)c;
         else
-            out = put_ascii_escape(out, c);
+            out = nc_json_put_ascii_escape(out, c);
     }
     return out;
 }
@@ -219,6 +195,12 @@ write_utf8(nc_jw *w, const unsigned char *s, Py_ssize_t n)
 #if NC_JSON_HAVE_CLEAN16
     /* the common case, room for the worst: one pass */
     if (n <= ESCAPED_N_MAX && nc_jw_room(w) >= ESCAPED_MAX(n)) {
+#if NC_JSON_HAVE_WIDE
+        if (nc_json_wide) {
+            w->p = nc_json_wide_escape(w->p, s, n, 0);
+            return 0;
+        }
+#endif
         w->p = escape_direct(w->p, s, n, 0);
         return 0;
     }
@@ -231,14 +213,14 @@ write_utf8(nc_jw *w, const unsigned char *s, Py_ssize_t n)
             if (utf8_word_dirty(x))
                 break;
         }
-        while (j < n && (s[j] >= 0x80 || ESC[s[j]] == 0))
+        while (j < n && (s[j] >= 0x80 || nc_json_esc[s[j]] == 0))
             j++;
         if (j > i && nc_jw_write(w, (const char *)s + i, j - i) < 0)
             return -1;
         if (j == n)
             break;
         char tmp[6];
-        char *e = put_ascii_escape(tmp, s[j]);
+        char *e = nc_json_put_ascii_escape(tmp, s[j]);
         if (nc_jw_write(w, tmp, e - tmp) < 0)
             return -1;
         i = j + 1;
@@ -258,6 +240,10 @@ utf8_put(char *out, const unsigned char *s, Py_ssize_t n)
 {
 #if NC_JSON_HAVE_CLEAN16
     if (n >= 16) {
+#if NC_JSON_HAVE_WIDE
+        if (nc_json_wide)
+            return nc_json_wide_copy_clean(out, s, n, 0);
+#endif
         if (!nc_json_copy_clean16(out, s, n, 0))
             return 0;
     }
@@ -291,7 +277,7 @@ utf8_put(char *out, const unsigned char *s, Py_ssize_t n)
     else {
         for (Py_ssize_t i = 0; i < n; i++) {
             unsigned char c = s[i];
-            if (c < 0x80 && ESC[c] != 0)
+            if (c < 0x80 && nc_json_esc[c] != 0)
                 return 0;
             out[i] = (char)c;
         }
@@ -332,6 +318,12 @@ write_ascii(nc_jw *w, const unsigned char *s, Py_ssize_t n, int ensure_ascii)
     Py_ssize_t i = 0;
 #if NC_JSON_HAVE_CLEAN16
     if (n <= ESCAPED_N_MAX && nc_jw_room(w) >= ESCAPED_MAX(n)) {
+#if NC_JSON_HAVE_WIDE
+        if (nc_json_wide) {
+            w->p = nc_json_wide_escape(w->p, s, n, ensure_ascii);
+            return 0;
+        }
+#endif
         w->p = escape_direct(w->p, s, n, ensure_ascii);
         return 0;
     }
@@ -344,7 +336,7 @@ write_ascii(nc_jw *w, const unsigned char *s, Py_ssize_t n, int ensure_ascii)
         if (i == n)
             break;
         char tmp[6];
-        char *e = put_ascii_escape(tmp, s[i]);
+        char *e = nc_json_put_ascii_escape(tmp, s[i]);
         if (nc_jw_write(w, tmp, e - tmp) < 0)
             return -1;
         i++;
@@ -372,19 +364,19 @@ static inline __attribute__((always_inline)) char *
 put_char(char *out, Py_UCS4 c, int ensure_ascii)
 {
     if (c < 0x80) {
-        if (ESC[c] == 0 && !(ensure_ascii && c == 0x7f)) {
+        if (nc_json_esc[c] == 0 && !(ensure_ascii && c == 0x7f)) {
             *out = (char)c;
             return out + 1;
         }
-        return put_ascii_escape(out, c);
+        return nc_json_put_ascii_escape(out, c);
     }
     if (ensure_ascii) {
         if (c >= 0x10000) {
             Py_UCS4 v = c - 0x10000;
-            out = put_u(out, 0xd800 | (v >> 10));
-            return put_u(out, 0xdc00 | (v & 0x3ff));
+            out = nc_json_put_u(out, 0xd800 | (v >> 10));
+            return nc_json_put_u(out, 0xdc00 | (v & 0x3ff));
         }
-        return put_u(out, c);
+        return nc_json_put_u(out, c);
     }
     if (c < 0x800) {
         out[0] = (char)(0xc0 | (c >> 6));
@@ -473,7 +465,7 @@ NAME(const T **pp, const T *stop, const T *send, char *out)                     
         while (p < lim) {                                                              \
             Py_UCS4 c = *p;                                                            \
             if (c < 0x80) {                                                            \
-                if (ESC[c] != 0)                                                       \
+                if (nc_json_esc[c] != 0)                                                       \
                     goto done;                                                         \
                 *out++ = (char)c;                                                      \
             }                                                                          \
@@ -571,10 +563,10 @@ NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n)                         
                         next_word = p + 8;                                             \
                     }                                                                  \
                     p++;                                                               \
-                    if (ESC[c] == 0 && !(ensure_ascii && c == 0x7f))                   \
+                    if (nc_json_esc[c] == 0 && !(ensure_ascii && c == 0x7f))                   \
                         *out++ = (char)c;                                              \
                     else                                                               \
-                        out = put_ascii_escape(out, c);                                \
+                        out = nc_json_put_ascii_escape(out, c);                                \
                     continue;                                                          \
                 }                                                                      \
                 p++;                                                                   \
