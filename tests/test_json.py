@@ -94,7 +94,7 @@ options = st.fixed_dictionaries({}, optional={
     "allow_nan": st.booleans(),
     "sort_keys": st.booleans(),
     "indent": st.sampled_from([None, 0, 2, -1, "", "\t", " é "]),
-    "separators": st.sampled_from([None, (",", ":"), (", ", ": "), (" ,", " : "), ("", "")]),
+    "separators": st.sampled_from([None, (",", ":"), (", ", ": "), (" ,", " : "), ("", ""), ("|", "=")]),
 })
 
 

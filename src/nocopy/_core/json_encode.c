@@ -413,6 +413,30 @@ static const struct {
                    {{'a', 'l', 's', 'e'}, 'f', 5},
                    {{'n', 'u', 'l', 'l'}, 'n', 4}};
 
+/* The same after a separator: ",true" is the word {sep, 't', 'r', 'u'}
+ * and the word "true" one byte on -- two 4-byte stores an item, where the
+ * separator, the first byte and the tail were three stores and a test of
+ * the item's index (the item after '[' takes CONST_TEXT).  head[0] is 0
+ * and the separator is ORed into that byte (SEP_WORD). */
+static const struct {
+    char head[4];
+    char tail[4];
+    uint32_t len;
+} SEP_CONST[3] = {{{0, 't', 'r', 'u'}, {'t', 'r', 'u', 'e'}, 5},
+                  {{0, 'f', 'a', 'l'}, {'a', 'l', 's', 'e'}, 6},
+                  {{0, 'n', 'u', 'l'}, {'n', 'u', 'l', 'l'}, 5}};
+
+/* The separator as the word that puts it in byte 0 of SEP_CONST's head. */
+static inline uint32_t
+sep_word(char sep)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return (uint32_t)(unsigned char)sep << 24;
+#else
+    return (uint32_t)(unsigned char)sep;
+#endif
+}
+
 /* 1 when o is true, false or null, with *k its CONST_TEXT index: one
  * branch for the three (a sum of compares: written with || or |, GCC
  * branched on each, and true/false/null in random order missed there about
@@ -458,11 +482,19 @@ enc_leaf_run(nc_jw *w, PyObject *const *items, Py_ssize_t i, Py_ssize_t n, char 
     while (i < n && end - p >= NC_RUN_ITEM) {
         unsigned k;
         if (constant_index(items[i], &k)) {
-            do {
-                /* written before the text, which overwrites it for the first item */
-                *p = sep;
-                p += i > 0;
+            if (i == 0) {
                 p = put_constant(p, k);
+                if (++i == n || end - p < NC_RUN_ITEM || !constant_index(items[i], &k))
+                    continue;
+            }
+            const uint32_t sw = sep_word(sep);
+            do {
+                uint32_t head;
+                memcpy(&head, SEP_CONST[k].head, 4);
+                head |= sw;
+                memcpy(p, &head, 4);
+                memcpy(p + SEP_CONST[k].len - 4, SEP_CONST[k].tail, 4);
+                p += SEP_CONST[k].len;
             } while (++i < n && end - p >= NC_RUN_ITEM && constant_index(items[i], &k));
             continue;
         }
