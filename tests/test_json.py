@@ -1356,50 +1356,61 @@ def test_block_long_mixed_strings_through_small_dump_buffers(utf8_blocks):
 
 # ---- string bytes 32 at a time (json_wide.c) -----------------------------------
 # ASCII strings of 16 bytes or more and cached UTF-8 are checked and copied
-# 32 bytes a step with AVX-512 (BW, VL) where the CPU has it, and strings
-# with escapes are written by the same loop; else by the SSE2 loops.  Every
-# test here runs both (the SSE2 loop is what other CPUs use).
+# 32 bytes a step with AVX-512 (BW, VL) or AVX2 where the CPU has them, and
+# with AVX-512 strings with escapes are written by the same loop; else by
+# the SSE2 loops.  Every test here runs at each level (a level the CPU lacks
+# runs as the best one it has: the SSE2 loop is what other CPUs use).
 
-def _avx512():
+def _cpu_level():
     try:
         with open("/proc/cpuinfo") as f:
             flags = f.read()
     except OSError:
-        return False
-    return " avx512bw" in flags and " avx512vl" in flags
+        return None
+    if all(f" {x}" in flags for x in ("avx512f", "avx512bw", "avx512vl")):
+        return 2
+    return 1 if " avx2" in flags else 0
 
 
 @contextlib.contextmanager
-def _wide(on):
+def _wide(level):
     from nocopy import _core
-    was = _core._json_wide(on)
+    was = _core._json_wide(level)
     try:
         yield
     finally:
         _core._json_wide(was)
 
 
-@pytest.fixture(params=[True, False], ids=["wide", "sse2"])
+@pytest.fixture(params=[2, 1, 0], ids=["avx512", "avx2", "sse2"])
 def wide(request):
     with _wide(request.param):
         yield request.param
 
 
-def test_wide_on_where_supported():
-    # so that CI on a CPU with AVX-512 really runs the wide loops by default
+def test_wide_levels():
+    # so that CI on a CPU with AVX2 or AVX-512 really runs those loops by default
     from nocopy import _core
     import platform
-    if platform.machine() in ("x86_64", "AMD64") and _avx512():
-        assert _core._json_wide() is True
-    was = _core._json_wide(False)
+    best = _core._json_wide()
+    if platform.machine() in ("x86_64", "AMD64") and _cpu_level() is not None:
+        assert best == _cpu_level()
     try:
-        assert _core._json_wide() is False
-        assert _core._json_wide(None) is False   # None only asks
+        for level in (0, 1, 2):
+            assert _core._json_wide(level) in (0, 1, 2)
+            assert _core._json_wide() == min(level, best)   # at most the CPU's
+        assert _core._json_wide(None) == min(2, best)       # None only asks
     finally:
-        _core._json_wide(was)
-    assert _core._json_wide() is was
+        _core._json_wide(best)
+    assert _core._json_wide() == best
     with pytest.raises(TypeError):
         _core._json_wide(1, 2)
+    with pytest.raises(TypeError):
+        _core._json_wide("1")
+    for bad in (-1, 3, 2**70):
+        with pytest.raises((ValueError, OverflowError)):
+            _core._json_wide(bad)
+    assert _core._json_wide() == best
 
 
 def _fresh(s):
@@ -1488,12 +1499,13 @@ _wide_text = st.text(st.sampled_from("abcxyz \"\\\n\x00\x1f\x7f~éλ日😀"), m
     st.text(st.sampled_from("abcdefgh "), min_size=14, max_size=300)
 
 
-@given(_wide_text, st.booleans(), st.booleans(), st.integers(0, 8), st.integers(0, 40), st.booleans())
-def test_wide_strings_match_stdlib(s, cache, ensure_ascii, offset, slack, on):
+@given(_wide_text, st.booleans(), st.booleans(), st.integers(0, 8), st.integers(0, 40),
+       st.sampled_from([0, 1, 2]))
+def test_wide_strings_match_stdlib(s, cache, ensure_ascii, offset, slack, level):
     s = _fresh(s)
     if cache and not s.isascii():
         assert _cache_utf8(s)
-    with _wide(on):
+    with _wide(level):
         for doc in ([s], {s: [s, 1]}, [s, "x" * 17]):
             exp = check_all_forms(doc, ensure_ascii=ensure_ascii)
             if isinstance(exp, bytes):

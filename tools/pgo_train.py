@@ -6,8 +6,8 @@ all the same number of times, so that no one shape decides the profile:
 flags, ints and floats in lists, coordinate pairs, ASCII and non-ASCII
 strings short and long (with and without a UTF-8 cache), records, nested dicts, dicts of
 non-ASCII strings and random trees, in dumps() and dumps_into(), and now and
-then with indent/sort_keys, dump() and ensure_ascii=False; half the rounds
-with the AVX-512 string loops (where the CPU has them), half without.  None of them is
+then with indent/sort_keys, dump() and ensure_ascii=False; the rounds
+take turns with each string-copy level the CPU has (SSE2, AVX2, AVX-512).  None of them is
 a document of the benchmark corpus (bench/bench_corpus.py): the corpus
 measures data the profile never saw.  Only the standard library and the
 nocopy being built are imported.  Takes about a second."""
@@ -89,12 +89,13 @@ DOCS = [
 
 def main():
     buf = bytearray(1 << 22)
-    wide = _core._json_wide()
+    levels = range(_core._json_wide() + 1)
     for rep in range(40):
-        # every other round with the SSE2 string loops: a wheel built on a
-        # CPU with AVX-512 runs them on CPUs without (json_wide.h), and an
-        # unprofiled path is laid out cold (cached UTF-8 strings 25% slower)
-        _core._json_wide(wide and rep % 2 == 0)
+        # the rounds take turns with each string-copy level the CPU has: a
+        # wheel built on a CPU with AVX-512 runs the AVX2 or SSE2 loops on
+        # CPUs without (json_wide.h), and an unprofiled path is laid out
+        # cold (cached UTF-8 strings 25% slower)
+        _core._json_wide(levels[rep % len(levels)])
         for doc in DOCS:
             nj.dumps(doc)
             nj.dumps_into(doc, buf)

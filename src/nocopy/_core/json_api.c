@@ -687,33 +687,41 @@ json_dict_walk_direct(PyObject *module, PyObject *unused)
 
 /* Test hook: the per-char path and the block path must agree, and only
  * one of them runs on a given machine unless the tests switch. */
-/* The test hooks that switch a SIMD path: on=None only asks; returns the
- * previous state. */
-static PyObject *
-switch_hook(const char *name, PyObject *const *args, Py_ssize_t nargs, int (*set)(int))
-{
-    int on = -1;
-    if (nargs > 1) {
-        PyErr_Format(PyExc_TypeError, "%s() takes at most 1 argument (%zd given)", name, nargs);
-        return NULL;
-    }
-    if (nargs == 1 && args[0] != Py_None && (on = PyObject_IsTrue(args[0])) < 0)
-        return NULL;
-    return PyBool_FromLong(set(on));
-}
-
 static PyObject *
 json_utf8_blocks(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    return switch_hook("_json_utf8_blocks", args, nargs, nc_json_utf8_set_blocks);
+    int on = -1;
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError, "_json_utf8_blocks() takes at most 1 argument (%zd given)",
+                     nargs);
+        return NULL;
+    }
+    if (nargs == 1 && args[0] != Py_None && (on = PyObject_IsTrue(args[0])) < 0)
+        return NULL;
+    return PyBool_FromLong(nc_json_utf8_set_blocks(on));
 }
 
+/* Test hook: the string-copy level (json_wide.h). */
 static PyObject *
 json_wide(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    return switch_hook("_json_wide", args, nargs, nc_json_wide_set);
+    long level = -1;
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError, "_json_wide() takes at most 1 argument (%zd given)", nargs);
+        return NULL;
+    }
+    if (nargs == 1 && args[0] != Py_None) {
+        level = PyLong_AsLong(args[0]);
+        if (level == -1 && PyErr_Occurred())
+            return NULL;
+        if (level < NC_WIDE_OFF || level > NC_WIDE_AVX512) {
+            PyErr_Format(PyExc_ValueError, "_json_wide() level must be 0, 1 or 2, not %ld", level);
+            return NULL;
+        }
+    }
+    return PyLong_FromLong(nc_json_wide_set((int)level));
 }
 
 static PyMethodDef json_methods[] = {
@@ -723,9 +731,9 @@ static PyMethodDef json_methods[] = {
      "_json_utf8_blocks(on=None, /)\n--\n\nWhether strings are encoded to UTF-8 a block at a "
      "time (json_utf8.c); switch it with True/False (test hook).  Returns the previous state."},
     {"_json_wide", (PyCFunction)(void (*)(void))json_wide, METH_FASTCALL,
-     "_json_wide(on=None, /)\n--\n\nWhether string bytes are checked and copied 32 at a time "
-     "with AVX-512 (json_wide.c; on only where the CPU has it); switch it with True/False (test "
-     "hook).  Returns the previous state."},
+     "_json_wide(level=None, /)\n--\n\nHow string bytes are checked and copied (json_wide.c): "
+     "0 SSE2, 1 AVX2 (32 bytes a step), 2 AVX-512 (and the escaping writer too).  Test hook: "
+     "sets the level (at most the CPU's), None only asks; returns the level before."},
     {"json_dumps_into", (PyCFunction)(void (*)(void))json_dumps_into, METH_FASTCALL | METH_KEYWORDS,
      dumps_into_doc},
     {"json_dumps", (PyCFunction)(void (*)(void))json_dumps, METH_FASTCALL | METH_KEYWORDS, dumps_doc},

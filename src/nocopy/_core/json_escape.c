@@ -196,7 +196,7 @@ write_utf8(nc_jw *w, const unsigned char *s, Py_ssize_t n)
     /* the common case, room for the worst: one pass */
     if (n <= ESCAPED_N_MAX && nc_jw_room(w) >= ESCAPED_MAX(n)) {
 #if NC_JSON_HAVE_WIDE
-        if (nc_json_wide) {
+        if (nc_json_wide == NC_WIDE_AVX512) {
             w->p = nc_json_wide_escape(w->p, s, n, 0);
             return 0;
         }
@@ -319,7 +319,7 @@ write_ascii(nc_jw *w, const unsigned char *s, Py_ssize_t n, int ensure_ascii)
 #if NC_JSON_HAVE_CLEAN16
     if (n <= ESCAPED_N_MAX && nc_jw_room(w) >= ESCAPED_MAX(n)) {
 #if NC_JSON_HAVE_WIDE
-        if (nc_json_wide) {
+        if (nc_json_wide == NC_WIDE_AVX512) {
             w->p = nc_json_wide_escape(w->p, s, n, ensure_ascii);
             return 0;
         }

@@ -12,7 +12,7 @@
 #include <immintrin.h>
 
 int nc_json_wide = 0;
-static int cpu_has_wide = 0;
+static int cpu_wide = NC_WIDE_OFF;
 
 #define WIDE __attribute__((target("avx512f,avx512bw,avx512vl")))
 
@@ -51,77 +51,147 @@ first(Py_ssize_t r)
 }
 
 #define ALL ((__mmask32)0xffffffffu)
+#define LOAD32(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define STORE32(p, x) _mm256_storeu_si256((__m256i *)(void *)(p), (x))
 
 static inline __attribute__((always_inline)) WIDE __m256i
 load(const unsigned char *p)
 {
-    return _mm256_loadu_si256((const __m256i *)(const void *)p);
+    return LOAD32(p);
 }
 
 static inline __attribute__((always_inline)) WIDE void
 store(char *p, __m256i x)
 {
-    _mm256_storeu_si256((__m256i *)(void *)p, x);
+    STORE32(p, x);
 }
 
-/* Four blocks from src[0:128] to out, if all are clean. */
+/* n in [16, 32): two overlapping 16-byte halves (a masked load and store
+ * took 4.4 ns a 30-byte string, these 3.7). */
 static inline __attribute__((always_inline)) WIDE int
-copy4(char *out, const unsigned char *src, Py_ssize_t a, Py_ssize_t b, Py_ssize_t c,
-      Py_ssize_t d, int ensure_ascii)
+halves_avx512(char *out, const unsigned char *src, Py_ssize_t n, int ensure_ascii)
 {
-    __m256i w = load(src + a), x = load(src + b), y = load(src + c), z = load(src + d);
-    if ((good32(w, ensure_ascii) & good32(x, ensure_ascii) & good32(y, ensure_ascii) &
-         good32(z, ensure_ascii)) != ALL)
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)src);
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + n - 16));
+    if ((good16(a, ensure_ascii) & good16(b, ensure_ascii)) != 0xffff)
         return 0;
-    store(out + a, w);
-    store(out + b, x);
-    store(out + c, y);
-    store(out + d, z);
+    _mm_storeu_si128((__m128i *)(void *)out, a);
+    _mm_storeu_si128((__m128i *)(void *)(out + n - 16), b);
     return 1;
 }
 
-/* The blocks overlap rather than follow a count of them: a string takes
+#define AVX512_START ALL
+#define AVX512_ADD(k, x, ea) ((k) & good32((x), (ea)))
+#define AVX512_CLEAN(k) ((k) == ALL)
+
+/* AVX2: the bytes to escape as a vector of 0xff lanes.  x ^ 2 maps '"'
+ * (0x22) to 0x20 and keeps the controls below 0x20, and nothing else lands
+ * at or below 0x20, so one unsigned min-compare finds both. */
+#define AVX2 __attribute__((target("avx2")))
+
+static inline __attribute__((always_inline)) AVX2 __m256i
+bad32_avx2(__m256i x, int ensure_ascii)
+{
+    __m256i t = _mm256_xor_si256(x, _mm256_set1_epi8(2));
+    __m256i bad = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(t, _mm256_set1_epi8(0x20)), t),
+                                  _mm256_cmpeq_epi8(x, _mm256_set1_epi8('\\')));
+    if (ensure_ascii)
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi8(x, _mm256_set1_epi8(0x7f)));
+    return bad;
+}
+
+static inline __attribute__((always_inline)) AVX2 int
+halves_avx2(char *out, const unsigned char *src, Py_ssize_t n, int ensure_ascii)
+{
+    const __m128i del = _mm_set1_epi8(ensure_ascii ? 0x7f : '"');
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)src);
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + n - 16));
+    if (_mm_movemask_epi8(_mm_or_si128(nc_json_bad16(a, del), nc_json_bad16(b, del))) != 0)
+        return 0;
+    _mm_storeu_si128((__m128i *)(void *)out, a);
+    _mm_storeu_si128((__m128i *)(void *)(out + n - 16), b);
+    return 1;
+}
+
+#define AVX2_START _mm256_setzero_si256()
+#define AVX2_ADD(acc, x, ea) _mm256_or_si256((acc), bad32_avx2((x), (ea)))
+#define AVX2_CLEAN(acc) _mm256_testz_si256((acc), (acc))
+
+/* The copy, for n >= 16, once per instruction set: TARGET, the type and
+ * operations of the accumulated check, and the 16-to-31-byte copy.
+ * The blocks overlap rather than follow a count of them: a string takes
  * one path for every length in (64, 128], and one round of 128 bytes more
  * per 128 bytes beyond.  Why: a loop of 32-byte blocks and a tail, exact
  * in length, mispredicted its exit on strings whose lengths vary by a block
  * or two (cached UTF-8 texts of 150-250 bytes: 11 ns each against 6.5 at
- * one length, and 9 with the SSE2 loop). */
-static inline __attribute__((always_inline)) WIDE int
-copy_clean(char *out, const unsigned char *src, Py_ssize_t n, int ensure_ascii)
+ * one length, and 9 with the SSE2 loop); so did a split at 192 bytes. */
+#define DEFINE_COPY_CLEAN(NAME, TARGET, ACC_T, START, ADD, CLEAN, HALVES)                    \
+    static inline __attribute__((always_inline)) TARGET int                                  \
+    NAME##_4(char *out, const unsigned char *src, Py_ssize_t a, Py_ssize_t b, Py_ssize_t c,  \
+             Py_ssize_t d, int ea)                                                           \
+    {                                                                                        \
+        __m256i w = LOAD32(src + a), x = LOAD32(src + b), y = LOAD32(src + c),               \
+                z = LOAD32(src + d);                                                         \
+        ACC_T k = START;                                                                     \
+        k = ADD(k, w, ea);                                                                   \
+        k = ADD(k, x, ea);                                                                   \
+        k = ADD(k, y, ea);                                                                   \
+        k = ADD(k, z, ea);                                                                   \
+        if (!CLEAN(k))                                                                       \
+            return 0;                                                                        \
+        STORE32(out + a, w);                                                                 \
+        STORE32(out + b, x);                                                                 \
+        STORE32(out + c, y);                                                                 \
+        STORE32(out + d, z);                                                                 \
+        return 1;                                                                            \
+    }                                                                                        \
+    static inline __attribute__((always_inline)) TARGET int                                  \
+    NAME(char *out, const unsigned char *src, Py_ssize_t n, int ea)                          \
+    {                                                                                        \
+        if (n < 32)                                                                          \
+            return HALVES(out, src, n, ea);                                                  \
+        if (n <= 64) {                                                                       \
+            __m256i a = LOAD32(src), b = LOAD32(src + n - 32);                               \
+            ACC_T k = START;                                                                 \
+            k = ADD(k, a, ea);                                                               \
+            k = ADD(k, b, ea);                                                               \
+            if (!CLEAN(k))                                                                   \
+                return 0;                                                                    \
+            STORE32(out, a);                                                                 \
+            STORE32(out + n - 32, b);                                                        \
+            return 1;                                                                        \
+        }                                                                                    \
+        if (n < 128)                                                                         \
+            return NAME##_4(out, src, 0, 32, n - 64, n - 32, ea);                            \
+        Py_ssize_t i = 0;                                                                    \
+        for (; n - i > 128; i += 128)                                                        \
+            if (!NAME##_4(out + i, src + i, 0, 32, 64, 96, ea))                              \
+                return 0;                                                                    \
+        i = n - 128;                                                                         \
+        return NAME##_4(out + i, src + i, 0, 32, 64, 96, ea);                                \
+    }
+
+DEFINE_COPY_CLEAN(copy_avx512, WIDE, __mmask32, AVX512_START, AVX512_ADD, AVX512_CLEAN,
+                  halves_avx512)
+DEFINE_COPY_CLEAN(copy_avx2, AVX2, __m256i, AVX2_START, AVX2_ADD, AVX2_CLEAN, halves_avx2)
+
+static WIDE int
+copy_clean_avx512(char *out, const unsigned char *src, Py_ssize_t n, int ensure_ascii)
 {
-    if (n < 32) {
-        /* two overlapping 16-byte halves (n >= 16): a masked load and
-         * store took 4.4 ns a 30-byte string, these 3.7 */
-        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)src);
-        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + n - 16));
-        if ((good16(a, ensure_ascii) & good16(b, ensure_ascii)) != 0xffff)
-            return 0;
-        _mm_storeu_si128((__m128i *)(void *)out, a);
-        _mm_storeu_si128((__m128i *)(void *)(out + n - 16), b);
-        return 1;
-    }
-    if (n <= 64) {
-        __m256i a = load(src), b = load(src + n - 32);
-        if ((good32(a, ensure_ascii) & good32(b, ensure_ascii)) != ALL)
-            return 0;
-        store(out, a);
-        store(out + n - 32, b);
-        return 1;
-    }
-    if (n < 128)
-        return copy4(out, src, 0, 32, n - 64, n - 32, ensure_ascii);
-    Py_ssize_t i = 0;
-    for (; n - i > 128; i += 128)
-        if (!copy4(out + i, src + i, 0, 32, 64, 96, ensure_ascii))
-            return 0;
-    i = n - 128;
-    return copy4(out + i, src + i, 0, 32, 64, 96, ensure_ascii);
+    return ensure_ascii ? copy_avx512(out, src, n, 1) : copy_avx512(out, src, n, 0);
 }
 
-WIDE int
+static AVX2 int
+copy_clean_avx2(char *out, const unsigned char *src, Py_ssize_t n, int ensure_ascii)
+{
+    return ensure_ascii ? copy_avx2(out, src, n, 1) : copy_avx2(out, src, n, 0);
+}
+
+int
 nc_json_wide_copy_clean(char *out, const unsigned char *src, Py_ssize_t n, int ensure_ascii)
 {
-    return ensure_ascii ? copy_clean(out, src, n, 1) : copy_clean(out, src, n, 0);
+    return nc_json_wide == NC_WIDE_AVX512 ? copy_clean_avx512(out, src, n, ensure_ascii)
+                                          : copy_clean_avx2(out, src, n, ensure_ascii);
 }
 
 /* The rest of a 32-byte block from byte j on, one byte at a time by its
@@ -186,17 +256,22 @@ void
 nc_json_wide_init(void)
 {
     __builtin_cpu_init();
-    cpu_has_wide = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                   __builtin_cpu_supports("avx512vl");
-    nc_json_wide = cpu_has_wide;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl"))
+        cpu_wide = NC_WIDE_AVX512;
+    else if (__builtin_cpu_supports("avx2"))
+        cpu_wide = NC_WIDE_AVX2;
+    else
+        cpu_wide = NC_WIDE_OFF;
+    nc_json_wide = cpu_wide;
 }
 
 int
-nc_json_wide_set(int on)
+nc_json_wide_set(int level)
 {
     int was = nc_json_wide;
-    if (on >= 0)
-        nc_json_wide = on && cpu_has_wide;
+    if (level >= 0)
+        nc_json_wide = level < cpu_wide ? level : cpu_wide;
     return was;
 }
 
@@ -208,10 +283,10 @@ nc_json_wide_init(void)
 }
 
 int
-nc_json_wide_set(int on)
+nc_json_wide_set(int level)
 {
-    (void)on;
-    return 0;
+    (void)level;
+    return NC_WIDE_OFF;
 }
 
 #endif
