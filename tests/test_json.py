@@ -1405,8 +1405,9 @@ def test_wide_levels():
     assert _core._json_wide() == best
     with pytest.raises(TypeError):
         _core._json_wide(1, 2)
-    with pytest.raises(TypeError):
-        _core._json_wide("1")
+    for bad in ("1", True, False, 1.0):
+        with pytest.raises(TypeError):
+            _core._json_wide(bad)
     for bad in (-1, 3, 2**70):
         with pytest.raises((ValueError, OverflowError)):
             _core._json_wide(bad)
@@ -1479,6 +1480,24 @@ def test_wide_copy_every_position_to_300(wide):
                 s = base[:i] + special + base[i + 1:]
                 assert nj.dumps([s]) == oracle([s])
         assert nj.dumps([base]) == oracle([base])
+
+
+def test_wide_every_byte_value(wide):
+    # each ASCII byte value (the ones to escape and the ones next to them:
+    # 0x1f/0x20, '!'/'"'/'#', '['/'\\'/']', DEL) at the edges of the blocks,
+    # with ASCII and with cached non-ASCII text around it
+    for n in (16, 31, 33, 65, 127, 129, 200):
+        for filler in ("a", "é", "日", "😀"):
+            base = (filler * n)[:n]
+            for c in map(chr, range(128)):
+                for i in {0, 15, 16, 31, 32, n - 1}:
+                    if i >= n:
+                        continue
+                    s = _fresh(base[:i] + c + base[i + 1:])
+                    if not s.isascii():
+                        assert _cache_utf8(s)
+                    for ea in (False, True):
+                        assert nj.dumps([s], ensure_ascii=ea) == oracle([s], ensure_ascii=ea), (n, i, c)
 
 
 def test_wide_dense_escapes(wide):

@@ -158,7 +158,8 @@ def test_flag_and_int_runs_match_stdlib(doc, opts):
     [[None] * 3 + [2**62] * 3 + [2**70] + [True] * 3] * 4,
     [[0] * 40 + [False] * 40, [-(2**63)] * 9 + [None]] * 3,
 ])
-@pytest.mark.parametrize("opts", [{}, {"check_circular": False}])
+@pytest.mark.parametrize("opts", [{}, {"check_circular": False}, {"separators": ("|", ":")},
+                                  {"separators": ("\0", ":")}])
 def test_room_boundaries_of_flag_and_int_runs(doc, opts):
     _room_sweep(doc, **opts)
 

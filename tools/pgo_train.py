@@ -91,12 +91,12 @@ def main():
     buf = bytearray(1 << 22)
     levels = range(_core._json_wide() + 1)
     for rep in range(40):
-        # the rounds take turns with each string-copy level the CPU has: a
+        # the documents take turns with each string-copy level the CPU has: a
         # wheel built on a CPU with AVX-512 runs the AVX2 or SSE2 loops on
         # CPUs without (json_wide.h), and an unprofiled path is laid out
         # cold (cached UTF-8 strings 25% slower)
-        _core._json_wide(levels[rep % len(levels)])
-        for doc in DOCS:
+        for j, doc in enumerate(DOCS):
+            _core._json_wide(levels[(rep + j) % len(levels)])
             nj.dumps(doc)
             nj.dumps_into(doc, buf)
             if rep % 8 == 0:

@@ -713,6 +713,10 @@ json_wide(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     if (nargs == 1 && args[0] != Py_None) {
+        if (PyBool_Check(args[0])) {   /* it once took on/off: True is not a level */
+            PyErr_SetString(PyExc_TypeError, "_json_wide() takes a level 0, 1 or 2, not a bool");
+            return NULL;
+        }
         level = PyLong_AsLong(args[0]);
         if (level == -1 && PyErr_Occurred())
             return NULL;

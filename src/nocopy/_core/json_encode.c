@@ -417,7 +417,7 @@ static const struct {
  * and the word "true" one byte on -- two 4-byte stores an item, where the
  * separator, the first byte and the tail were three stores and a test of
  * the item's index (the item after '[' takes CONST_TEXT).  head[0] is 0
- * and the separator is ORed into that byte (SEP_WORD). */
+ * and the separator is ORed into that byte (sep_word). */
 static const struct {
     char head[4];
     char tail[4];

@@ -1,9 +1,11 @@
 /* json_wide.c -- a string literal's bytes checked and copied 32 at a time
- * with AVX-512 BW/VL (see json_wide.h for the contract).
+ * with AVX-512 BW/VL or AVX2 (see json_wide.h for the contract).
  *
- * One step: load 32 bytes, four byte compares into one 32-bit mask ('"',
- * '\\', unsigned below 0x20, and DEL -- or '"' again without ensure_ascii),
- * store the 32 bytes.  The last n % 32 bytes are the same step under the
+ * One step: load 32 bytes, check them (AVX-512: three byte compares, four
+ * with ensure_ascii, into one 32-bit mask of the bytes that go verbatim;
+ * AVX2: a vector of the bytes to escape), store the 32 bytes.  The copy
+ * covers a string with blocks that overlap at its end (every load and store
+ * inside it); the AVX-512 escaping writer ends with the same step under the
  * mask of the bytes that exist: the masked load reads nothing past them
  * (and cannot fault there), the masked store writes nothing past them. */
 #include "json.h"
