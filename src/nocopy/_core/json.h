@@ -62,7 +62,7 @@ typedef struct {
     char bytes[NC_JW_TAIL];
 } nc_jw_save;
 
-typedef struct {
+typedef struct nc_jw_s {
     char *p;              /* write position */
     char *end;            /* end of the current room */
     char *base;           /* start of the current room */
@@ -496,6 +496,9 @@ int nc_json_keycache_alloc(nc_state *st);
  * surrogate with ensure_ascii=0 raises UnicodeEncodeError, as
  * json.dumps(...).encode("utf-8") does. */
 int nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii);
+/* The same past the fast paths (json_wide.c's cached-UTF-8 writer falls
+ * back to it). */
+int nc_json_write_str_general(nc_jw *w, PyObject *s, int ensure_ascii);
 /* 3.14 moved a str's UTF-8 cache out of PyCompactUnicodeObject; there every
  * non-ASCII str is transcoded. */
 #define NC_JSON_UTF8_CACHE (PY_VERSION_HEX < 0x030E0000)

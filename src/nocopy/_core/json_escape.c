@@ -664,7 +664,14 @@ write_str_general(nc_jw *w, PyObject *s, int ensure_ascii)
 }
 
 int
-nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii)
+nc_json_write_str_general(nc_jw *w, PyObject *s, int ensure_ascii)
+{
+    return write_str_general(w, s, ensure_ascii);
+}
+
+/* Everything but a long cached UTF-8 under AVX2/AVX-512. */
+static int __attribute__((noinline))
+write_str(nc_jw *w, PyObject *s, int ensure_ascii)
 {
     if (nc_json_try_ascii(w, s, ensure_ascii))
         return 0;
@@ -679,4 +686,20 @@ nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii)
     }
 #endif
     return write_str_general(w, s, ensure_ascii);
+}
+
+/* A few tests and a jump: the long cached UTF-8 goes to json_wide.c's
+ * writer without the prologue of write_str's short-string paths (six
+ * saved registers): 1,000 cached strings of 150-250 bytes 8.1 -> 7.2 ns
+ * each with AVX-512, 9.0 -> 7.5 with AVX2. */
+int
+nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii)
+{
+#if NC_JSON_UTF8_CACHE && NC_JSON_HAVE_WIDE
+    if (!ensure_ascii && !PyUnicode_IS_ASCII(s) && nc_json_wide &&
+        ((PyCompactUnicodeObject *)s)->utf8 != NULL &&
+        ((PyCompactUnicodeObject *)s)->utf8_length >= 16)
+        return nc_json_wide_write_cached(w, s);
+#endif
+    return write_str(w, s, ensure_ascii);
 }

@@ -196,6 +196,35 @@ nc_json_wide_copy_clean(char *out, const unsigned char *src, Py_ssize_t n, int e
                                           : copy_clean_avx2(out, src, n, ensure_ascii);
 }
 
+#if NC_JSON_UTF8_CACHE
+/* The cached UTF-8 writer once per level, each with its copy inlined: a
+ * call to the copy made this one save five registers. */
+#define DEFINE_WRITE_CACHED(NAME, TARGET, COPY)                                               \
+    static TARGET int                                                                        \
+    NAME(nc_jw *w, PyObject *s)                                                              \
+    {                                                                                        \
+        PyCompactUnicodeObject *c = (PyCompactUnicodeObject *)s;                             \
+        Py_ssize_t n = c->utf8_length;                                                       \
+        char *out = w->p + 1;                                                                \
+        if (nc_jw_room(w) >= n + 2 && COPY(out, (const unsigned char *)c->utf8, n, 0)) {      \
+            out[-1] = '"';                                                                   \
+            out[n] = '"';                                                                    \
+            w->p = out + n + 1;                                                              \
+            return 0;                                                                        \
+        }                                                                                    \
+        return nc_json_write_str_general(w, s, 0);                                           \
+    }
+
+DEFINE_WRITE_CACHED(write_cached_avx512, WIDE, copy_avx512)
+DEFINE_WRITE_CACHED(write_cached_avx2, AVX2, copy_avx2)
+
+int
+nc_json_wide_write_cached(nc_jw *w, PyObject *s)
+{
+    return nc_json_wide == NC_WIDE_AVX512 ? write_cached_avx512(w, s) : write_cached_avx2(w, s);
+}
+#endif
+
 /* The rest of a 32-byte block from byte j on, one byte at a time by its
  * bit in bad (the bytes to escape); returns the end of the text. */
 static inline __attribute__((always_inline)) char *

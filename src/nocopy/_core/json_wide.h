@@ -31,6 +31,14 @@ extern int nc_json_wide;
  * hold part of the copy, which the caller does not count.  Writes at most
  * n bytes. */
 int nc_json_wide_copy_clean(char *out, const unsigned char *src, Py_ssize_t n, int ensure_ascii);
+/* Level AVX2 or AVX512, for a str whose UTF-8 CPython caches (16 bytes or
+ * more; ensure_ascii off): the whole string literal, quotes included, from
+ * that cache when the room holds it and nothing needs an escape, else by
+ * json_escape.c's general writer; 0, or -1 with an exception.  Its own
+ * function, reached from nc_json_write_str by a jump after a few tests:
+ * there it paid that function's prologue for its short-string paths. */
+struct nc_jw_s;
+int nc_json_wide_write_cached(struct nc_jw_s *w, PyObject *s);
 /* Level AVX512 only: the JSON text of the bytes s[0:n] (no quotes; ASCII,
  * or UTF-8 without ensure_ascii) at out, which has room for 6 * n bytes;
  * returns the end.  Writes no byte past the text it returns. */
