@@ -177,23 +177,16 @@ DEFINE_COPY_CLEAN(copy_avx512, WIDE, __mmask32, AVX512_START, AVX512_ADD, AVX512
                   halves_avx512)
 DEFINE_COPY_CLEAN(copy_avx2, AVX2, __m256i, AVX2_START, AVX2_ADD, AVX2_CLEAN, halves_avx2)
 
-static WIDE int
-copy_clean_avx512(char *out, const unsigned char *src, Py_ssize_t n, int ensure_ascii)
+WIDE int
+nc_json_copy_clean_avx512(char *out, const unsigned char *src, Py_ssize_t n, int ensure_ascii)
 {
     return ensure_ascii ? copy_avx512(out, src, n, 1) : copy_avx512(out, src, n, 0);
 }
 
-static AVX2 int
-copy_clean_avx2(char *out, const unsigned char *src, Py_ssize_t n, int ensure_ascii)
+AVX2 int
+nc_json_copy_clean_avx2(char *out, const unsigned char *src, Py_ssize_t n, int ensure_ascii)
 {
     return ensure_ascii ? copy_avx2(out, src, n, 1) : copy_avx2(out, src, n, 0);
-}
-
-int
-nc_json_wide_copy_clean(char *out, const unsigned char *src, Py_ssize_t n, int ensure_ascii)
-{
-    return nc_json_wide == NC_WIDE_AVX512 ? copy_clean_avx512(out, src, n, ensure_ascii)
-                                          : copy_clean_avx2(out, src, n, ensure_ascii);
 }
 
 #if NC_JSON_UTF8_CACHE
