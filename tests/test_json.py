@@ -1277,13 +1277,18 @@ def _ssse3():
 
 
 @contextlib.contextmanager
-def _utf8_blocks(on):
+def _switched(hook, value):
+    # a test hook of _core that sets a path and returns the one before
     from nocopy import _core
-    was = _core._json_utf8_blocks(on)
+    was = getattr(_core, hook)(value)
     try:
         yield
     finally:
-        _core._json_utf8_blocks(was)
+        getattr(_core, hook)(was)
+
+
+def _utf8_blocks(on):
+    return _switched("_json_utf8_blocks", on)
 
 
 @pytest.fixture(params=[True, False], ids=["blocks", "per-char"])
@@ -1372,14 +1377,8 @@ def _cpu_level():
     return 1 if " avx2" in flags else 0
 
 
-@contextlib.contextmanager
 def _wide(level):
-    from nocopy import _core
-    was = _core._json_wide(level)
-    try:
-        yield
-    finally:
-        _core._json_wide(was)
+    return _switched("_json_wide", level)
 
 
 @pytest.fixture(params=[2, 1, 0], ids=["avx512", "avx2", "sse2"])

@@ -23,27 +23,20 @@ static int cpu_wide = NC_WIDE_OFF;
  * ones before, so the answer stays in one mask register: GCC moved every
  * mask of four ORed compares to a general register to OR them there (eight
  * moves per 64 bytes, slower than the SSE2 loop on 188-byte strings). */
-static inline __attribute__((always_inline)) WIDE __mmask32
-good32(__m256i x, int ensure_ascii)
-{
-    __mmask32 k = _mm256_cmpgt_epu8_mask(x, _mm256_set1_epi8(0x1f));
-    k = _mm256_mask_cmpneq_epi8_mask(k, x, _mm256_set1_epi8('"'));
-    k = _mm256_mask_cmpneq_epi8_mask(k, x, _mm256_set1_epi8('\\'));
-    if (ensure_ascii)
-        k = _mm256_mask_cmpneq_epi8_mask(k, x, _mm256_set1_epi8(0x7f));
-    return k;
-}
+#define DEFINE_GOOD(NAME, VEC, MASK, P)                                                      \
+    static inline __attribute__((always_inline)) WIDE MASK                                   \
+    NAME(VEC x, int ensure_ascii)                                                            \
+    {                                                                                        \
+        MASK k = P##_cmpgt_epu8_mask(x, P##_set1_epi8(0x1f));                                \
+        k = P##_mask_cmpneq_epi8_mask(k, x, P##_set1_epi8('"'));                             \
+        k = P##_mask_cmpneq_epi8_mask(k, x, P##_set1_epi8('\\'));                            \
+        if (ensure_ascii)                                                                    \
+            k = P##_mask_cmpneq_epi8_mask(k, x, P##_set1_epi8(0x7f));                        \
+        return k;                                                                            \
+    }
 
-static inline __attribute__((always_inline)) WIDE __mmask16
-good16(__m128i x, int ensure_ascii)
-{
-    __mmask16 k = _mm_cmpgt_epu8_mask(x, _mm_set1_epi8(0x1f));
-    k = _mm_mask_cmpneq_epi8_mask(k, x, _mm_set1_epi8('"'));
-    k = _mm_mask_cmpneq_epi8_mask(k, x, _mm_set1_epi8('\\'));
-    if (ensure_ascii)
-        k = _mm_mask_cmpneq_epi8_mask(k, x, _mm_set1_epi8(0x7f));
-    return k;
-}
+DEFINE_GOOD(good32, __m256i, __mmask32, _mm256)
+DEFINE_GOOD(good16, __m128i, __mmask16, _mm)
 
 /* the mask of the first r bytes, 0 < r < 32 */
 static inline __mmask32
