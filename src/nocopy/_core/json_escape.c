@@ -48,7 +48,6 @@ const unsigned char nc_json_verbatim[2][128] = {
  * ensure_ascii is two \uXXXX escapes. */
 #define MAX_PER_CHAR 12
 
-
 #if NC_JSON_HAVE_CLEAN16
 /* Sixteen bytes at a time with json.h's block check: the index of the first
  * byte below 0x20, '"', '\\' or (ensure_ascii) DEL in s[0:n], or the length
@@ -469,7 +468,7 @@ NAME(const T **pp, const T *stop, const T *send, char *out)                     
         while (p < lim) {                                                              \
             Py_UCS4 c = *p;                                                            \
             if (c < 0x80) {                                                            \
-                if (nc_json_esc[c] != 0)                                                       \
+                if (nc_json_esc[c] != 0)                                               \
                     goto done;                                                         \
                 *out++ = (char)c;                                                      \
             }                                                                          \
@@ -567,10 +566,10 @@ NAME(nc_jw *w, PyObject *str, const T *s, Py_ssize_t n)                         
                         next_word = p + 8;                                             \
                     }                                                                  \
                     p++;                                                               \
-                    if (nc_json_esc[c] == 0 && !(ensure_ascii && c == 0x7f))                   \
+                    if (nc_json_esc[c] == 0 && !(ensure_ascii && c == 0x7f))           \
                         *out++ = (char)c;                                              \
                     else                                                               \
-                        out = nc_json_put_ascii_escape(out, c);                                \
+                        out = nc_json_put_ascii_escape(out, c);                        \
                     continue;                                                          \
                 }                                                                      \
                 p++;                                                                   \
