@@ -21,8 +21,9 @@ of by GCC's guesses.  Measured on the benchmark corpus, whose documents the
 training does not contain, against the plain build: twitter.json about 15%
 faster, github.json 22%, citm_catalog.json 4%, short dicts of cached
 non-ASCII strings 12-22%, 300 short lists of true/false/null 2%; one row of
-`python -m bench json` (cached non-ASCII strings) about 8% slower (README,
-"JSON on the public documents").  numfmt.c (the
+`python -m bench json` (cached non-ASCII strings) about 8% slower, measured
+before the 32-byte string copy (json_wide.c) changed that row's path
+(README, "JSON on the public documents").  numfmt.c (the
 float formatter) is left out: profiled, it was 10% faster on floats in the
 cache and 12% slower on a 20,000-pair polygon whose floats are not.
 `nocopy._core._json_build` says which build this is ("pgo" or "plain").

@@ -4,11 +4,12 @@ the instrumented build and the final one; see setup.py's docstring).
 It encodes one document per common JSON shape, each of about 2,000 values,
 all the same number of times, so that no one shape decides the profile:
 flags, ints and floats in lists, coordinate pairs, ASCII and non-ASCII
-strings short and long (with and without a UTF-8 cache), records, nested dicts, dicts of
-non-ASCII strings and random trees, in dumps() and dumps_into(), and now and
-then with indent/sort_keys, dump() and ensure_ascii=False; the rounds
-take turns with each string-copy level the CPU has (SSE2, AVX2, AVX-512).  None of them is
-a document of the benchmark corpus (bench/bench_corpus.py): the corpus
+strings short and long (with and without a UTF-8 cache), records, nested
+dicts, dicts of non-ASCII strings and random trees, in dumps() and
+dumps_into(), and now and then with indent/sort_keys, dump() and
+ensure_ascii=False; the documents take turns with each string-copy level
+the CPU has (SSE2, AVX2, AVX-512).  None of them is a document of the
+benchmark corpus (bench/bench_corpus.py): the corpus
 measures data the profile never saw.  Only the standard library and the
 nocopy being built are imported.  Takes about a second."""
 import ctypes

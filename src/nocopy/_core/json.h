@@ -496,8 +496,9 @@ int nc_json_keycache_alloc(nc_state *st);
  * surrogate with ensure_ascii=0 raises UnicodeEncodeError, as
  * json.dumps(...).encode("utf-8") does. */
 int nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii);
-/* The same past the fast paths (json_wide.c's cached-UTF-8 writer falls
- * back to it). */
+/* The same without its fast paths: escapes, strs without a UTF-8 cache,
+ * ensure_ascii, no room (json_wide.c's cached-UTF-8 writer falls back to
+ * it). */
 int nc_json_write_str_general(nc_jw *w, PyObject *s, int ensure_ascii);
 /* 3.14 moved a str's UTF-8 cache out of PyCompactUnicodeObject; there every
  * non-ASCII str is transcoded. */

@@ -629,11 +629,28 @@ DEFINE_WRITE_KIND(write_ucs1_ea, Py_UCS1, plain_run1, 0, 1)
 DEFINE_WRITE_KIND(write_ucs2_ea, Py_UCS2, plain_run2, 0, 1)
 DEFINE_WRITE_KIND(write_ucs4_ea, Py_UCS4, plain_run4, 0, 1)
 
+/* The str as the holder of a UTF-8 form CPython has already cached
+ * (someone called PyUnicode_AsUTF8 on it before), when that form is what
+ * is written: no ensure_ascii, not an ASCII str; else NULL.  We read that
+ * cache, never create it. */
+static inline PyCompactUnicodeObject *
+cached_utf8(PyObject *s, int ensure_ascii)
+{
+#if NC_JSON_UTF8_CACHE
+    if (!ensure_ascii && !PyUnicode_IS_ASCII(s) && ((PyCompactUnicodeObject *)s)->utf8 != NULL)
+        return (PyCompactUnicodeObject *)s;
+#else
+    (void)s;
+    (void)ensure_ascii;
+#endif
+    return NULL;
+}
+
 /* Everything but the two fast paths of nc_json_write_str: escapes, strs
  * without a UTF-8 cache, ensure_ascii, no room.  Apart so that the fast
  * paths' function stays small (few registers to save per string). */
-static int __attribute__((noinline))
-write_str_general(nc_jw *w, PyObject *s, int ensure_ascii)
+int __attribute__((noinline))
+nc_json_write_str_general(nc_jw *w, PyObject *s, int ensure_ascii)
 {
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     const void *data = PyUnicode_DATA(s);
@@ -641,8 +658,8 @@ write_str_general(nc_jw *w, PyObject *s, int ensure_ascii)
     if (nc_jw_byte(w, '"') < 0)
         return -1;
 #if NC_JSON_UTF8_CACHE
-    if (!ensure_ascii && !PyUnicode_IS_ASCII(s) && ((PyCompactUnicodeObject *)s)->utf8 != NULL) {
-        PyCompactUnicodeObject *c = (PyCompactUnicodeObject *)s;
+    PyCompactUnicodeObject *c = cached_utf8(s, ensure_ascii);
+    if (c != NULL) {
         if (write_utf8(w, (const unsigned char *)c->utf8, c->utf8_length) < 0)
             return -1;
         return nc_jw_byte(w, '"');
@@ -666,12 +683,6 @@ write_str_general(nc_jw *w, PyObject *s, int ensure_ascii)
     return nc_jw_byte(w, '"');
 }
 
-int
-nc_json_write_str_general(nc_jw *w, PyObject *s, int ensure_ascii)
-{
-    return write_str_general(w, s, ensure_ascii);
-}
-
 /* Everything but a long cached UTF-8 under AVX2/AVX-512. */
 static int __attribute__((noinline))
 write_str(nc_jw *w, PyObject *s, int ensure_ascii)
@@ -679,16 +690,15 @@ write_str(nc_jw *w, PyObject *s, int ensure_ascii)
     if (nc_json_try_ascii(w, s, ensure_ascii))
         return 0;
 #if NC_JSON_UTF8_CACHE
-    /* A str whose UTF-8 form CPython has already cached (someone called
-     * PyUnicode_AsUTF8 on it before) is copied from there: no allocation,
-     * and the bytes are known-valid UTF-8.  We never create that cache. */
-    if (!ensure_ascii && !PyUnicode_IS_ASCII(s) && ((PyCompactUnicodeObject *)s)->utf8 != NULL) {
-        PyCompactUnicodeObject *c = (PyCompactUnicodeObject *)s;
+    /* a cached UTF-8 form is copied from there: no allocation, and the
+     * bytes are known-valid UTF-8 */
+    PyCompactUnicodeObject *c = cached_utf8(s, ensure_ascii);
+    if (c != NULL) {
         if (try_utf8_whole(w, (const unsigned char *)c->utf8, c->utf8_length))
             return 0;
     }
 #endif
-    return write_str_general(w, s, ensure_ascii);
+    return nc_json_write_str_general(w, s, ensure_ascii);
 }
 
 /* A few tests and a jump: the long cached UTF-8 goes to json_wide.c's
@@ -699,9 +709,8 @@ int
 nc_json_write_str(nc_jw *w, PyObject *s, int ensure_ascii)
 {
 #if NC_JSON_UTF8_CACHE && NC_JSON_HAVE_WIDE
-    if (!ensure_ascii && !PyUnicode_IS_ASCII(s) && nc_json_wide &&
-        ((PyCompactUnicodeObject *)s)->utf8 != NULL &&
-        ((PyCompactUnicodeObject *)s)->utf8_length >= 64)
+    PyCompactUnicodeObject *c = cached_utf8(s, ensure_ascii);
+    if (nc_json_wide && c != NULL && c->utf8_length >= 64)
         return nc_json_wide_write_cached(w, s);
 #endif
     return write_str(w, s, ensure_ascii);

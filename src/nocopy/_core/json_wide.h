@@ -41,10 +41,11 @@ nc_json_wide_copy_clean(char *out, const unsigned char *src, Py_ssize_t n, int e
     return nc_json_wide == NC_WIDE_AVX512 ? nc_json_copy_clean_avx512(out, src, n, ensure_ascii)
                                           : nc_json_copy_clean_avx2(out, src, n, ensure_ascii);
 }
-/* Level AVX2 or AVX512, for a str whose UTF-8 CPython caches (64 bytes or
- * more, json_escape.c's choice; at least 16; ensure_ascii off): the whole string literal, quotes included, from
- * that cache when the room holds it and nothing needs an escape, else by
- * json_escape.c's general writer; 0, or -1 with an exception.  Its own
+/* Level AVX2 or AVX512, for a str whose UTF-8 CPython caches (at least
+ * 16 bytes; json_escape.c sends 64 or more; ensure_ascii off): the whole
+ * string literal, quotes included, from that cache when the room holds it
+ * and nothing needs an escape, else by json_escape.c's general writer; 0,
+ * or -1 with an exception.  Its own
  * function, reached from nc_json_write_str by a jump after a few tests:
  * there it paid that function's prologue for its short-string paths. */
 struct nc_jw_s;
