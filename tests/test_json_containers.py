@@ -157,6 +157,10 @@ def test_flag_and_int_runs_match_stdlib(doc, opts):
     [[1, True, 2, None, 3, False] * 4] * 5,
     [[None] * 3 + [2**62] * 3 + [2**70] + [True] * 3] * 4,
     [[0] * 40 + [False] * 40, [-(2**63)] * 9 + [None]] * 3,
+    # a list whose first item is a constant ('[' in the place of its
+    # separator), then more constants or any other kind, and the ']'
+    [[False], [True, None], [None] * 17, [True, 1], [False, 0.5], [None, "s"],
+     [True, [False]], (False, True), [None, 2**70, True]] * 3,
 ])
 @pytest.mark.parametrize("opts", [{}, {"check_circular": False}, {"separators": ("|", ":")},
                                   {"separators": ("\0", ":")}])
