@@ -239,16 +239,17 @@ utf8_put(char *out, const unsigned char *s, Py_ssize_t n)
 {
 #if NC_JSON_HAVE_CLEAN16
     if (n >= 16) {
-#if NC_JSON_HAVE_WIDE
         /* under 64 bytes the SSE2 blocks stay inline here: the call and
          * the wide copy's branches on the length cost more there (300
          * short dicts of cached non-ASCII strings of 16-63 bytes: 8.3 us
          * with the wide copy from 16 bytes on, 7.7 from 64) */
-        if (nc_json_wide && n >= 64)
+        if (n < 64)
+            return nc_json_copy_clean16to64(out, s, n, 0);
+#if NC_JSON_HAVE_WIDE
+        if (nc_json_wide)
             return nc_json_wide_copy_clean(out, s, n, 0);
 #endif
-        if (!nc_json_copy_clean16(out, s, n, 0))
-            return 0;
+        return nc_json_copy_clean16(out, s, n, 0);
     }
     else
 #endif
