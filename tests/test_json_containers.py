@@ -1119,3 +1119,112 @@ def test_many_siblings_under_deep_ancestors_are_not_circular():
         doc = [doc, {"k": [1.5]}]
     check_all_forms(doc)
     check_all_forms(doc, check_circular=False)
+
+
+# ---- dicts in a list written by the dict run alone (enc_leaf_dict) ---------
+# A dict item of a compact list whose items are all the run's is written
+# before the walk's per-container work; one with another item is handed to
+# the walk at that item (or taken back whole when it is the first), and
+# its later siblings go to the walk directly.
+
+def _leaf_dict_values():
+    return [0, -7, 2**62, True, False, None, "", "ascii", "a" * 70, _cached("é" * 9), "ж" * 5,
+            "needs\nescape", 0.5, -1e300, [], {}]
+
+
+@pytest.mark.parametrize("opts", [{}, {"ensure_ascii": True}, {"check_circular": False},
+                                  {"separators": ("|", ":")}, {"separators": ("\0", ":")}])
+def test_leaf_dicts_in_a_list_every_value_kind(opts):
+    values = _leaf_dict_values()
+    for v in values:
+        check_all_forms([{"a": 1}, {"a": v}, {"a": v, "bb": v}, {"bb": 2, "a": v}] * 3, **opts)
+    check_all_forms([{"k%d" % i: v for i, v in enumerate(values)}] * 4, **opts)
+
+
+@pytest.mark.parametrize("opts", [{}, {"check_circular": False}, {"separators": ("|", ":")}])
+def test_leaf_dicts_handed_to_the_walk_at_each_item(opts):
+    # a non-run item (a container, a big int, an int subclass, a str key
+    # missing from the cache, a nan under allow_nan=False's oracle) at every
+    # position, in the first dict and after leaf dicts
+    for odd in ([1], {"x": [2]}, 2**70, IntSub(3), FloatSub(0.5), float("nan"), (1, 2)):
+        for pos in range(4):
+            items = [("a", 1), ("b", None), ("c", "s"), ("d", 0.25)]
+            items.insert(pos, ("odd", odd))
+            d = dict(items)
+            plain = {"a": 1, "b": None}
+            check_all_forms([plain, d, plain, d], **opts)
+            check_all_forms([d, plain, plain], **opts)
+            check_all_forms([plain, plain, d, d, plain], **opts)
+    check_all_forms([{"a": 1}, {"a": 1, 5: 2}, {"a": 1, "new key": 2}, {"a": 1}], **opts)
+
+
+@pytest.mark.parametrize("doc", [
+    [{"id": 123456789, "v": None, "e": []}] * 12,
+    [{"s": "x" * 40, "u": _cached("é" * 20), "t": True}] * 8,
+    [{"f": 1.2345678901234567e-300, "g": 0.5}] * 10,
+    [{"a": 1, "b": [1, 2], "c": 3}] * 6 + [{"a": 1}] * 6,
+    [{"n": "ж" * 7, "i": -2**63}] * 8,
+])
+@pytest.mark.parametrize("opts", [{}, {"check_circular": False}, {"separators": ("|", ":")}])
+def test_room_boundaries_of_leaf_dicts(doc, opts):
+    _room_sweep(doc, **opts)
+    _guarded_sweep(doc, **opts)
+
+
+def test_leaf_dicts_split_tables_subclasses_and_sorted():
+    class O:
+        pass
+    objs = []
+    for i in range(6):
+        o = O()
+        o.a, o.b = i, "x"
+        objs.append(vars(o))   # a split table: no direct cursor
+    check_all_forms([{"a": 1, "b": "y"}] + objs)
+
+    class D(dict):
+        pass
+    check_all_forms([{"a": 1}, D(a=2), D(b=3), {"a": 4}])
+    check_all_forms([{"b": 1, "a": 2}] * 5, sort_keys=True)
+    check_all_forms([{"b": 1, "a": 2}] * 5, indent=1)
+
+
+def test_leaf_dict_that_is_an_ancestor_is_refused():
+    # `default` hands back a list holding a dict being walked, which by then
+    # holds only leaves: "Circular reference detected", as the stdlib says
+    class Back:
+        pass
+    d = {"a": 1, "b": Back()}
+
+    def default(o):
+        d["b"] = 2   # same size: the walk goes on
+        return [{"x": 1}, d]
+    doc = [{"x": 1}, {"x": 2}, d]
+    with pytest.raises(ValueError, match="Circular reference detected"):
+        json.dumps(doc, default=default)
+    d["b"] = Back()
+    with pytest.raises(ValueError, match="Circular reference detected"):
+        nj.dumps(doc, default=default)
+    d["b"] = Back()
+    with pytest.raises(ValueError, match="Circular reference detected"):
+        nj.dumps_into(doc, bytearray(4096), default=default)
+
+
+def test_leaf_dicts_do_not_leak_or_allocate():
+    doc = [{"id": i, "s": "x" * (i % 30), "u": _cached("é" * (i % 9)), "n": None, "f": i / 4}
+           for i in range(60)]
+    buf = bytearray(1 << 16)
+
+    def op():
+        nj.dumps(doc)
+        nj.dumps_into(doc, buf)
+    leakcheck.assert_no_leak(op)
+    _assert_into_allocates_nothing(doc, 2000)
+
+
+def test_leaf_dicts_dump_through_small_chunks():
+    doc = [{"a": i, "s": "x" * (i % 40), "u": _cached("é" * (i % 25)), "z": "ж" * (i % 7)}
+           for i in range(80)]
+    for size in (64, 65, 71, 100, 128, 257):
+        out = io.BytesIO()
+        n = nj.dump(doc, out, buffer_size=size)
+        assert out.getvalue() == oracle(doc) and n == len(out.getvalue())
