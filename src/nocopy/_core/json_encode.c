@@ -30,8 +30,8 @@
  *   small stack (no id() ints, no dict): a cycle can only go through an
  *   ancestor; a 64-bit filter of the ancestors' addresses spares the scan
  *   of that stack for almost every container (push_marker).  Containers
- *   that hold no container (empty ones, lists of leaves only) need no
- *   marker at all.  Deep nesting is bounded by Py_EnterRecursiveCall.
+ *   that hold no container (empty ones, lists of leaves only, the dicts of
+ *   leaves that enc_leaf_dict writes) need no marker at all.  Deep nesting is bounded by Py_EnterRecursiveCall.
  * - Allocations in the steady state: none, except for ints beyond 64 bits
  *   (their decimal text comes from int.__repr__), sort_keys and dict
  *   subclasses (a list of items), and nesting deeper than 32 with
@@ -631,8 +631,13 @@ enc_leaf_prefix(nc_jenc *e, PyObject *seq, char sep)
     return nc_jw_byte(w, ']') < 0 ? -1 : NC_LEAVES_DONE;
 }
 
-/* enc_leaf_prefix's result k is -1 or NC_LEAVES_DONE: the list is done
- * (or failed), and nothing of it may be used. */
+static Py_ssize_t enc_leaf_dict(nc_jenc *e, PyObject *d);
+/* enc_leaf_dict's result when it did not try (no room, no direct cursor):
+ * the dict's siblings may still be dicts of leaves. */
+#define NC_LEAF_DICT_UNTRIED (PY_SSIZE_T_MAX - 1)
+
+/* enc_leaf_prefix's or enc_leaf_dict's result k is -1 or NC_LEAVES_DONE:
+ * the container is done (or failed), and nothing of it may be used. */
 static inline int
 leaves_done(Py_ssize_t k)
 {
@@ -644,7 +649,6 @@ leaves_done(Py_ssize_t k)
  * prefix the caller tried, which wrote nothing; more when enc_leaf_prefix
  * wrote the '[' and the items before start. */
 static int enc_seq_iterated(nc_jenc *e, PyObject *seq);
-static Py_ssize_t enc_leaf_dict(nc_jenc *e, PyObject *d);
 
 /* enc_seq's start when the caller's enc_leaf_prefix wrote nothing: walk
  * from item 0 without a second attempt (a list of lists paid two calls
@@ -777,10 +781,16 @@ enc_seq(nc_jenc *e, PyObject *seq, Py_ssize_t start)
                     r = k < 0 ? -1 : 0;
                     goto next;
                 }
-                /* a dict with a container in it: so are its siblings, as a
-                 * rule, and each attempt cost them its call, a second
-                 * cursor and a second circular check (twitter.json 5%) */
-                leaf_dicts = 0;
+                if (k == NC_LEAF_DICT_UNTRIED)
+                    k = 0;
+                else
+                    /* an item the run does not write (a container, as a
+                     * rule): so do its siblings', and each attempt cost
+                     * them a call, a second cursor and a second circular
+                     * check (twitter.json 5% slower with every dict tried;
+                     * a try only after a dict of leaves lost citm_catalog
+                     * half of its gain) */
+                    leaf_dicts = 0;
             }
             Py_INCREF(item);
             r = enc_container(e, item, it == &PyDict_Type, k);
@@ -1258,12 +1268,24 @@ enc_dict_run(nc_jenc *e, nc_dict_cursor *c, int *first, PyObject **k, PyObject *
     return more;
 }
 
-/* The items of an exact dict in insertion order.  The common item (exact
+/* The value of an item whose key enc_dict_run wrote (RUN_KEY_STR: a str
+ * with room for its longest text; RUN_KEY_FLOAT: a finite float with room
+ * for enc_float's fast path): written with no flush, so no Python code
+ * runs and the cursor and the borrowed items stay good. */
+static inline int
+enc_run_value(nc_jenc *e, int got, PyObject *v)
+{
+    return got == RUN_KEY_STR ? nc_json_write_str(e->w, v, e->ensure_ascii) : enc_float(e, v, 0);
+}
+
+/* The items of an exact dict in insertion order, from entry pos on (0, or
+ * where enc_leaf_dict stopped, *first then 0).  The common item (exact
  * str key, leaf value: see enc_value; in dump() one that fits the room
  * left) runs no Python code, so the direct cursor of dictiter.h stays
- * valid across it and neither object needs a reference of ours.  Any other item may run Python code that mutates the
- * dict: it is held, the size is checked as the stdlib checks it, and the
- * cursor is re-read from the dict's current table. */
+ * valid across it and neither object needs a reference of ours.  Any
+ * other item may run Python code that mutates the dict: it is held, the
+ * size is checked as the stdlib checks it, and the cursor is re-read from
+ * the dict's current table. */
 static int
 enc_dict_items(nc_jenc *e, PyObject *d, int *first, Py_ssize_t pos)
 {
@@ -1298,17 +1320,8 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first, Py_ssize_t pos)
             int got = e->kc != NULL ? enc_dict_run(e, &c, first, &k, &v) : nc_dict_cursor_next(&c, &k, &v);
             if (!got)
                 return 0;
-            if (got == RUN_KEY_STR) {
-                /* the run wrote this item's key; its value is an exact str
-                 * with room for its worst text (no flush) */
-                if (nc_json_write_str(w, v, e->ensure_ascii) < 0)
-                    return -1;
-                continue;
-            }
-            if (got == RUN_KEY_FLOAT) {
-                /* the run wrote this item's key; its value is a finite float
-                 * with room for enc_float's fast path */
-                if (enc_float(e, v, 0) < 0)
+            if (got == RUN_KEY_STR || got == RUN_KEY_FLOAT) {
+                if (enc_run_value(e, got, v) < 0)
                     return -1;
                 continue;
             }
@@ -1355,10 +1368,11 @@ enc_dict_items(nc_jenc *e, PyObject *d, int *first, Py_ssize_t pos)
  * container, so no cycle goes through it; it may still be an ancestor
  * handed back by `default`, which is refused.  Returns NC_LEAVES_DONE
  * when the whole dict and its '}' are out (after the '}', whose flush may
- * run Python code, nothing of d is used); 0 when nothing is written (no
- * room, no direct cursor, or its first item is none of the run's: the
- * '{' is taken back); start > 0 when the '{' and the items before entry
- * start - 1 are out, which enc_dict walks on from; -1 with an exception.
+ * run Python code, nothing of d is used); NC_LEAF_DICT_UNTRIED when it
+ * wrote nothing for want of room or of a direct cursor; 0 when its first
+ * item is none of the run's (the '{' is taken back); start > 0 when the
+ * '{' and the items before entry start - 1 are out, which enc_dict walks
+ * on from; -1 with an exception.
  * For 14,000 one-item dicts in a list this took ~60 of the ~380
  * instructions a dict, the part orjson did not spend. */
 static Py_ssize_t __attribute__((noinline))
@@ -1369,7 +1383,7 @@ enc_leaf_dict(nc_jenc *e, PyObject *d)
     if (e->check_circular && refuse_ancestor(e, d, marker_bit(d)) < 0)
         return -1;
     if (nc_jw_room(w) < 1 + NC_DICT_RUN_ITEM || !nc_dict_cursor_init(&c, d, 0))
-        return 0;
+        return NC_LEAF_DICT_UNTRIED;
     char *const start = w->p;
     *w->p++ = '{';
     int first = 1;
@@ -1378,15 +1392,8 @@ enc_leaf_dict(nc_jenc *e, PyObject *d)
         int got = enc_dict_run(e, &c, &first, &k, &v);
         if (got == RUN_END)
             break;
-        /* the run wrote this item's key and left room for its value's
-         * longest text: written without a flush, as in enc_dict_items */
-        if (got == RUN_KEY_STR) {
-            if (nc_json_write_str(w, v, e->ensure_ascii) < 0)
-                return -1;
-            continue;
-        }
-        if (got == RUN_KEY_FLOAT) {
-            if (enc_float(e, v, 0) < 0)
+        if (got == RUN_KEY_STR || got == RUN_KEY_FLOAT) {
+            if (enc_run_value(e, got, v) < 0)
                 return -1;
             continue;
         }
