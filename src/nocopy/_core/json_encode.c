@@ -31,7 +31,8 @@
  *   ancestor; a 64-bit filter of the ancestors' addresses spares the scan
  *   of that stack for almost every container (push_marker).  Containers
  *   that hold no container (empty ones, lists of leaves only, the dicts of
- *   leaves that enc_leaf_dict writes) need no marker at all.  Deep nesting is bounded by Py_EnterRecursiveCall.
+ *   leaves that enc_leaf_dict writes) need no marker at all.  Deep nesting
+ *   is bounded by Py_EnterRecursiveCall.
  * - Allocations in the steady state: none, except for ints beyond 64 bits
  *   (their decimal text comes from int.__repr__), sort_keys and dict
  *   subclasses (a list of items), and nesting deeper than 32 with
