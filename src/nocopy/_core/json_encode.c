@@ -1147,7 +1147,8 @@ enum {
  * RUN_KEY_STR, its key is written and its value is another exact str (no
  * UTF-8 cache, or ensure_ascii) with room for its longest text, which the
  * caller's nc_json_write_str writes (ending the run there cost short dicts
- * of fresh non-ASCII strings 7%). */
+ * of fresh non-ASCII strings 7%); with strs 0 (enc_leaf_dict) such an
+ * item is RUN_TAKEN instead, its key not written. */
 static inline int
 enc_dict_run(nc_jenc *e, nc_dict_cursor *c, int *first, PyObject **k, PyObject **v, int strs)
 {
