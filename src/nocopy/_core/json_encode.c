@@ -1270,10 +1270,11 @@ enc_dict_run(nc_jenc *e, nc_dict_cursor *c, int *first, PyObject **k, PyObject *
     return more;
 }
 
-/* The value of an item whose key enc_dict_run wrote (RUN_KEY_STR: a str
- * with room for its longest text; RUN_KEY_FLOAT: a finite float with room
- * for enc_float's fast path): written with no flush, so no Python code
- * runs and the cursor and the borrowed items stay good. */
+/* enc_dict_items: the value of an item whose key enc_dict_run wrote
+ * (RUN_KEY_STR: a str with room for its longest text; RUN_KEY_FLOAT: a
+ * finite float with room for enc_float's fast path): written with no
+ * flush, so no Python code runs and the cursor and the borrowed items
+ * stay good. */
 static inline int
 enc_run_value(nc_jenc *e, int got, PyObject *v)
 {
@@ -1398,8 +1399,8 @@ enc_leaf_dict(nc_jenc *e, PyObject *d)
         int got = enc_dict_run(e, &c, &first, &k, &v, 0);
         if (got == RUN_END)
             break;
-        if (got == RUN_KEY_FLOAT) {
-            if (enc_run_value(e, got, v) < 0)
+        if (got == RUN_KEY_FLOAT) {   /* no RUN_KEY_STR with strs 0 */
+            if (enc_float(e, v, 0) < 0)   /* in the room the run left: no flush */
                 return -1;
             continue;
         }
