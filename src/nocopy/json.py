@@ -35,7 +35,9 @@ Behaviour worth knowing (all tested):
   would go on with a snapshot of its items, which costs a list per dict.
   One that keeps its size goes on from its current table: the items not
   yet written are written with the values they have then (the stdlib's
-  snapshot writes the values they had when the dict was reached).
+  snapshot writes the values they had when the dict was reached), and a
+  key deleted and inserted again meanwhile is written again where it now
+  stands: the text then repeats that key, which the stdlib's never does.
 * Allocation: none per document for ints up to 64 bits, floats, strings and
   containers (``dumps`` makes its one bytes object). Ints beyond 64 bits get
   their text from ``int.__repr__`` (one temporary str), ``sort_keys``, dict
